@@ -1,0 +1,127 @@
+//! Theoretical bounds every run is compared with.
+//!
+//! - Maximum streaming rate (Kumar, Liu, Ross, "Stochastic Fluid Theory for P2P
+//!   Streaming Systems", INFOCOM 2007): `r_max = min(u_s, (u_s + sum_i u_i) / N)`.
+//!   If the stream rate `r` exceeds `r_max`, mean continuity cannot exceed
+//!   `r_max / r`. With churn the population varies; [`time_averaged_r_max`]
+//!   averages `r_max(t)` over the time at least one peer is present.
+//! - Minimum store-and-forward delay: when every node (source included) uploads
+//!   at `u`, a chunk of `c` bits takes `tau = c / u` per copy and the number of
+//!   holders at most doubles every `tau`, so it reaches all `N` peers no earlier
+//!   than `tau * ceil(log2(N + 1))` after emission, plus propagation. This bounds
+//!   the last peer, not every peer (Liu, "On the minimum delay peer-to-peer
+//!   video streaming", ACM MM 2007, treats heterogeneous uploads).
+
+use protocols::Time;
+
+/// `r_max = min(u_s, (u_s + sum_u) / n)` in bits per second; `u_s` when `n == 0`.
+pub fn r_max(source_up_bps: f64, sum_peer_up_bps: f64, n: usize) -> f64 {
+    if n == 0 {
+        return source_up_bps;
+    }
+    source_up_bps.min((source_up_bps + sum_peer_up_bps) / n as f64)
+}
+
+/// Time average of `r_max(t)` over `[0, end)`, counting only instants when at
+/// least one peer is present. `intervals` are `(join, leave, up_bps)` per peer.
+/// Returns `None` when no peer is ever present.
+pub fn time_averaged_r_max(
+    source_up_bps: f64,
+    intervals: &[(Time, Time, f64)],
+    end: Time,
+) -> Option<f64> {
+    let mut ev: Vec<(Time, i8, f64)> = Vec::with_capacity(intervals.len() * 2);
+    for &(a, b, u) in intervals {
+        let b = b.min(end);
+        if a < b {
+            ev.push((a, 1, u));
+            ev.push((b, -1, u));
+        }
+    }
+    // Leaves before joins at equal instants; ties broken by rate for determinism.
+    ev.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.total_cmp(&y.2)));
+    let (mut n, mut sum) = (0usize, 0f64);
+    let (mut acc, mut covered) = (0f64, 0u64);
+    let mut last = Time::ZERO;
+    for (t, d, u) in ev {
+        if n > 0 && t > last {
+            let dt = (t - last).as_nanos();
+            acc += r_max(source_up_bps, sum, n) * dt as f64;
+            covered += dt;
+        }
+        last = t;
+        if d > 0 {
+            n += 1;
+            sum += u;
+        } else {
+            n -= 1;
+            sum -= u;
+        }
+    }
+    (covered > 0).then(|| acc / covered as f64)
+}
+
+/// Upper bound on mean continuity: `min(1, r_max / r)`.
+pub fn continuity_bound(r_max_bps: f64, rate_bps: f64) -> f64 {
+    if rate_bps <= 0.0 {
+        1.0
+    } else {
+        (r_max_bps / rate_bps).min(1.0)
+    }
+}
+
+/// Lower bound on the time for one chunk to reach all `n` peers when every
+/// node uploads at `up_bps`: `ceil(log2(n + 1)) * tau + propagation`,
+/// `tau = chunk_bits / up_bps` (rounded up like the links).
+pub fn min_diffusion_delay(
+    n: usize,
+    chunk_bytes_on_wire: u64,
+    up_bps: u64,
+    propagation: Time,
+) -> Time {
+    let hops = ((n + 1) as f64).log2().ceil() as u64;
+    let tau = Time::transmit(chunk_bytes_on_wire, up_bps);
+    Time(tau.0.saturating_mul(hops)) + propagation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn r_max_is_the_smaller_of_source_and_average_capacity() {
+        assert_eq!(r_max(1000.0, 3000.0, 4), 1000.0);
+        assert_eq!(r_max(1000.0, 1000.0, 4), 500.0);
+        assert_eq!(r_max(700.0, 0.0, 0), 700.0);
+    }
+
+    #[test]
+    fn time_average_weights_by_duration_and_skips_empty_time() {
+        let s = Time::from_secs;
+        // One peer of 1000 for 10 s, then nobody, then two peers of 0 for 10 s.
+        let iv = [
+            (s(0), s(10), 1000.0),
+            (s(20), s(30), 0.0),
+            (s(20), s(30), 0.0),
+        ];
+        let avg = time_averaged_r_max(1000.0, &iv, s(40)).unwrap();
+        // r_max = 1000 for 10 s and (1000 + 0) / 2 = 500 for 10 s.
+        assert!((avg - 750.0).abs() < 1e-9, "{avg}");
+        assert_eq!(time_averaged_r_max(1.0, &[], s(1)), None);
+    }
+
+    #[test]
+    fn diffusion_bound_doubles_per_chunk_time() {
+        // 7 peers + source = 8 holders after 3 doublings; 1 s per copy.
+        assert_eq!(
+            min_diffusion_delay(7, 125, 1000, Time::ZERO),
+            Time::from_secs(3)
+        );
+        assert_eq!(
+            min_diffusion_delay(8, 125, 1000, Time::from_millis(20)),
+            Time::from_millis(4020)
+        );
+        assert_eq!(continuity_bound(400.0, 500.0), 0.8);
+        assert_eq!(continuity_bound(900.0, 500.0), 1.0);
+    }
+}

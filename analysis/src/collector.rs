@@ -1,0 +1,240 @@
+//! Online aggregation of a run's records into per-peer and per-chunk state.
+//!
+//! The driver calls [`Collector`] for every join, leave, protocol [`Record`],
+//! transmission and delivery. State is O(peers + chunks) and nothing is kept
+//! per event, so a 10^5-peer run does not store 10^8 records. The
+//! [`crate::report`] module turns the final state into metrics.
+
+use protocols::{PeerId, Record, Seq, StreamParams, Time};
+
+use crate::histogram::Histogram;
+
+/// What a node is in the swarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NodeRole {
+    #[default]
+    Peer,
+    Source,
+    Tracker,
+}
+
+impl NodeRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeRole::Peer => "peer",
+            NodeRole::Source => "source",
+            NodeRole::Tracker => "tracker",
+        }
+    }
+}
+
+/// Everything measured about one node.
+#[derive(Clone, Debug, Default)]
+pub struct PeerStats {
+    /// Set by [`Collector::join`]; ids never joined stay absent from reports.
+    pub present: bool,
+    pub role: NodeRole,
+    pub class: u16,
+    pub up_bps: u64,
+    pub joined: Time,
+    pub left: Option<Time>,
+    pub play_start: Option<Time>,
+    pub first_seq: Seq,
+    pub played: u32,
+    pub missed: u32,
+    pub polluted_played: u32,
+    pub stall_runs: u32,
+    pub longest_stall: u32,
+    cur_run: u32,
+    pub useful_chunks: u32,
+    pub duplicate_chunks: u32,
+    pub late_chunks: u32,
+    pub up_media: u64,
+    pub up_control: u64,
+    pub down_media: u64,
+    pub down_control: u64,
+}
+
+impl PeerStats {
+    /// Chunks whose deadline came while playing.
+    pub fn due(&self) -> u32 {
+        self.played + self.missed
+    }
+    /// played / due, `None` before any deadline.
+    pub fn continuity(&self) -> Option<f64> {
+        (self.due() > 0).then(|| self.played as f64 / self.due() as f64)
+    }
+    /// Playback lag: playout of the first chunk minus its emission.
+    pub fn lag(&self, stream: &StreamParams) -> Option<Time> {
+        self.play_start.map(|t| t - stream.emission(self.first_seq))
+    }
+    pub fn startup_delay(&self) -> Option<Time> {
+        self.play_start.map(|t| t - self.joined)
+    }
+}
+
+/// Per-chunk diffusion: how many peers received it, and when the last did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ChunkStat {
+    pub receivers: u32,
+    pub last_arrival: Time,
+}
+
+/// Accumulates a run.
+pub struct Collector {
+    pub stream: StreamParams,
+    pub nodes: Vec<PeerStats>,
+    pub chunks: Vec<ChunkStat>,
+    /// Source emission -> first arrival at a peer, per chunk per peer.
+    pub delivery: Histogram,
+}
+
+impl Collector {
+    pub fn new(stream: StreamParams) -> Collector {
+        Collector {
+            stream,
+            nodes: Vec::new(),
+            chunks: Vec::new(),
+            delivery: Histogram::default(),
+        }
+    }
+
+    fn node(&mut self, id: PeerId) -> &mut PeerStats {
+        let i = id.index();
+        if self.nodes.len() <= i {
+            self.nodes.resize_with(i + 1, PeerStats::default);
+        }
+        &mut self.nodes[i]
+    }
+
+    pub fn join(&mut self, id: PeerId, role: NodeRole, class: u16, up_bps: u64, now: Time) {
+        let n = self.node(id);
+        n.present = true;
+        n.role = role;
+        n.class = class;
+        n.up_bps = up_bps;
+        n.joined = now;
+    }
+
+    pub fn leave(&mut self, id: PeerId, now: Time) {
+        let n = self.node(id);
+        n.left.get_or_insert(now);
+        n.cur_run = 0;
+    }
+
+    pub fn sent(&mut self, from: PeerId, wire_bytes: u64, media: bool) {
+        let n = self.node(from);
+        if media {
+            n.up_media += wire_bytes
+        } else {
+            n.up_control += wire_bytes
+        }
+    }
+
+    pub fn delivered(&mut self, to: PeerId, wire_bytes: u64, media: bool) {
+        let n = self.node(to);
+        if media {
+            n.down_media += wire_bytes
+        } else {
+            n.down_control += wire_bytes
+        }
+    }
+
+    pub fn record(&mut self, id: PeerId, now: Time, r: &Record) {
+        let stream = self.stream;
+        match *r {
+            Record::PlayStart { first } => {
+                let n = self.node(id);
+                if n.play_start.is_none() {
+                    n.play_start = Some(now);
+                    n.first_seq = first;
+                }
+            }
+            Record::Played { polluted, .. } => {
+                let n = self.node(id);
+                n.played += 1;
+                n.polluted_played += polluted as u32;
+                n.cur_run = 0;
+            }
+            Record::Missed { .. } => {
+                let n = self.node(id);
+                n.missed += 1;
+                if n.cur_run == 0 {
+                    n.stall_runs += 1;
+                }
+                n.cur_run += 1;
+                n.longest_stall = n.longest_stall.max(n.cur_run);
+            }
+            Record::ChunkArrived {
+                seq,
+                duplicate,
+                late,
+                ..
+            } => {
+                let n = self.node(id);
+                if duplicate {
+                    n.duplicate_chunks += 1;
+                } else if late {
+                    n.late_chunks += 1;
+                } else {
+                    n.useful_chunks += 1;
+                    self.delivery.add((now - stream.emission(seq)).as_nanos());
+                    let i = seq as usize;
+                    if self.chunks.len() <= i {
+                        self.chunks.resize(i + 1, ChunkStat::default());
+                    }
+                    let c = &mut self.chunks[i];
+                    c.receivers += 1;
+                    c.last_arrival = c.last_arrival.max(now);
+                }
+            }
+            Record::NeighbourAdded { .. } | Record::NeighbourRemoved { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stalls_count_runs_of_consecutive_misses() {
+        let stream = StreamParams {
+            rate_bps: 8000,
+            chunk_duration: Time::from_secs(1),
+        };
+        let mut c = Collector::new(stream);
+        let p = PeerId(3);
+        c.join(p, NodeRole::Peer, 0, 1000, Time::from_secs(2));
+        c.record(p, Time::from_secs(7), &Record::PlayStart { first: 4 });
+        for r in [
+            Record::Played {
+                seq: 4,
+                polluted: false,
+            },
+            Record::Missed { seq: 5 },
+            Record::Missed { seq: 6 },
+            Record::Played {
+                seq: 7,
+                polluted: true,
+            },
+            Record::Missed { seq: 8 },
+        ] {
+            c.record(p, Time::from_secs(8), &r);
+        }
+        let s = &c.nodes[3];
+        assert_eq!(
+            (
+                s.played,
+                s.missed,
+                s.stall_runs,
+                s.longest_stall,
+                s.polluted_played
+            ),
+            (2, 3, 2, 2, 1)
+        );
+        assert_eq!(s.continuity(), Some(0.4));
+        assert_eq!(s.startup_delay(), Some(Time::from_secs(5)));
+        assert_eq!(s.lag(&stream), Some(Time::from_secs(3)));
+    }
+}

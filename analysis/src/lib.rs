@@ -1,0 +1,16 @@
+//! Metrics, theoretical bounds, statistics and output for swarmlab runs.
+//!
+//! - [`collector`]: online aggregation of protocol records and traffic;
+//! - [`report`]: every metric's definition, computed from a finished run;
+//! - [`bounds`]: r_max (Kumar-Liu-Ross) and the store-and-forward delay bound;
+//! - [`histogram`]: constant-memory deterministic percentiles;
+//! - [`output`]: tidy CSV files and the printed summary table.
+
+pub mod bounds;
+pub mod collector;
+pub mod histogram;
+pub mod output;
+pub mod report;
+
+pub use collector::{Collector, NodeRole, PeerStats};
+pub use report::{Better, Metric, Report, RunInfo, Traffic};

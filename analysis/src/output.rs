@@ -1,0 +1,241 @@
+//! Tidy CSV output and the printed summary table.
+//!
+//! `summary.csv` has one row per metric (`scenario,protocol,seed,metric,value,unit`)
+//! and `peers.csv` one row per peer; both load directly into pandas or R.
+//! Files are written to a temporary name and renamed, so an interrupted run
+//! never leaves a half-written file. Numbers use Rust's shortest round-trip
+//! formatting, which is deterministic; an undefined value is an empty field.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use crate::report::Report;
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Writes `bytes` to `path` atomically (temporary file, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".pending");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The tidy summary: one row per metric.
+pub fn summary_csv(r: &Report) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["scenario", "protocol", "seed", "metric", "value", "unit"]);
+    for m in &r.metrics {
+        let _ = w.write_record([
+            r.info.scenario.as_str(),
+            r.info.protocol.as_str(),
+            &r.info.seed.to_string(),
+            &m.name,
+            &opt(m.value),
+            m.unit,
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// One row per peer.
+pub fn peers_csv(r: &Report) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "scenario",
+        "protocol",
+        "seed",
+        "peer",
+        "class",
+        "up_kbps",
+        "joined_s",
+        "left_s",
+        "startup_delay_s",
+        "lag_s",
+        "due",
+        "played",
+        "missed",
+        "continuity",
+        "stall_runs",
+        "longest_stall",
+        "polluted_played",
+        "useful_chunks",
+        "duplicate_chunks",
+        "late_chunks",
+        "up_media_bytes",
+        "up_control_bytes",
+        "down_media_bytes",
+        "down_control_bytes",
+    ]);
+    for (id, s) in &r.peers {
+        let class = r
+            .info
+            .class_names
+            .get(s.class as usize)
+            .map(String::as_str)
+            .unwrap_or("");
+        let _ = w.write_record([
+            r.info.scenario.clone(),
+            r.info.protocol.clone(),
+            r.info.seed.to_string(),
+            id.to_string(),
+            class.to_string(),
+            (s.up_bps as f64 / 1000.0).to_string(),
+            s.joined.as_secs_f64().to_string(),
+            s.left
+                .map(|t| t.as_secs_f64().to_string())
+                .unwrap_or_default(),
+            opt(s.startup_delay().map(|t| t.as_secs_f64())),
+            opt(s.lag(&r.stream).map(|t| t.as_secs_f64())),
+            s.due().to_string(),
+            s.played.to_string(),
+            s.missed.to_string(),
+            opt(s.continuity()),
+            s.stall_runs.to_string(),
+            s.longest_stall.to_string(),
+            s.polluted_played.to_string(),
+            s.useful_chunks.to_string(),
+            s.duplicate_chunks.to_string(),
+            s.late_chunks.to_string(),
+            s.up_media.to_string(),
+            s.up_control.to_string(),
+            s.down_media.to_string(),
+            s.down_control.to_string(),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Writes `summary.csv` and `peers.csv` into `dir` (created if needed).
+pub fn write_run(r: &Report, dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_atomic(&dir.join("summary.csv"), &summary_csv(r))?;
+    write_atomic(&dir.join("peers.csv"), &peers_csv(r))
+}
+
+fn fmt_value(v: Option<f64>, unit: &str) -> String {
+    match v {
+        None => "-".to_string(),
+        Some(x) => match unit {
+            "bytes" => format!("{}", x as u64),
+            "peers" | "chunks" | "runs" => format!("{}", x as i64),
+            "s" => format!("{x:.3}"),
+            "kbps" => format!("{x:.1}"),
+            _ => format!("{x:.4}"),
+        },
+    }
+}
+
+/// The human-readable summary printed by `swarmlab run`.
+pub fn summary_table(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "scenario {}  protocol {}  seed {}  simulated {:.0} s",
+        r.info.scenario,
+        r.info.protocol,
+        r.info.seed,
+        r.info.end.as_secs_f64()
+    );
+    let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
+    let groups: [(&str, &[&str]); 5] = [
+        (
+            "population",
+            &["peers_joined", "peers_started", "peers_never_started"],
+        ),
+        (
+            "quality",
+            &[
+                "continuity_mean",
+                "continuity_pooled",
+                "continuity_p05",
+                "startup_delay_p50",
+                "startup_delay_p95",
+                "lag_p50",
+                "lag_p95",
+                "sync_spread",
+                "misses",
+                "stall_runs",
+                "longest_stall",
+            ],
+        ),
+        (
+            "delivery",
+            &[
+                "delivery_delay_p50",
+                "delivery_delay_p95",
+                "delivery_delay_p99",
+                "diffusion_delay_p50",
+            ],
+        ),
+        (
+            "cost",
+            &[
+                "control_overhead",
+                "duplicate_ratio",
+                "server_load",
+                "upload_fairness",
+            ],
+        ),
+        (
+            "bounds",
+            &[
+                "stream_rate",
+                "r_max",
+                "continuity_bound",
+                "efficiency",
+                "diffusion_bound_ratio_min",
+            ],
+        ),
+    ];
+    for (title, names) in groups {
+        let _ = writeln!(s, "\n{title}");
+        for n in names {
+            if let Some(m) = r.metrics.iter().find(|m| m.name == *n) {
+                let _ = writeln!(
+                    s,
+                    "  {:<width$}  {:>14}  {}",
+                    m.name,
+                    fmt_value(m.value, m.unit),
+                    m.unit
+                );
+            }
+        }
+        if title == "cost" {
+            for m in r
+                .metrics
+                .iter()
+                .filter(|m| m.name.starts_with("upload_util."))
+            {
+                let _ = writeln!(
+                    s,
+                    "  {:<width$}  {:>14}  {}",
+                    m.name,
+                    fmt_value(m.value, m.unit),
+                    m.unit
+                );
+            }
+        }
+    }
+    let t = r.info.traffic;
+    let _ = writeln!(
+        s,
+        "\nbytes: sent {} = delivered {} + lost {} + to departed {} + discarded {} + queued {} ({})",
+        t.sent,
+        t.delivered,
+        t.lost,
+        t.lost_departed,
+        t.discarded,
+        t.queued,
+        if t.conserved() {
+            "conserved"
+        } else {
+            "NOT CONSERVED"
+        }
+    );
+    s
+}

@@ -1,0 +1,449 @@
+//! Metrics of a finished run, with their definitions, and the bounds beside them.
+//!
+//! Every metric is defined once here (its doc is the formula) and carried as a
+//! [`Metric`] row: name, value, unit and which direction is better (for the
+//! regression gate). A value is `None` when it is undefined (no peer played).
+//!
+//! | metric | definition |
+//! |---|---|
+//! | `continuity_mean` | mean over peers with a deadline of played / due |
+//! | `continuity_pooled` | sum played / sum due over all peers |
+//! | `continuity_p05` | 5th percentile of per-peer continuity |
+//! | `startup_delay_*` | join -> first chunk played (mean, p50, p95) |
+//! | `lag_*` | source emission of a chunk -> its playout (constant per peer) |
+//! | `sync_spread` | mean over sample instants of p95 - p5 lag across playing peers |
+//! | `delivery_delay_*` | emission -> first arrival, per chunk per peer |
+//! | `diffusion_delay_p50` | median over chunks of emission -> last arrival at any peer |
+//! | `diffusion_bound_ratio_min` | min over chunks of diffusion delay / store-and-forward bound for its receiver count (>= 1 by physics) |
+//! | `misses`, `stall_runs`, `longest_stall` | missed chunks, runs of consecutive misses, longest run |
+//! | `control_overhead` | control bytes / media bytes delivered (wire bytes) |
+//! | `duplicate_ratio` | duplicate chunk arrivals / useful chunk arrivals |
+//! | `server_load` | source upload bytes / bytes of the stream emitted |
+//! | `upload_util.<class>` | upload bytes sent / (capacity x time present), per class |
+//! | `upload_fairness` | Jain's index of per-peer upload utilization |
+//! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross bound (time-averaged), min(1, r_max / r), continuity_pooled / bound |
+//! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
+
+use protocols::{Time, wire};
+
+use crate::bounds;
+use crate::collector::{Collector, NodeRole, PeerStats};
+
+/// Which direction of change is an improvement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+    /// Descriptive (population, bounds, byte counts): not judged.
+    Neither,
+}
+
+/// One metric of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub value: Option<f64>,
+    pub unit: &'static str,
+    pub better: Better,
+}
+
+/// Byte accounting of the network, from the driver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes accepted onto upload queues.
+    pub sent: u64,
+    /// Bytes handed to a live receiver.
+    pub delivered: u64,
+    /// Bytes dropped by per-datagram loss.
+    pub lost: u64,
+    /// Bytes that arrived after their receiver had left.
+    pub lost_departed: u64,
+    /// Bytes still queued at a sender when it left.
+    pub discarded: u64,
+    /// Bytes queued or in flight when the run ended.
+    pub queued: u64,
+}
+
+impl Traffic {
+    pub fn conserved(&self) -> bool {
+        self.sent == self.delivered + self.lost + self.lost_departed + self.discarded + self.queued
+    }
+}
+
+/// Facts about the run that the collector does not see.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub protocol: String,
+    pub seed: u64,
+    pub end: Time,
+    pub source_up_bps: u64,
+    pub class_names: Vec<String>,
+    /// Smallest one-way propagation delay between two nodes.
+    pub min_propagation: Time,
+    pub traffic: Traffic,
+}
+
+/// The metrics of a run plus its per-peer rows.
+pub struct Report {
+    pub info: RunInfo,
+    pub metrics: Vec<Metric>,
+    pub peers: Vec<(u32, PeerStats)>,
+    pub stream: protocols::StreamParams,
+}
+
+impl Report {
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.value)
+    }
+}
+
+/// Nearest-rank quantile of sorted values.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize).max(1);
+    Some(sorted[rank - 1])
+}
+
+fn mean(xs: &[f64]) -> Option<f64> {
+    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
+}
+
+fn sorted(mut xs: Vec<f64>) -> Vec<f64> {
+    xs.sort_by(f64::total_cmp);
+    xs
+}
+
+fn secs(t: Time) -> f64 {
+    t.as_secs_f64()
+}
+
+/// Computes every metric of a finished run.
+pub fn build(c: Collector, info: RunInfo) -> Report {
+    let stream = c.stream;
+    let end = info.end;
+    let mut m: Vec<Metric> = Vec::new();
+    let mut put = |name: &str, value: Option<f64>, unit: &'static str, better: Better| {
+        m.push(Metric {
+            name: name.to_string(),
+            value,
+            unit,
+            better,
+        });
+    };
+    let peers: Vec<(u32, PeerStats)> = c
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.present && s.role == NodeRole::Peer)
+        .map(|(i, s)| (i as u32, s.clone()))
+        .collect();
+    let source = c
+        .nodes
+        .iter()
+        .find(|s| s.present && s.role == NodeRole::Source)
+        .cloned()
+        .unwrap_or_default();
+
+    // Population.
+    let started = peers.iter().filter(|(_, s)| s.play_start.is_some()).count();
+    put(
+        "peers_joined",
+        Some(peers.len() as f64),
+        "peers",
+        Better::Neither,
+    );
+    put(
+        "peers_started",
+        Some(started as f64),
+        "peers",
+        Better::Neither,
+    );
+    put(
+        "peers_never_started",
+        Some((peers.len() - started) as f64),
+        "peers",
+        Better::Lower,
+    );
+
+    // Continuity.
+    let cont = sorted(peers.iter().filter_map(|(_, s)| s.continuity()).collect());
+    let (played, due): (u64, u64) = peers.iter().fold((0, 0), |(p, d), (_, s)| {
+        (p + s.played as u64, d + s.due() as u64)
+    });
+    let pooled = (due > 0).then(|| played as f64 / due as f64);
+    put("continuity_mean", mean(&cont), "ratio", Better::Higher);
+    put("continuity_pooled", pooled, "ratio", Better::Higher);
+    put(
+        "continuity_p05",
+        quantile_sorted(&cont, 0.05),
+        "ratio",
+        Better::Higher,
+    );
+
+    // Startup and lag.
+    let startup = sorted(
+        peers
+            .iter()
+            .filter_map(|(_, s)| s.startup_delay())
+            .map(secs)
+            .collect(),
+    );
+    put("startup_delay_mean", mean(&startup), "s", Better::Lower);
+    put(
+        "startup_delay_p50",
+        quantile_sorted(&startup, 0.5),
+        "s",
+        Better::Lower,
+    );
+    put(
+        "startup_delay_p95",
+        quantile_sorted(&startup, 0.95),
+        "s",
+        Better::Lower,
+    );
+    let lags = sorted(
+        peers
+            .iter()
+            .filter_map(|(_, s)| s.lag(&stream))
+            .map(secs)
+            .collect(),
+    );
+    put("lag_mean", mean(&lags), "s", Better::Lower);
+    put("lag_p50", quantile_sorted(&lags, 0.5), "s", Better::Lower);
+    put("lag_p95", quantile_sorted(&lags, 0.95), "s", Better::Lower);
+    put(
+        "sync_spread",
+        sync_spread(&peers, &stream, end),
+        "s",
+        Better::Lower,
+    );
+
+    // Delivery and diffusion.
+    let q = |x: f64| c.delivery.quantile(x).map(|ns| ns as f64 / 1e9);
+    put("delivery_delay_p50", q(0.5), "s", Better::Lower);
+    put("delivery_delay_p95", q(0.95), "s", Better::Lower);
+    put("delivery_delay_p99", q(0.99), "s", Better::Lower);
+    let chunk_len = protocols::Msg::Chunk {
+        seq: 0,
+        len: stream.chunk_bytes(),
+        polluted: false,
+    }
+    .encoded_len();
+    let chunk_wire = wire::wire_bytes(chunk_len).1;
+    let u_max = peers
+        .iter()
+        .map(|(_, s)| s.up_bps)
+        .chain([info.source_up_bps])
+        .max()
+        .unwrap_or(0);
+    let mut diff = Vec::new();
+    let mut ratio_min: Option<f64> = None;
+    for (seq, ch) in c.chunks.iter().enumerate() {
+        if ch.receivers == 0 {
+            continue;
+        }
+        let d = ch.last_arrival - stream.emission(seq as u32);
+        diff.push(secs(d));
+        let b = bounds::min_diffusion_delay(
+            ch.receivers as usize,
+            chunk_wire,
+            u_max,
+            info.min_propagation,
+        );
+        if b > Time::ZERO {
+            let r = d.as_nanos() as f64 / b.as_nanos() as f64;
+            ratio_min = Some(ratio_min.map_or(r, |x: f64| x.min(r)));
+        }
+    }
+    put(
+        "diffusion_delay_p50",
+        quantile_sorted(&sorted(diff), 0.5),
+        "s",
+        Better::Lower,
+    );
+    put(
+        "diffusion_bound_ratio_min",
+        ratio_min,
+        "ratio",
+        Better::Neither,
+    );
+
+    // Stalls.
+    let misses: u64 = peers.iter().map(|(_, s)| s.missed as u64).sum();
+    put("misses", Some(misses as f64), "chunks", Better::Lower);
+    put(
+        "stall_runs",
+        Some(peers.iter().map(|(_, s)| s.stall_runs as f64).sum()),
+        "runs",
+        Better::Lower,
+    );
+    put(
+        "longest_stall",
+        peers
+            .iter()
+            .map(|(_, s)| s.longest_stall as f64)
+            .reduce(f64::max),
+        "chunks",
+        Better::Lower,
+    );
+    put(
+        "polluted_played",
+        Some(peers.iter().map(|(_, s)| s.polluted_played as f64).sum()),
+        "chunks",
+        Better::Lower,
+    );
+
+    // Overheads and load.
+    let (down_media, down_ctrl) = c.nodes.iter().fold((0u64, 0u64), |(a, b), s| {
+        (a + s.down_media, b + s.down_control)
+    });
+    put(
+        "control_overhead",
+        (down_media > 0).then(|| down_ctrl as f64 / down_media as f64),
+        "ratio",
+        Better::Lower,
+    );
+    let (useful, dup) = peers.iter().fold((0u64, 0u64), |(a, b), (_, s)| {
+        (a + s.useful_chunks as u64, b + s.duplicate_chunks as u64)
+    });
+    put(
+        "duplicate_ratio",
+        (useful > 0).then(|| dup as f64 / useful as f64),
+        "ratio",
+        Better::Lower,
+    );
+    let emitted_bytes = stream.chunk_bytes() as f64 * (stream.newest_at(end) as f64 + 1.0);
+    put(
+        "server_load",
+        Some((source.up_media + source.up_control) as f64 / emitted_bytes),
+        "streams",
+        Better::Lower,
+    );
+
+    // Upload utilization.
+    let alive = |s: &PeerStats| secs(s.left.unwrap_or(end).min(end) - s.joined);
+    for (k, name) in info.class_names.iter().enumerate() {
+        let (used, cap) = peers.iter().filter(|(_, s)| s.class as usize == k).fold(
+            (0f64, 0f64),
+            |(u, c), (_, s)| {
+                (
+                    u + (s.up_media + s.up_control) as f64 * 8.0,
+                    c + s.up_bps as f64 * alive(s),
+                )
+            },
+        );
+        put(
+            &format!("upload_util.{name}"),
+            (cap > 0.0).then(|| used / cap),
+            "ratio",
+            Better::Neither,
+        );
+    }
+    let utils: Vec<f64> = peers
+        .iter()
+        .filter(|(_, s)| s.up_bps > 0 && alive(s) > 0.0)
+        .map(|(_, s)| (s.up_media + s.up_control) as f64 * 8.0 / (s.up_bps as f64 * alive(s)))
+        .collect();
+    let sq: f64 = utils.iter().map(|x| x * x).sum();
+    put(
+        "upload_fairness",
+        (sq > 0.0).then(|| utils.iter().sum::<f64>().powi(2) / (utils.len() as f64 * sq)),
+        "index",
+        Better::Neither,
+    );
+
+    // Bounds.
+    let intervals: Vec<(Time, Time, f64)> = peers
+        .iter()
+        .map(|(_, s)| (s.joined, s.left.unwrap_or(end), s.up_bps as f64))
+        .collect();
+    let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, &intervals, end);
+    let bound = rmax.map(|r| bounds::continuity_bound(r, stream.rate_bps as f64));
+    put(
+        "stream_rate",
+        Some(stream.rate_bps as f64 / 1000.0),
+        "kbps",
+        Better::Neither,
+    );
+    put("r_max", rmax.map(|r| r / 1000.0), "kbps", Better::Neither);
+    put("continuity_bound", bound, "ratio", Better::Neither);
+    put(
+        "efficiency",
+        pooled.zip(bound).map(|(p, b)| p / b),
+        "ratio",
+        Better::Higher,
+    );
+
+    // Conservation.
+    let t = info.traffic;
+    put("bytes_sent", Some(t.sent as f64), "bytes", Better::Neither);
+    put(
+        "bytes_delivered",
+        Some(t.delivered as f64),
+        "bytes",
+        Better::Neither,
+    );
+    put("bytes_lost", Some(t.lost as f64), "bytes", Better::Neither);
+    put(
+        "bytes_lost_departed",
+        Some(t.lost_departed as f64),
+        "bytes",
+        Better::Neither,
+    );
+    put(
+        "bytes_discarded",
+        Some(t.discarded as f64),
+        "bytes",
+        Better::Neither,
+    );
+    put(
+        "bytes_queued",
+        Some(t.queued as f64),
+        "bytes",
+        Better::Neither,
+    );
+
+    Report {
+        info,
+        metrics: m,
+        peers,
+        stream,
+    }
+}
+
+/// Mean over sample instants of the p95 - p5 spread of playing peers' lags.
+fn sync_spread(
+    peers: &[(u32, PeerStats)],
+    stream: &protocols::StreamParams,
+    end: Time,
+) -> Option<f64> {
+    let step = Time((end.0 / 100).max(1_000_000_000));
+    let mut spreads = Vec::new();
+    let mut t = step;
+    let mut lags = Vec::new();
+    while t < end {
+        lags.clear();
+        for (_, s) in peers {
+            if let (Some(start), Some(lag)) = (s.play_start, s.lag(stream))
+                && start <= t
+                && s.left.is_none_or(|l| l > t)
+            {
+                lags.push(secs(lag));
+            }
+        }
+        if lags.len() >= 2 {
+            lags.sort_by(f64::total_cmp);
+            let hi = quantile_sorted(&lags, 0.95).unwrap_or(0.0);
+            let lo = quantile_sorted(&lags, 0.05).unwrap_or(0.0);
+            spreads.push(hi - lo);
+        }
+        t += step;
+    }
+    mean(&spreads)
+}

@@ -1,0 +1,164 @@
+//! Fixed-size sliding bitsets over chunk sequence numbers.
+//!
+//! [`ChunkMap`] is the buffer map of DONet-style protocols (which chunks a peer
+//! holds in a window) and the body of batched requests. It holds up to
+//! [`ChunkMap::CAPACITY`] chunks from `base`, with no heap allocation, so it can
+//! travel inside messages and events cheaply.
+
+use crate::ids::Seq;
+
+/// A set of chunk sequence numbers in `[base, base + len)`, `len <= CAPACITY`.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChunkMap {
+    base: Seq,
+    len: u16,
+    bits: [u64; 4],
+}
+
+impl ChunkMap {
+    /// The largest window a map can describe (and so the largest buffer-map window).
+    pub const CAPACITY: u16 = 256;
+
+    /// An empty map over `[base, base + len)`; `len` is clamped to [`Self::CAPACITY`].
+    pub fn new(base: Seq, len: u16) -> ChunkMap {
+        ChunkMap {
+            base,
+            len: len.min(Self::CAPACITY),
+            bits: [0; 4],
+        }
+    }
+    pub fn base(&self) -> Seq {
+        self.base
+    }
+    pub fn len(&self) -> u16 {
+        self.len
+    }
+    /// One past the last sequence number the window covers.
+    pub fn end(&self) -> u64 {
+        self.base as u64 + self.len as u64
+    }
+    pub fn covers(&self, seq: Seq) -> bool {
+        seq >= self.base && (seq as u64) < self.end()
+    }
+    pub fn contains(&self, seq: Seq) -> bool {
+        if !self.covers(seq) {
+            return false;
+        }
+        let i = (seq - self.base) as usize;
+        self.bits[i / 64] >> (i % 64) & 1 == 1
+    }
+    /// Inserts `seq`; returns false (and changes nothing) when it is outside the window.
+    pub fn insert(&mut self, seq: Seq) -> bool {
+        if !self.covers(seq) {
+            return false;
+        }
+        let i = (seq - self.base) as usize;
+        self.bits[i / 64] |= 1 << (i % 64);
+        true
+    }
+    pub fn remove(&mut self, seq: Seq) {
+        if self.covers(seq) {
+            let i = (seq - self.base) as usize;
+            self.bits[i / 64] &= !(1 << (i % 64));
+        }
+    }
+    pub fn count(&self) -> u32 {
+        self.bits.iter().map(|w| w.count_ones()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.bits.iter().all(|&w| w == 0)
+    }
+    /// Highest sequence number present, if any.
+    pub fn newest(&self) -> Option<Seq> {
+        for (w, &word) in self.bits.iter().enumerate().rev() {
+            if word != 0 {
+                let bit = 63 - word.leading_zeros() as usize;
+                return Some(self.base + (w * 64 + bit) as Seq);
+            }
+        }
+        None
+    }
+    /// Present sequence numbers in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = Seq> + '_ {
+        let base = self.base;
+        self.bits.iter().enumerate().flat_map(move |(w, &word)| {
+            let mut word = word;
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let bit = word.trailing_zeros();
+                word &= word - 1;
+                Some(base + (w as u32) * 64 + bit)
+            })
+        })
+    }
+    /// Raw words, bit `i` standing for `base + i` (for the codec).
+    pub fn words(&self) -> &[u64; 4] {
+        &self.bits
+    }
+    /// Builds a map from raw words; bits at or beyond `len` are cleared.
+    pub fn from_words(base: Seq, len: u16, mut bits: [u64; 4]) -> ChunkMap {
+        let len = len.min(Self::CAPACITY);
+        for (w, word) in bits.iter_mut().enumerate() {
+            let lo = w as u16 * 64;
+            if len <= lo {
+                *word = 0;
+            } else if len < lo + 64 {
+                *word &= (1u64 << (len - lo)) - 1;
+            }
+        }
+        ChunkMap { base, len, bits }
+    }
+}
+
+impl std::fmt::Debug for ChunkMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ChunkMap[{}..{}){{", self.base, self.end())?;
+        for (i, s) in self.iter().enumerate() {
+            if i > 0 {
+                write!(f, ",")?;
+            }
+            write!(f, "{s}")?;
+        }
+        write!(f, "}}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn insert_outside_window_is_refused() {
+        let mut m = ChunkMap::new(100, 10);
+        assert!(m.insert(100));
+        assert!(m.insert(109));
+        assert!(!m.insert(110));
+        assert!(!m.insert(99));
+        assert_eq!(m.iter().collect::<Vec<_>>(), vec![100, 109]);
+        assert_eq!(m.newest(), Some(109));
+        m.remove(109);
+        assert_eq!(m.newest(), Some(100));
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_sorted_set(base in 0u32..1_000_000, len in 0u16..=256, xs in proptest::collection::vec(0u32..300, 0..80)) {
+            let mut m = ChunkMap::new(base, len);
+            let mut model = std::collections::BTreeSet::new();
+            for x in xs {
+                let s = base + x;
+                let inside = x < len as u32;
+                prop_assert_eq!(m.insert(s), inside);
+                if inside { model.insert(s); }
+            }
+            prop_assert_eq!(m.iter().collect::<Vec<_>>(), model.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(m.count() as usize, model.len());
+            prop_assert_eq!(m.newest(), model.iter().next_back().copied());
+            let back = ChunkMap::from_words(m.base(), m.len(), *m.words());
+            prop_assert_eq!(back, m);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! The sans-IO protocol core of swarmlab.
+//!
+//! This crate contains no networking code and never reads a clock: every input
+//! (time, messages, timers, commands, a seeded RNG) is passed in by a driver,
+//! either the discrete-event simulator (`sim`) or the real-time UDP host.
+//!
+//! Layers, bottom up:
+//! - [`time`], [`ids`]: integer nanoseconds, dense peer ids, chunk sequence numbers;
+//! - [`chunkmap`], [`playback`]: bitsets over chunks, the shared player model;
+//! - [`wire`]: the [`Msg`] enum of every protocol and its exact-length codec;
+//! - [`peer`]: the [`Peer`] trait, [`Ctx`] and [`Outbox`], [`Record`]s for metrics;
+//! - [`tracker`], [`node`]: the bootstrap tracker and the node wrapper drivers hold;
+//! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet).
+
+pub mod chunkmap;
+pub mod ids;
+pub mod mesh;
+pub mod node;
+pub mod peer;
+pub mod playback;
+pub mod sched;
+pub mod time;
+pub mod tracker;
+pub mod wire;
+
+pub use chunkmap::ChunkMap;
+pub use ids::{PeerId, Seq};
+pub use node::Node;
+pub use peer::{Command, Ctx, Outbox, Peer, Record, StreamParams};
+pub use time::Time;
+pub use wire::Msg;

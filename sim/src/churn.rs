@@ -1,0 +1,185 @@
+//! Who joins when, with which bandwidth, and for how long.
+//!
+//! [`population`] turns a scenario into the full list of [`NodeSpec`]s before
+//! the run starts: node 0 the tracker, node 1 the source, then the initial
+//! peers (joining uniformly over the join window) and the Poisson arrivals,
+//! in order of joining. Classes are drawn by share; session lengths are
+//! exponential. All draws come from the churn stream of the run seed.
+
+use analysis::NodeRole;
+use protocols::Time;
+use rand::RngExt;
+
+use crate::engine::NodeSpec;
+use crate::rngs::{self, Stream};
+use crate::scenario::{ChurnModel, Scenario};
+
+/// A bandwidth class after defaults are applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Class {
+    pub name: String,
+    pub share: f64,
+    pub up_bps: u64,
+    pub down_bps: u64,
+}
+
+/// The scenario's classes, or the default single class (1000 kbps up, 8000 down).
+pub fn classes(sc: &Scenario) -> Vec<Class> {
+    match &sc.peers.classes {
+        None => vec![Class {
+            name: "default".into(),
+            share: 1.0,
+            up_bps: 1_000_000,
+            down_bps: 8_000_000,
+        }],
+        Some(cs) => cs
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Class {
+                name: c.name.clone().unwrap_or_else(|| format!("class{i}")),
+                share: c.share.0,
+                up_bps: (c.up_kbps.0 * 1000.0).round() as u64,
+                down_bps: (c.down_kbps.0 * 1000.0).round() as u64,
+            })
+            .collect(),
+    }
+}
+
+fn pick_class(classes: &[Class], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (i, c) in classes.iter().enumerate() {
+        acc += c.share;
+        if u < acc {
+            return i;
+        }
+    }
+    classes.len() - 1
+}
+
+/// Exponential draw with the given mean (seconds), via inversion.
+pub fn exponential(rng: &mut impl rand::Rng, mean_s: f64) -> f64 {
+    let u: f64 = rng.random::<f64>();
+    -mean_s * (1.0 - u).ln()
+}
+
+/// Every node of the run, in join order (tracker, source, peers).
+pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
+    let end = Time::from_secs_f64(sc.duration_s.0);
+    let classes = classes(sc);
+    let mut rng = rngs::rng(seed, Stream::Churn, 0);
+    let big = (sc.tracker.up_kbps.0 * 1000.0) as u64;
+    let mut nodes = vec![
+        NodeSpec {
+            role: NodeRole::Tracker,
+            class: 0,
+            up_bps: big,
+            down_bps: big,
+            join: Time::ZERO,
+            leave: None,
+        },
+        NodeSpec {
+            role: NodeRole::Source,
+            class: 0,
+            up_bps: (sc.source.up_kbps.0 * 1000.0).round() as u64,
+            down_bps: (sc.source.down_kbps.0 * 1000.0).round() as u64,
+            join: Time::ZERO,
+            leave: None,
+        },
+    ];
+    let churn = sc.churn.model == ChurnModel::Poisson;
+    let peer = |rng: &mut rand_chacha::ChaCha8Rng, join: Time, may_leave: bool| {
+        let c = pick_class(&classes, rng.random::<f64>());
+        let session = exponential(rng, sc.churn.session_mean_s.0);
+        let graceful = rng.random::<f64>() < sc.churn.graceful_share.0;
+        let leave = (churn && may_leave)
+            .then(|| (join + Time::from_secs_f64(session), graceful))
+            .filter(|l| l.0 < end);
+        NodeSpec {
+            role: NodeRole::Peer,
+            class: c as u16,
+            up_bps: classes[c].up_bps,
+            down_bps: classes[c].down_bps,
+            join,
+            leave,
+        }
+    };
+    let window = sc.peers.join_window_s.0;
+    let mut initial: Vec<NodeSpec> = (0..*sc.peers.count.get_ref())
+        .map(|_| {
+            let at = Time::from_secs_f64(rng.random::<f64>() * window);
+            peer(&mut rng, at, sc.churn.initial_peers_leave)
+        })
+        .collect();
+    let mut arrivals = Vec::new();
+    if churn && sc.churn.arrival_rate_per_s.0 > 0.0 {
+        let mean_gap = 1.0 / sc.churn.arrival_rate_per_s.0;
+        let mut t = 0.0;
+        loop {
+            t += exponential(&mut rng, mean_gap);
+            let at = Time::from_secs_f64(t);
+            if at >= end {
+                break;
+            }
+            arrivals.push(peer(&mut rng, at, true));
+        }
+    }
+    initial.append(&mut arrivals);
+    // Stable sort: equal join instants keep draw order, so ids are reproducible.
+    initial.sort_by_key(|n| n.join);
+    nodes.extend(initial);
+    nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc(src: &str) -> Scenario {
+        Scenario::parse("t.toml", src).unwrap()
+    }
+
+    #[test]
+    fn poisson_arrivals_and_exponential_sessions_match_their_means() {
+        let s = sc(
+            "duration_s = 20000\n[peers]\ncount = 1\n[churn]\nmodel = \"poisson\"\narrival_rate_per_s = 0.5\nsession_mean_s = 100\n",
+        );
+        let nodes = population(&s, 3);
+        let arrivals = nodes.len() - 3;
+        // Expected 10,000 arrivals; sd = 100.
+        assert!((9_600..=10_400).contains(&arrivals), "{arrivals}");
+        let sessions: Vec<f64> = nodes[2..]
+            .iter()
+            .filter(|n| n.join < Time::from_secs(10_000))
+            .map(|n| {
+                n.leave
+                    .expect("sessions of 100 s end long before 20,000 s")
+                    .0
+                    .as_secs_f64()
+                    - n.join.as_secs_f64()
+            })
+            .collect();
+        let mean = sessions.iter().sum::<f64>() / sessions.len() as f64;
+        assert!((mean - 100.0).abs() < 5.0, "{mean}");
+        let mut sorted = sessions.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        // Exponential median = mean x ln 2.
+        assert!((median - 69.3).abs() < 5.0, "{median}");
+        assert!(nodes.windows(2).all(|w| w[0].join <= w[1].join));
+    }
+
+    #[test]
+    fn classes_follow_their_shares() {
+        let s = sc(
+            "[peers]\ncount = 10000\n[[peers.classes]]\nshare = 0.2\nup_kbps = 1\ndown_kbps = 1\n[[peers.classes]]\nshare = 0.8\nup_kbps = 2\ndown_kbps = 1\n",
+        );
+        let nodes = population(&s, 1);
+        let first = nodes[2..].iter().filter(|n| n.class == 0).count();
+        assert!((1_850..=2_150).contains(&first), "{first}");
+        assert!(
+            nodes[2..].iter().all(|n| n.leave.is_none()),
+            "no churn model: nobody leaves"
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! The discrete-event engine and the access-link network model.
+//!
+//! Events are ordered by `(time, insertion sequence)` ([`crate::queue`]); time
+//! is integer nanoseconds. Each node has an upload and a download access link.
+//! The core is uncongested (the standard P2P-streaming assumption): a message
+//! crosses it in the propagation delay of the latency model.
+//!
+//! Link physics, per message of `B` bytes on the wire ([`protocols::wire::wire_bytes`]:
+//! encoded length plus IP/UDP and fragmentation headers per datagram):
+//! - the sender's upload link is a FIFO: the message starts when the previous
+//!   one has finished and occupies the link for `B*8/up` seconds;
+//! - its bits reach the receiver's download link after the propagation delay
+//!   `L`; the download link is a FIFO too and takes `B*8/down` seconds, starting
+//!   no earlier than the first bit arrives and no earlier than the link is
+//!   free. The message is delivered when its last bit is through both:
+//!   `max(up_end + L, max(down_free, up_start + L) + B*8/down)`.
+//!   A message is therefore never delivered faster than either link allows,
+//!   and it is forwarded only after it was wholly received (store and forward).
+//! - each of the message's datagrams is lost with probability `loss`; losing
+//!   any loses the message (no retransmission below the protocol). Lost
+//!   messages still occupy both links (conservative).
+//!
+//! Bytes are conserved: `sent = delivered + lost + lost_departed + discarded + queued`
+//! ([`analysis::Traffic`]). When a node leaves, the message it is serializing
+//! still goes out, the rest of its queue is discarded, and a graceful leaver's
+//! goodbye messages queue behind it; messages arriving at a departed node count
+//! as `lost_departed`.
+
+use std::collections::VecDeque;
+
+use analysis::{Collector, NodeRole, Traffic};
+use protocols::peer::{Command, Ctx, Outbox, Peer};
+use protocols::wire::{Msg, wire_bytes};
+use protocols::{Node, PeerId, StreamParams, Time};
+use rand_chacha::ChaCha8Rng;
+
+use crate::latency::LatencyModel;
+use crate::queue::EventQueue;
+use crate::rngs::{self, Stream};
+
+/// A protocol family as the engine sees it: a factory of member nodes.
+pub trait Protocol {
+    type Peer: Peer;
+    /// The name reports use (`mesh-pull`, ...).
+    fn name(&self) -> String;
+    /// The source node.
+    fn source(&self, id: PeerId, up_kbps: u32) -> Self::Peer;
+    /// An ordinary peer.
+    fn peer(&self, id: PeerId, up_kbps: u32) -> Self::Peer;
+}
+
+/// A node of the run, known before it joins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeSpec {
+    pub role: NodeRole,
+    pub class: u16,
+    pub up_bps: u64,
+    pub down_bps: u64,
+    pub join: Time,
+    /// Departure time and whether it is graceful.
+    pub leave: Option<(Time, bool)>,
+}
+
+struct Tx {
+    to: u32,
+    msg: Msg,
+    bytes: u64,
+    datagrams: u32,
+}
+
+struct Slot<P: Peer> {
+    node: Option<Node<P>>,
+    rng: ChaCha8Rng,
+    up_bps: u64,
+    down_bps: u64,
+    txq: VecDeque<Tx>,
+    head_start: Time,
+    head_end: Time,
+    queued_bytes: u64,
+    down_free: Time,
+    tx_count: u64,
+}
+
+enum Ev<T> {
+    Join(u32),
+    Leave(u32, bool),
+    Timer(u32, T),
+    UpDone(u32),
+    Deliver { from: u32, to: u32, msg: Msg },
+}
+
+/// The simulator of one run.
+pub struct Engine<F: Protocol> {
+    proto: F,
+    specs: Vec<NodeSpec>,
+    now: Time,
+    queue: EventQueue<Ev<<F::Peer as Peer>::Timer>>,
+    slots: Vec<Slot<F::Peer>>,
+    latency: LatencyModel,
+    loss: f64,
+    seed: u64,
+    out: Outbox<<F::Peer as Peer>::Timer>,
+    collector: Collector,
+    traffic: Traffic,
+    events: u64,
+}
+
+impl<F: Protocol> Engine<F> {
+    /// Node 0 must be the tracker and node 1 the source; the others are peers in
+    /// order of joining.
+    pub fn new(
+        proto: F,
+        stream: StreamParams,
+        specs: Vec<NodeSpec>,
+        latency: LatencyModel,
+        loss: f64,
+        seed: u64,
+    ) -> Engine<F> {
+        let mut queue = EventQueue::default();
+        for (i, s) in specs.iter().enumerate() {
+            queue.push(s.join, Ev::Join(i as u32));
+        }
+        Engine {
+            proto,
+            specs,
+            now: Time::ZERO,
+            queue,
+            slots: Vec::new(),
+            latency,
+            loss,
+            seed,
+            out: Outbox::default(),
+            collector: Collector::new(stream),
+            traffic: Traffic::default(),
+            events: 0,
+        }
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+    pub fn latency(&self) -> &LatencyModel {
+        &self.latency
+    }
+    /// The member protocol state of node `id`, while it is present.
+    pub fn member(&self, id: u32) -> Option<&F::Peer> {
+        match self.slots.get(id as usize)?.node.as_ref()? {
+            Node::Member(p) => Some(p),
+            Node::Tracker(_) => None,
+        }
+    }
+    /// Number of nodes that have joined so far.
+    pub fn joined(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Processes every event due at or before `limit`.
+    pub fn run_until(&mut self, limit: Time) {
+        while let Some((t, ev)) = self.queue.pop_until(limit) {
+            self.now = t;
+            self.events += 1;
+            match ev {
+                Ev::Join(i) => self.join(i),
+                Ev::Leave(i, graceful) => self.leave(i, graceful),
+                Ev::Timer(i, timer) => self.call(i, |n, cx| n.on_timer(timer, cx)),
+                Ev::UpDone(i) => self.up_done(i),
+                Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            }
+        }
+        self.now = self.now.max(limit);
+    }
+
+    /// Ends the run at `end` (after `run_until(end)`): counts bytes still queued
+    /// or in flight, and hands back the collector and the traffic account.
+    pub fn finish(mut self) -> (Collector, Traffic) {
+        let mut queued: u64 = self.slots.iter().map(|s| s.queued_bytes).sum();
+        for (_, ev) in self.queue.iter_unordered() {
+            if let Ev::Deliver { msg, .. } = ev {
+                queued += wire_bytes(msg.encoded_len()).1;
+            }
+        }
+        self.traffic.queued = queued;
+        (self.collector, self.traffic)
+    }
+
+    fn join(&mut self, i: u32) {
+        debug_assert_eq!(i as usize, self.slots.len(), "nodes join in id order");
+        let s = self.specs[i as usize].clone();
+        let id = PeerId(i);
+        let up_kbps = (s.up_bps / 1000).min(u32::MAX as u64) as u32;
+        let node = match s.role {
+            NodeRole::Tracker => {
+                Node::Tracker(protocols::tracker::Tracker::new(Default::default()))
+            }
+            NodeRole::Source => Node::Member(self.proto.source(id, up_kbps)),
+            NodeRole::Peer => Node::Member(self.proto.peer(id, up_kbps)),
+        };
+        self.latency.place(i);
+        self.slots.push(Slot {
+            node: Some(node),
+            rng: rngs::rng(self.seed, Stream::Node, i as u64),
+            up_bps: s.up_bps,
+            down_bps: s.down_bps,
+            txq: VecDeque::new(),
+            head_start: Time::ZERO,
+            head_end: Time::ZERO,
+            queued_bytes: 0,
+            down_free: Time::ZERO,
+            tx_count: 0,
+        });
+        self.collector.join(id, s.role, s.class, s.up_bps, self.now);
+        if let Some((at, graceful)) = s.leave {
+            self.queue.push(at.max(self.now), Ev::Leave(i, graceful));
+        }
+        self.call(i, |n, cx| n.on_start(cx));
+    }
+
+    fn leave(&mut self, i: u32, graceful: bool) {
+        let slot = &mut self.slots[i as usize];
+        if slot.node.is_none() {
+            return;
+        }
+        // Keep the message being serialized; discard the rest of the queue.
+        while slot.txq.len() > 1 {
+            let tx = slot.txq.pop_back().expect("len > 1");
+            slot.queued_bytes -= tx.bytes;
+            self.traffic.discarded += tx.bytes;
+        }
+        self.call(i, |n, cx| n.on_command(Command::Leave { graceful }, cx));
+        self.slots[i as usize].node = None;
+        self.collector.leave(PeerId(i), self.now);
+    }
+
+    /// Calls the node's protocol with a context, then applies its outbox.
+    fn call(
+        &mut self,
+        i: u32,
+        f: impl FnOnce(&mut Node<F::Peer>, &mut Ctx<'_, <F::Peer as Peer>::Timer>),
+    ) {
+        let now = self.now;
+        let slot = &mut self.slots[i as usize];
+        let Some(node) = slot.node.as_mut() else {
+            return;
+        };
+        let backlog = match slot.txq.front() {
+            None => Time::ZERO,
+            Some(head) => {
+                (slot.head_end - now) + Time::transmit(slot.queued_bytes - head.bytes, slot.up_bps)
+            }
+        };
+        let mut out = std::mem::take(&mut self.out);
+        {
+            let mut cx = Ctx::new(now, PeerId(i), &mut slot.rng, backlog, &mut out);
+            f(node, &mut cx);
+        }
+        for r in out.records.drain(..) {
+            self.collector.record(PeerId(i), now, &r);
+        }
+        for (at, t) in out.timers.drain(..) {
+            self.queue.push(at.max(now), Ev::Timer(i, t));
+        }
+        for (to, msg) in out.sends.drain(..) {
+            self.enqueue(i, to.0, msg);
+        }
+        self.out = out;
+    }
+
+    fn enqueue(&mut self, from: u32, to: u32, msg: Msg) {
+        let (datagrams, bytes) = wire_bytes(msg.encoded_len());
+        self.traffic.sent += bytes;
+        self.collector.sent(PeerId(from), bytes, msg.is_media());
+        let slot = &mut self.slots[from as usize];
+        slot.txq.push_back(Tx {
+            to,
+            msg,
+            bytes,
+            datagrams,
+        });
+        slot.queued_bytes += bytes;
+        if slot.txq.len() == 1 {
+            self.start_head(from);
+        }
+    }
+
+    fn start_head(&mut self, i: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[i as usize];
+        let Some(head) = slot.txq.front() else { return };
+        slot.head_start = now;
+        slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
+        let end = slot.head_end;
+        self.queue.push(end, Ev::UpDone(i));
+    }
+
+    fn up_done(&mut self, i: u32) {
+        let slot = &mut self.slots[i as usize];
+        let Some(tx) = slot.txq.pop_front() else {
+            return;
+        };
+        slot.queued_bytes -= tx.bytes;
+        let up_start = slot.head_start;
+        slot.tx_count += 1;
+        let n = slot.tx_count;
+        let prop = self.latency.latency(i, tx.to);
+        let lost = self.loss > 0.0 && {
+            let p_msg = 1.0 - (1.0 - self.loss).powi(tx.datagrams as i32);
+            rngs::unit(self.seed, Stream::Loss, i as u64, n) < p_msg
+        };
+        let deliver_at = match self.slots.get_mut(tx.to as usize) {
+            Some(r) => {
+                let start = r.down_free.max(up_start + prop);
+                let t = (self.now + prop).max(start + Time::transmit(tx.bytes, r.down_bps));
+                r.down_free = t;
+                t
+            }
+            None => self.now + prop,
+        };
+        if lost {
+            self.traffic.lost += tx.bytes;
+        } else {
+            self.queue.push(
+                deliver_at,
+                Ev::Deliver {
+                    from: i,
+                    to: tx.to,
+                    msg: tx.msg,
+                },
+            );
+        }
+        self.start_head(i);
+    }
+
+    fn deliver(&mut self, from: u32, to: u32, msg: Msg) {
+        let bytes = wire_bytes(msg.encoded_len()).1;
+        let alive = self
+            .slots
+            .get(to as usize)
+            .is_some_and(|s| s.node.is_some());
+        if !alive {
+            self.traffic.lost_departed += bytes;
+            return;
+        }
+        self.traffic.delivered += bytes;
+        self.collector.delivered(PeerId(to), bytes, msg.is_media());
+        self.call(to, |n, cx| n.on_message(PeerId(from), msg, cx));
+    }
+}

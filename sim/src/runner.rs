@@ -1,0 +1,138 @@
+//! Runs a scenario: builds the population, the network and the protocol, drives
+//! the engine to the end and returns the [`analysis::Report`].
+
+use std::sync::Arc;
+
+use analysis::{Report, RunInfo};
+use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
+use protocols::playback::PlayerParams;
+use protocols::sched::SchedulerKind;
+use protocols::{PeerId, StreamParams, Time};
+
+use crate::churn;
+use crate::engine::{Engine, Protocol};
+use crate::latency::LatencyModel;
+use crate::scenario::{ProtocolName, Scenario, SchedulerName};
+
+/// Mesh-pull as an engine protocol.
+pub struct MeshPull {
+    cfg: Arc<MeshConfig>,
+}
+
+impl Protocol for MeshPull {
+    type Peer = MeshPeer;
+    fn name(&self) -> String {
+        "mesh-pull".into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
+        MeshPeer::new(self.cfg.clone(), true, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
+        MeshPeer::new(self.cfg.clone(), false, up_kbps)
+    }
+}
+
+/// Stream parameters of a scenario.
+pub fn stream_params(sc: &Scenario) -> StreamParams {
+    StreamParams {
+        rate_bps: (sc.stream.rate_kbps.0 * 1000.0).round() as u64,
+        chunk_duration: Time::from_secs_f64(sc.stream.chunk_s.0),
+    }
+}
+
+/// Mesh configuration of a scenario (defaults from [`MeshParams::default`]).
+pub fn mesh_config(sc: &Scenario) -> MeshConfig {
+    let d = MeshParams::default();
+    let m = &sc.protocol.mesh;
+    let u =
+        |v: &Option<toml::Spanned<u32>>, d: usize| v.as_ref().map_or(d, |x| *x.get_ref() as usize);
+    let t =
+        |v: Option<crate::scenario::Positive>, d: Time| v.map_or(d, |x| Time::from_secs_f64(x.0));
+    let partners = u(&m.partners, d.partners);
+    let mesh = MeshParams {
+        partners,
+        partners_max: u(&m.partners_max, d.partners_max.max(partners)),
+        window: u(&m.window, d.window as usize) as u16,
+        buffer_map_interval: t(m.buffer_map_interval_s, d.buffer_map_interval),
+        schedule_interval: t(m.schedule_interval_s, d.schedule_interval),
+        gossip_interval: t(m.gossip_interval_s, d.gossip_interval),
+        refresh_interval: t(m.refresh_interval_s, d.refresh_interval),
+        mcache_size: u(&m.mcache_size, d.mcache_size),
+        partner_timeout: t(m.partner_timeout_s, d.partner_timeout),
+        request_timeout: t(m.request_timeout_s, d.request_timeout),
+        underperform_ratio: m.underperform_ratio.map_or(d.underperform_ratio, |x| x.0),
+        max_upload_backlog: t(m.max_upload_backlog_s, d.max_upload_backlog),
+        tracker_list_size: d.tracker_list_size,
+        tracker_refresh: d.tracker_refresh,
+    };
+    let stream = stream_params(sc);
+    let startup_chunks = (sc.player.startup_s.0 / sc.stream.chunk_s.0)
+        .ceil()
+        .max(1.0) as u32;
+    MeshConfig {
+        stream,
+        player: PlayerParams {
+            startup_chunks,
+            startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
+        },
+        mesh,
+        scheduler: match sc.protocol.scheduler {
+            SchedulerName::Donet => SchedulerKind::Donet,
+        },
+        tracker: PeerId(0),
+    }
+}
+
+/// Options of one run that do not come from the scenario file.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub name: String,
+    pub seed: u64,
+}
+
+/// Runs `sc` to its end. `progress` is called with the simulated time now and then.
+pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time)) -> Report {
+    match sc.protocol.name {
+        ProtocolName::MeshPull => {
+            let proto = MeshPull {
+                cfg: Arc::new(mesh_config(sc)),
+            };
+            run_with(proto, sc, opts, progress)
+        }
+    }
+}
+
+/// Runs `sc` with an explicit protocol factory.
+pub fn run_with<F: Protocol>(
+    proto: F,
+    sc: &Scenario,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(Time, Time),
+) -> Report {
+    let stream = stream_params(sc);
+    let end = Time::from_secs_f64(sc.duration_s.0);
+    let specs = churn::population(sc, opts.seed);
+    let latency = LatencyModel::build(&sc.network.latency, opts.seed);
+    let min_propagation = latency.min_latency();
+    let name = proto.name();
+    let mut engine = Engine::new(proto, stream, specs, latency, sc.network.loss.0, opts.seed);
+    let step = Time((end.0 / 200).max(1));
+    let mut t = Time::ZERO;
+    while t < end {
+        t = (t + step).min(end);
+        engine.run_until(t);
+        progress(t, end);
+    }
+    let (collector, traffic) = engine.finish();
+    let info = RunInfo {
+        scenario: opts.name.clone(),
+        protocol: name,
+        seed: opts.seed,
+        end,
+        source_up_bps: (sc.source.up_kbps.0 * 1000.0).round() as u64,
+        class_names: churn::classes(sc).into_iter().map(|c| c.name).collect(),
+        min_propagation,
+        traffic,
+    };
+    analysis::report::build(collector, info)
+}

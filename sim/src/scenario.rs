@@ -1,0 +1,659 @@
+//! The scenario file format (TOML) and its validation.
+//!
+//! One file describes one experiment: the stream, the source and tracker,
+//! the peers and their bandwidth classes, churn, the network, the protocol and
+//! its parameters, the player, and the seed. Every key has a default documented
+//! beside it (see `docs` in the README and `scenarios/*.toml`); unknown keys are
+//! errors. Every error names the file, line, column and key, the bad value and
+//! what is allowed ([`ScenarioError`]); nothing here panics on bad input.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use crate::latency::LatencySpec;
+
+macro_rules! checked_f64 {
+    ($(#[$doc:meta])* $name:ident, $ok:expr, $expect:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
+        pub struct $name(pub f64);
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = f64::deserialize(d)?;
+                let ok: fn(f64) -> bool = $ok;
+                if v.is_finite() && ok(v) {
+                    Ok($name(v))
+                } else {
+                    Err(de::Error::custom(format!("invalid value {v}: expected {}", $expect)))
+                }
+            }
+        }
+    };
+}
+
+checked_f64!(
+    /// A strictly positive finite number (rates, durations that must pass).
+    Positive, |v| v > 0.0, "a number > 0"
+);
+checked_f64!(
+    /// A finite number >= 0.
+    NonNegative, |v| v >= 0.0, "a number >= 0"
+);
+checked_f64!(
+    /// A fraction in [0, 1].
+    Fraction, |v| (0.0..=1.0).contains(&v), "a fraction between 0 and 1"
+);
+
+/// A whole scenario.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name used in outputs; default: the file stem.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Run seed (default 1). `--seed` overrides it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated seconds (default 300).
+    #[serde(default = "default_duration")]
+    pub duration_s: Positive,
+    #[serde(default)]
+    pub stream: StreamSpec,
+    #[serde(default)]
+    pub source: SourceSpec,
+    #[serde(default)]
+    pub tracker: TrackerSpec,
+    pub peers: PeersSpec,
+    #[serde(default)]
+    pub churn: ChurnSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub protocol: ProtocolSpec,
+    #[serde(default)]
+    pub player: PlayerSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration() -> Positive {
+    Positive(300.0)
+}
+
+/// `[stream]`: the live stream.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// Media rate, kbps (default 500).
+    #[serde(default = "d_rate")]
+    pub rate_kbps: Positive,
+    /// Media seconds per chunk (default 1).
+    #[serde(default = "d_one")]
+    pub chunk_s: Positive,
+}
+fn d_rate() -> Positive {
+    Positive(500.0)
+}
+fn d_one() -> Positive {
+    Positive(1.0)
+}
+impl Default for StreamSpec {
+    fn default() -> Self {
+        StreamSpec {
+            rate_kbps: d_rate(),
+            chunk_s: d_one(),
+        }
+    }
+}
+
+/// `[source]`: the stream origin.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// Upload capacity, kbps (default 2000: four copies of a 500 kbps stream).
+    #[serde(default = "d_source_up")]
+    pub up_kbps: Positive,
+    /// Download capacity, kbps (default 100000).
+    #[serde(default = "d_big")]
+    pub down_kbps: Positive,
+}
+fn d_source_up() -> Positive {
+    Positive(2000.0)
+}
+fn d_big() -> Positive {
+    Positive(100_000.0)
+}
+impl Default for SourceSpec {
+    fn default() -> Self {
+        SourceSpec {
+            up_kbps: d_source_up(),
+            down_kbps: d_big(),
+        }
+    }
+}
+
+/// `[tracker]`: the bootstrap directory.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerSpec {
+    /// Upload and download capacity, kbps (default 100000).
+    #[serde(default = "d_big")]
+    pub up_kbps: Positive,
+}
+impl Default for TrackerSpec {
+    fn default() -> Self {
+        TrackerSpec { up_kbps: d_big() }
+    }
+}
+
+/// `[peers]`: the initial population and bandwidth classes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeersSpec {
+    /// Peers present at the start (they join uniformly over `join_window_s`).
+    pub count: Spanned<u32>,
+    /// Seconds over which the initial peers join (default 10).
+    #[serde(default = "d_join_window")]
+    pub join_window_s: NonNegative,
+    /// Bandwidth classes; shares must sum to 1. Default: one class, 1000/8000 kbps.
+    #[serde(default)]
+    pub classes: Option<Spanned<Vec<ClassSpec>>>,
+}
+fn d_join_window() -> NonNegative {
+    NonNegative(10.0)
+}
+
+/// `[[peers.classes]]`: one bandwidth class.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    /// Name in reports (default `class<i>`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Fraction of peers in this class.
+    pub share: Fraction,
+    /// Upload capacity, kbps (0 allowed: a peer that cannot upload).
+    pub up_kbps: NonNegative,
+    /// Download capacity, kbps.
+    pub down_kbps: Positive,
+}
+
+/// `[churn]`: arrivals after the start and session lengths.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChurnSpec {
+    /// `none` (default) or `poisson`.
+    #[serde(default)]
+    pub model: ChurnModel,
+    /// Poisson arrival rate after the start, peers per second (default 0).
+    #[serde(default)]
+    pub arrival_rate_per_s: NonNegative,
+    /// Mean session length, seconds, exponentially distributed (default 600).
+    #[serde(default = "d_session")]
+    pub session_mean_s: Positive,
+    /// Fraction of departures that are graceful (default 0.5); the rest crash.
+    #[serde(default = "d_half")]
+    pub graceful_share: Fraction,
+    /// Whether the initial peers also draw session lengths (default true).
+    #[serde(default = "d_true")]
+    pub initial_peers_leave: bool,
+}
+fn d_session() -> Positive {
+    Positive(600.0)
+}
+fn d_half() -> Fraction {
+    Fraction(0.5)
+}
+fn d_true() -> bool {
+    true
+}
+impl Default for ChurnSpec {
+    fn default() -> Self {
+        ChurnSpec {
+            model: ChurnModel::None,
+            arrival_rate_per_s: NonNegative(0.0),
+            session_mean_s: d_session(),
+            graceful_share: d_half(),
+            initial_peers_leave: true,
+        }
+    }
+}
+
+/// Churn models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChurnModel {
+    /// Nobody leaves and nobody arrives after the initial population.
+    #[default]
+    None,
+    /// Poisson arrivals, exponential session lengths.
+    Poisson,
+}
+
+/// `[network]`: the core between access links.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Probability that one datagram is lost (default 0).
+    #[serde(default = "d_zero_frac")]
+    pub loss: Fraction,
+    /// `[network.latency]`: propagation model (default constant 50 ms).
+    #[serde(default)]
+    pub latency: LatencySpec,
+}
+fn d_zero_frac() -> Fraction {
+    Fraction(0.0)
+}
+
+/// Protocol families.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolName {
+    #[default]
+    MeshPull,
+}
+
+impl ProtocolName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolName::MeshPull => "mesh-pull",
+        }
+    }
+}
+
+/// Chunk schedulers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedulerName {
+    #[default]
+    Donet,
+}
+
+/// `[protocol]`: which protocol runs, with its parameters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtocolSpec {
+    /// Protocol family (default `mesh-pull`).
+    #[serde(default)]
+    pub name: ProtocolName,
+    /// Chunk scheduler for pull-based protocols (default `donet`).
+    #[serde(default)]
+    pub scheduler: SchedulerName,
+    /// `[protocol.mesh]`: mesh-pull parameters.
+    #[serde(default)]
+    pub mesh: MeshSpec,
+}
+
+/// `[protocol.mesh]`: mesh-pull parameters (defaults from `protocols::mesh`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshSpec {
+    pub partners: Option<Spanned<u32>>,
+    pub partners_max: Option<Spanned<u32>>,
+    pub window: Option<Spanned<u32>>,
+    pub buffer_map_interval_s: Option<Positive>,
+    pub schedule_interval_s: Option<Positive>,
+    pub gossip_interval_s: Option<Positive>,
+    pub refresh_interval_s: Option<Positive>,
+    pub mcache_size: Option<Spanned<u32>>,
+    pub partner_timeout_s: Option<Positive>,
+    pub request_timeout_s: Option<Positive>,
+    pub underperform_ratio: Option<Fraction>,
+    pub max_upload_backlog_s: Option<Positive>,
+}
+
+/// `[player]`: playback (identical for every protocol).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlayerSpec {
+    /// Seconds of consecutive media buffered before playback starts (default 5).
+    #[serde(default = "d_startup")]
+    pub startup_s: Positive,
+    /// Start anyway this long after choosing a start position (default 20).
+    #[serde(default = "d_startup_timeout")]
+    pub startup_timeout_s: Positive,
+}
+fn d_startup() -> Positive {
+    Positive(5.0)
+}
+fn d_startup_timeout() -> Positive {
+    Positive(20.0)
+}
+impl Default for PlayerSpec {
+    fn default() -> Self {
+        PlayerSpec {
+            startup_s: d_startup(),
+            startup_timeout_s: d_startup_timeout(),
+        }
+    }
+}
+
+/// A scenario error with its location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    /// 1-based line and column, when the error has a place in the file.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted key path (`peers.classes`), when known.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, ": key `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based line and column of byte `offset` in `src`.
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
+    (line, col)
+}
+
+/// The dotted key whose value (or header) is at byte `offset`: the enclosing
+/// table header plus the key on that line, if any.
+fn key_at(src: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line = src[line_start..line_end].trim();
+    let header = |l: &str| -> Option<String> {
+        let l = l.trim();
+        let inner = l
+            .strip_prefix("[[")
+            .and_then(|x| x.split("]]").next())
+            .or_else(|| l.strip_prefix('[').and_then(|x| x.split(']').next()))?;
+        Some(inner.trim().to_string())
+    };
+    if let Some(h) = header(line) {
+        return Some(h);
+    }
+    let key = line
+        .split('=')
+        .next()
+        .map(|k| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty());
+    let table = src[..line_start].lines().rev().find_map(header);
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k),
+        (t, None) => t,
+    }
+}
+
+impl ScenarioError {
+    fn at(file: &str, src: &str, span: Option<Range<usize>>, message: String) -> ScenarioError {
+        match span {
+            Some(s) => {
+                let (line, column) = line_col(src, s.start);
+                ScenarioError {
+                    file: file.to_string(),
+                    line: Some(line),
+                    column: Some(column),
+                    key: key_at(src, s.start),
+                    message,
+                }
+            }
+            None => ScenarioError {
+                file: file.to_string(),
+                line: None,
+                column: None,
+                key: None,
+                message,
+            },
+        }
+    }
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
+        let file = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            line: None,
+            column: None,
+            key: None,
+            message: format!("cannot read the scenario file: {e}"),
+        })?;
+        let sc = Scenario::parse(&file, &src)?;
+        Ok((sc, src))
+    }
+
+    /// Parses and validates scenario text; `file` names it in errors.
+    pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
+        let meaningful = src
+            .lines()
+            .map(str::trim)
+            .any(|l| !l.is_empty() && !l.starts_with('#'));
+        if !meaningful {
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line: None,
+                column: None,
+                key: None,
+                message: "the scenario is empty: it needs at least a [peers] table with `count` \
+                          (see scenarios/quickstart.toml)"
+                    .to_string(),
+            });
+        }
+        let sc: Scenario = toml::from_str(src)
+            .map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+        sc.validate(file, src)?;
+        Ok(sc)
+    }
+
+    fn validate(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
+        let err =
+            |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
+        if *self.peers.count.get_ref() == 0 {
+            return err(
+                self.peers.count.span(),
+                "invalid value 0: expected at least 1 peer".into(),
+            );
+        }
+        if *self.peers.count.get_ref() > 10_000_000 {
+            return err(
+                self.peers.count.span(),
+                "invalid value: at most 10,000,000 peers are supported".into(),
+            );
+        }
+        if let Some(classes) = &self.peers.classes {
+            let cs = classes.get_ref();
+            if cs.is_empty() {
+                return err(
+                    classes.span(),
+                    "no classes given: list at least one [[peers.classes]]".into(),
+                );
+            }
+            let sum: f64 = cs.iter().map(|c| c.share.0).sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return err(
+                    classes.span(),
+                    format!("class shares sum to {sum}; they must sum to 1"),
+                );
+            }
+        }
+        let chunk_bits = self.stream.rate_kbps.0 * 1000.0 * self.stream.chunk_s.0;
+        if chunk_bits < 8.0 {
+            return Err(ScenarioError::at(
+                file,
+                src,
+                None,
+                format!(
+                    "stream.rate_kbps x stream.chunk_s gives {chunk_bits} bits per chunk; a chunk needs at least 8 bits"
+                ),
+            ));
+        }
+        if chunk_bits / 8.0 > protocols::wire::MAX_CHUNK_BYTES as f64 {
+            return Err(ScenarioError::at(
+                file,
+                src,
+                None,
+                format!(
+                    "a chunk of {} bytes exceeds the {}-byte limit: lower stream.rate_kbps or stream.chunk_s",
+                    chunk_bits / 8.0,
+                    protocols::wire::MAX_CHUNK_BYTES
+                ),
+            ));
+        }
+        if self.duration_s.0 > 30.0 * 86_400.0 {
+            return Err(ScenarioError::at(
+                file,
+                src,
+                None,
+                "duration_s is above the 30-day limit".into(),
+            ));
+        }
+        if let Err(m) = self.network.latency.validate() {
+            let span = src.find("[network.latency]").map(|s| s..s + 1);
+            return Err(ScenarioError::at(file, src, span, m));
+        }
+        let m = &self.protocol.mesh;
+        let range =
+            |v: &Option<Spanned<u32>>, lo: u32, hi: u32, what: &str| -> Result<(), ScenarioError> {
+                if let Some(v) = v
+                    && !(lo..=hi).contains(v.get_ref())
+                {
+                    return Err(ScenarioError::at(
+                        file,
+                        src,
+                        Some(v.span()),
+                        format!(
+                            "invalid value {}: {what} must be between {lo} and {hi}",
+                            v.get_ref()
+                        ),
+                    ));
+                }
+                Ok(())
+            };
+        range(&m.partners, 1, 64, "partners")?;
+        range(&m.partners_max, 1, 256, "partners_max")?;
+        range(
+            &m.window,
+            1,
+            protocols::ChunkMap::CAPACITY as u32,
+            "the buffer-map window (chunks)",
+        )?;
+        range(&m.mcache_size, 1, 4096, "mcache_size")?;
+        if let (Some(p), Some(pm)) = (&m.partners, &m.partners_max)
+            && pm.get_ref() < p.get_ref()
+        {
+            return err(
+                pm.span(),
+                format!(
+                    "partners_max ({}) must be >= partners ({})",
+                    pm.get_ref(),
+                    p.get_ref()
+                ),
+            );
+        }
+        let startup_chunks = (self.player.startup_s.0 / self.stream.chunk_s.0).ceil();
+        let window = m.window.as_ref().map_or(120, |w| *w.get_ref()) as f64;
+        if startup_chunks > window {
+            return Err(ScenarioError::at(
+                file,
+                src,
+                None,
+                format!(
+                    "player.startup_s covers {startup_chunks} chunks, more than the {window}-chunk window"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The scenario's name: `name` or the file stem.
+    pub fn display_name(&self, path: &Path) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "scenario".into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse("t.toml", src)
+    }
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let s = parse("[peers]\ncount = 10\n").unwrap();
+        assert_eq!(s.stream.rate_kbps.0, 500.0);
+        assert_eq!(s.protocol.name, ProtocolName::MeshPull);
+        assert_eq!(s.seed, 1);
+    }
+
+    #[test]
+    fn errors_name_line_column_key_and_what_is_allowed() {
+        let e = parse("[peers]\ncount = 10\n\n[stream]\nrate_kbps = -5\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(5), Some(13)));
+        assert_eq!(e.key.as_deref(), Some("stream.rate_kbps"));
+        assert!(e.message.contains("-5") && e.message.contains("> 0"), "{e}");
+
+        let e = parse("[peers]\ncount = 10\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("peers.bogus"));
+        assert!(
+            e.message.contains("unknown field `bogus`") && e.message.contains("count"),
+            "{e}"
+        );
+
+        let e = parse("[peers]\ncount = 10\n[protocol]\nname = \"telepathy\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("protocol.name"));
+        assert!(e.message.contains("mesh-pull"), "{e}");
+
+        let e = parse(
+            "[peers]\ncount = 10\n[[peers.classes]]\nshare = 0.7\nup_kbps = 1\ndown_kbps = 1\n\
+             [[peers.classes]]\nshare = 0.6\nup_kbps = 1\ndown_kbps = 1\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("sum to 1"), "{e}");
+
+        let e = parse(
+            "[peers]\ncount = 10\n[[peers.classes]]\nshare = 1.5\nup_kbps = 1\ndown_kbps = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("peers.classes.share"));
+
+        let e = parse("# nothing\n\n").unwrap_err();
+        assert!(e.message.contains("empty"), "{e}");
+
+        let e = parse("[peers]\ncount = \"many\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("peers.count"));
+        assert!(e.message.contains("invalid type"), "{e}");
+    }
+
+    #[test]
+    fn display_puts_file_line_column_key_first() {
+        let e = parse("[peers]\ncount = 0\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.toml:2:9: key `peers.count`: invalid value 0: expected at least 1 peer"
+        );
+    }
+}
