@@ -4,6 +4,7 @@
 //! the file system. Errors are printed as `error: ...` with exit status 2 for
 //! bad input and 1 for failures while running.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -49,12 +50,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            out,
-            quiet,
-        } => run(&scenario, seed, out, quiet),
+        Command::Run { scenario, seed, out, quiet } => run(&scenario, seed, out, quiet),
     }
 }
 
@@ -75,17 +71,14 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
     };
     let name = sc.display_name(path);
     let seed = seed.unwrap_or(sc.seed);
-    let out =
-        out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-seed{seed}")));
+    let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-seed{seed}")));
     let opts = RunOptions { name, seed };
 
     // The bar appears only for runs that last more than two seconds.
     let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} simulated {msg} [{bar:40}] {percent}% elapsed {elapsed} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{spinner} simulated {msg} [{bar:40}] {percent}% elapsed {elapsed} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = Instant::now();
     let mut shown = false;
@@ -105,10 +98,6 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
         eprintln!("error: cannot write results to {}: {e}", out.display());
         return ExitCode::from(1);
     }
-    println!(
-        "\nwrote {} and {}",
-        out.join("summary.csv").display(),
-        out.join("peers.csv").display()
-    );
+    println!("\nwrote {} and {}", out.join("summary.csv").display(), out.join("peers.csv").display());
     ExitCode::SUCCESS
 }

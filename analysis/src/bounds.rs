@@ -25,11 +25,7 @@ pub fn r_max(source_up_bps: f64, sum_peer_up_bps: f64, n: usize) -> f64 {
 /// Time average of `r_max(t)` over `[0, end)`, counting only instants when at
 /// least one peer is present. `intervals` are `(join, leave, up_bps)` per peer.
 /// Returns `None` when no peer is ever present.
-pub fn time_averaged_r_max(
-    source_up_bps: f64,
-    intervals: &[(Time, Time, f64)],
-    end: Time,
-) -> Option<f64> {
+pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], end: Time) -> Option<f64> {
     let mut ev: Vec<(Time, i8, f64)> = Vec::with_capacity(intervals.len() * 2);
     for &(a, b, u) in intervals {
         let b = b.min(end);
@@ -63,22 +59,13 @@ pub fn time_averaged_r_max(
 
 /// Upper bound on mean continuity: `min(1, r_max / r)`.
 pub fn continuity_bound(r_max_bps: f64, rate_bps: f64) -> f64 {
-    if rate_bps <= 0.0 {
-        1.0
-    } else {
-        (r_max_bps / rate_bps).min(1.0)
-    }
+    if rate_bps <= 0.0 { 1.0 } else { (r_max_bps / rate_bps).min(1.0) }
 }
 
 /// Lower bound on the time for one chunk to reach all `n` peers when every
 /// node uploads at `up_bps`: `ceil(log2(n + 1)) * tau + propagation`,
 /// `tau = chunk_bits / up_bps` (rounded up like the links).
-pub fn min_diffusion_delay(
-    n: usize,
-    chunk_bytes_on_wire: u64,
-    up_bps: u64,
-    propagation: Time,
-) -> Time {
+pub fn min_diffusion_delay(n: usize, chunk_bytes_on_wire: u64, up_bps: u64, propagation: Time) -> Time {
     let hops = ((n + 1) as f64).log2().ceil() as u64;
     let tau = Time::transmit(chunk_bytes_on_wire, up_bps);
     Time(tau.0.saturating_mul(hops)) + propagation
@@ -99,11 +86,7 @@ mod tests {
     fn time_average_weights_by_duration_and_skips_empty_time() {
         let s = Time::from_secs;
         // One peer of 1000 for 10 s, then nobody, then two peers of 0 for 10 s.
-        let iv = [
-            (s(0), s(10), 1000.0),
-            (s(20), s(30), 0.0),
-            (s(20), s(30), 0.0),
-        ];
+        let iv = [(s(0), s(10), 1000.0), (s(20), s(30), 0.0), (s(20), s(30), 0.0)];
         let avg = time_averaged_r_max(1000.0, &iv, s(40)).unwrap();
         // r_max = 1000 for 10 s and (1000 + 0) / 2 = 500 for 10 s.
         assert!((avg - 750.0).abs() < 1e-9, "{avg}");
@@ -113,14 +96,8 @@ mod tests {
     #[test]
     fn diffusion_bound_doubles_per_chunk_time() {
         // 7 peers + source = 8 holders after 3 doublings; 1 s per copy.
-        assert_eq!(
-            min_diffusion_delay(7, 125, 1000, Time::ZERO),
-            Time::from_secs(3)
-        );
-        assert_eq!(
-            min_diffusion_delay(8, 125, 1000, Time::from_millis(20)),
-            Time::from_millis(4020)
-        );
+        assert_eq!(min_diffusion_delay(7, 125, 1000, Time::ZERO), Time::from_secs(3));
+        assert_eq!(min_diffusion_delay(8, 125, 1000, Time::from_millis(20)), Time::from_millis(4020));
         assert_eq!(continuity_bound(400.0, 500.0), 0.8);
         assert_eq!(continuity_bound(900.0, 500.0), 1.0);
     }

@@ -91,12 +91,7 @@ pub struct Collector {
 
 impl Collector {
     pub fn new(stream: StreamParams) -> Collector {
-        Collector {
-            stream,
-            nodes: Vec::new(),
-            chunks: Vec::new(),
-            delivery: Histogram::default(),
-        }
+        Collector { stream, nodes: Vec::new(), chunks: Vec::new(), delivery: Histogram::default() }
     }
 
     fn node(&mut self, id: PeerId) -> &mut PeerStats {
@@ -124,20 +119,12 @@ impl Collector {
 
     pub fn sent(&mut self, from: PeerId, wire_bytes: u64, media: bool) {
         let n = self.node(from);
-        if media {
-            n.up_media += wire_bytes
-        } else {
-            n.up_control += wire_bytes
-        }
+        if media { n.up_media += wire_bytes } else { n.up_control += wire_bytes }
     }
 
     pub fn delivered(&mut self, to: PeerId, wire_bytes: u64, media: bool) {
         let n = self.node(to);
-        if media {
-            n.down_media += wire_bytes
-        } else {
-            n.down_control += wire_bytes
-        }
+        if media { n.down_media += wire_bytes } else { n.down_control += wire_bytes }
     }
 
     pub fn record(&mut self, id: PeerId, now: Time, r: &Record) {
@@ -165,12 +152,7 @@ impl Collector {
                 n.cur_run += 1;
                 n.longest_stall = n.longest_stall.max(n.cur_run);
             }
-            Record::ChunkArrived {
-                seq,
-                duplicate,
-                late,
-                ..
-            } => {
+            Record::ChunkArrived { seq, duplicate, late, .. } => {
                 let n = self.node(id);
                 if duplicate {
                     n.duplicate_chunks += 1;
@@ -199,40 +181,22 @@ mod tests {
 
     #[test]
     fn stalls_count_runs_of_consecutive_misses() {
-        let stream = StreamParams {
-            rate_bps: 8000,
-            chunk_duration: Time::from_secs(1),
-        };
+        let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
         let mut c = Collector::new(stream);
         let p = PeerId(3);
         c.join(p, NodeRole::Peer, 0, 1000, Time::from_secs(2));
         c.record(p, Time::from_secs(7), &Record::PlayStart { first: 4 });
         for r in [
-            Record::Played {
-                seq: 4,
-                polluted: false,
-            },
+            Record::Played { seq: 4, polluted: false },
             Record::Missed { seq: 5 },
             Record::Missed { seq: 6 },
-            Record::Played {
-                seq: 7,
-                polluted: true,
-            },
+            Record::Played { seq: 7, polluted: true },
             Record::Missed { seq: 8 },
         ] {
             c.record(p, Time::from_secs(8), &r);
         }
         let s = &c.nodes[3];
-        assert_eq!(
-            (
-                s.played,
-                s.missed,
-                s.stall_runs,
-                s.longest_stall,
-                s.polluted_played
-            ),
-            (2, 3, 2, 2, 1)
-        );
+        assert_eq!((s.played, s.missed, s.stall_runs, s.longest_stall, s.polluted_played), (2, 3, 2, 2, 1));
         assert_eq!(s.continuity(), Some(0.4));
         assert_eq!(s.startup_delay(), Some(Time::from_secs(5)));
         assert_eq!(s.lag(&stream), Some(Time::from_secs(3)));

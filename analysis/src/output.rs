@@ -72,12 +72,7 @@ pub fn peers_csv(r: &Report) -> Vec<u8> {
         "down_control_bytes",
     ]);
     for (id, s) in &r.peers {
-        let class = r
-            .info
-            .class_names
-            .get(s.class as usize)
-            .map(String::as_str)
-            .unwrap_or("");
+        let class = r.info.class_names.get(s.class as usize).map(String::as_str).unwrap_or("");
         let _ = w.write_record([
             r.info.scenario.clone(),
             r.info.protocol.clone(),
@@ -86,9 +81,7 @@ pub fn peers_csv(r: &Report) -> Vec<u8> {
             class.to_string(),
             (s.up_bps as f64 / 1000.0).to_string(),
             s.joined.as_secs_f64().to_string(),
-            s.left
-                .map(|t| t.as_secs_f64().to_string())
-                .unwrap_or_default(),
+            s.left.map(|t| t.as_secs_f64().to_string()).unwrap_or_default(),
             opt(s.startup_delay().map(|t| t.as_secs_f64())),
             opt(s.lag(&r.stream).map(|t| t.as_secs_f64())),
             s.due().to_string(),
@@ -143,10 +136,7 @@ pub fn summary_table(r: &Report) -> String {
     );
     let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
     let groups: [(&str, &[&str]); 5] = [
-        (
-            "population",
-            &["peers_joined", "peers_started", "peers_never_started"],
-        ),
+        ("population", &["peers_joined", "peers_started", "peers_never_started"]),
         (
             "quality",
             &[
@@ -163,61 +153,20 @@ pub fn summary_table(r: &Report) -> String {
                 "longest_stall",
             ],
         ),
-        (
-            "delivery",
-            &[
-                "delivery_delay_p50",
-                "delivery_delay_p95",
-                "delivery_delay_p99",
-                "diffusion_delay_p50",
-            ],
-        ),
-        (
-            "cost",
-            &[
-                "control_overhead",
-                "duplicate_ratio",
-                "server_load",
-                "upload_fairness",
-            ],
-        ),
-        (
-            "bounds",
-            &[
-                "stream_rate",
-                "r_max",
-                "continuity_bound",
-                "efficiency",
-                "diffusion_bound_ratio_min",
-            ],
-        ),
+        ("delivery", &["delivery_delay_p50", "delivery_delay_p95", "delivery_delay_p99", "diffusion_delay_p50"]),
+        ("cost", &["control_overhead", "duplicate_ratio", "server_load", "upload_fairness"]),
+        ("bounds", &["stream_rate", "r_max", "continuity_bound", "efficiency", "diffusion_bound_ratio_min"]),
     ];
     for (title, names) in groups {
         let _ = writeln!(s, "\n{title}");
         for n in names {
             if let Some(m) = r.metrics.iter().find(|m| m.name == *n) {
-                let _ = writeln!(
-                    s,
-                    "  {:<width$}  {:>14}  {}",
-                    m.name,
-                    fmt_value(m.value, m.unit),
-                    m.unit
-                );
+                let _ = writeln!(s, "  {:<width$}  {:>14}  {}", m.name, fmt_value(m.value, m.unit), m.unit);
             }
         }
         if title == "cost" {
-            for m in r
-                .metrics
-                .iter()
-                .filter(|m| m.name.starts_with("upload_util."))
-            {
-                let _ = writeln!(
-                    s,
-                    "  {:<width$}  {:>14}  {}",
-                    m.name,
-                    fmt_value(m.value, m.unit),
-                    m.unit
-                );
+            for m in r.metrics.iter().filter(|m| m.name.starts_with("upload_util.")) {
+                let _ = writeln!(s, "  {:<width$}  {:>14}  {}", m.name, fmt_value(m.value, m.unit), m.unit);
             }
         }
     }
@@ -231,11 +180,7 @@ pub fn summary_table(r: &Report) -> String {
         t.lost_departed,
         t.discarded,
         t.queued,
-        if t.conserved() {
-            "conserved"
-        } else {
-            "NOT CONSERVED"
-        }
+        if t.conserved() { "conserved" } else { "NOT CONSERVED" }
     );
     s
 }

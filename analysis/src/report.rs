@@ -94,10 +94,7 @@ pub struct Report {
 
 impl Report {
     pub fn get(&self, name: &str) -> Option<f64> {
-        self.metrics
-            .iter()
-            .find(|m| m.name == name)
-            .and_then(|m| m.value)
+        self.metrics.iter().find(|m| m.name == name).and_then(|m| m.value)
     }
 }
 
@@ -129,12 +126,7 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     let end = info.end;
     let mut m: Vec<Metric> = Vec::new();
     let mut put = |name: &str, value: Option<f64>, unit: &'static str, better: Better| {
-        m.push(Metric {
-            name: name.to_string(),
-            value,
-            unit,
-            better,
-        });
+        m.push(Metric { name: name.to_string(), value, unit, better });
     };
     let peers: Vec<(u32, PeerStats)> = c
         .nodes
@@ -143,105 +135,42 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         .filter(|(_, s)| s.present && s.role == NodeRole::Peer)
         .map(|(i, s)| (i as u32, s.clone()))
         .collect();
-    let source = c
-        .nodes
-        .iter()
-        .find(|s| s.present && s.role == NodeRole::Source)
-        .cloned()
-        .unwrap_or_default();
+    let source = c.nodes.iter().find(|s| s.present && s.role == NodeRole::Source).cloned().unwrap_or_default();
 
     // Population.
     let started = peers.iter().filter(|(_, s)| s.play_start.is_some()).count();
-    put(
-        "peers_joined",
-        Some(peers.len() as f64),
-        "peers",
-        Better::Neither,
-    );
-    put(
-        "peers_started",
-        Some(started as f64),
-        "peers",
-        Better::Neither,
-    );
-    put(
-        "peers_never_started",
-        Some((peers.len() - started) as f64),
-        "peers",
-        Better::Lower,
-    );
+    put("peers_joined", Some(peers.len() as f64), "peers", Better::Neither);
+    put("peers_started", Some(started as f64), "peers", Better::Neither);
+    put("peers_never_started", Some((peers.len() - started) as f64), "peers", Better::Lower);
 
     // Continuity.
     let cont = sorted(peers.iter().filter_map(|(_, s)| s.continuity()).collect());
-    let (played, due): (u64, u64) = peers.iter().fold((0, 0), |(p, d), (_, s)| {
-        (p + s.played as u64, d + s.due() as u64)
-    });
+    let (played, due): (u64, u64) =
+        peers.iter().fold((0, 0), |(p, d), (_, s)| (p + s.played as u64, d + s.due() as u64));
     let pooled = (due > 0).then(|| played as f64 / due as f64);
     put("continuity_mean", mean(&cont), "ratio", Better::Higher);
     put("continuity_pooled", pooled, "ratio", Better::Higher);
-    put(
-        "continuity_p05",
-        quantile_sorted(&cont, 0.05),
-        "ratio",
-        Better::Higher,
-    );
+    put("continuity_p05", quantile_sorted(&cont, 0.05), "ratio", Better::Higher);
 
     // Startup and lag.
-    let startup = sorted(
-        peers
-            .iter()
-            .filter_map(|(_, s)| s.startup_delay())
-            .map(secs)
-            .collect(),
-    );
+    let startup = sorted(peers.iter().filter_map(|(_, s)| s.startup_delay()).map(secs).collect());
     put("startup_delay_mean", mean(&startup), "s", Better::Lower);
-    put(
-        "startup_delay_p50",
-        quantile_sorted(&startup, 0.5),
-        "s",
-        Better::Lower,
-    );
-    put(
-        "startup_delay_p95",
-        quantile_sorted(&startup, 0.95),
-        "s",
-        Better::Lower,
-    );
-    let lags = sorted(
-        peers
-            .iter()
-            .filter_map(|(_, s)| s.lag(&stream))
-            .map(secs)
-            .collect(),
-    );
+    put("startup_delay_p50", quantile_sorted(&startup, 0.5), "s", Better::Lower);
+    put("startup_delay_p95", quantile_sorted(&startup, 0.95), "s", Better::Lower);
+    let lags = sorted(peers.iter().filter_map(|(_, s)| s.lag(&stream)).map(secs).collect());
     put("lag_mean", mean(&lags), "s", Better::Lower);
     put("lag_p50", quantile_sorted(&lags, 0.5), "s", Better::Lower);
     put("lag_p95", quantile_sorted(&lags, 0.95), "s", Better::Lower);
-    put(
-        "sync_spread",
-        sync_spread(&peers, &stream, end),
-        "s",
-        Better::Lower,
-    );
+    put("sync_spread", sync_spread(&peers, &stream, end), "s", Better::Lower);
 
     // Delivery and diffusion.
     let q = |x: f64| c.delivery.quantile(x).map(|ns| ns as f64 / 1e9);
     put("delivery_delay_p50", q(0.5), "s", Better::Lower);
     put("delivery_delay_p95", q(0.95), "s", Better::Lower);
     put("delivery_delay_p99", q(0.99), "s", Better::Lower);
-    let chunk_len = protocols::Msg::Chunk {
-        seq: 0,
-        len: stream.chunk_bytes(),
-        polluted: false,
-    }
-    .encoded_len();
+    let chunk_len = protocols::Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();
     let chunk_wire = wire::wire_bytes(chunk_len).1;
-    let u_max = peers
-        .iter()
-        .map(|(_, s)| s.up_bps)
-        .chain([info.source_up_bps])
-        .max()
-        .unwrap_or(0);
+    let u_max = peers.iter().map(|(_, s)| s.up_bps).chain([info.source_up_bps]).max().unwrap_or(0);
     let mut diff = Vec::new();
     let mut ratio_min: Option<f64> = None;
     for (seq, ch) in c.chunks.iter().enumerate() {
@@ -250,100 +179,38 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         }
         let d = ch.last_arrival - stream.emission(seq as u32);
         diff.push(secs(d));
-        let b = bounds::min_diffusion_delay(
-            ch.receivers as usize,
-            chunk_wire,
-            u_max,
-            info.min_propagation,
-        );
+        let b = bounds::min_diffusion_delay(ch.receivers as usize, chunk_wire, u_max, info.min_propagation);
         if b > Time::ZERO {
             let r = d.as_nanos() as f64 / b.as_nanos() as f64;
             ratio_min = Some(ratio_min.map_or(r, |x: f64| x.min(r)));
         }
     }
-    put(
-        "diffusion_delay_p50",
-        quantile_sorted(&sorted(diff), 0.5),
-        "s",
-        Better::Lower,
-    );
-    put(
-        "diffusion_bound_ratio_min",
-        ratio_min,
-        "ratio",
-        Better::Neither,
-    );
+    put("diffusion_delay_p50", quantile_sorted(&sorted(diff), 0.5), "s", Better::Lower);
+    put("diffusion_bound_ratio_min", ratio_min, "ratio", Better::Neither);
 
     // Stalls.
     let misses: u64 = peers.iter().map(|(_, s)| s.missed as u64).sum();
     put("misses", Some(misses as f64), "chunks", Better::Lower);
-    put(
-        "stall_runs",
-        Some(peers.iter().map(|(_, s)| s.stall_runs as f64).sum()),
-        "runs",
-        Better::Lower,
-    );
-    put(
-        "longest_stall",
-        peers
-            .iter()
-            .map(|(_, s)| s.longest_stall as f64)
-            .reduce(f64::max),
-        "chunks",
-        Better::Lower,
-    );
-    put(
-        "polluted_played",
-        Some(peers.iter().map(|(_, s)| s.polluted_played as f64).sum()),
-        "chunks",
-        Better::Lower,
-    );
+    put("stall_runs", Some(peers.iter().map(|(_, s)| s.stall_runs as f64).sum()), "runs", Better::Lower);
+    put("longest_stall", peers.iter().map(|(_, s)| s.longest_stall as f64).reduce(f64::max), "chunks", Better::Lower);
+    put("polluted_played", Some(peers.iter().map(|(_, s)| s.polluted_played as f64).sum()), "chunks", Better::Lower);
 
     // Overheads and load.
-    let (down_media, down_ctrl) = c.nodes.iter().fold((0u64, 0u64), |(a, b), s| {
-        (a + s.down_media, b + s.down_control)
-    });
-    put(
-        "control_overhead",
-        (down_media > 0).then(|| down_ctrl as f64 / down_media as f64),
-        "ratio",
-        Better::Lower,
-    );
-    let (useful, dup) = peers.iter().fold((0u64, 0u64), |(a, b), (_, s)| {
-        (a + s.useful_chunks as u64, b + s.duplicate_chunks as u64)
-    });
-    put(
-        "duplicate_ratio",
-        (useful > 0).then(|| dup as f64 / useful as f64),
-        "ratio",
-        Better::Lower,
-    );
+    let (down_media, down_ctrl) = c.nodes.iter().fold((0u64, 0u64), |(a, b), s| (a + s.down_media, b + s.down_control));
+    put("control_overhead", (down_media > 0).then(|| down_ctrl as f64 / down_media as f64), "ratio", Better::Lower);
+    let (useful, dup) =
+        peers.iter().fold((0u64, 0u64), |(a, b), (_, s)| (a + s.useful_chunks as u64, b + s.duplicate_chunks as u64));
+    put("duplicate_ratio", (useful > 0).then(|| dup as f64 / useful as f64), "ratio", Better::Lower);
     let emitted_bytes = stream.chunk_bytes() as f64 * (stream.newest_at(end) as f64 + 1.0);
-    put(
-        "server_load",
-        Some((source.up_media + source.up_control) as f64 / emitted_bytes),
-        "streams",
-        Better::Lower,
-    );
+    put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes), "streams", Better::Lower);
 
     // Upload utilization.
     let alive = |s: &PeerStats| secs(s.left.unwrap_or(end).min(end) - s.joined);
     for (k, name) in info.class_names.iter().enumerate() {
-        let (used, cap) = peers.iter().filter(|(_, s)| s.class as usize == k).fold(
-            (0f64, 0f64),
-            |(u, c), (_, s)| {
-                (
-                    u + (s.up_media + s.up_control) as f64 * 8.0,
-                    c + s.up_bps as f64 * alive(s),
-                )
-            },
-        );
-        put(
-            &format!("upload_util.{name}"),
-            (cap > 0.0).then(|| used / cap),
-            "ratio",
-            Better::Neither,
-        );
+        let (used, cap) = peers.iter().filter(|(_, s)| s.class as usize == k).fold((0f64, 0f64), |(u, c), (_, s)| {
+            (u + (s.up_media + s.up_control) as f64 * 8.0, c + s.up_bps as f64 * alive(s))
+        });
+        put(&format!("upload_util.{name}"), (cap > 0.0).then(|| used / cap), "ratio", Better::Neither);
     }
     let utils: Vec<f64> = peers
         .iter()
@@ -359,70 +226,29 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     );
 
     // Bounds.
-    let intervals: Vec<(Time, Time, f64)> = peers
-        .iter()
-        .map(|(_, s)| (s.joined, s.left.unwrap_or(end), s.up_bps as f64))
-        .collect();
+    let intervals: Vec<(Time, Time, f64)> =
+        peers.iter().map(|(_, s)| (s.joined, s.left.unwrap_or(end), s.up_bps as f64)).collect();
     let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, &intervals, end);
     let bound = rmax.map(|r| bounds::continuity_bound(r, stream.rate_bps as f64));
-    put(
-        "stream_rate",
-        Some(stream.rate_bps as f64 / 1000.0),
-        "kbps",
-        Better::Neither,
-    );
+    put("stream_rate", Some(stream.rate_bps as f64 / 1000.0), "kbps", Better::Neither);
     put("r_max", rmax.map(|r| r / 1000.0), "kbps", Better::Neither);
     put("continuity_bound", bound, "ratio", Better::Neither);
-    put(
-        "efficiency",
-        pooled.zip(bound).map(|(p, b)| p / b),
-        "ratio",
-        Better::Higher,
-    );
+    put("efficiency", pooled.zip(bound).map(|(p, b)| p / b), "ratio", Better::Higher);
 
     // Conservation.
     let t = info.traffic;
     put("bytes_sent", Some(t.sent as f64), "bytes", Better::Neither);
-    put(
-        "bytes_delivered",
-        Some(t.delivered as f64),
-        "bytes",
-        Better::Neither,
-    );
+    put("bytes_delivered", Some(t.delivered as f64), "bytes", Better::Neither);
     put("bytes_lost", Some(t.lost as f64), "bytes", Better::Neither);
-    put(
-        "bytes_lost_departed",
-        Some(t.lost_departed as f64),
-        "bytes",
-        Better::Neither,
-    );
-    put(
-        "bytes_discarded",
-        Some(t.discarded as f64),
-        "bytes",
-        Better::Neither,
-    );
-    put(
-        "bytes_queued",
-        Some(t.queued as f64),
-        "bytes",
-        Better::Neither,
-    );
+    put("bytes_lost_departed", Some(t.lost_departed as f64), "bytes", Better::Neither);
+    put("bytes_discarded", Some(t.discarded as f64), "bytes", Better::Neither);
+    put("bytes_queued", Some(t.queued as f64), "bytes", Better::Neither);
 
-    Report {
-        info,
-        metrics: m,
-        peers,
-        stream,
-    }
+    Report { info, metrics: m, peers, stream }
 }
 
 /// Mean over sample instants of the p95 - p5 spread of playing peers' lags.
-fn sync_spread(
-    peers: &[(u32, PeerStats)],
-    stream: &protocols::StreamParams,
-    end: Time,
-) -> Option<f64> {
+fn sync_spread(peers: &[(u32, PeerStats)], stream: &protocols::StreamParams, end: Time) -> Option<f64> {
     let step = Time((end.0 / 100).max(1_000_000_000));
     let mut spreads = Vec::new();
     let mut t = step;

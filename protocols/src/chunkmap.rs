@@ -21,11 +21,7 @@ impl ChunkMap {
 
     /// An empty map over `[base, base + len)`; `len` is clamped to [`Self::CAPACITY`].
     pub fn new(base: Seq, len: u16) -> ChunkMap {
-        ChunkMap {
-            base,
-            len: len.min(Self::CAPACITY),
-            bits: [0; 4],
-        }
+        ChunkMap { base, len: len.min(Self::CAPACITY), bits: [0; 4] }
     }
     pub fn base(&self) -> Seq {
         self.base

@@ -35,9 +35,10 @@
 //! | `refresh_interval` | 10 s | period of partner refresh |
 //! | `mcache_size` | 32 | mCache entries |
 //! | `partner_timeout` | 5 s | silence after which a partner is dropped |
-//! | `request_timeout` | 4 s | an unanswered request is re-issued after this |
+//! | `request_timeout` | 1 s | a request unanswered this long after its expected arrival is re-issued |
 //! | `underperform_ratio` | 0.25 | drop the worst partner if below this x mean score |
-//! | `max_upload_backlog` | 3 s | a supplier serves no request queued longer than this |
+//! | `max_upload_backlog` | 1 s | a supplier serves no request queued longer than this |
+//! | `urgent_window` | 3 s | chunks due within this are scheduled before all others |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
 
@@ -68,6 +69,7 @@ pub struct MeshParams {
     pub request_timeout: Time,
     pub underperform_ratio: f64,
     pub max_upload_backlog: Time,
+    pub urgent_window: Time,
     pub tracker_list_size: u16,
     pub tracker_refresh: Time,
 }
@@ -84,9 +86,10 @@ impl Default for MeshParams {
             refresh_interval: Time::from_secs(10),
             mcache_size: 32,
             partner_timeout: Time::from_secs(5),
-            request_timeout: Time::from_secs(4),
+            request_timeout: Time::from_secs(1),
             underperform_ratio: 0.25,
-            max_upload_backlog: Time::from_secs(3),
+            max_upload_backlog: Time::from_secs(1),
+            urgent_window: Time::from_secs(3),
             tracker_list_size: 20,
             tracker_refresh: Time::from_secs(30),
         }
@@ -106,12 +109,7 @@ pub struct MeshConfig {
 impl MeshConfig {
     /// Bits a chunk occupies on the wire (payload, header and datagram headers).
     pub fn chunk_wire_bits(&self) -> u64 {
-        let len = Msg::Chunk {
-            seq: 0,
-            len: self.stream.chunk_bytes(),
-            polluted: false,
-        }
-        .encoded_len();
+        let len = Msg::Chunk { seq: 0, len: self.stream.chunk_bytes(), polluted: false }.encoded_len();
         wire_bytes(len).1 * 8
     }
 }
@@ -140,6 +138,8 @@ struct Partner {
     free_at: Time,
     bytes_from: u64,
     bytes_to: u64,
+    /// Arrival time of the last chunk from it (for rate samples).
+    last_rx: Time,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -147,6 +147,8 @@ struct Pending {
     seq: Seq,
     from: PeerId,
     at: Time,
+    /// Expected arrival, from the scheduler's estimate.
+    expect: Time,
 }
 
 /// A mesh-pull node: the source (`is_source`) or a peer.
@@ -175,7 +177,7 @@ struct Scratch {
     cands: Vec<Candidate>,
     sups: Vec<Supplier>,
     order: Vec<(u32, Time, Seq)>,
-    out: Vec<(Seq, usize)>,
+    out: Vec<crate::sched::Assignment>,
 }
 
 impl MeshPeer {
@@ -238,6 +240,7 @@ impl MeshPeer {
             free_at: cx.now,
             bytes_from: 0,
             bytes_to: 0,
+            last_rx: Time::ZERO,
         });
         cx.record(Record::NeighbourAdded { peer: id });
         cx.send(id, Msg::BufferMap(self.my_map()));
@@ -280,39 +283,31 @@ impl MeshPeer {
         }
     }
 
-    fn on_chunk(
-        &mut self,
-        from: PeerId,
-        seq: Seq,
-        len: u32,
-        polluted: bool,
-        cx: &mut Ctx<'_, MeshTimer>,
-    ) {
+    fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshTimer>) {
         let wire_bits = self.cfg.chunk_wire_bits();
-        if let Some(i) = self
-            .pending
-            .iter()
-            .position(|p| p.seq == seq && p.from == from)
-        {
-            let p = self.pending.swap_remove(i);
-            self.requested.remove(seq);
-            let took = (cx.now - p.at).as_nanos().max(1);
-            let sample = (wire_bits as u128 * 1_000_000_000 / took as u128) as u64;
-            if let Some(pt) = self.partner_mut(from) {
-                pt.rate_bps = ((pt.rate_bps as u128 * 7 + sample as u128 * 3) / 10).max(1) as u64;
+        let now = cx.now;
+        let asked_at = match self.pending.iter().position(|p| p.seq == seq && p.from == from) {
+            Some(i) => {
+                let p = self.pending.swap_remove(i);
+                self.requested.remove(seq);
+                Some(p.at)
             }
-        }
+            None => None,
+        };
         if let Some(pt) = self.partner_mut(from) {
             pt.bytes_from += len as u64;
+            if let Some(at) = asked_at {
+                // Service time of this chunk: from when the supplier could start
+                // on it (our request, or its previous chunk to us) to arrival.
+                let took = (now - at.max(pt.last_rx)).as_nanos().max(1);
+                let sample = (wire_bits as u128 * 1_000_000_000 / took as u128) as u64;
+                pt.rate_bps = ((pt.rate_bps as u128 * 7 + sample as u128 * 3) / 10).max(1) as u64;
+            }
+            pt.last_rx = now;
         }
         let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
         let duplicate = self.have.contains(seq);
-        cx.record(Record::ChunkArrived {
-            seq,
-            from,
-            duplicate,
-            late,
-        });
+        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
         if duplicate || late {
             return;
         }
@@ -342,14 +337,7 @@ impl MeshPeer {
             }
             backlog += per_chunk;
             served += len as u64;
-            cx.send(
-                from,
-                Msg::Chunk {
-                    seq,
-                    len,
-                    polluted: self.polluted.contains(seq),
-                },
-            );
+            cx.send(from, Msg::Chunk { seq, len, polluted: self.polluted.contains(seq) });
         }
         if let Some(p) = self.partner_mut(from) {
             p.bytes_to += served;
@@ -362,7 +350,7 @@ impl MeshPeer {
         // Expire unanswered requests and penalise their suppliers.
         let mut i = 0;
         while i < self.pending.len() {
-            if self.pending[i].at + timeout <= now {
+            if self.pending[i].expect + timeout <= now {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(p.seq);
                 if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
@@ -375,7 +363,12 @@ impl MeshPeer {
         let newest_adv = self.partners.iter().filter_map(|p| p.map.newest()).max();
         let Some(newest_adv) = newest_adv else { return };
         if self.player.is_idle() {
-            let a = self.player.choose_start(newest_adv, now);
+            // Start from the newest chunk a majority of partners hold (the lower
+            // median of their newest), not the best partner's: the lag then
+            // covers the delivery delay of a typical path through the mesh.
+            let mut heads: Vec<Seq> = self.partners.iter().filter_map(|p| p.map.newest()).collect();
+            heads.sort_unstable();
+            let a = self.player.choose_start(heads[(heads.len() - 1) / 2], now);
             self.apply(a, cx);
         }
         let Some(lo) = self.player.needed_from() else {
@@ -397,7 +390,8 @@ impl MeshPeer {
                 if deadline <= now && self.player.is_playing() {
                     continue;
                 }
-                s.cands.push(Candidate { seq, deadline });
+                let urgent = self.player.in_startup_buffer(seq);
+                s.cands.push(Candidate { seq, deadline, urgent });
             }
             if s.cands.is_empty() {
                 return;
@@ -409,32 +403,21 @@ impl MeshPeer {
                 free_at: p.free_at.max(now),
             }));
             s.out.clear();
-            let Scratch {
-                cands,
-                sups,
-                order,
-                out,
-            } = s;
-            self.cfg
-                .scheduler
-                .schedule(now, wire_bits, cands, sups, order, out);
+            let Scratch { cands, sups, order, out } = s;
+            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out);
             for (k, p) in self.partners.iter_mut().enumerate() {
                 p.free_at = sups[k].free_at;
             }
-            out.sort_unstable_by_key(|&(seq, i)| (i, seq));
+            out.sort_unstable_by_key(|a| (a.supplier, a.seq));
             let mut k = 0;
             while k < out.len() {
-                let i = out[k].1;
+                let i = out[k].supplier;
                 let mut req = ChunkMap::new(lo, self.cfg.mesh.window);
-                while k < out.len() && out[k].1 == i {
-                    let seq = out[k].0;
-                    req.insert(seq);
-                    self.requested.insert(seq);
-                    self.pending.push(Pending {
-                        seq,
-                        from: self.partners[i].id,
-                        at: now,
-                    });
+                while k < out.len() && out[k].supplier == i {
+                    let a = out[k];
+                    req.insert(a.seq);
+                    self.requested.insert(a.seq);
+                    self.pending.push(Pending { seq: a.seq, from: self.partners[i].id, at: now, expect: a.expect });
                     k += 1;
                 }
                 cx.send(self.partners[i].id, Msg::Request(req));
@@ -445,12 +428,7 @@ impl MeshPeer {
     fn refresh(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
         let now = cx.now;
         let timeout = self.cfg.mesh.partner_timeout;
-        let silent: Vec<PeerId> = self
-            .partners
-            .iter()
-            .filter(|p| p.heard_at + timeout < now)
-            .map(|p| p.id)
-            .collect();
+        let silent: Vec<PeerId> = self.partners.iter().filter(|p| p.heard_at + timeout < now).map(|p| p.id).collect();
         for id in silent {
             self.remove_partner(id, cx);
             self.mcache.retain(|&m| m != id);
@@ -458,13 +436,8 @@ impl MeshPeer {
         self.hellos.retain(|&(_, at)| at + timeout >= now);
         if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
             let score = |p: &Partner| p.bytes_from + p.bytes_to;
-            let mean =
-                self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
-            let worst = self
-                .partners
-                .iter()
-                .min_by_key(|p| score(p))
-                .map(|p| (p.id, score(p)));
+            let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
+            let worst = self.partners.iter().min_by_key(|p| score(p)).map(|p| (p.id, score(p)));
             if let Some((id, s)) = worst
                 && mean > 0.0
                 && (s as f64) < self.cfg.mesh.underperform_ratio * mean
@@ -483,11 +456,7 @@ impl MeshPeer {
     }
 
     fn seek_partners(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
-        let want = self
-            .cfg
-            .mesh
-            .partners
-            .saturating_sub(self.partners.len() + self.hellos.len());
+        let want = self.cfg.mesh.partners.saturating_sub(self.partners.len() + self.hellos.len());
         if want == 0 {
             return;
         }
@@ -498,24 +467,14 @@ impl MeshPeer {
             .filter(|&c| !self.is_partner(c) && !self.hellos.iter().any(|&(h, _)| h == c))
             .collect();
         if cands.len() < want {
-            cx.send(
-                self.cfg.tracker,
-                Msg::PeerListReq {
-                    want: self.cfg.mesh.tracker_list_size,
-                },
-            );
+            cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
         }
         for k in 0..want.min(cands.len()) {
             let j = cx.rng.random_range(k..cands.len());
             cands.swap(k, j);
             let c = cands[k];
             self.hellos.push((c, cx.now));
-            cx.send(
-                c,
-                Msg::Hello {
-                    up_kbps: self.up_kbps,
-                },
-            );
+            cx.send(c, Msg::Hello { up_kbps: self.up_kbps });
         }
     }
 
@@ -545,18 +504,8 @@ impl Peer for MeshPeer {
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
         self.active = true;
         let m = self.cfg.mesh.clone();
-        let role = if self.is_source {
-            Role::Source
-        } else {
-            Role::Peer
-        };
-        cx.send(
-            self.cfg.tracker,
-            Msg::Register {
-                role,
-                up_kbps: self.up_kbps,
-            },
-        );
+        let role = if self.is_source { Role::Source } else { Role::Peer };
+        cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
         cx.timer_in(m.tracker_refresh, MeshTimer::TrackerRefresh);
         let j = self.jitter(m.buffer_map_interval, cx);
         cx.timer_in(j, MeshTimer::BufferMap);
@@ -570,12 +519,7 @@ impl Peer for MeshPeer {
             let first = if at < cx.now { first + 1 } else { first };
             cx.timer_at(self.cfg.stream.emission(first), MeshTimer::Emit);
         } else {
-            cx.send(
-                self.cfg.tracker,
-                Msg::PeerListReq {
-                    want: m.tracker_list_size,
-                },
-            );
+            cx.send(self.cfg.tracker, Msg::PeerListReq { want: m.tracker_list_size });
             let j = self.jitter(m.schedule_interval, cx);
             cx.timer_in(j, MeshTimer::Schedule);
         }
@@ -600,13 +544,7 @@ impl Peer for MeshPeer {
                 if accept {
                     self.add_partner(from, up_kbps, cx);
                 }
-                cx.send(
-                    from,
-                    Msg::HelloAck {
-                        accept,
-                        up_kbps: self.up_kbps,
-                    },
-                );
+                cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
             }
             Msg::HelloAck { accept, up_kbps } => {
                 let asked = self.hellos.iter().position(|&(h, _)| h == from);
@@ -654,9 +592,7 @@ impl Peer for MeshPeer {
             }
             MeshTimer::Play => {
                 let stream = self.cfg.stream;
-                let a = self
-                    .player
-                    .on_play_timer(&self.have, &self.polluted, &stream, cx);
+                let a = self.player.on_play_timer(&self.have, &self.polluted, &stream, cx);
                 self.apply(a, cx);
             }
             MeshTimer::StartupTimeout => {
@@ -690,18 +626,8 @@ impl Peer for MeshPeer {
             }
             MeshTimer::TrackerRefresh => {
                 let period = m.tracker_refresh;
-                let role = if self.is_source {
-                    Role::Source
-                } else {
-                    Role::Peer
-                };
-                cx.send(
-                    self.cfg.tracker,
-                    Msg::Register {
-                        role,
-                        up_kbps: self.up_kbps,
-                    },
-                );
+                let role = if self.is_source { Role::Source } else { Role::Peer };
+                cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
                 cx.timer_in(period, MeshTimer::TrackerRefresh);
             }
         }

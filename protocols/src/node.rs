@@ -46,11 +46,7 @@ impl<P: Peer> Peer for Node<P> {
 
 /// Runs a tracker call (whose timer type is `()`) inside a context of another
 /// timer type: the tracker arms no timers, so only sends and records carry over.
-fn tracker_call<T>(
-    t: &mut Tracker,
-    cx: &mut Ctx<'_, T>,
-    f: impl FnOnce(&mut Tracker, &mut Ctx<'_, ()>),
-) {
+fn tracker_call<T>(t: &mut Tracker, cx: &mut Ctx<'_, T>, f: impl FnOnce(&mut Tracker, &mut Ctx<'_, ()>)) {
     let mut out = crate::peer::Outbox::<()>::default();
     {
         let mut inner = Ctx::new(cx.now, cx.me, cx.rng, cx.upload_backlog, &mut out);

@@ -92,11 +92,7 @@ pub struct Outbox<T> {
 
 impl<T> Default for Outbox<T> {
     fn default() -> Self {
-        Outbox {
-            sends: Vec::new(),
-            timers: Vec::new(),
-            records: Vec::new(),
-        }
+        Outbox { sends: Vec::new(), timers: Vec::new(), records: Vec::new() }
     }
 }
 
@@ -121,20 +117,8 @@ pub struct Ctx<'a, T> {
 }
 
 impl<'a, T> Ctx<'a, T> {
-    pub fn new(
-        now: Time,
-        me: PeerId,
-        rng: &'a mut ChaCha8Rng,
-        upload_backlog: Time,
-        out: &'a mut Outbox<T>,
-    ) -> Self {
-        Ctx {
-            now,
-            me,
-            rng,
-            upload_backlog,
-            out,
-        }
+    pub fn new(now: Time, me: PeerId, rng: &'a mut ChaCha8Rng, upload_backlog: Time, out: &'a mut Outbox<T>) -> Self {
+        Ctx { now, me, rng, upload_backlog, out }
     }
     /// Queues `msg` for `to` behind everything already queued on the upload link.
     pub fn send(&mut self, to: PeerId, msg: Msg) {
@@ -176,17 +160,11 @@ mod tests {
 
     #[test]
     fn chunk_bytes_and_emission() {
-        let s = StreamParams {
-            rate_bps: 500_000,
-            chunk_duration: Time::from_secs(1),
-        };
+        let s = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
         assert_eq!(s.chunk_bytes(), 62_500);
         assert_eq!(s.emission(3), Time::from_secs(3));
         assert_eq!(s.newest_at(Time::from_millis(2_999)), 2);
-        let odd = StreamParams {
-            rate_bps: 1_000,
-            chunk_duration: Time::from_millis(1),
-        };
+        let odd = StreamParams { rate_bps: 1_000, chunk_duration: Time::from_millis(1) };
         assert_eq!(odd.chunk_bytes(), 1); // 1 bit rounds up to one byte
     }
 }

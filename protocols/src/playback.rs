@@ -23,10 +23,7 @@ pub struct SeqRing {
 
 impl Default for SeqRing {
     fn default() -> Self {
-        SeqRing {
-            lowest: 0,
-            bits: [0; Self::WORDS],
-        }
+        SeqRing { lowest: 0, bits: [0; Self::WORDS] }
     }
 }
 
@@ -94,18 +91,15 @@ impl SeqRing {
 /// Parameters of the player (identical for every protocol).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlayerParams {
-    /// Consecutive chunks needed before playback starts (default 5, i.e. 5 s of 1 s chunks).
+    /// Consecutive chunks needed before playback starts (default 10, i.e. 10 s of 1 s chunks).
     pub startup_chunks: u32,
-    /// Start playing anyway this long after the start position was chosen (default 20 s).
+    /// Start playing anyway this long after the start position was chosen (default 30 s).
     pub startup_timeout: Time,
 }
 
 impl Default for PlayerParams {
     fn default() -> Self {
-        PlayerParams {
-            startup_chunks: 5,
-            startup_timeout: Time::from_secs(20),
-        }
+        PlayerParams { startup_chunks: 10, startup_timeout: Time::from_secs(30) }
     }
 }
 
@@ -138,10 +132,7 @@ pub enum PlayerAction {
 
 impl Player {
     pub fn new(params: PlayerParams) -> Player {
-        Player {
-            params,
-            state: PlayerState::Idle,
-        }
+        Player { params, state: PlayerState::Idle }
     }
     pub fn params(&self) -> &PlayerParams {
         &self.params
@@ -152,6 +143,10 @@ impl Player {
     pub fn is_playing(&self) -> bool {
         matches!(self.state, PlayerState::Playing { .. })
     }
+    /// True while buffering and `seq` belongs to the startup buffer.
+    pub fn in_startup_buffer(&self, seq: Seq) -> bool {
+        matches!(self.state, PlayerState::Buffering { first, .. } if seq >= first && seq < first + self.params.startup_chunks)
+    }
     /// First chunk the player still needs (the start position while buffering,
     /// the next chunk to play while playing), or `None` while idle.
     pub fn needed_from(&self) -> Option<Seq> {
@@ -161,12 +156,15 @@ impl Player {
             PlayerState::Playing { next, .. } => Some(next),
         }
     }
-    /// Deadline of `seq`. While buffering it is projected as if playback
-    /// started now (a lower bound on the real deadline).
+    /// Deadline of `seq`. While buffering it is projected as if the startup
+    /// buffer filled at the stream rate from now: playback would then start
+    /// `startup_chunks` chunk durations from now.
     pub fn deadline(&self, seq: Seq, stream: &StreamParams, now: Time) -> Time {
         let (first, start) = match self.state {
             PlayerState::Idle => return Time::MAX,
-            PlayerState::Buffering { first, .. } => (first, now),
+            PlayerState::Buffering { first, .. } => {
+                (first, now + Time(stream.chunk_duration.0.saturating_mul(self.params.startup_chunks as u64)))
+            }
             PlayerState::Playing { first, start, .. } => (first, start),
         };
         let k = seq.saturating_sub(first) as u64;
@@ -194,20 +192,14 @@ impl Player {
     /// Call when the startup timeout fires: starts playback whatever is buffered.
     pub fn on_startup_timeout<T>(&mut self, cx: &mut Ctx<'_, T>) -> PlayerAction {
         match self.state {
-            PlayerState::Buffering { first, since }
-                if cx.now >= since + self.params.startup_timeout =>
-            {
+            PlayerState::Buffering { first, since } if cx.now >= since + self.params.startup_timeout => {
                 self.start(first, cx)
             }
             _ => PlayerAction::Nothing,
         }
     }
     fn start<T>(&mut self, first: Seq, cx: &mut Ctx<'_, T>) -> PlayerAction {
-        self.state = PlayerState::Playing {
-            first,
-            start: cx.now,
-            next: first,
-        };
+        self.state = PlayerState::Playing { first, start: cx.now, next: first };
         cx.record(Record::PlayStart { first });
         PlayerAction::ArmPlay(cx.now)
     }
@@ -220,21 +212,13 @@ impl Player {
         stream: &StreamParams,
         cx: &mut Ctx<'_, T>,
     ) -> PlayerAction {
-        let PlayerState::Playing {
-            first,
-            start,
-            mut next,
-        } = self.state
-        else {
+        let PlayerState::Playing { first, start, mut next } = self.state else {
             return PlayerAction::Nothing;
         };
         let due = |s: Seq| start + Time(stream.chunk_duration.0.saturating_mul((s - first) as u64));
         while due(next) <= cx.now {
             if have.contains(next) {
-                cx.record(Record::Played {
-                    seq: next,
-                    polluted: polluted.contains(next),
-                });
+                cx.record(Record::Played { seq: next, polluted: polluted.contains(next) });
             } else {
                 cx.record(Record::Missed { seq: next });
             }
@@ -286,61 +270,28 @@ mod tests {
 
     #[test]
     fn player_buffers_then_plays_and_skips_missing_chunks() {
-        let stream = StreamParams {
-            rate_bps: 8000,
-            chunk_duration: Time::from_secs(1),
-        };
+        let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out: Outbox<()> = Outbox::default();
-        let mut p = Player::new(PlayerParams {
-            startup_chunks: 2,
-            startup_timeout: Time::from_secs(10),
-        });
+        let mut p = Player::new(PlayerParams { startup_chunks: 2, startup_timeout: Time::from_secs(10) });
         let mut have = SeqRing::default();
         let none = SeqRing::default();
-        assert_eq!(
-            p.choose_start(11, Time::ZERO),
-            PlayerAction::ArmStartupTimeout(Time::from_secs(10))
-        );
+        assert_eq!(p.choose_start(11, Time::ZERO), PlayerAction::ArmStartupTimeout(Time::from_secs(10)));
         assert_eq!(p.needed_from(), Some(10));
         have.insert(10);
-        let mut cx = Ctx::new(
-            Time::from_secs(1),
-            PeerId(5),
-            &mut rng,
-            Time::ZERO,
-            &mut out,
-        );
+        let mut cx = Ctx::new(Time::from_secs(1), PeerId(5), &mut rng, Time::ZERO, &mut out);
         assert_eq!(p.check_startup(&have, &mut cx), PlayerAction::Nothing);
         have.insert(11);
-        assert_eq!(
-            p.check_startup(&have, &mut cx),
-            PlayerAction::ArmPlay(Time::from_secs(1))
-        );
+        assert_eq!(p.check_startup(&have, &mut cx), PlayerAction::ArmPlay(Time::from_secs(1)));
         // Deadlines: 10 at 1 s, 11 at 2 s, 12 at 3 s (absent).
-        let mut cx = Ctx::new(
-            Time::from_secs(3),
-            PeerId(5),
-            &mut rng,
-            Time::ZERO,
-            &mut out,
-        );
-        assert_eq!(
-            p.on_play_timer(&have, &none, &stream, &mut cx),
-            PlayerAction::ArmPlay(Time::from_secs(4))
-        );
+        let mut cx = Ctx::new(Time::from_secs(3), PeerId(5), &mut rng, Time::ZERO, &mut out);
+        assert_eq!(p.on_play_timer(&have, &none, &stream, &mut cx), PlayerAction::ArmPlay(Time::from_secs(4)));
         assert_eq!(
             out.records,
             vec![
                 Record::PlayStart { first: 10 },
-                Record::Played {
-                    seq: 10,
-                    polluted: false
-                },
-                Record::Played {
-                    seq: 11,
-                    polluted: false
-                },
+                Record::Played { seq: 10, polluted: false },
+                Record::Played { seq: 11, polluted: false },
                 Record::Missed { seq: 12 },
             ]
         );
@@ -350,30 +301,12 @@ mod tests {
     fn startup_timeout_starts_with_a_partial_buffer() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out: Outbox<()> = Outbox::default();
-        let mut p = Player::new(PlayerParams {
-            startup_chunks: 3,
-            startup_timeout: Time::from_secs(4),
-        });
+        let mut p = Player::new(PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(4) });
         p.choose_start(2, Time::from_secs(1));
-        let mut early = Ctx::new(
-            Time::from_secs(2),
-            PeerId(1),
-            &mut rng,
-            Time::ZERO,
-            &mut out,
-        );
+        let mut early = Ctx::new(Time::from_secs(2), PeerId(1), &mut rng, Time::ZERO, &mut out);
         assert_eq!(p.on_startup_timeout(&mut early), PlayerAction::Nothing);
-        let mut cx = Ctx::new(
-            Time::from_secs(5),
-            PeerId(1),
-            &mut rng,
-            Time::ZERO,
-            &mut out,
-        );
-        assert_eq!(
-            p.on_startup_timeout(&mut cx),
-            PlayerAction::ArmPlay(Time::from_secs(5))
-        );
+        let mut cx = Ctx::new(Time::from_secs(5), PeerId(1), &mut rng, Time::ZERO, &mut out);
+        assert_eq!(p.on_startup_timeout(&mut cx), PlayerAction::ArmPlay(Time::from_secs(5)));
         assert!(p.is_playing());
     }
 }

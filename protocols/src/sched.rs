@@ -7,10 +7,12 @@
 //! supplier that advertised it. Dispatch is an enum, not `dyn`.
 //!
 //! Implemented rule:
-//! - **donet** (Zhang et al., "CoolStreaming/DONet", INFOCOM 2005): chunks with
-//!   fewer potential suppliers first (rarest first; ties by earlier deadline);
-//!   each goes to the supplier with the earliest expected finish that still
-//!   meets the deadline, so higher-bandwidth, less-loaded partners win.
+//! - **donet** (Zhang et al., "CoolStreaming/DONet", INFOCOM 2005): urgent
+//!   chunks (due within the urgent window) before the others; within each
+//!   group, chunks with fewer potential suppliers first (rarest first; ties by
+//!   earlier deadline); each goes to the supplier with the earliest expected
+//!   finish that still meets the deadline, so higher-bandwidth, less-loaded
+//!   partners win. The urgent split is ours: the paper orders by rarity only.
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::Seq;
@@ -21,6 +23,8 @@ use crate::time::Time;
 pub struct Candidate {
     pub seq: Seq,
     pub deadline: Time,
+    /// Scheduled before every non-urgent chunk (due soon, or part of the startup buffer).
+    pub urgent: bool,
 }
 
 /// A partner as the scheduler sees it.
@@ -32,6 +36,14 @@ pub struct Supplier {
     pub rate_bps: u64,
     /// When the requests already outstanding at it are expected to have arrived.
     pub free_at: Time,
+}
+
+/// One scheduling decision: request `seq` from supplier `supplier`, expected to arrive at `expect`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub seq: Seq,
+    pub supplier: usize,
+    pub expect: Time,
 }
 
 /// The scheduler chosen for a scenario.
@@ -57,39 +69,43 @@ impl SchedulerKind {
         }
     }
 
-    /// Assigns candidates to suppliers, appending `(seq, supplier index)` to
-    /// `out`; updates each chosen supplier's `free_at`. `scratch` is reused
-    /// between calls to avoid allocation.
+    /// Assigns candidates to suppliers, appending decisions to `out`; updates
+    /// each chosen supplier's `free_at`. Chunks due before `now + urgent` are
+    /// urgent. `scratch` is reused between calls to avoid allocation.
+    #[allow(clippy::too_many_arguments)]
     pub fn schedule(
         self,
         now: Time,
+        urgent: Time,
         chunk_wire_bits: u64,
         candidates: &[Candidate],
         suppliers: &mut [Supplier],
         scratch: &mut Vec<(u32, Time, Seq)>,
-        out: &mut Vec<(Seq, usize)>,
+        out: &mut Vec<Assignment>,
     ) {
         match self {
-            SchedulerKind::Donet => {
-                donet(now, chunk_wire_bits, candidates, suppliers, scratch, out)
-            }
+            SchedulerKind::Donet => donet(now, urgent, chunk_wire_bits, candidates, suppliers, scratch, out),
         }
     }
 }
 
 fn donet(
     now: Time,
+    urgent: Time,
     chunk_wire_bits: u64,
     candidates: &[Candidate],
     suppliers: &mut [Supplier],
     scratch: &mut Vec<(u32, Time, Seq)>,
-    out: &mut Vec<(Seq, usize)>,
+    out: &mut Vec<Assignment>,
 ) {
     scratch.clear();
+    let horizon = now + urgent;
     for c in candidates {
         let n = suppliers.iter().filter(|s| s.map.contains(c.seq)).count() as u32;
         if n > 0 {
-            scratch.push((n, c.deadline, c.seq));
+            // Urgent chunks sort before all others.
+            let rank = if c.urgent || c.deadline <= horizon { n } else { n + 1_000_000 };
+            scratch.push((rank, c.deadline, c.seq));
         }
     }
     scratch.sort_unstable();
@@ -99,15 +115,14 @@ fn donet(
             if !s.map.contains(seq) {
                 continue;
             }
-            let finish =
-                s.free_at.max(now) + Time::transmit(chunk_wire_bits / 8, s.rate_bps.max(1));
+            let finish = s.free_at.max(now) + Time::transmit(chunk_wire_bits / 8, s.rate_bps.max(1));
             if finish <= deadline && best.is_none_or(|(f, _)| finish < f) {
                 best = Some((finish, i));
             }
         }
         if let Some((finish, i)) = best {
             suppliers[i].free_at = finish;
-            out.push((seq, i));
+            out.push(Assignment { seq, supplier: i, expect: finish });
         }
     }
 }
@@ -127,49 +142,29 @@ mod tests {
 
     #[test]
     fn donet_serves_rarest_first_and_prefers_the_faster_supplier() {
-        let fast = Supplier {
-            map: map(0, &[1, 2]),
-            rate_bps: 8_000,
-            free_at: Time::ZERO,
-        };
-        let slow = Supplier {
-            map: map(0, &[2]),
-            rate_bps: 1_000,
-            free_at: Time::ZERO,
-        };
+        let fast = Supplier { map: map(0, &[1, 2]), rate_bps: 8_000, free_at: Time::ZERO };
+        let slow = Supplier { map: map(0, &[2]), rate_bps: 1_000, free_at: Time::ZERO };
         let mut sup = [fast, slow];
         let c = [
-            Candidate {
-                seq: 1,
-                deadline: Time::from_secs(100),
-            },
-            Candidate {
-                seq: 2,
-                deadline: Time::from_secs(100),
-            },
+            Candidate { seq: 1, deadline: Time::from_secs(100), urgent: false },
+            Candidate { seq: 2, deadline: Time::from_secs(100), urgent: false },
         ];
         let mut out = Vec::new();
         // 8,000 bits per chunk: 1 s at the fast one, 8 s at the slow one.
-        SchedulerKind::Donet.schedule(Time::ZERO, 8_000, &c, &mut sup, &mut Vec::new(), &mut out);
+        SchedulerKind::Donet.schedule(Time::ZERO, Time::ZERO, 8_000, &c, &mut sup, &mut Vec::new(), &mut out);
         // Chunk 1 has one supplier so it goes first, to `fast`; chunk 2 then
         // finishes at 2 s on `fast` versus 8 s on `slow`.
-        assert_eq!(out, vec![(1, 0), (2, 0)]);
+        let got: Vec<(Seq, usize)> = out.iter().map(|a| (a.seq, a.supplier)).collect();
+        assert_eq!(got, vec![(1, 0), (2, 0)]);
         assert_eq!(sup[0].free_at, Time::from_secs(2));
     }
 
     #[test]
     fn donet_skips_chunks_no_supplier_can_deliver_in_time() {
-        let mut sup = [Supplier {
-            map: map(0, &[5]),
-            rate_bps: 1_000,
-            free_at: Time::ZERO,
-        }];
-        let c = [Candidate {
-            seq: 5,
-            deadline: Time::from_secs(7),
-        }];
+        let mut sup = [Supplier { map: map(0, &[5]), rate_bps: 1_000, free_at: Time::ZERO }];
+        let c = [Candidate { seq: 5, deadline: Time::from_secs(7), urgent: true }];
         let mut out = Vec::new();
-        SchedulerKind::Donet.schedule(Time::ZERO, 8_000, &c, &mut sup, &mut Vec::new(), &mut out);
+        SchedulerKind::Donet.schedule(Time::ZERO, Time::ZERO, 8_000, &c, &mut sup, &mut Vec::new(), &mut out);
         assert!(out.is_empty());
     }
 
@@ -185,11 +180,12 @@ mod tests {
             let mut sup: Vec<Supplier> = maps.iter().enumerate()
                 .map(|(i, m)| Supplier { map: map(0, m), rate_bps: rates[i], free_at: Time::ZERO })
                 .collect();
-            let c: Vec<Candidate> = cands.iter().map(|&s| Candidate { seq: s, deadline: Time::from_secs(5 + s as u64) }).collect();
+            let c: Vec<Candidate> = cands.iter().map(|&s| Candidate { seq: s, deadline: Time::from_secs(5 + s as u64), urgent: s % 3 == 0 }).collect();
             let mut out = Vec::new();
-            SchedulerKind::Donet.schedule(Time::ZERO, 100_000, &c, &mut sup, &mut Vec::new(), &mut out);
+            SchedulerKind::Donet.schedule(Time::ZERO, Time::from_secs(8), 100_000, &c, &mut sup, &mut Vec::new(), &mut out);
             let mut seen = std::collections::BTreeSet::new();
-            for &(seq, i) in &out {
+            for a in &out {
+                let (seq, i) = (a.seq, a.supplier);
                 prop_assert!(maps[i].contains(&seq), "chunk {} not advertised by supplier {}", seq, i);
                 prop_assert!(seen.insert(seq), "chunk {} requested twice", seq);
                 prop_assert!(cands.contains(&seq));

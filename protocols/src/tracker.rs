@@ -22,9 +22,7 @@ pub struct TrackerParams {
 
 impl Default for TrackerParams {
     fn default() -> Self {
-        TrackerParams {
-            entry_ttl: Time::from_secs(90),
-        }
+        TrackerParams { entry_ttl: Time::from_secs(90) }
     }
 }
 
@@ -43,14 +41,7 @@ pub struct Tracker {
 
 impl Tracker {
     pub fn new(params: TrackerParams) -> Tracker {
-        Tracker {
-            params,
-            members: Vec::new(),
-            last_seen: Vec::new(),
-            pos: Vec::new(),
-            source: None,
-            up: true,
-        }
+        Tracker { params, members: Vec::new(), last_seen: Vec::new(), pos: Vec::new(), source: None, up: true }
     }
     pub fn len(&self) -> usize {
         self.members.len()
@@ -105,12 +96,7 @@ impl Tracker {
                 }
                 i += 1;
             }
-            let mut all: Vec<PeerId> = self
-                .members
-                .iter()
-                .copied()
-                .filter(|&m| m != asker)
-                .collect();
+            let mut all: Vec<PeerId> = self.members.iter().copied().filter(|&m| m != asker).collect();
             // Partial Fisher-Yates.
             for k in 0..want.min(all.len()) {
                 let j = cx.rng.random_range(k..all.len());
@@ -183,25 +169,13 @@ mod tests {
 
     #[test]
     fn lists_live_members_without_the_asker_and_expires_silent_ones() {
-        let mut t = Tracker::new(TrackerParams {
-            entry_ttl: Time::from_secs(10),
-        });
+        let mut t = Tracker::new(TrackerParams { entry_ttl: Time::from_secs(10) });
         for id in 2..300 {
-            call(
-                &mut t,
-                Time::ZERO,
-                id,
-                Msg::Register {
-                    role: Role::Peer,
-                    up_kbps: 1,
-                },
-            );
+            call(&mut t, Time::ZERO, id, Msg::Register { role: Role::Peer, up_kbps: 1 });
         }
         call(&mut t, Time::ZERO, 7, Msg::Unregister);
         let sent = call(&mut t, Time::from_secs(5), 3, Msg::PeerListReq { want: 20 });
-        let Msg::PeerList { peers } = &sent[0].1 else {
-            panic!("expected a peer list")
-        };
+        let Msg::PeerList { peers } = &sent[0].1 else { panic!("expected a peer list") };
         assert_eq!(peers.len(), 20);
         assert!(!peers.contains(&PeerId(3)) && !peers.contains(&PeerId(7)));
         let mut sorted = peers.clone();
@@ -209,41 +183,20 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), 20, "no duplicates");
         // Only member 9 re-registers; at 15 s all others have expired.
-        call(
-            &mut t,
-            Time::from_secs(8),
-            9,
-            Msg::Register {
-                role: Role::Peer,
-                up_kbps: 1,
-            },
-        );
-        let sent = call(
-            &mut t,
-            Time::from_secs(15),
-            3,
-            Msg::PeerListReq { want: 20 },
-        );
+        call(&mut t, Time::from_secs(8), 9, Msg::Register { role: Role::Peer, up_kbps: 1 });
+        let sent = call(&mut t, Time::from_secs(15), 3, Msg::PeerListReq { want: 20 });
         let mut seen = std::collections::BTreeSet::new();
         if let Msg::PeerList { peers } = &sent[0].1 {
             seen.extend(peers.iter().copied());
         }
         // Repeated asks eventually purge everything stale; 9 must be the only one left.
         for _ in 0..200 {
-            let s = call(
-                &mut t,
-                Time::from_secs(15),
-                3,
-                Msg::PeerListReq { want: 20 },
-            );
+            let s = call(&mut t, Time::from_secs(15), 3, Msg::PeerListReq { want: 20 });
             if let Msg::PeerList { peers } = &s[0].1 {
                 seen.extend(peers.iter().copied());
             }
         }
-        assert!(
-            seen.iter().all(|&p| p == PeerId(9)),
-            "stale entries listed: {seen:?}"
-        );
+        assert!(seen.iter().all(|&p| p == PeerId(9)), "stale entries listed: {seen:?}");
         assert_eq!(t.len(), 1);
     }
 }

@@ -37,10 +37,7 @@ pub const MAX_CHUNK_BYTES: u32 = 16 << 20;
 /// message of `encoded_len` bytes.
 pub fn wire_bytes(encoded_len: usize) -> (u32, u64) {
     let n = encoded_len.div_ceil(FRAGMENT_PAYLOAD).max(1);
-    (
-        n as u32,
-        (encoded_len + n * (FRAME_HEADER + IP_UDP_HEADER)) as u64,
-    )
+    (n as u32, (encoded_len + n * (FRAME_HEADER + IP_UDP_HEADER)) as u64)
 }
 
 /// Role a node registers with at the tracker.
@@ -186,11 +183,7 @@ impl Msg {
                 out.extend_from_slice(&want.to_le_bytes());
             }
             Msg::PeerList { peers } | Msg::Gossip { peers } => {
-                out.push(if matches!(self, Msg::PeerList { .. }) {
-                    tag::PEER_LIST
-                } else {
-                    tag::GOSSIP
-                });
+                out.push(if matches!(self, Msg::PeerList { .. }) { tag::PEER_LIST } else { tag::GOSSIP });
                 let n = peers.len().min(MAX_PEERS_PER_MSG);
                 out.push(n as u8);
                 for p in &peers[..n] {
@@ -208,11 +201,7 @@ impl Msg {
             }
             Msg::Bye => out.push(tag::BYE),
             Msg::BufferMap(m) | Msg::Request(m) => {
-                out.push(if matches!(self, Msg::BufferMap(_)) {
-                    tag::BUFFER_MAP
-                } else {
-                    tag::REQUEST
-                });
+                out.push(if matches!(self, Msg::BufferMap(_)) { tag::BUFFER_MAP } else { tag::REQUEST });
                 out.extend_from_slice(&m.base().to_le_bytes());
                 out.extend_from_slice(&m.len().to_le_bytes());
                 let nbytes = (m.len() as usize).div_ceil(8);
@@ -241,26 +230,17 @@ impl Msg {
                     0 => Role::Peer,
                     1 => Role::Source,
                     v => {
-                        return Err(DecodeError::OutOfRange {
-                            field: "role",
-                            value: v as u64,
-                        });
+                        return Err(DecodeError::OutOfRange { field: "role", value: v as u64 });
                     }
                 };
-                Msg::Register {
-                    role,
-                    up_kbps: r.u32()?,
-                }
+                Msg::Register { role, up_kbps: r.u32()? }
             }
             tag::UNREGISTER => Msg::Unregister,
             tag::PEER_LIST_REQ => Msg::PeerListReq { want: r.u16()? },
             tag::PEER_LIST | tag::GOSSIP => {
                 let n = r.u8()? as usize;
                 if n > MAX_PEERS_PER_MSG {
-                    return Err(DecodeError::OutOfRange {
-                        field: "peer count",
-                        value: n as u64,
-                    });
+                    return Err(DecodeError::OutOfRange { field: "peer count", value: n as u64 });
                 }
                 let mut peers = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -269,11 +249,7 @@ impl Msg {
                     a.copy_from_slice(b);
                     peers.push(ids.get(a).ok_or(DecodeError::UnknownPeer)?);
                 }
-                if tag == tag::PEER_LIST {
-                    Msg::PeerList { peers }
-                } else {
-                    Msg::Gossip { peers }
-                }
+                if tag == tag::PEER_LIST { Msg::PeerList { peers } } else { Msg::Gossip { peers } }
             }
             tag::HELLO => Msg::Hello { up_kbps: r.u32()? },
             tag::HELLO_ACK => {
@@ -281,26 +257,17 @@ impl Msg {
                     0 => false,
                     1 => true,
                     v => {
-                        return Err(DecodeError::OutOfRange {
-                            field: "accept",
-                            value: v as u64,
-                        });
+                        return Err(DecodeError::OutOfRange { field: "accept", value: v as u64 });
                     }
                 };
-                Msg::HelloAck {
-                    accept,
-                    up_kbps: r.u32()?,
-                }
+                Msg::HelloAck { accept, up_kbps: r.u32()? }
             }
             tag::BYE => Msg::Bye,
             tag::BUFFER_MAP | tag::REQUEST => {
                 let base = r.u32()?;
                 let len = r.u16()?;
                 if len > ChunkMap::CAPACITY {
-                    return Err(DecodeError::OutOfRange {
-                        field: "map length",
-                        value: len as u64,
-                    });
+                    return Err(DecodeError::OutOfRange { field: "map length", value: len as u64 });
                 }
                 let nbytes = (len as usize).div_ceil(8);
                 let raw = r.take(nbytes)?;
@@ -313,27 +280,16 @@ impl Msg {
                     *word = u64::from_le_bytes(b);
                 }
                 let m = ChunkMap::from_words(base, len, words);
-                if tag == tag::BUFFER_MAP {
-                    Msg::BufferMap(m)
-                } else {
-                    Msg::Request(m)
-                }
+                if tag == tag::BUFFER_MAP { Msg::BufferMap(m) } else { Msg::Request(m) }
             }
             tag::CHUNK => {
                 let seq = r.u32()?;
                 let len = r.u32()?;
                 if len > MAX_CHUNK_BYTES {
-                    return Err(DecodeError::OutOfRange {
-                        field: "chunk length",
-                        value: len as u64,
-                    });
+                    return Err(DecodeError::OutOfRange { field: "chunk length", value: len as u64 });
                 }
                 r.take(len as usize)?;
-                Msg::Chunk {
-                    seq,
-                    len,
-                    polluted: false,
-                }
+                Msg::Chunk { seq, len, polluted: false }
             }
             t => return Err(DecodeError::UnknownTag(t)),
         };
@@ -358,10 +314,7 @@ impl<'a> Reader<'a> {
                 self.pos = e;
                 Ok(s)
             }
-            None => Err(DecodeError::Truncated {
-                needed: self.pos + n,
-                had: self.buf.len(),
-            }),
+            None => Err(DecodeError::Truncated { needed: self.pos + n, had: self.buf.len() }),
         }
     }
     fn u8(&mut self) -> Result<u8, DecodeError> {
@@ -383,8 +336,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn arb_map() -> impl Strategy<Value = ChunkMap> {
-        (any::<u32>(), 0u16..=256, any::<[u64; 4]>())
-            .prop_map(|(b, l, w)| ChunkMap::from_words(b, l, w))
+        (any::<u32>(), 0u16..=256, any::<[u64; 4]>()).prop_map(|(b, l, w)| ChunkMap::from_words(b, l, w))
     }
 
     fn arb_peers() -> impl Strategy<Value = Vec<PeerId>> {
@@ -393,25 +345,18 @@ mod tests {
 
     pub(crate) fn arb_msg() -> impl Strategy<Value = Msg> {
         prop_oneof![
-            (any::<bool>(), any::<u32>()).prop_map(|(s, up_kbps)| Msg::Register {
-                role: if s { Role::Source } else { Role::Peer },
-                up_kbps
-            }),
+            (any::<bool>(), any::<u32>())
+                .prop_map(|(s, up_kbps)| Msg::Register { role: if s { Role::Source } else { Role::Peer }, up_kbps }),
             Just(Msg::Unregister),
             any::<u16>().prop_map(|want| Msg::PeerListReq { want }),
             arb_peers().prop_map(|peers| Msg::PeerList { peers }),
             any::<u32>().prop_map(|up_kbps| Msg::Hello { up_kbps }),
-            (any::<bool>(), any::<u32>())
-                .prop_map(|(accept, up_kbps)| Msg::HelloAck { accept, up_kbps }),
+            (any::<bool>(), any::<u32>()).prop_map(|(accept, up_kbps)| Msg::HelloAck { accept, up_kbps }),
             Just(Msg::Bye),
             arb_peers().prop_map(|peers| Msg::Gossip { peers }),
             arb_map().prop_map(Msg::BufferMap),
             arb_map().prop_map(Msg::Request),
-            (any::<u32>(), 0u32..5000).prop_map(|(seq, len)| Msg::Chunk {
-                seq,
-                len,
-                polluted: false
-            }),
+            (any::<u32>(), 0u32..5000).prop_map(|(seq, len)| Msg::Chunk { seq, len, polluted: false }),
         ]
     }
 
@@ -449,41 +394,21 @@ mod tests {
     #[test]
     fn malformed_inputs_name_the_problem() {
         assert_eq!(Msg::decode(&[], &mut DenseIds), Err(DecodeError::Empty));
-        assert_eq!(
-            Msg::decode(&[200], &mut DenseIds),
-            Err(DecodeError::UnknownTag(200))
-        );
-        assert_eq!(
-            Msg::decode(&[tag::BYE, 0], &mut DenseIds),
-            Err(DecodeError::Trailing(1))
-        );
+        assert_eq!(Msg::decode(&[200], &mut DenseIds), Err(DecodeError::UnknownTag(200)));
+        assert_eq!(Msg::decode(&[tag::BYE, 0], &mut DenseIds), Err(DecodeError::Trailing(1)));
         // A buffer map claiming 300 chunks exceeds the 256-chunk capacity.
         let mut b = vec![tag::BUFFER_MAP, 0, 0, 0, 0];
         b.extend_from_slice(&300u16.to_le_bytes());
-        assert!(matches!(
-            Msg::decode(&b, &mut DenseIds),
-            Err(DecodeError::OutOfRange { .. })
-        ));
+        assert!(matches!(Msg::decode(&b, &mut DenseIds), Err(DecodeError::OutOfRange { .. })));
     }
 
     #[test]
     fn wire_bytes_counts_fragments_and_headers() {
         assert_eq!(wire_bytes(0), (1, 36));
-        assert_eq!(
-            wire_bytes(FRAGMENT_PAYLOAD),
-            (1, FRAGMENT_PAYLOAD as u64 + 36)
-        );
-        assert_eq!(
-            wire_bytes(FRAGMENT_PAYLOAD + 1),
-            (2, FRAGMENT_PAYLOAD as u64 + 1 + 72)
-        );
+        assert_eq!(wire_bytes(FRAGMENT_PAYLOAD), (1, FRAGMENT_PAYLOAD as u64 + 36));
+        assert_eq!(wire_bytes(FRAGMENT_PAYLOAD + 1), (2, FRAGMENT_PAYLOAD as u64 + 1 + 72));
         // A 1 s chunk at 500 kbps: 62,500 payload bytes + 9-byte header = 53 datagrams.
-        let len = Msg::Chunk {
-            seq: 0,
-            len: 62_500,
-            polluted: false,
-        }
-        .encoded_len();
+        let len = Msg::Chunk { seq: 0, len: 62_500, polluted: false }.encoded_len();
         assert_eq!(wire_bytes(len), (53, 62_509 + 53 * 36));
     }
 }

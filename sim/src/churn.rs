@@ -26,12 +26,7 @@ pub struct Class {
 /// The scenario's classes, or the default single class (1000 kbps up, 8000 down).
 pub fn classes(sc: &Scenario) -> Vec<Class> {
     match &sc.peers.classes {
-        None => vec![Class {
-            name: "default".into(),
-            share: 1.0,
-            up_bps: 1_000_000,
-            down_bps: 8_000_000,
-        }],
+        None => vec![Class { name: "default".into(), share: 1.0, up_bps: 1_000_000, down_bps: 8_000_000 }],
         Some(cs) => cs
             .get_ref()
             .iter()
@@ -70,14 +65,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
     let mut rng = rngs::rng(seed, Stream::Churn, 0);
     let big = (sc.tracker.up_kbps.0 * 1000.0) as u64;
     let mut nodes = vec![
-        NodeSpec {
-            role: NodeRole::Tracker,
-            class: 0,
-            up_bps: big,
-            down_bps: big,
-            join: Time::ZERO,
-            leave: None,
-        },
+        NodeSpec { role: NodeRole::Tracker, class: 0, up_bps: big, down_bps: big, join: Time::ZERO, leave: None },
         NodeSpec {
             role: NodeRole::Source,
             class: 0,
@@ -92,9 +80,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
         let c = pick_class(&classes, rng.random::<f64>());
         let session = exponential(rng, sc.churn.session_mean_s.0);
         let graceful = rng.random::<f64>() < sc.churn.graceful_share.0;
-        let leave = (churn && may_leave)
-            .then(|| (join + Time::from_secs_f64(session), graceful))
-            .filter(|l| l.0 < end);
+        let leave = (churn && may_leave).then(|| (join + Time::from_secs_f64(session), graceful)).filter(|l| l.0 < end);
         NodeSpec {
             role: NodeRole::Peer,
             class: c as u16,
@@ -152,11 +138,7 @@ mod tests {
             .iter()
             .filter(|n| n.join < Time::from_secs(10_000))
             .map(|n| {
-                n.leave
-                    .expect("sessions of 100 s end long before 20,000 s")
-                    .0
-                    .as_secs_f64()
-                    - n.join.as_secs_f64()
+                n.leave.expect("sessions of 100 s end long before 20,000 s").0.as_secs_f64() - n.join.as_secs_f64()
             })
             .collect();
         let mean = sessions.iter().sum::<f64>() / sessions.len() as f64;
@@ -177,9 +159,6 @@ mod tests {
         let nodes = population(&s, 1);
         let first = nodes[2..].iter().filter(|n| n.class == 0).count();
         assert!((1_850..=2_150).contains(&first), "{first}");
-        assert!(
-            nodes[2..].iter().all(|n| n.leave.is_none()),
-            "no churn model: nobody leaves"
-        );
+        assert!(nodes[2..].iter().all(|n| n.leave.is_none()), "no churn model: nobody leaves");
     }
 }

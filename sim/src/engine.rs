@@ -7,8 +7,10 @@
 //!
 //! Link physics, per message of `B` bytes on the wire ([`protocols::wire::wire_bytes`]:
 //! encoded length plus IP/UDP and fragmentation headers per datagram):
-//! - the sender's upload link is a FIFO: the message starts when the previous
-//!   one has finished and occupies the link for `B*8/up` seconds;
+//! - the sender's upload link serializes one message at a time for `B*8/up`
+//!   seconds each; waiting control messages go before waiting media messages
+//!   (two FIFO classes, no preemption), as a UDP host's pacer does, so buffer
+//!   maps and requests do not wait behind seconds of queued chunks;
 //! - its bits reach the receiver's download link after the propagation delay
 //!   `L`; the download link is a FIFO too and takes `B*8/down` seconds, starting
 //!   no earlier than the first bit arrives and no earlier than the link is
@@ -73,7 +75,10 @@ struct Slot<P: Peer> {
     rng: ChaCha8Rng,
     up_bps: u64,
     down_bps: u64,
-    txq: VecDeque<Tx>,
+    /// The message being serialized, then control messages (sent first), then media.
+    head: Option<Tx>,
+    ctrlq: VecDeque<Tx>,
+    mediaq: VecDeque<Tx>,
     head_start: Time,
     head_end: Time,
     queued_bytes: u64,
@@ -193,9 +198,7 @@ impl<F: Protocol> Engine<F> {
         let id = PeerId(i);
         let up_kbps = (s.up_bps / 1000).min(u32::MAX as u64) as u32;
         let node = match s.role {
-            NodeRole::Tracker => {
-                Node::Tracker(protocols::tracker::Tracker::new(Default::default()))
-            }
+            NodeRole::Tracker => Node::Tracker(protocols::tracker::Tracker::new(Default::default())),
             NodeRole::Source => Node::Member(self.proto.source(id, up_kbps)),
             NodeRole::Peer => Node::Member(self.proto.peer(id, up_kbps)),
         };
@@ -205,7 +208,9 @@ impl<F: Protocol> Engine<F> {
             rng: rngs::rng(self.seed, Stream::Node, i as u64),
             up_bps: s.up_bps,
             down_bps: s.down_bps,
-            txq: VecDeque::new(),
+            head: None,
+            ctrlq: VecDeque::new(),
+            mediaq: VecDeque::new(),
             head_start: Time::ZERO,
             head_end: Time::ZERO,
             queued_bytes: 0,
@@ -225,8 +230,7 @@ impl<F: Protocol> Engine<F> {
             return;
         }
         // Keep the message being serialized; discard the rest of the queue.
-        while slot.txq.len() > 1 {
-            let tx = slot.txq.pop_back().expect("len > 1");
+        for tx in slot.ctrlq.drain(..).chain(slot.mediaq.drain(..)) {
             slot.queued_bytes -= tx.bytes;
             self.traffic.discarded += tx.bytes;
         }
@@ -236,21 +240,15 @@ impl<F: Protocol> Engine<F> {
     }
 
     /// Calls the node's protocol with a context, then applies its outbox.
-    fn call(
-        &mut self,
-        i: u32,
-        f: impl FnOnce(&mut Node<F::Peer>, &mut Ctx<'_, <F::Peer as Peer>::Timer>),
-    ) {
+    fn call(&mut self, i: u32, f: impl FnOnce(&mut Node<F::Peer>, &mut Ctx<'_, <F::Peer as Peer>::Timer>)) {
         let now = self.now;
         let slot = &mut self.slots[i as usize];
         let Some(node) = slot.node.as_mut() else {
             return;
         };
-        let backlog = match slot.txq.front() {
+        let backlog = match &slot.head {
             None => Time::ZERO,
-            Some(head) => {
-                (slot.head_end - now) + Time::transmit(slot.queued_bytes - head.bytes, slot.up_bps)
-            }
+            Some(head) => (slot.head_end - now) + Time::transmit(slot.queued_bytes - head.bytes, slot.up_bps),
         };
         let mut out = std::mem::take(&mut self.out);
         {
@@ -274,22 +272,23 @@ impl<F: Protocol> Engine<F> {
         self.traffic.sent += bytes;
         self.collector.sent(PeerId(from), bytes, msg.is_media());
         let slot = &mut self.slots[from as usize];
-        slot.txq.push_back(Tx {
-            to,
-            msg,
-            bytes,
-            datagrams,
-        });
+        let media = msg.is_media();
+        let tx = Tx { to, msg, bytes, datagrams };
         slot.queued_bytes += bytes;
-        if slot.txq.len() == 1 {
+        if slot.head.is_none() {
+            slot.head = Some(tx);
             self.start_head(from);
+        } else if media {
+            slot.mediaq.push_back(tx);
+        } else {
+            slot.ctrlq.push_back(tx);
         }
     }
 
     fn start_head(&mut self, i: u32) {
         let now = self.now;
         let slot = &mut self.slots[i as usize];
-        let Some(head) = slot.txq.front() else { return };
+        let Some(head) = &slot.head else { return };
         slot.head_start = now;
         slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
         let end = slot.head_end;
@@ -298,7 +297,7 @@ impl<F: Protocol> Engine<F> {
 
     fn up_done(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
-        let Some(tx) = slot.txq.pop_front() else {
+        let Some(tx) = slot.head.take() else {
             return;
         };
         slot.queued_bytes -= tx.bytes;
@@ -322,24 +321,16 @@ impl<F: Protocol> Engine<F> {
         if lost {
             self.traffic.lost += tx.bytes;
         } else {
-            self.queue.push(
-                deliver_at,
-                Ev::Deliver {
-                    from: i,
-                    to: tx.to,
-                    msg: tx.msg,
-                },
-            );
+            self.queue.push(deliver_at, Ev::Deliver { from: i, to: tx.to, msg: tx.msg });
         }
+        let slot = &mut self.slots[i as usize];
+        slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());
         self.start_head(i);
     }
 
     fn deliver(&mut self, from: u32, to: u32, msg: Msg) {
         let bytes = wire_bytes(msg.encoded_len()).1;
-        let alive = self
-            .slots
-            .get(to as usize)
-            .is_some_and(|s| s.node.is_some());
+        let alive = self.slots.get(to as usize).is_some_and(|s| s.node.is_some());
         if !alive {
             self.traffic.lost_departed += bytes;
             return;

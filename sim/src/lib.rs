@@ -13,7 +13,6 @@
 
 pub mod churn;
 pub mod engine;
-#[path = "latency_stub.rs"]
 pub mod latency;
 pub mod queue;
 pub mod rngs;

@@ -39,10 +39,7 @@ pub struct EventQueue<E> {
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue {
-            heap: BinaryHeap::new(),
-            seq: 0,
-        }
+        EventQueue { heap: BinaryHeap::new(), seq: 0 }
     }
 }
 
@@ -68,9 +65,7 @@ impl<E> EventQueue<E> {
     }
     /// Events still queued, in no particular order (for end-of-run accounting only).
     pub fn iter_unordered(&self) -> impl Iterator<Item = (Time, &E)> {
-        self.heap
-            .iter()
-            .map(|e| (Time((e.key >> 64) as u64), &e.ev))
+        self.heap.iter().map(|e| (Time((e.key >> 64) as u64), &e.ev))
     }
 }
 

@@ -44,10 +44,8 @@ pub fn stream_params(sc: &Scenario) -> StreamParams {
 pub fn mesh_config(sc: &Scenario) -> MeshConfig {
     let d = MeshParams::default();
     let m = &sc.protocol.mesh;
-    let u =
-        |v: &Option<toml::Spanned<u32>>, d: usize| v.as_ref().map_or(d, |x| *x.get_ref() as usize);
-    let t =
-        |v: Option<crate::scenario::Positive>, d: Time| v.map_or(d, |x| Time::from_secs_f64(x.0));
+    let u = |v: &Option<toml::Spanned<u32>>, d: usize| v.as_ref().map_or(d, |x| *x.get_ref() as usize);
+    let t = |v: Option<crate::scenario::Positive>, d: Time| v.map_or(d, |x| Time::from_secs_f64(x.0));
     let partners = u(&m.partners, d.partners);
     let mesh = MeshParams {
         partners,
@@ -62,19 +60,15 @@ pub fn mesh_config(sc: &Scenario) -> MeshConfig {
         request_timeout: t(m.request_timeout_s, d.request_timeout),
         underperform_ratio: m.underperform_ratio.map_or(d.underperform_ratio, |x| x.0),
         max_upload_backlog: t(m.max_upload_backlog_s, d.max_upload_backlog),
+        urgent_window: d.urgent_window,
         tracker_list_size: d.tracker_list_size,
         tracker_refresh: d.tracker_refresh,
     };
     let stream = stream_params(sc);
-    let startup_chunks = (sc.player.startup_s.0 / sc.stream.chunk_s.0)
-        .ceil()
-        .max(1.0) as u32;
+    let startup_chunks = (sc.player.startup_s.0 / sc.stream.chunk_s.0).ceil().max(1.0) as u32;
     MeshConfig {
         stream,
-        player: PlayerParams {
-            startup_chunks,
-            startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
-        },
+        player: PlayerParams { startup_chunks, startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0) },
         mesh,
         scheduler: match sc.protocol.scheduler {
             SchedulerName::Donet => SchedulerKind::Donet,
@@ -94,9 +88,7 @@ pub struct RunOptions {
 pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time)) -> Report {
     match sc.protocol.name {
         ProtocolName::MeshPull => {
-            let proto = MeshPull {
-                cfg: Arc::new(mesh_config(sc)),
-            };
+            let proto = MeshPull { cfg: Arc::new(mesh_config(sc)) };
             run_with(proto, sc, opts, progress)
         }
     }

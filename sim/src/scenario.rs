@@ -105,10 +105,7 @@ fn d_one() -> Positive {
 }
 impl Default for StreamSpec {
     fn default() -> Self {
-        StreamSpec {
-            rate_kbps: d_rate(),
-            chunk_s: d_one(),
-        }
+        StreamSpec { rate_kbps: d_rate(), chunk_s: d_one() }
     }
 }
 
@@ -131,10 +128,7 @@ fn d_big() -> Positive {
 }
 impl Default for SourceSpec {
     fn default() -> Self {
-        SourceSpec {
-            up_kbps: d_source_up(),
-            down_kbps: d_big(),
-        }
+        SourceSpec { up_kbps: d_source_up(), down_kbps: d_big() }
     }
 }
 
@@ -312,25 +306,22 @@ pub struct MeshSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlayerSpec {
-    /// Seconds of consecutive media buffered before playback starts (default 5).
+    /// Seconds of consecutive media buffered before playback starts (default 10).
     #[serde(default = "d_startup")]
     pub startup_s: Positive,
-    /// Start anyway this long after choosing a start position (default 20).
+    /// Start anyway this long after choosing a start position (default 30).
     #[serde(default = "d_startup_timeout")]
     pub startup_timeout_s: Positive,
 }
 fn d_startup() -> Positive {
-    Positive(5.0)
+    Positive(10.0)
 }
 fn d_startup_timeout() -> Positive {
-    Positive(20.0)
+    Positive(30.0)
 }
 impl Default for PlayerSpec {
     fn default() -> Self {
-        PlayerSpec {
-            startup_s: d_startup(),
-            startup_timeout_s: d_startup_timeout(),
-        }
+        PlayerSpec { startup_s: d_startup(), startup_timeout_s: d_startup_timeout() }
     }
 }
 
@@ -388,11 +379,7 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
     if let Some(h) = header(line) {
         return Some(h);
     }
-    let key = line
-        .split('=')
-        .next()
-        .map(|k| k.trim().trim_matches('"').to_string())
-        .filter(|k| !k.is_empty());
+    let key = line.split('=').next().map(|k| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty());
     let table = src[..line_start].lines().rev().find_map(header);
     match (table, key) {
         (Some(t), Some(k)) => Some(format!("{t}.{k}")),
@@ -414,13 +401,7 @@ impl ScenarioError {
                     message,
                 }
             }
-            None => ScenarioError {
-                file: file.to_string(),
-                line: None,
-                column: None,
-                key: None,
-                message,
-            },
+            None => ScenarioError { file: file.to_string(), line: None, column: None, key: None, message },
         }
     }
 }
@@ -442,10 +423,7 @@ impl Scenario {
 
     /// Parses and validates scenario text; `file` names it in errors.
     pub fn parse(file: &str, src: &str) -> Result<Scenario, ScenarioError> {
-        let meaningful = src
-            .lines()
-            .map(str::trim)
-            .any(|l| !l.is_empty() && !l.starts_with('#'));
+        let meaningful = src.lines().map(str::trim).any(|l| !l.is_empty() && !l.starts_with('#'));
         if !meaningful {
             return Err(ScenarioError {
                 file: file.to_string(),
@@ -457,41 +435,28 @@ impl Scenario {
                     .to_string(),
             });
         }
-        let sc: Scenario = toml::from_str(src)
-            .map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+        let sc: Scenario =
+            toml::from_str(src).map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
         sc.validate(file, src)?;
         Ok(sc)
     }
 
     fn validate(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
-        let err =
-            |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
+        let err = |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
         if *self.peers.count.get_ref() == 0 {
-            return err(
-                self.peers.count.span(),
-                "invalid value 0: expected at least 1 peer".into(),
-            );
+            return err(self.peers.count.span(), "invalid value 0: expected at least 1 peer".into());
         }
         if *self.peers.count.get_ref() > 10_000_000 {
-            return err(
-                self.peers.count.span(),
-                "invalid value: at most 10,000,000 peers are supported".into(),
-            );
+            return err(self.peers.count.span(), "invalid value: at most 10,000,000 peers are supported".into());
         }
         if let Some(classes) = &self.peers.classes {
             let cs = classes.get_ref();
             if cs.is_empty() {
-                return err(
-                    classes.span(),
-                    "no classes given: list at least one [[peers.classes]]".into(),
-                );
+                return err(classes.span(), "no classes given: list at least one [[peers.classes]]".into());
             }
             let sum: f64 = cs.iter().map(|c| c.share.0).sum();
             if (sum - 1.0).abs() > 1e-6 {
-                return err(
-                    classes.span(),
-                    format!("class shares sum to {sum}; they must sum to 1"),
-                );
+                return err(classes.span(), format!("class shares sum to {sum}; they must sum to 1"));
             }
         }
         let chunk_bits = self.stream.rate_kbps.0 * 1000.0 * self.stream.chunk_s.0;
@@ -518,55 +483,34 @@ impl Scenario {
             ));
         }
         if self.duration_s.0 > 30.0 * 86_400.0 {
-            return Err(ScenarioError::at(
-                file,
-                src,
-                None,
-                "duration_s is above the 30-day limit".into(),
-            ));
+            return Err(ScenarioError::at(file, src, None, "duration_s is above the 30-day limit".into()));
         }
         if let Err(m) = self.network.latency.validate() {
             let span = src.find("[network.latency]").map(|s| s..s + 1);
             return Err(ScenarioError::at(file, src, span, m));
         }
         let m = &self.protocol.mesh;
-        let range =
-            |v: &Option<Spanned<u32>>, lo: u32, hi: u32, what: &str| -> Result<(), ScenarioError> {
-                if let Some(v) = v
-                    && !(lo..=hi).contains(v.get_ref())
-                {
-                    return Err(ScenarioError::at(
-                        file,
-                        src,
-                        Some(v.span()),
-                        format!(
-                            "invalid value {}: {what} must be between {lo} and {hi}",
-                            v.get_ref()
-                        ),
-                    ));
-                }
-                Ok(())
-            };
+        let range = |v: &Option<Spanned<u32>>, lo: u32, hi: u32, what: &str| -> Result<(), ScenarioError> {
+            if let Some(v) = v
+                && !(lo..=hi).contains(v.get_ref())
+            {
+                return Err(ScenarioError::at(
+                    file,
+                    src,
+                    Some(v.span()),
+                    format!("invalid value {}: {what} must be between {lo} and {hi}", v.get_ref()),
+                ));
+            }
+            Ok(())
+        };
         range(&m.partners, 1, 64, "partners")?;
         range(&m.partners_max, 1, 256, "partners_max")?;
-        range(
-            &m.window,
-            1,
-            protocols::ChunkMap::CAPACITY as u32,
-            "the buffer-map window (chunks)",
-        )?;
+        range(&m.window, 1, protocols::ChunkMap::CAPACITY as u32, "the buffer-map window (chunks)")?;
         range(&m.mcache_size, 1, 4096, "mcache_size")?;
         if let (Some(p), Some(pm)) = (&m.partners, &m.partners_max)
             && pm.get_ref() < p.get_ref()
         {
-            return err(
-                pm.span(),
-                format!(
-                    "partners_max ({}) must be >= partners ({})",
-                    pm.get_ref(),
-                    p.get_ref()
-                ),
-            );
+            return err(pm.span(), format!("partners_max ({}) must be >= partners ({})", pm.get_ref(), p.get_ref()));
         }
         let startup_chunks = (self.player.startup_s.0 / self.stream.chunk_s.0).ceil();
         let window = m.window.as_ref().map_or(120, |w| *w.get_ref()) as f64;
@@ -575,9 +519,7 @@ impl Scenario {
                 file,
                 src,
                 None,
-                format!(
-                    "player.startup_s covers {startup_chunks} chunks, more than the {window}-chunk window"
-                ),
+                format!("player.startup_s covers {startup_chunks} chunks, more than the {window}-chunk window"),
             ));
         }
         Ok(())
@@ -586,9 +528,7 @@ impl Scenario {
     /// The scenario's name: `name` or the file stem.
     pub fn display_name(&self, path: &Path) -> String {
         self.name.clone().unwrap_or_else(|| {
-            path.file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "scenario".into())
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "scenario".into())
         })
     }
 }
@@ -618,10 +558,7 @@ mod tests {
 
         let e = parse("[peers]\ncount = 10\nbogus = 1\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("peers.bogus"));
-        assert!(
-            e.message.contains("unknown field `bogus`") && e.message.contains("count"),
-            "{e}"
-        );
+        assert!(e.message.contains("unknown field `bogus`") && e.message.contains("count"), "{e}");
 
         let e = parse("[peers]\ncount = 10\n[protocol]\nname = \"telepathy\"\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("protocol.name"));
@@ -634,10 +571,7 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("sum to 1"), "{e}");
 
-        let e = parse(
-            "[peers]\ncount = 10\n[[peers.classes]]\nshare = 1.5\nup_kbps = 1\ndown_kbps = 1\n",
-        )
-        .unwrap_err();
+        let e = parse("[peers]\ncount = 10\n[[peers.classes]]\nshare = 1.5\nup_kbps = 1\ndown_kbps = 1\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("peers.classes.share"));
 
         let e = parse("# nothing\n\n").unwrap_err();
@@ -651,9 +585,6 @@ mod tests {
     #[test]
     fn display_puts_file_line_column_key_first() {
         let e = parse("[peers]\ncount = 0\n").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "t.toml:2:9: key `peers.count`: invalid value 0: expected at least 1 peer"
-        );
+        assert_eq!(e.to_string(), "t.toml:2:9: key `peers.count`: invalid value 0: expected at least 1 peer");
     }
 }
