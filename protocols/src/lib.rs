@@ -12,6 +12,7 @@
 //! - [`tracker`], [`node`]: the bootstrap tracker and the node wrapper drivers hold;
 //! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet).
 
+pub mod cdn;
 pub mod chunkmap;
 pub mod ids;
 pub mod mesh;
@@ -21,6 +22,7 @@ pub mod playback;
 pub mod sched;
 pub mod time;
 pub mod tracker;
+pub mod tree;
 pub mod wire;
 
 pub use chunkmap::ChunkMap;

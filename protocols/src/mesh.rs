@@ -574,7 +574,13 @@ impl Peer for MeshPeer {
             }
             Msg::Request(req) => self.serve(from, req, cx),
             Msg::Chunk { seq, len, polluted } => self.on_chunk(from, seq, len, polluted, cx),
-            Msg::Register { .. } | Msg::Unregister | Msg::PeerListReq { .. } => {}
+            Msg::Register { .. }
+            | Msg::Unregister
+            | Msg::PeerListReq { .. }
+            | Msg::Join { .. }
+            | Msg::JoinAck { .. }
+            | Msg::Detach { .. }
+            | Msg::Heartbeat { .. } => {}
         }
     }
 

@@ -74,6 +74,16 @@ pub enum Msg {
     /// payload (corrupted bytes), it is not a header field: the UDP host sets it
     /// from the integrity check, the simulator from the sender's behaviour.
     Chunk { seq: Seq, len: u32, polluted: bool },
+    /// Tree or substream attach: the sender asks to become a child of the
+    /// receiver for `stripe` (a tree of a multi-tree, or a pushed substream).
+    Join { stripe: u8, up_kbps: u32 },
+    /// Answer to `Join`. Accepted: `path` is the receiver's path from the root
+    /// (root first, receiver last). Refused: `path` lists other nodes to try.
+    JoinAck { stripe: u8, accept: bool, path: Vec<PeerId> },
+    /// The sender stops being the receiver's parent or child for `stripe`.
+    Detach { stripe: u8 },
+    /// Parent -> child liveness for `stripe`, with the parent's path from the root.
+    Heartbeat { stripe: u8, path: Vec<PeerId> },
 }
 
 /// Why a datagram or message could not be decoded.
@@ -124,6 +134,10 @@ mod tag {
     pub const BUFFER_MAP: u8 = 9;
     pub const REQUEST: u8 = 10;
     pub const CHUNK: u8 = 11;
+    pub const JOIN: u8 = 12;
+    pub const JOIN_ACK: u8 = 13;
+    pub const DETACH: u8 = 14;
+    pub const HEARTBEAT: u8 = 15;
 }
 
 fn map_len(m: &ChunkMap) -> usize {
@@ -142,6 +156,10 @@ impl Msg {
             Msg::HelloAck { .. } => 1 + 4,
             Msg::BufferMap(m) | Msg::Request(m) => map_len(m),
             Msg::Chunk { len, .. } => 4 + 4 + *len as usize,
+            Msg::Join { .. } => 1 + 4,
+            Msg::JoinAck { path, .. } => 1 + 1 + 1 + ID_BYTES * path.len(),
+            Msg::Detach { .. } => 1,
+            Msg::Heartbeat { path, .. } => 1 + 1 + ID_BYTES * path.len(),
         }
     }
 
@@ -164,6 +182,10 @@ impl Msg {
             Msg::BufferMap(_) => "buffer-map",
             Msg::Request(_) => "request",
             Msg::Chunk { .. } => "chunk",
+            Msg::Join { .. } => "join",
+            Msg::JoinAck { .. } => "join-ack",
+            Msg::Detach { .. } => "detach",
+            Msg::Heartbeat { .. } => "heartbeat",
         }
     }
 
@@ -184,11 +206,7 @@ impl Msg {
             }
             Msg::PeerList { peers } | Msg::Gossip { peers } => {
                 out.push(if matches!(self, Msg::PeerList { .. }) { tag::PEER_LIST } else { tag::GOSSIP });
-                let n = peers.len().min(MAX_PEERS_PER_MSG);
-                out.push(n as u8);
-                for p in &peers[..n] {
-                    out.extend_from_slice(&ids.put(*p));
-                }
+                put_peers(peers, ids, out);
             }
             Msg::Hello { up_kbps } => {
                 out.push(tag::HELLO);
@@ -216,6 +234,20 @@ impl Msg {
                 out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&len.to_le_bytes());
             }
+            Msg::Join { stripe, up_kbps } => {
+                out.push(tag::JOIN);
+                out.push(*stripe);
+                out.extend_from_slice(&up_kbps.to_le_bytes());
+            }
+            Msg::JoinAck { stripe, accept, path } => {
+                out.extend_from_slice(&[tag::JOIN_ACK, *stripe, *accept as u8]);
+                put_peers(path, ids, out);
+            }
+            Msg::Detach { stripe } => out.extend_from_slice(&[tag::DETACH, *stripe]),
+            Msg::Heartbeat { stripe, path } => {
+                out.extend_from_slice(&[tag::HEARTBEAT, *stripe]);
+                put_peers(path, ids, out);
+            }
         }
     }
 
@@ -238,19 +270,21 @@ impl Msg {
             tag::UNREGISTER => Msg::Unregister,
             tag::PEER_LIST_REQ => Msg::PeerListReq { want: r.u16()? },
             tag::PEER_LIST | tag::GOSSIP => {
-                let n = r.u8()? as usize;
-                if n > MAX_PEERS_PER_MSG {
-                    return Err(DecodeError::OutOfRange { field: "peer count", value: n as u64 });
-                }
-                let mut peers = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let b = r.take(ID_BYTES)?;
-                    let mut a = [0u8; ID_BYTES];
-                    a.copy_from_slice(b);
-                    peers.push(ids.get(a).ok_or(DecodeError::UnknownPeer)?);
-                }
+                let peers = r.peers(ids)?;
                 if tag == tag::PEER_LIST { Msg::PeerList { peers } } else { Msg::Gossip { peers } }
             }
+            tag::JOIN => Msg::Join { stripe: r.u8()?, up_kbps: r.u32()? },
+            tag::JOIN_ACK => {
+                let stripe = r.u8()?;
+                let accept = match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    v => return Err(DecodeError::OutOfRange { field: "accept", value: v as u64 }),
+                };
+                Msg::JoinAck { stripe, accept, path: r.peers(ids)? }
+            }
+            tag::DETACH => Msg::Detach { stripe: r.u8()? },
+            tag::HEARTBEAT => Msg::Heartbeat { stripe: r.u8()?, path: r.peers(ids)? },
             tag::HELLO => Msg::Hello { up_kbps: r.u32()? },
             tag::HELLO_ACK => {
                 let accept = match r.u8()? {
@@ -300,6 +334,14 @@ impl Msg {
     }
 }
 
+fn put_peers(peers: &[PeerId], ids: &impl IdCodec, out: &mut Vec<u8>) {
+    let n = peers.len().min(MAX_PEERS_PER_MSG);
+    out.push(n as u8);
+    for p in &peers[..n] {
+        out.extend_from_slice(&ids.put(*p));
+    }
+}
+
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
@@ -323,6 +365,20 @@ impl<'a> Reader<'a> {
     fn u16(&mut self) -> Result<u16, DecodeError> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn peers(&mut self, ids: &mut impl IdCodec) -> Result<Vec<PeerId>, DecodeError> {
+        let n = self.u8()? as usize;
+        if n > MAX_PEERS_PER_MSG {
+            return Err(DecodeError::OutOfRange { field: "peer count", value: n as u64 });
+        }
+        let mut peers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let b = self.take(ID_BYTES)?;
+            let mut a = [0u8; ID_BYTES];
+            a.copy_from_slice(b);
+            peers.push(ids.get(a).ok_or(DecodeError::UnknownPeer)?);
+        }
+        Ok(peers)
     }
     fn u32(&mut self) -> Result<u32, DecodeError> {
         let b = self.take(4)?;
@@ -357,6 +413,14 @@ mod tests {
             arb_map().prop_map(Msg::BufferMap),
             arb_map().prop_map(Msg::Request),
             (any::<u32>(), 0u32..5000).prop_map(|(seq, len)| Msg::Chunk { seq, len, polluted: false }),
+            (any::<u8>(), any::<u32>()).prop_map(|(stripe, up_kbps)| Msg::Join { stripe, up_kbps }),
+            (any::<u8>(), any::<bool>(), arb_peers()).prop_map(|(stripe, accept, path)| Msg::JoinAck {
+                stripe,
+                accept,
+                path
+            }),
+            any::<u8>().prop_map(|stripe| Msg::Detach { stripe }),
+            (any::<u8>(), arb_peers()).prop_map(|(stripe, path)| Msg::Heartbeat { stripe, path }),
         ]
     }
 

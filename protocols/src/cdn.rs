@@ -1,0 +1,1 @@
+//! Client-server baseline: every peer fetches every chunk from the source. Work in progress.
