@@ -80,6 +80,7 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
         ProgressStyle::with_template("{spinner} simulated {msg} [{bar:40}] {percent}% elapsed {elapsed} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    #[allow(clippy::disallowed_methods, reason = "the CLI's progress bar may read the wall clock")]
     let started = Instant::now();
     let mut shown = false;
     let mut progress = |t: protocols::Time, end: protocols::Time| {
@@ -93,11 +94,19 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
     let report = runner::run(&sc, &opts, &mut progress);
     bar.finish_and_clear();
 
-    print!("{}", analysis::output::summary_table(&report));
-    if let Err(e) = analysis::output::write_run(&report, &out) {
-        eprintln!("error: cannot write results to {}: {e}", out.display());
-        return ExitCode::from(1);
+    // Results first: a closed stdout (`| head`) must not lose them.
+    let written = analysis::output::write_run(&report, &out);
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{}", analysis::output::summary_table(&report));
+    match written {
+        Ok(()) => {
+            let (s, p) = (out.join("summary.csv"), out.join("peers.csv"));
+            let _ = writeln!(stdout, "\nwrote {} and {}", s.display(), p.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", out.display());
+            ExitCode::from(1)
+        }
     }
-    println!("\nwrote {} and {}", out.join("summary.csv").display(), out.join("peers.csv").display());
-    ExitCode::SUCCESS
 }

@@ -333,10 +333,9 @@ fn missing_peers_table() {
     assert!(!r.out.exists());
 }
 
-/// Known bug: the error for a missing `[peers]` table is blamed on the key of
+/// A missing `[peers]` table has no place in the file: the error must not blame
 /// the file's first line (`seed`), which has nothing to do with it.
 #[test]
-#[ignore = "bug: a missing [peers] table is reported as `key `seed`` at 1:1"]
 fn missing_peers_table_does_not_blame_another_key() {
     let r = run_scenario(
         "missing_peers_table_blame",
@@ -350,10 +349,9 @@ fn missing_peers_table_does_not_blame_another_key() {
     assert!(!r.stderr.contains("key `seed`"), "{}", r.stderr);
 }
 
-/// Known bug: columns count bytes, not characters, so a value after non-ASCII
-/// text on the same line is reported too far to the right.
+/// Columns count characters, not bytes: a value after non-ASCII text on the
+/// same line is reported at its character column.
 #[test]
-#[ignore = "bug: columns count UTF-8 bytes instead of characters"]
 fn columns_count_characters() {
     let r = run_scenario(
         "columns_count_characters",
@@ -364,7 +362,7 @@ fn columns_count_characters() {
         ),
     );
     //         `classes = [{ name = "ÿÿÿÿ", share = ` is 36 characters (40 bytes).
-    assert_scenario_error(&r, Some((3, 37)), Some("peers.classes"), &["between 0 and 1"]);
+    assert_scenario_error(&r, Some((3, 37)), Some("peers.classes.share"), &["between 0 and 1"]);
 }
 
 /// Runs the binary with raw arguments in a fresh directory.

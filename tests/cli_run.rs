@@ -1,7 +1,7 @@
 //! `swarmlab run` on real scenario files (tests/fixtures/): the printed table,
 //! the CSV files, determinism, `--help`, and a snapshot of the summary table.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -116,7 +116,7 @@ fn run_prints_the_table_and_writes_both_csv_files() {
     let (header, rows) = read_csv(&out.join("summary.csv"));
     assert_eq!(header, SUMMARY_HEADER);
     assert!(rows.len() >= 20, "only {} metrics", rows.len());
-    let mut names = HashSet::new();
+    let mut names = BTreeSet::new();
     for row in &rows {
         assert_eq!(row.len(), SUMMARY_HEADER.len(), "{row:?}");
         assert_eq!(&row[0], "small", "{row:?}");
@@ -150,7 +150,7 @@ fn run_prints_the_table_and_writes_both_csv_files() {
     let (header, rows) = read_csv(&out.join("peers.csv"));
     assert_eq!(header, PEERS_HEADER);
     assert_eq!(rows.len(), SMALL_PEERS);
-    let mut ids = HashSet::new();
+    let mut ids = BTreeSet::new();
     for row in &rows {
         assert_eq!(row.len(), PEERS_HEADER.len(), "{row:?}");
         assert_eq!(&row[0], "small");

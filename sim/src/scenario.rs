@@ -352,19 +352,52 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// 1-based line and column of byte `offset` in `src`.
+/// Largest char boundary at or below `offset`.
+fn floor_boundary(src: &str, offset: usize) -> usize {
+    let mut o = offset.min(src.len());
+    while !src.is_char_boundary(o) {
+        o -= 1;
+    }
+    o
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
 fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(src.len());
+    let offset = floor_boundary(src, offset);
     let before = &src[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(offset, |i| offset - i - 1) + 1;
-    (line, col)
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Keys assigned on a line before a position (`a = { b = ` gives `a`, `b`).
+fn keys_before(prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let b = prefix.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c != b'=' {
+            continue;
+        }
+        let head = prefix[..i].trim_end();
+        let start = head
+            .rfind(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' || ch == '.' || ch == '"'))
+            .map_or(0, |j| j + 1);
+        let k = head[start..].trim_matches('"');
+        if !k.is_empty() {
+            keys.push(k.to_string());
+        }
+    }
+    keys
+}
+
+fn is_header(line: &str) -> bool {
+    line.trim_start().starts_with('[')
 }
 
 /// The dotted key whose value (or header) is at byte `offset`: the enclosing
 /// table header plus the key on that line, if any.
 fn key_at(src: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(src.len());
+    let offset = floor_boundary(src, offset);
     let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
     let line = src[line_start..line_end].trim();
@@ -379,7 +412,17 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
     if let Some(h) = header(line) {
         return Some(h);
     }
-    let key = line.split('=').next().map(|k| k.trim().trim_matches('"').to_string()).filter(|k| !k.is_empty());
+    // The key this position belongs to: the outermost and innermost keys
+    // assigned before it on the line (inline tables), or the line's key.
+    let mut ks = keys_before(&src[line_start..offset]);
+    if ks.is_empty() {
+        ks = keys_before(line).into_iter().take(1).collect();
+    }
+    let key = match ks.len() {
+        0 => None,
+        1 => Some(ks[0].clone()),
+        n => Some(format!("{}.{}", ks[0], ks[n - 1])),
+    };
     let table = src[..line_start].lines().rev().find_map(header);
     match (table, key) {
         (Some(t), Some(k)) => Some(format!("{t}.{k}")),
@@ -390,6 +433,19 @@ fn key_at(src: &str, offset: usize) -> Option<String> {
 
 impl ScenarioError {
     fn at(file: &str, src: &str, span: Option<Range<usize>>, message: String) -> ScenarioError {
+        let message = message
+            .replace("expected f64", "expected a number")
+            .replace("expected u32", "expected a whole number >= 0")
+            .replace("expected u64", "expected a whole number >= 0")
+            .replace("expected u16", "expected a whole number >= 0");
+        // A missing top-level field has no place of its own: do not blame the
+        // first line's key.
+        let span = span.filter(|s| {
+            let o = floor_boundary(src, s.start);
+            let ls = src[..o].rfind('\n').map_or(0, |i| i + 1);
+            let le = src[o..].find('\n').map_or(src.len(), |i| o + i);
+            !message.starts_with("missing field") || is_header(&src[ls..le])
+        });
         match span {
             Some(s) => {
                 let (line, column) = line_col(src, s.start);
@@ -456,6 +512,8 @@ impl Scenario {
             }
             let sum: f64 = cs.iter().map(|c| c.share.0).sum();
             if (sum - 1.0).abs() > 1e-6 {
+                let sum = format!("{sum:.6}");
+                let sum = sum.trim_end_matches('0').trim_end_matches('.');
                 return err(classes.span(), format!("class shares sum to {sum}; they must sum to 1"));
             }
         }
