@@ -93,6 +93,15 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
     };
     let report = runner::run(&sc, &opts, &mut progress);
     bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    if !quiet {
+        let ev = report.info.events;
+        eprintln!(
+            "simulated {:.0} s in {wall:.2} s of wall time: {ev} events, {:.2} M events/s",
+            report.info.end.as_secs_f64(),
+            ev as f64 / wall.max(1e-9) / 1e6
+        );
+    }
 
     // Results first: a closed stdout (`| head`) must not lose them.
     let written = analysis::output::write_run(&report, &out);

@@ -57,6 +57,47 @@ pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], 
     (covered > 0).then(|| acc / covered as f64)
 }
 
+/// Upper bound on pooled continuity with a varying population: the
+/// peer-weighted time average of `min(1, r_max(t) / r)`,
+/// `sum n(t) min(1, r_max(t)/r) dt / sum n(t) dt`. Averaging r_max first and
+/// capping after would let a short, sparsely populated start (huge r_max)
+/// inflate the bound. `None` when no peer is ever present.
+pub fn weighted_continuity_bound(
+    source_up_bps: f64,
+    intervals: &[(Time, Time, f64)],
+    end: Time,
+    rate_bps: f64,
+) -> Option<f64> {
+    let mut ev: Vec<(Time, i8, f64)> = Vec::with_capacity(intervals.len() * 2);
+    for &(a, b, u) in intervals {
+        let b = b.min(end);
+        if a < b {
+            ev.push((a, 1, u));
+            ev.push((b, -1, u));
+        }
+    }
+    ev.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.total_cmp(&y.2)));
+    let (mut n, mut sum) = (0usize, 0f64);
+    let (mut num, mut den) = (0f64, 0f64);
+    let mut last = Time::ZERO;
+    for (t, d, u) in ev {
+        if n > 0 && t > last {
+            let w = n as f64 * (t - last).as_nanos() as f64;
+            num += w * continuity_bound(r_max(source_up_bps, sum, n), rate_bps);
+            den += w;
+        }
+        last = t;
+        if d > 0 {
+            n += 1;
+            sum += u;
+        } else {
+            n -= 1;
+            sum -= u;
+        }
+    }
+    (den > 0.0).then(|| num / den)
+}
+
 /// Upper bound on mean continuity: `min(1, r_max / r)`.
 pub fn continuity_bound(r_max_bps: f64, rate_bps: f64) -> f64 {
     if rate_bps <= 0.0 { 1.0 } else { (r_max_bps / rate_bps).min(1.0) }
@@ -91,6 +132,18 @@ mod tests {
         // r_max = 1000 for 10 s and (1000 + 0) / 2 = 500 for 10 s.
         assert!((avg - 750.0).abs() < 1e-9, "{avg}");
         assert_eq!(time_averaged_r_max(1.0, &[], s(1)), None);
+    }
+
+    #[test]
+    fn weighted_bound_caps_before_averaging() {
+        let s = Time::from_secs;
+        // 10 s with one peer (r_max huge, capped at 1), then 90 s with 10 peers
+        // of zero upload and a 1000 bps source: r_max = 100, bound 0.2 at r = 500.
+        let mut iv = vec![(s(0), s(100), 0.0)];
+        iv.extend((0..9).map(|_| (s(10), s(100), 0.0)));
+        let b = weighted_continuity_bound(1000.0, &iv, s(100), 500.0).unwrap();
+        let expected = (10.0 * 1.0 + 900.0 * 0.2) / (10.0 + 900.0);
+        assert!((b - expected).abs() < 1e-12, "{b} vs {expected}");
     }
 
     #[test]

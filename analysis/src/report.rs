@@ -21,7 +21,7 @@
 //! | `server_load` | source upload bytes / bytes of the stream emitted |
 //! | `upload_util.<class>` | upload bytes sent / (capacity x time present), per class |
 //! | `upload_fairness` | Jain's index of per-peer upload utilization |
-//! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross bound (time-averaged), min(1, r_max / r), continuity_pooled / bound |
+//! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross r_max (time-averaged), the peer-weighted time average of min(1, r_max(t) / r), continuity_pooled / bound |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
 use protocols::{Time, wire};
@@ -82,6 +82,8 @@ pub struct RunInfo {
     /// Smallest one-way propagation delay between two nodes.
     pub min_propagation: Time,
     pub traffic: Traffic,
+    /// Events the engine processed (for throughput figures; not a metric).
+    pub events: u64,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -229,7 +231,7 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     let intervals: Vec<(Time, Time, f64)> =
         peers.iter().map(|(_, s)| (s.joined, s.left.unwrap_or(end), s.up_bps as f64)).collect();
     let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, &intervals, end);
-    let bound = rmax.map(|r| bounds::continuity_bound(r, stream.rate_bps as f64));
+    let bound = bounds::weighted_continuity_bound(info.source_up_bps as f64, &intervals, end, stream.rate_bps as f64);
     put("stream_rate", Some(stream.rate_bps as f64 / 1000.0), "kbps", Better::Neither);
     put("r_max", rmax.map(|r| r / 1000.0), "kbps", Better::Neither);
     put("continuity_bound", bound, "ratio", Better::Neither);

@@ -404,7 +404,7 @@ impl MeshPeer {
             }));
             s.out.clear();
             let Scratch { cands, sups, order, out } = s;
-            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out);
+            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out, cx.rng);
             for (k, p) in self.partners.iter_mut().enumerate() {
                 p.free_at = sups[k].free_at;
             }

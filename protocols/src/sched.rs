@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn scratch_and_out_are_reused_without_growth() {
         let s = Supplier { map: map(0, &(0..64).collect::<Vec<_>>()), rate_bps: 8_000_000, free_at: Time::ZERO };
-        let c: Vec<Candidate> = (0..64).map(|q| cand(q, 100, q % 2 == 0)).collect();
+        let c: Vec<Candidate> = (0..64).map(|q| cand(q, 100, q.is_multiple_of(2))).collect();
         let (mut scratch, mut out) = (Vec::new(), Vec::new());
         let mut r = rng();
         for &k in SchedulerKind::ALL {
@@ -447,10 +447,10 @@ mod tests {
                 .collect();
             let before: Vec<Time> = sup.iter().map(|s| s.free_at).collect();
             let c: Vec<Candidate> = cands.iter()
-                .map(|&s| Candidate { seq: s, deadline: Time::from_secs(5 + s as u64), urgent: s % 3 == 0 })
+                .map(|&s| Candidate { seq: s, deadline: Time::from_secs(5 + s as u64), urgent: s.is_multiple_of(3) })
                 .collect();
             let urgent = Time::from_secs(urgent_s);
-            let is_urgent = |seq: Seq| seq % 3 == 0 || Time::from_secs(5 + seq as u64) <= now + urgent;
+            let is_urgent = |seq: Seq| seq.is_multiple_of(3) || Time::from_secs(5 + seq as u64) <= now + urgent;
             let mut out = Vec::new();
             let mut r = ChaCha8Rng::seed_from_u64(seed);
             kind.schedule(now, urgent, 100_000, &c, &mut sup, &mut Vec::new(), &mut out, &mut r);

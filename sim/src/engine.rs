@@ -270,7 +270,6 @@ impl<F: Protocol> Engine<F> {
     fn enqueue(&mut self, from: u32, to: u32, msg: Msg) {
         let (datagrams, bytes) = wire_bytes(msg.encoded_len());
         self.traffic.sent += bytes;
-        self.collector.sent(PeerId(from), bytes, msg.is_media());
         let slot = &mut self.slots[from as usize];
         let media = msg.is_media();
         let tx = Tx { to, msg, bytes, datagrams };
@@ -302,6 +301,8 @@ impl<F: Protocol> Engine<F> {
         };
         slot.queued_bytes -= tx.bytes;
         let up_start = slot.head_start;
+        // Upload is counted once serialized: queued or discarded bytes never used the link.
+        self.collector.sent(PeerId(i), tx.bytes, tx.msg.is_media());
         slot.tx_count += 1;
         let n = slot.tx_count;
         let prop = self.latency.latency(i, tx.to);

@@ -1,61 +1,79 @@
 //! The event queue: a binary min-heap ordered by `(time, insertion sequence)`.
 //!
 //! Equal-time events pop in the order they were pushed (FIFO ties), which
-//! makes runs reproducible. Time and sequence are packed into one `u128` key
-//! so a comparison is a single integer compare.
+//! makes runs reproducible. The heap holds 24-byte `(time, sequence, slot)`
+//! entries; events live in a slab with a free list, so no allocation happens
+//! per event once the slab has grown.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use protocols::Time;
 
-struct Entry<E> {
-    key: u128,
-    ev: E,
+/// A heap entry: 24 bytes, so sifting moves little memory; the event itself
+/// stays put in a slab.
+struct Entry {
+    time: u64,
+    seq: u64,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
+impl PartialEq for Entry {
     fn eq(&self, o: &Self) -> bool {
-        self.key == o.key
+        (self.time, self.seq) == (o.time, o.seq)
     }
 }
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl Eq for Entry {}
+impl PartialOrd for Entry {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
         Some(self.cmp(o))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     fn cmp(&self, o: &Self) -> Ordering {
-        o.key.cmp(&self.key) // reversed: BinaryHeap is a max-heap
+        // Reversed: BinaryHeap is a max-heap.
+        (o.time, o.seq).cmp(&(self.time, self.seq))
     }
 }
 
 /// Min-queue of events by `(time, push order)`.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    slab: Vec<Option<E>>,
+    free: Vec<u32>,
     seq: u64,
 }
 
 impl<E> Default for EventQueue<E> {
     fn default() -> Self {
-        EventQueue { heap: BinaryHeap::new(), seq: 0 }
+        EventQueue { heap: BinaryHeap::new(), slab: Vec::new(), free: Vec::new(), seq: 0 }
     }
 }
 
 impl<E> EventQueue<E> {
     pub fn push(&mut self, at: Time, ev: E) {
-        let key = ((at.0 as u128) << 64) | self.seq as u128;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(ev);
+                s
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Entry { time: at.0, seq: self.seq, slot });
         self.seq += 1;
-        self.heap.push(Entry { key, ev });
     }
     /// Pops the earliest event if it is due at or before `limit`.
     pub fn pop_until(&mut self, limit: Time) -> Option<(Time, E)> {
-        let top = self.heap.peek()?;
-        if (top.key >> 64) as u64 > limit.0 {
+        if self.heap.peek()?.time > limit.0 {
             return None;
         }
-        self.heap.pop().map(|e| (Time((e.key >> 64) as u64), e.ev))
+        let e = self.heap.pop()?;
+        self.free.push(e.slot);
+        let ev = self.slab[e.slot as usize].take()?;
+        Some((Time(e.time), ev))
     }
     pub fn len(&self) -> usize {
         self.heap.len()
@@ -65,7 +83,7 @@ impl<E> EventQueue<E> {
     }
     /// Events still queued, in no particular order (for end-of-run accounting only).
     pub fn iter_unordered(&self) -> impl Iterator<Item = (Time, &E)> {
-        self.heap.iter().map(|e| (Time((e.key >> 64) as u64), &e.ev))
+        self.heap.iter().filter_map(|e| self.slab[e.slot as usize].as_ref().map(|ev| (Time(e.time), ev)))
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use analysis::{Report, RunInfo};
+use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
 use protocols::sched::SchedulerKind;
@@ -30,6 +31,29 @@ impl Protocol for MeshPull {
     fn peer(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
         MeshPeer::new(self.cfg.clone(), false, up_kbps)
     }
+}
+
+/// The client-server baseline as an engine protocol.
+pub struct ClientServer {
+    cfg: Arc<CdnConfig>,
+}
+
+impl Protocol for ClientServer {
+    type Peer = CdnPeer;
+    fn name(&self) -> String {
+        "client-server".into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
+        CdnPeer::new(self.cfg.clone(), true, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
+        CdnPeer::new(self.cfg.clone(), false, up_kbps)
+    }
+}
+
+/// Client-server configuration of a scenario.
+pub fn cdn_config(sc: &Scenario) -> CdnConfig {
+    CdnConfig::new(stream_params(sc), mesh_config(sc).player, PeerId(0), PeerId(1))
 }
 
 /// Stream parameters of a scenario.
@@ -72,6 +96,10 @@ pub fn mesh_config(sc: &Scenario) -> MeshConfig {
         mesh,
         scheduler: match sc.protocol.scheduler {
             SchedulerName::Donet => SchedulerKind::Donet,
+            SchedulerName::Random => SchedulerKind::Random,
+            SchedulerName::RarestFirst => SchedulerKind::RarestFirst,
+            SchedulerName::Edf => SchedulerKind::Edf,
+            SchedulerName::LatestUseful => SchedulerKind::LatestUseful,
         },
         tracker: PeerId(0),
     }
@@ -89,6 +117,10 @@ pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time
     match sc.protocol.name {
         ProtocolName::MeshPull => {
             let proto = MeshPull { cfg: Arc::new(mesh_config(sc)) };
+            run_with(proto, sc, opts, progress)
+        }
+        ProtocolName::ClientServer => {
+            let proto = ClientServer { cfg: Arc::new(cdn_config(sc)) };
             run_with(proto, sc, opts, progress)
         }
     }
@@ -115,6 +147,7 @@ pub fn run_with<F: Protocol>(
         engine.run_until(t);
         progress(t, end);
     }
+    let events = engine.events();
     let (collector, traffic) = engine.finish();
     let info = RunInfo {
         scenario: opts.name.clone(),
@@ -125,6 +158,7 @@ pub fn run_with<F: Protocol>(
         class_names: churn::classes(sc).into_iter().map(|c| c.name).collect(),
         min_propagation,
         traffic,
+        events,
     };
     analysis::report::build(collector, info)
 }

@@ -251,12 +251,14 @@ fn d_zero_frac() -> Fraction {
 pub enum ProtocolName {
     #[default]
     MeshPull,
+    ClientServer,
 }
 
 impl ProtocolName {
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolName::MeshPull => "mesh-pull",
+            ProtocolName::ClientServer => "client-server",
         }
     }
 }
@@ -267,6 +269,10 @@ impl ProtocolName {
 pub enum SchedulerName {
     #[default]
     Donet,
+    Random,
+    RarestFirst,
+    Edf,
+    LatestUseful,
 }
 
 /// `[protocol]`: which protocol runs, with its parameters.
