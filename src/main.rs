@@ -45,12 +45,29 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Compare protocol variants on identical populations, networks and seeds.
+    ///
+    /// Runs every `[[variants]]` entry of the scenario (each may set `protocol`
+    /// and `scheduler`; unset keys keep `[protocol]`), in parallel, and prints
+    /// one row per variant. Writes compare.csv (tidy: variant, metric, value)
+    /// and each variant's summary.csv and peers.csv in a subdirectory.
+    Compare {
+        /// Scenario file (TOML) with `[[variants]]`.
+        scenario: PathBuf,
+        /// Seed for every variant (overrides the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: swarmlab-out/<scenario>-compare-seed<seed>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { scenario, seed, out, quiet } => run(&scenario, seed, out, quiet),
+        Command::Compare { scenario, seed, out } => compare(&scenario, seed, out),
     }
 }
 
@@ -111,6 +128,43 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
         Ok(()) => {
             let (s, p) = (out.join("summary.csv"), out.join("peers.csv"));
             let _ = writeln!(stdout, "\nwrote {} and {}", s.display(), p.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write results to {}: {e}", out.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn compare(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> ExitCode {
+    let sc = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if sc.variants.is_empty() {
+        eprintln!(
+            "error: {}: no [[variants]] to compare: add entries such as\n\n[[variants]]\nprotocol = \"mesh-pull\"\nscheduler = \"donet\"\n\n[[variants]]\nprotocol = \"client-server\"",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    let name = sc.display_name(path);
+    let seed = seed.unwrap_or(sc.seed);
+    let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-compare-seed{seed}")));
+    let rows = runner::run_variants(&sc, &RunOptions { name, seed });
+    let mut written = std::fs::create_dir_all(&out)
+        .and_then(|_| analysis::output::write_atomic(&out.join("compare.csv"), &analysis::output::compare_csv(&rows)));
+    for (label, r) in &rows {
+        if written.is_ok() {
+            written = analysis::output::write_run(r, &out.join(analysis::output::label_dir(label)));
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let _ = write!(stdout, "{}", analysis::output::compare_table(&rows));
+    match written {
+        Ok(()) => {
+            let _ = writeln!(stdout, "\nwrote {}", out.join("compare.csv").display());
             ExitCode::SUCCESS
         }
         Err(e) => {

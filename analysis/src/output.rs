@@ -184,3 +184,77 @@ pub fn summary_table(r: &Report) -> String {
     );
     s
 }
+
+/// Columns of the comparison table: (metric, header, unit).
+const COMPARE_COLUMNS: &[(&str, &str, &str)] = &[
+    ("continuity_pooled", "continuity", "ratio"),
+    ("startup_delay_p50", "startup p50", "s"),
+    ("lag_p50", "lag p50", "s"),
+    ("lag_p95", "lag p95", "s"),
+    ("control_overhead", "overhead", "ratio"),
+    ("duplicate_ratio", "duplicates", "ratio"),
+    ("server_load", "server load", "streams"),
+    ("efficiency", "efficiency", "ratio"),
+];
+
+/// One row per variant, the columns of [`COMPARE_COLUMNS`].
+pub fn compare_table(rows: &[(String, Report)]) -> String {
+    let mut s = String::new();
+    if let Some((_, first)) = rows.first() {
+        let _ = writeln!(
+            s,
+            "scenario {}  seed {}  simulated {:.0} s  (same population, network and seed for every row)\n",
+            first.info.scenario,
+            first.info.seed,
+            first.info.end.as_secs_f64()
+        );
+    }
+    let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
+    let _ = write!(s, "{:<w$}", "variant");
+    for (_, h, _) in COMPARE_COLUMNS {
+        let _ = write!(s, "  {h:>11}");
+    }
+    let _ = writeln!(s);
+    for (label, r) in rows {
+        let _ = write!(s, "{label:<w$}");
+        for (m, _, unit) in COMPARE_COLUMNS {
+            let _ = write!(s, "  {:>11}", fmt_value(r.get(m), unit));
+        }
+        let _ = writeln!(s);
+    }
+    if let Some((_, first)) = rows.first() {
+        let _ = writeln!(
+            s,
+            "\nbounds: r_max {} kbps for a {} kbps stream; continuity bound {}",
+            fmt_value(first.get("r_max"), "kbps"),
+            fmt_value(first.get("stream_rate"), "kbps"),
+            fmt_value(first.get("continuity_bound"), "ratio"),
+        );
+    }
+    s
+}
+
+/// Tidy comparison: one row per variant and metric.
+pub fn compare_csv(rows: &[(String, Report)]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(["scenario", "variant", "protocol", "seed", "metric", "value", "unit"]);
+    for (label, r) in rows {
+        for m in &r.metrics {
+            let _ = w.write_record([
+                r.info.scenario.as_str(),
+                label.as_str(),
+                r.info.protocol.as_str(),
+                &r.info.seed.to_string(),
+                &m.name,
+                &opt(m.value),
+                m.unit,
+            ]);
+        }
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// A file-system-safe directory name for a variant label.
+pub fn label_dir(label: &str) -> String {
+    label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}

@@ -22,6 +22,7 @@
 //! | `upload_util.<class>` | upload bytes sent / (capacity x time present), per class |
 //! | `upload_fairness` | Jain's index of per-peer upload utilization |
 //! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross r_max (time-averaged), the peer-weighted time average of min(1, r_max(t) / r), continuity_pooled / bound |
+//! | `capacity_bound` | min(1, upload capacity of all nodes over the run / (chunk bytes on the wire x chunks due)): a hard finite-horizon bound on `continuity_pooled` |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
 use protocols::{Time, wire};
@@ -235,6 +236,12 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("stream_rate", Some(stream.rate_bps as f64 / 1000.0), "kbps", Better::Neither);
     put("r_max", rmax.map(|r| r / 1000.0), "kbps", Better::Neither);
     put("continuity_bound", bound, "ratio", Better::Neither);
+    // Finite-horizon capacity bound: every played chunk is one chunk message
+    // (chunk_wire bytes) that some node's upload carried within the run.
+    let capacity_bytes = info.source_up_bps as f64 / 8.0 * secs(end)
+        + peers.iter().map(|(_, s)| s.up_bps as f64 / 8.0 * alive(s)).sum::<f64>();
+    let capacity_bound = (due > 0).then(|| (capacity_bytes / (chunk_wire as f64 * due as f64)).min(1.0));
+    put("capacity_bound", capacity_bound, "ratio", Better::Neither);
     put("efficiency", pooled.zip(bound).map(|(p, b)| p / b), "ratio", Better::Higher);
 
     // Conservation.

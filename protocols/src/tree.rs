@@ -1109,14 +1109,53 @@ impl Peer for TreePeer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::peer::Outbox;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
 
-    fn cfg(stripes: u32) -> TreeConfig {
-        TreeConfig {
+    fn cfg(stripes: u32) -> Arc<TreeConfig> {
+        Arc::new(TreeConfig {
             stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
             player: PlayerParams::default(),
             tree: TreeParams { stripes, ..TreeParams::default() },
             tracker: PeerId(0),
-        }
+        })
+    }
+
+    /// Runs one call of node `me` at `now` and returns what it output.
+    fn call(
+        p: &mut TreePeer,
+        me: u32,
+        now: Time,
+        f: impl FnOnce(&mut TreePeer, &mut Ctx<'_, TreeTimer>),
+    ) -> Outbox<TreeTimer> {
+        let mut rng = ChaCha8Rng::seed_from_u64(me as u64);
+        let mut out = Outbox::default();
+        let mut cx = Ctx::new(now, PeerId(me), &mut rng, Time::ZERO, &mut out);
+        f(p, &mut cx);
+        out
+    }
+
+    fn msg(p: &mut TreePeer, me: u32, now: Time, from: u32, m: Msg) -> Vec<(PeerId, Msg)> {
+        call(p, me, now, |p, cx| p.on_message(PeerId(from), m, cx)).sends
+    }
+
+    /// Peer `me` with `up_kbps`, attached in stripe 0 under `parent` whose root path is `path`.
+    fn attached(stripes: u32, me: u32, up_kbps: u32, parent: u32, path: &[u32]) -> TreePeer {
+        let mut p = TreePeer::new(cfg(stripes), false, up_kbps);
+        call(&mut p, me, Time::ZERO, |p, cx| p.on_start(cx));
+        msg(&mut p, me, Time::ZERO, 0, Msg::PeerList { peers: vec![PeerId(parent)] });
+        let path = path.iter().map(|&i| PeerId(i)).collect();
+        msg(&mut p, me, Time::ZERO, parent, Msg::JoinAck { stripe: 0, accept: true, path });
+        assert_eq!(p.parent(0), Some(PeerId(parent)));
+        p
+    }
+
+    fn ack(sends: &[(PeerId, Msg)], to: u32) -> Option<(bool, Vec<PeerId>)> {
+        sends.iter().find_map(|(t, m)| match m {
+            Msg::JoinAck { accept, path, .. } if t.0 == to => Some((*accept, path.clone())),
+            _ => None,
+        })
     }
 
     #[test]
@@ -1130,5 +1169,89 @@ mod tests {
         assert_eq!(c4.slots_for(1000), 7);
         assert_eq!(c4.slots_for(100), 0);
         assert_eq!(c4.slots_for(1_000_000), 64, "capped by max_slots");
+    }
+
+    #[test]
+    fn full_node_redirects_leaves_and_pushes_them_down_for_forwarders() {
+        let t = Time::from_secs(1);
+        let mut p = attached(1, 5, 2000, 1, &[1]);
+        assert_eq!((p.slots(), p.home_stripe()), (3, Some(0)));
+        // A forwarder and two leaves fill the three slots.
+        for (id, up) in [(10, 2000), (11, 100), (12, 100)] {
+            let s = msg(&mut p, 5, t, id, Msg::Join { stripe: 0, up_kbps: up });
+            assert_eq!(ack(&s, id), Some((true, vec![PeerId(1), PeerId(5)])), "root path in the acceptance");
+        }
+        // A leaf finds it full: redirected to the forwarder child only.
+        let s = msg(&mut p, 5, t, 13, Msg::Join { stripe: 0, up_kbps: 100 });
+        assert_eq!(ack(&s, 13), Some((false, vec![PeerId(10)])));
+        // A forwarder is adopted; the newest leaf is evicted towards the forwarders.
+        let s = msg(&mut p, 5, t, 14, Msg::Join { stripe: 0, up_kbps: 2000 });
+        assert_eq!(ack(&s, 14).map(|a| a.0), Some(true));
+        let (accept, to) = ack(&s, 12).expect("eviction notice");
+        assert!(!accept && to.contains(&PeerId(10)) && to.contains(&PeerId(14)), "{to:?}");
+        assert_eq!(p.children(0).collect::<Vec<_>>(), vec![PeerId(10), PeerId(11), PeerId(14)]);
+        // A keep-alive Join of a child is no new join.
+        assert!(msg(&mut p, 5, t, 10, Msg::Join { stripe: 0, up_kbps: 2000 }).is_empty());
+        assert_eq!(p.children_total(), 3);
+    }
+
+    #[test]
+    fn refuses_ancestors_and_leaves_a_parent_whose_path_loops() {
+        let t = Time::from_secs(1);
+        let mut p = attached(1, 5, 2000, 7, &[1, 7]);
+        let s = msg(&mut p, 5, t, 1, Msg::Join { stripe: 0, up_kbps: 2000 });
+        assert_eq!(ack(&s, 1), Some((false, vec![])), "the root is an ancestor");
+        // The parent's path now runs through us: a loop.
+        let s = msg(&mut p, 5, t, 7, Msg::Heartbeat { stripe: 0, path: vec![PeerId(1), PeerId(5), PeerId(7)] });
+        assert_eq!(p.parent(0), None);
+        assert!(s.iter().any(|(to, m)| to.0 == 7 && matches!(m, Msg::Detach { stripe: 0 })));
+        assert!(s.iter().any(|(to, m)| to.0 == 1 && matches!(m, Msg::Join { stripe: 0, .. })), "rejoins at the source");
+    }
+
+    #[test]
+    fn leaf_of_a_stripe_points_up_and_cut_off_nodes_refuse() {
+        let t = Time::from_secs(1);
+        // Peer 5 in a 2-stripe forest has home stripe 1: a leaf in stripe 0.
+        let mut p = attached(2, 5, 2000, 7, &[1, 7]);
+        assert_eq!(p.home_stripe(), Some(1));
+        let s = msg(&mut p, 5, t, 9, Msg::Join { stripe: 0, up_kbps: 2000 });
+        assert_eq!(ack(&s, 9), Some((false, vec![PeerId(7)])));
+        // Not attached in its home stripe yet: cut off, it refuses.
+        let s = msg(&mut p, 5, t, 9, Msg::Join { stripe: 1, up_kbps: 2000 });
+        assert_eq!(ack(&s, 9), Some((false, vec![])));
+        assert_eq!(p.children_total(), 0);
+    }
+
+    #[test]
+    fn silent_parent_is_replaced_and_children_are_told_they_are_cut_off() {
+        let mut p = attached(1, 5, 2000, 7, &[1, 7]);
+        msg(&mut p, 5, Time::ZERO, 20, Msg::Join { stripe: 0, up_kbps: 100 });
+        // Heard at 1 s; the check at 3 s re-arms for 4 s, which declares the loss.
+        msg(&mut p, 5, Time::from_secs(1), 7, Msg::Heartbeat { stripe: 0, path: vec![PeerId(1), PeerId(7)] });
+        let out = call(&mut p, 5, Time::from_secs(3), |p, cx| p.on_timer(TreeTimer::ParentCheck { stripe: 0 }, cx));
+        assert_eq!(p.parent(0), Some(PeerId(7)));
+        assert!(out.timers.contains(&(Time::from_secs(4), TreeTimer::ParentCheck { stripe: 0 })));
+        let out = call(&mut p, 5, Time::from_secs(4), |p, cx| p.on_timer(TreeTimer::ParentCheck { stripe: 0 }, cx));
+        assert_eq!(p.parent(0), None);
+        assert_eq!(p.children(0).collect::<Vec<_>>(), vec![PeerId(20)], "the subtree stays");
+        assert!(out.sends.iter().any(|(to, m)| to.0 == 20 && *m == Msg::Heartbeat { stripe: 0, path: vec![] }));
+        // The grandparent (here the source) is tried first.
+        assert!(matches!(out.sends.last(), Some((PeerId(1), Msg::Join { stripe: 0, .. }))));
+        assert!(out.records.contains(&Record::NeighbourRemoved { peer: PeerId(7) }));
+    }
+
+    #[test]
+    fn chunks_are_pushed_to_the_children_of_their_stripe() {
+        let t = Time::from_secs(1);
+        let mut p = attached(1, 5, 2000, 1, &[1]);
+        msg(&mut p, 5, t, 10, Msg::Join { stripe: 0, up_kbps: 2000 });
+        msg(&mut p, 5, t, 11, Msg::Join { stripe: 0, up_kbps: 100 });
+        let chunk = Msg::Chunk { seq: 3, len: 62_500, polluted: false };
+        let s = msg(&mut p, 5, t, 1, chunk.clone());
+        assert_eq!(s, vec![(PeerId(10), chunk.clone()), (PeerId(11), chunk.clone())]);
+        assert!(msg(&mut p, 5, t, 1, chunk).is_empty(), "a duplicate is not forwarded");
+        // A push from a node that is not our parent is stopped.
+        let s = msg(&mut p, 5, t, 8, Msg::Chunk { seq: 4, len: 62_500, polluted: false });
+        assert_eq!(s[0], (PeerId(8), Msg::Detach { stripe: 0 }));
     }
 }

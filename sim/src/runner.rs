@@ -162,3 +162,16 @@ pub fn run_with<F: Protocol>(
     };
     analysis::report::build(collector, info)
 }
+
+/// Runs every `[[variants]]` entry of `sc` (or `sc` alone when it lists none)
+/// on the same population, network and seed, in parallel; results come back
+/// in the order of the file, whatever the number of threads.
+pub fn run_variants(sc: &Scenario, opts: &RunOptions) -> Vec<(String, Report)> {
+    use rayon::prelude::*;
+    let variants: Vec<(Scenario, String)> = if sc.variants.is_empty() {
+        vec![(sc.clone(), sc.variant_label())]
+    } else {
+        sc.variants.iter().map(|v| sc.with_variant(v)).collect()
+    };
+    variants.par_iter().map(|(v, label)| (label.clone(), run(v, opts, &mut |_, _| {}))).collect()
+}

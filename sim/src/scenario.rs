@@ -77,6 +77,62 @@ pub struct Scenario {
     pub protocol: ProtocolSpec,
     #[serde(default)]
     pub player: PlayerSpec,
+    /// `[[variants]]`: protocol/scheduler variants that `swarmlab compare`
+    /// runs on the same population, network and seed.
+    #[serde(default)]
+    pub variants: Vec<VariantSpec>,
+}
+
+/// `[[variants]]`: one protocol variant of a comparison. Unset keys keep the
+/// values of `[protocol]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// Row label (default `protocol/scheduler`).
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Protocol family.
+    #[serde(default)]
+    pub protocol: Option<ProtocolName>,
+    /// Chunk scheduler.
+    #[serde(default)]
+    pub scheduler: Option<SchedulerName>,
+}
+
+impl SchedulerName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchedulerName::Donet => "donet",
+            SchedulerName::Random => "random",
+            SchedulerName::RarestFirst => "rarest-first",
+            SchedulerName::Edf => "edf",
+            SchedulerName::LatestUseful => "latest-useful",
+        }
+    }
+}
+
+impl Scenario {
+    /// The scenario with `v`'s protocol choices applied, and the variant's label.
+    pub fn with_variant(&self, v: &VariantSpec) -> (Scenario, String) {
+        let mut sc = self.clone();
+        sc.variants.clear();
+        if let Some(p) = v.protocol {
+            sc.protocol.name = p;
+        }
+        if let Some(s) = v.scheduler {
+            sc.protocol.scheduler = s;
+        }
+        let label = v.label.clone().unwrap_or_else(|| sc.variant_label());
+        (sc, label)
+    }
+
+    /// `protocol/scheduler` for pull-based protocols, the protocol name otherwise.
+    pub fn variant_label(&self) -> String {
+        match self.protocol.name {
+            ProtocolName::MeshPull => format!("{}/{}", self.protocol.name.as_str(), self.protocol.scheduler.as_str()),
+            _ => self.protocol.name.as_str().to_string(),
+        }
+    }
 }
 
 fn default_seed() -> u64 {

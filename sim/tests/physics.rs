@@ -41,6 +41,8 @@ fn continuity_never_beats_the_r_max_bound() {
         let pooled = r.get("continuity_pooled").expect("continuity");
         let mean = r.get("continuity_mean").expect("continuity");
         assert!(pooled <= bound + 0.02, "{proto}: pooled continuity {pooled} beats the bound {bound}");
+        let hard = r.get("capacity_bound").expect("capacity bound");
+        assert!(pooled <= hard, "{proto}: pooled continuity {pooled} beats the capacity bound {hard}");
         assert!(mean <= bound + 0.02, "{proto}: mean continuity {mean} beats the bound {bound}");
         // A P2P swarm does use the capacity it has (the bound is not met trivially);
         // the client-server baseline gets only the source's share, 1000 / (60 x 500).

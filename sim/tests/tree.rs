@@ -251,7 +251,7 @@ fn invariants_under_churn(stripes: u32, seed: u64) {
     let mut deepest = 0;
     let mut t = Time::ZERO;
     while t < Time::from_secs(120) {
-        t = t + Time::from_secs(1);
+        t += Time::from_secs(1);
         e.run_until(t);
         deepest = deepest.max(check_invariants(&e, &specs, &tree, grace));
     }
@@ -287,7 +287,6 @@ fn invariants_hold_over_many_seeds() {
         }
     }
 }
-
 
 #[test]
 fn multi_tree_delivers_every_stripe() {
@@ -360,11 +359,12 @@ fn tree_repairs_after_an_interior_crash() {
     let first_after = sc_stream_seq_after(&sc, crash);
     let mut t = Time::from_secs(59);
     while t < Time::from_secs(80) {
-        t = t + Time::from_millis(100);
+        t += Time::from_millis(100);
         e.run_until(t);
         for (i, o) in orphans.iter().enumerate() {
             let p = e.member(o.0).unwrap();
-            let ok = p.parent(0).is_some_and(|q| q.0 != victim) && (first_after..first_after + 30).any(|q| p.has_chunk(q));
+            let ok =
+                p.parent(0).is_some_and(|q| q.0 != victim) && (first_after..first_after + 30).any(|q| p.has_chunk(q));
             if ok && repaired[i].is_none() {
                 repaired[i] = Some(t - crash);
             }

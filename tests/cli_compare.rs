@@ -1,0 +1,86 @@
+//! `swarmlab compare`: one row per variant, identical results whatever the
+//! thread count, and a clear error when a scenario has no variants.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_swarmlab"))
+}
+
+fn out_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("swarmlab-compare-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn compare(threads: &str, out: &Path) -> std::process::Output {
+    bin()
+        .args(["compare", "tests/fixtures/compare.toml", "--out"])
+        .arg(out)
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .expect("run swarmlab")
+}
+
+#[test]
+fn compare_prints_one_row_per_variant_and_writes_tidy_csv() {
+    let out = out_dir("rows");
+    let o = compare("2", &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let rows: Vec<&str> = stdout.lines().filter(|l| l.starts_with("mesh") || l.starts_with("client")).collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert!(rows[0].starts_with("mesh-pull/donet"), "{stdout}");
+    assert!(rows[1].starts_with("mesh/edf"), "{stdout}");
+    assert!(rows[2].starts_with("client-server"), "{stdout}");
+    let mut r = csv::Reader::from_path(out.join("compare.csv")).expect("compare.csv");
+    let headers = r.headers().expect("header").clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["scenario", "variant", "protocol", "seed", "metric", "value", "unit"]
+    );
+    let mut variants = std::collections::BTreeSet::new();
+    for rec in r.records() {
+        variants.insert(rec.expect("row")[1].to_string());
+    }
+    assert_eq!(variants.len(), 3);
+    for d in ["mesh-pull_donet", "mesh_edf", "client-server"] {
+        assert!(out.join(d).join("summary.csv").is_file(), "missing {d}/summary.csv");
+    }
+    // The baseline is limited by the source alone: its played chunks cannot
+    // exceed the source's upload over the run divided by a chunk's wire bytes
+    // (62,500 payload + 9 header + 53 x 36 datagram-header bytes).
+    let cont = |row: &str| row.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()).expect("continuity");
+    let mut peers = csv::Reader::from_path(out.join("client-server").join("peers.csv")).expect("peers.csv");
+    let idx = peers.headers().expect("header").iter().position(|h| h == "due").expect("due column");
+    let due: f64 = peers.records().map(|r| r.expect("row")[idx].parse::<f64>().expect("due")).sum();
+    let source_chunks = 2_000_000.0 / 8.0 * 60.0 / (62_509.0 + 53.0 * 36.0);
+    assert!(cont(rows[2]) <= source_chunks / due, "{} vs source bound {}", rows[2], source_chunks / due);
+    assert!(cont(rows[0]) > 0.8 && cont(rows[0]) > 2.0 * cont(rows[2]), "{}", rows[0]);
+}
+
+#[test]
+fn compare_output_does_not_depend_on_the_thread_count() {
+    let (a, b) = (out_dir("t1"), out_dir("t2"));
+    let (oa, ob) = (compare("1", &a), compare("2", &b));
+    assert!(oa.status.success() && ob.status.success());
+    let read = |d: &Path| std::fs::read(d.join("compare.csv")).expect("compare.csv");
+    assert_eq!(read(&a), read(&b), "compare.csv differs between 1 and 2 threads");
+    let strip = |o: &std::process::Output| {
+        String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.starts_with("wrote")).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(strip(&oa), strip(&ob));
+}
+
+#[test]
+fn compare_without_variants_is_a_clear_error() {
+    let dir = out_dir("novariants");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let sc = dir.join("plain.toml");
+    std::fs::write(&sc, "[peers]\ncount = 5\n").expect("write");
+    let o = bin().arg("compare").arg(&sc).output().expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.starts_with("error: ") && err.contains("[[variants]]") && err.contains("plain.toml"), "{err}");
+}
