@@ -249,7 +249,9 @@ fn top_level_help_describes_the_run_subcommand() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert!(stdout.contains("peer-to-peer live streaming"), "{stdout}");
     assert!(stdout.contains("Usage: swarmlab <COMMAND>"), "{stdout}");
-    assert!(stdout.contains("run   Run one scenario"), "the run subcommand is not listed:\n{stdout}");
+    let listed = |name: &str, what: &str| stdout.lines().any(|l| l.trim_start().starts_with(name) && l.contains(what));
+    assert!(listed("run ", "Run one scenario"), "the run subcommand is not listed:\n{stdout}");
+    assert!(listed("compare ", "Compare protocol variants"), "the compare subcommand is not listed:\n{stdout}");
     assert!(stdout.contains("--version"), "{stdout}");
 }
 
