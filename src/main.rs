@@ -38,6 +38,10 @@ enum Command {
         /// Seed for this run (overrides the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Replications: run seeds seed, seed+1, ... and report mean, sd and
+        /// 95% confidence intervals (overrides the scenario's `reps`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        reps: Option<u32>,
         /// Output directory [default: swarmlab-out/<scenario>-seed<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -57,6 +61,10 @@ enum Command {
         /// Seed for every variant (overrides the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
+        /// Replications per variant (overrides the scenario's `reps`); cells then
+        /// show mean±95% confidence half-width.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        reps: Option<u32>,
         /// Output directory [default: swarmlab-out/<scenario>-compare-seed<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
@@ -66,8 +74,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { scenario, seed, out, quiet } => run(&scenario, seed, out, quiet),
-        Command::Compare { scenario, seed, out } => compare(&scenario, seed, out),
+        Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
+        Command::Compare { scenario, seed, reps, out } => compare(&scenario, seed, reps, out),
     }
 }
 
@@ -81,14 +89,20 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
     }
 }
 
-fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> ExitCode {
-    let sc = match load(path) {
+fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, quiet: bool) -> ExitCode {
+    let mut sc = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let name = sc.display_name(path);
     let seed = seed.unwrap_or(sc.seed);
+    let reps = reps.unwrap_or(*sc.reps.get_ref());
     let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-seed{seed}")));
+    if reps > 1 {
+        // `run` runs the scenario's own protocol; variants are for `compare`.
+        sc.variants.clear();
+        return replicate(&sc, &name, seed, reps, &out, false);
+    }
     let opts = RunOptions { name, seed };
 
     // The bar appears only for runs that last more than two seconds.
@@ -124,10 +138,15 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
     let written = analysis::output::write_run(&report, &out);
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{}", analysis::output::summary_table(&report));
+    let what = format!("{} and {}", out.join("summary.csv").display(), out.join("peers.csv").display());
+    finish(written, &out, &what, &mut stdout)
+}
+
+/// Prints where results went, or the error that kept them from being written.
+fn finish(written: std::io::Result<()>, out: &Path, what: &str, stdout: &mut impl Write) -> ExitCode {
     match written {
         Ok(()) => {
-            let (s, p) = (out.join("summary.csv"), out.join("peers.csv"));
-            let _ = writeln!(stdout, "\nwrote {} and {}", s.display(), p.display());
+            let _ = writeln!(stdout, "\nwrote {what}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -137,7 +156,54 @@ fn run(path: &Path, seed: Option<u64>, out: Option<PathBuf>, quiet: bool) -> Exi
     }
 }
 
-fn compare(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> ExitCode {
+/// Runs `reps` seeds of every variant (or of the scenario's protocol), writes
+/// per-seed outputs, compare.csv (when comparing) and replications.csv, and
+/// prints one row per variant.
+fn replicate(sc: &Scenario, name: &str, seed: u64, reps: u32, out: &Path, comparing: bool) -> ExitCode {
+    let rows = runner::run_matrix(sc, name, seed, reps);
+    use analysis::output as o;
+    let write_all = || -> std::io::Result<()> {
+        std::fs::create_dir_all(out)?;
+        for (label, runs) in &rows {
+            for r in runs {
+                let mut dir = out.to_path_buf();
+                if comparing {
+                    dir.push(o::label_dir(label));
+                }
+                if reps > 1 {
+                    dir.push(format!("seed{}", r.info.seed));
+                }
+                o::write_run(r, &dir)?;
+            }
+        }
+        if comparing {
+            let flat: Vec<(String, analysis::Report)> =
+                rows.iter().flat_map(|(l, runs)| runs.iter().map(move |r| (l.clone(), r.clone()))).collect();
+            o::write_atomic(&out.join("compare.csv"), &o::compare_csv(&flat))?;
+        }
+        if reps > 1 {
+            o::write_atomic(&out.join("replications.csv"), &o::replications_csv(&rows))?;
+        }
+        Ok(())
+    };
+    let written = write_all();
+    let mut stdout = std::io::stdout().lock();
+    if reps > 1 {
+        let _ = write!(stdout, "{}", o::compare_reps_table(&rows));
+    } else {
+        let single: Vec<(String, analysis::Report)> =
+            rows.iter().map(|(l, runs)| (l.clone(), runs[0].clone())).collect();
+        let _ = write!(stdout, "{}", o::compare_table(&single));
+    }
+    let what = match (comparing, reps > 1) {
+        (true, true) => "compare.csv, replications.csv and per-variant, per-seed outputs",
+        (true, false) => "compare.csv and per-variant outputs",
+        _ => "replications.csv and per-seed outputs",
+    };
+    finish(written, out, &format!("{what} in {}", out.display()), &mut stdout)
+}
+
+fn compare(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>) -> ExitCode {
     let sc = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -151,25 +217,7 @@ fn compare(path: &Path, seed: Option<u64>, out: Option<PathBuf>) -> ExitCode {
     }
     let name = sc.display_name(path);
     let seed = seed.unwrap_or(sc.seed);
+    let reps = reps.unwrap_or(*sc.reps.get_ref());
     let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-compare-seed{seed}")));
-    let rows = runner::run_variants(&sc, &RunOptions { name, seed });
-    let mut written = std::fs::create_dir_all(&out)
-        .and_then(|_| analysis::output::write_atomic(&out.join("compare.csv"), &analysis::output::compare_csv(&rows)));
-    for (label, r) in &rows {
-        if written.is_ok() {
-            written = analysis::output::write_run(r, &out.join(analysis::output::label_dir(label)));
-        }
-    }
-    let mut stdout = std::io::stdout().lock();
-    let _ = write!(stdout, "{}", analysis::output::compare_table(&rows));
-    match written {
-        Ok(()) => {
-            let _ = writeln!(stdout, "\nwrote {}", out.join("compare.csv").display());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: cannot write results to {}: {e}", out.display());
-            ExitCode::from(1)
-        }
-    }
+    replicate(&sc, &name, seed, reps, &out, true)
 }

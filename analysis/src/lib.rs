@@ -11,6 +11,7 @@ pub mod collector;
 pub mod histogram;
 pub mod output;
 pub mod report;
+pub mod stats;
 
 pub use collector::{Collector, NodeRole, PeerStats};
 pub use report::{Better, Metric, Report, RunInfo, Traffic};

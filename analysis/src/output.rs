@@ -258,3 +258,90 @@ pub fn compare_csv(rows: &[(String, Report)]) -> Vec<u8> {
 pub fn label_dir(label: &str) -> String {
     label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
+
+/// Tidy replication summary: one row per variant and metric with n, mean,
+/// standard deviation and the 95% confidence interval (Student t).
+pub fn replications_csv(rows: &[(String, Vec<Report>)]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "scenario",
+        "variant",
+        "protocol",
+        "metric",
+        "n",
+        "mean",
+        "sd",
+        "ci95_low",
+        "ci95_high",
+        "unit",
+        "seeds",
+    ]);
+    for (label, reps) in rows {
+        let Some(first) = reps.first() else { continue };
+        let seeds: Vec<String> = reps.iter().map(|r| r.info.seed.to_string()).collect();
+        for (k, m) in first.metrics.iter().enumerate() {
+            let values: Vec<Option<f64>> = reps.iter().map(|r| r.metrics.get(k).and_then(|x| x.value)).collect();
+            let s = crate::stats::summarize(&values);
+            let _ = w.write_record([
+                first.info.scenario.as_str(),
+                label.as_str(),
+                first.info.protocol.as_str(),
+                &m.name,
+                &s.map_or(0, |s| s.n).to_string(),
+                &opt(s.map(|s| s.mean)),
+                &opt(s.and_then(|s| s.sd)),
+                &opt(s.and_then(|s| s.ci95.map(|c| s.mean - c))),
+                &opt(s.and_then(|s| s.ci95.map(|c| s.mean + c))),
+                m.unit,
+                &seeds.join(" "),
+            ]);
+        }
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// `mean ± ci95` of one metric over replications, formatted for a table.
+fn mean_ci(reps: &[Report], metric: &str, unit: &str) -> String {
+    let values: Vec<Option<f64>> = reps.iter().map(|r| r.get(metric)).collect();
+    match crate::stats::summarize(&values) {
+        None => "-".into(),
+        Some(s) => match s.ci95 {
+            None => fmt_value(Some(s.mean), unit),
+            Some(c) => format!("{}±{}", fmt_value(Some(s.mean), unit), fmt_value(Some(c), unit)),
+        },
+    }
+}
+
+/// Comparison table over replications: each cell is `mean±ci95`.
+pub fn compare_reps_table(rows: &[(String, Vec<Report>)]) -> String {
+    let mut s = String::new();
+    let Some(first) = rows.first().and_then(|(_, r)| r.first()) else { return s };
+    let n = rows[0].1.len();
+    let _ = writeln!(
+        s,
+        "scenario {}  {} seeds from {}  simulated {:.0} s  (cells: mean±95% CI half-width)\n",
+        first.info.scenario,
+        n,
+        first.info.seed,
+        first.info.end.as_secs_f64()
+    );
+    let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
+    let cells: Vec<Vec<String>> =
+        rows.iter().map(|(_, reps)| COMPARE_COLUMNS.iter().map(|(m, _, u)| mean_ci(reps, m, u)).collect()).collect();
+    let widths: Vec<usize> = (0..COMPARE_COLUMNS.len())
+        .map(|c| cells.iter().map(|r| r[c].chars().count()).chain([COMPARE_COLUMNS[c].1.len()]).max().unwrap_or(8))
+        .collect();
+    let _ = write!(s, "{:<w$}", "variant");
+    for (c, (_, h, _)) in COMPARE_COLUMNS.iter().enumerate() {
+        let _ = write!(s, "  {h:>width$}", width = widths[c]);
+    }
+    let _ = writeln!(s);
+    for ((label, _), row) in rows.iter().zip(&cells) {
+        let _ = write!(s, "{label:<w$}");
+        for (c, cell) in row.iter().enumerate() {
+            let _ = write!(s, "  {cell:>width$}", width = widths[c]);
+        }
+        let _ = writeln!(s);
+    }
+    s
+}

@@ -88,6 +88,7 @@ pub struct RunInfo {
 }
 
 /// The metrics of a run plus its per-peer rows.
+#[derive(Clone)]
 pub struct Report {
     pub info: RunInfo,
     pub metrics: Vec<Metric>,

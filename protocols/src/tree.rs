@@ -395,7 +395,7 @@ impl TreePeer {
     pub fn parent(&self, stripe: u8) -> Option<PeerId> {
         self.stripes.get(stripe as usize).and_then(|s| s.parent)
     }
-    /// Children in `stripe`, in the order they were accepted.
+    /// Children in `stripe`, in push order: largest fanout first, then by arrival.
     pub fn children(&self, stripe: u8) -> impl Iterator<Item = PeerId> + '_ {
         self.stripes.get(stripe as usize).into_iter().flat_map(|s| s.children.iter().map(|c| c.id))
     }
@@ -741,7 +741,12 @@ impl TreePeer {
             refuse(to, cx);
             return;
         }
-        self.stripes[s as usize].children.push(Child { id: from, fanout, heard: now });
+        // Children are kept by fanout, largest first (arrival order among
+        // equals): chunks go to forwarders before leaves, so a hop delays the
+        // deep part of the tree by as little as possible.
+        let ch = &mut self.stripes[s as usize].children;
+        let at = ch.iter().position(|c| c.fanout < fanout).unwrap_or(ch.len());
+        ch.insert(at, Child { id: from, fanout, heard: now });
         self.record_change(s, now);
         cx.record(Record::NeighbourAdded { peer: from });
         cx.send(from, Msg::JoinAck { stripe: s, accept: true, path });
@@ -1189,7 +1194,7 @@ mod tests {
         assert_eq!(ack(&s, 14).map(|a| a.0), Some(true));
         let (accept, to) = ack(&s, 12).expect("eviction notice");
         assert!(!accept && to.contains(&PeerId(10)) && to.contains(&PeerId(14)), "{to:?}");
-        assert_eq!(p.children(0).collect::<Vec<_>>(), vec![PeerId(10), PeerId(11), PeerId(14)]);
+        assert_eq!(p.children(0).collect::<Vec<_>>(), vec![PeerId(10), PeerId(14), PeerId(11)], "forwarders first");
         // A keep-alive Join of a child is no new join.
         assert!(msg(&mut p, 5, t, 10, Msg::Join { stripe: 0, up_kbps: 2000 }).is_empty());
         assert_eq!(p.children_total(), 3);

@@ -164,14 +164,22 @@ pub fn run_with<F: Protocol>(
 }
 
 /// Runs every `[[variants]]` entry of `sc` (or `sc` alone when it lists none)
-/// on the same population, network and seed, in parallel; results come back
-/// in the order of the file, whatever the number of threads.
-pub fn run_variants(sc: &Scenario, opts: &RunOptions) -> Vec<(String, Report)> {
+/// with `reps` seeds each (`seed`, `seed + 1`, ...), on the same population,
+/// network and seeds for every variant. Jobs run in parallel; results come back
+/// grouped by variant in file order and by seed, whatever the thread count.
+pub fn run_matrix(sc: &Scenario, name: &str, seed: u64, reps: u32) -> Vec<(String, Vec<Report>)> {
     use rayon::prelude::*;
     let variants: Vec<(Scenario, String)> = if sc.variants.is_empty() {
         vec![(sc.clone(), sc.variant_label())]
     } else {
         sc.variants.iter().map(|v| sc.with_variant(v)).collect()
     };
-    variants.par_iter().map(|(v, label)| (label.clone(), run(v, opts, &mut |_, _| {}))).collect()
+    let jobs: Vec<(usize, u64)> =
+        (0..variants.len()).flat_map(|v| (0..reps as u64).map(move |k| (v, seed.wrapping_add(k)))).collect();
+    let reports: Vec<Report> = jobs
+        .par_iter()
+        .map(|&(v, s)| run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s }, &mut |_, _| {}))
+        .collect();
+    let mut it = reports.into_iter();
+    variants.into_iter().map(|(_, label)| (label, it.by_ref().take(reps as usize).collect())).collect()
 }

@@ -62,6 +62,10 @@ pub struct Scenario {
     /// Simulated seconds (default 300).
     #[serde(default = "default_duration")]
     pub duration_s: Positive,
+    /// Replications: seeds `seed`, `seed + 1`, ... `seed + reps - 1` (default 1).
+    /// `--reps` overrides it.
+    #[serde(default = "default_reps")]
+    pub reps: Spanned<u32>,
     #[serde(default)]
     pub stream: StreamSpec,
     #[serde(default)]
@@ -137,6 +141,9 @@ impl Scenario {
 
 fn default_seed() -> u64 {
     1
+}
+fn default_reps() -> Spanned<u32> {
+    Spanned::new(0..0, 1)
 }
 fn default_duration() -> Positive {
     Positive(300.0)
@@ -561,6 +568,12 @@ impl Scenario {
 
     fn validate(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
         let err = |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
+        if !(1..=10_000).contains(self.reps.get_ref()) {
+            return err(
+                self.reps.span(),
+                format!("invalid value {}: reps must be between 1 and 10000", self.reps.get_ref()),
+            );
+        }
         if *self.peers.count.get_ref() == 0 {
             return err(self.peers.count.span(), "invalid value 0: expected at least 1 peer".into());
         }
