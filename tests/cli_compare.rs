@@ -84,3 +84,52 @@ fn compare_without_variants_is_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.starts_with("error: ") && err.contains("[[variants]]") && err.contains("plain.toml"), "{err}");
 }
+
+/// `run --reps 3`: each seed's outputs equal a plain run with that seed, and
+/// replications.csv summarizes them with n = 3 and an interval around the mean.
+#[test]
+fn replications_match_single_runs_and_report_intervals() {
+    let out = out_dir("reps");
+    let o = bin()
+        .args(["run", "tests/fixtures/compare.toml", "--quiet", "--reps", "3", "--seed", "20", "--out"])
+        .arg(&out)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let single = out_dir("reps-single");
+    let o = bin()
+        .args(["run", "tests/fixtures/compare.toml", "--quiet", "--seed", "21", "--out"])
+        .arg(&single)
+        .output()
+        .expect("run");
+    assert!(o.status.success());
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert_eq!(read(out.join("seed21").join("summary.csv")), read(single.join("summary.csv")));
+
+    let mut r = csv::Reader::from_path(out.join("replications.csv")).expect("replications.csv");
+    let h = r.headers().expect("header").clone();
+    let col = |name: &str| h.iter().position(|x| x == name).expect(name);
+    let row = r
+        .records()
+        .map(|x| x.expect("row"))
+        .find(|x| &x[col("metric")] == "continuity_pooled")
+        .expect("continuity row");
+    assert_eq!(&row[col("n")], "3");
+    assert_eq!(&row[col("seeds")], "20 21 22");
+    let f = |name: &str| row[col(name)].parse::<f64>().expect(name);
+    let values: Vec<f64> = (20..23)
+        .map(|s| {
+            let mut rd = csv::Reader::from_path(out.join(format!("seed{s}")).join("summary.csv")).expect("summary");
+            rd.records()
+                .map(|x| x.expect("row"))
+                .find(|x| &x[3] == "continuity_pooled")
+                .map(|x| x[4].parse::<f64>().expect("value"))
+                .expect("continuity")
+        })
+        .collect();
+    let mean = values.iter().sum::<f64>() / 3.0;
+    assert!((f("mean") - mean).abs() < 1e-12, "{} vs {mean}", f("mean"));
+    assert!(f("ci95_low") <= mean && mean <= f("ci95_high"));
+    assert!(f("sd") > 0.0, "three seeds gave identical continuity");
+}
