@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+
+mod check;
+mod plot;
+mod sweep;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::runner::{self, RunOptions};
 use sim::scenario::Scenario;
@@ -69,6 +73,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run a parameter sweep (grid x seeds) in parallel, resumably, optionally one shard of it.
+    Sweep(sweep::Args),
+    /// Regression gate: rerun a suite and compare with a baseline; exit non-zero on a regression.
+    Check(check::Args),
+    /// Draw figures (PNG and SVG) from output CSVs without rerunning.
+    Plot(plot::Args),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +86,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
         Command::Compare { scenario, seed, reps, out } => compare(&scenario, seed, reps, out),
+        Command::Sweep(a) => sweep::main(a),
+        Command::Check(a) => check::main(a),
+        Command::Plot(a) => plot::main(a),
     }
 }
 
