@@ -80,6 +80,22 @@ pub struct ChunkStat {
     pub last_arrival: Time,
 }
 
+/// What happened in one time bucket (see [`Collector::set_bucket`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bucket {
+    pub joins: u32,
+    pub leaves: u32,
+    /// Peers that started playing / stopped playing (left) in the bucket.
+    pub play_starts: u32,
+    pub play_stops: u32,
+    pub played: u32,
+    pub missed: u32,
+    /// Upload bytes serialized by peers (source and tracker excluded).
+    pub peer_upload: u64,
+    /// Upload bytes serialized by the source.
+    pub source_upload: u64,
+}
+
 /// Accumulates a run.
 pub struct Collector {
     pub stream: StreamParams,
@@ -87,11 +103,34 @@ pub struct Collector {
     pub chunks: Vec<ChunkStat>,
     /// Source emission -> first arrival at a peer, per chunk per peer.
     pub delivery: Histogram,
+    /// Width of a time bucket of [`Collector::buckets`].
+    pub bucket: Time,
+    pub buckets: Vec<Bucket>,
 }
 
 impl Collector {
     pub fn new(stream: StreamParams) -> Collector {
-        Collector { stream, nodes: Vec::new(), chunks: Vec::new(), delivery: Histogram::default() }
+        Collector {
+            stream,
+            nodes: Vec::new(),
+            chunks: Vec::new(),
+            delivery: Histogram::default(),
+            bucket: Time::from_secs(1),
+            buckets: Vec::new(),
+        }
+    }
+
+    /// Sets the width of the time buckets (default 1 s); call before the run.
+    pub fn set_bucket(&mut self, width: Time) {
+        self.bucket = Time(width.0.max(1));
+    }
+
+    fn at(&mut self, now: Time) -> &mut Bucket {
+        let k = (now.0 / self.bucket.0) as usize;
+        if self.buckets.len() <= k {
+            self.buckets.resize(k + 1, Bucket::default());
+        }
+        &mut self.buckets[k]
     }
 
     fn node(&mut self, id: PeerId) -> &mut PeerStats {
@@ -109,17 +148,40 @@ impl Collector {
         n.class = class;
         n.up_bps = up_bps;
         n.joined = now;
+        if role == NodeRole::Peer {
+            self.at(now).joins += 1;
+        }
     }
 
     pub fn leave(&mut self, id: PeerId, now: Time) {
         let n = self.node(id);
-        n.left.get_or_insert(now);
+        if n.left.is_some() {
+            return;
+        }
+        n.left = Some(now);
         n.cur_run = 0;
+        let (peer, playing) = (n.role == NodeRole::Peer, n.play_start.is_some());
+        let b = self.at(now);
+        if peer {
+            b.leaves += 1;
+            b.play_stops += playing as u32;
+        }
     }
 
-    pub fn sent(&mut self, from: PeerId, wire_bytes: u64, media: bool) {
+    /// `from` finished serializing `wire_bytes` at `now`.
+    pub fn sent(&mut self, from: PeerId, now: Time, wire_bytes: u64, media: bool) {
         let n = self.node(from);
-        if media { n.up_media += wire_bytes } else { n.up_control += wire_bytes }
+        if media {
+            n.up_media += wire_bytes
+        } else {
+            n.up_control += wire_bytes
+        }
+        let role = n.role;
+        match role {
+            NodeRole::Peer => self.at(now).peer_upload += wire_bytes,
+            NodeRole::Source => self.at(now).source_upload += wire_bytes,
+            NodeRole::Tracker => {}
+        }
     }
 
     pub fn delivered(&mut self, to: PeerId, wire_bytes: u64, media: bool) {
@@ -135,6 +197,7 @@ impl Collector {
                 if n.play_start.is_none() {
                     n.play_start = Some(now);
                     n.first_seq = first;
+                    self.at(now).play_starts += 1;
                 }
             }
             Record::Played { polluted, .. } => {
@@ -142,6 +205,7 @@ impl Collector {
                 n.played += 1;
                 n.polluted_played += polluted as u32;
                 n.cur_run = 0;
+                self.at(now).played += 1;
             }
             Record::Missed { .. } => {
                 let n = self.node(id);
@@ -151,6 +215,7 @@ impl Collector {
                 }
                 n.cur_run += 1;
                 n.longest_stall = n.longest_stall.max(n.cur_run);
+                self.at(now).missed += 1;
             }
             Record::ChunkArrived { seq, duplicate, late, .. } => {
                 let n = self.node(id);

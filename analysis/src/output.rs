@@ -103,11 +103,53 @@ pub fn peers_csv(r: &Report) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
-/// Writes `summary.csv` and `peers.csv` into `dir` (created if needed).
+/// One row per time bucket: population, playing peers, chunks played and
+/// missed (by deadline in the bucket), continuity of the bucket, and upload
+/// throughput of peers and source.
+pub fn timeseries_csv(r: &Report) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record([
+        "scenario",
+        "protocol",
+        "seed",
+        "t_s",
+        "peers",
+        "playing",
+        "played",
+        "missed",
+        "continuity",
+        "peer_upload_kbps",
+        "source_upload_kbps",
+    ]);
+    let (mut peers, mut playing) = (0i64, 0i64);
+    let width = r.bucket.as_secs_f64();
+    for (k, b) in r.buckets.iter().enumerate() {
+        peers += b.joins as i64 - b.leaves as i64;
+        playing += b.play_starts as i64 - b.play_stops as i64;
+        let due = b.played + b.missed;
+        let _ = w.write_record([
+            r.info.scenario.clone(),
+            r.info.protocol.clone(),
+            r.info.seed.to_string(),
+            (k as f64 * width).to_string(),
+            peers.to_string(),
+            playing.to_string(),
+            b.played.to_string(),
+            b.missed.to_string(),
+            opt((due > 0).then(|| b.played as f64 / due as f64)),
+            (b.peer_upload as f64 * 8.0 / width / 1000.0).to_string(),
+            (b.source_upload as f64 * 8.0 / width / 1000.0).to_string(),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Writes `summary.csv`, `peers.csv` and `timeseries.csv` into `dir` (created if needed).
 pub fn write_run(r: &Report, dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     write_atomic(&dir.join("summary.csv"), &summary_csv(r))?;
-    write_atomic(&dir.join("peers.csv"), &peers_csv(r))
+    write_atomic(&dir.join("peers.csv"), &peers_csv(r))?;
+    write_atomic(&dir.join("timeseries.csv"), &timeseries_csv(r))
 }
 
 fn fmt_value(v: Option<f64>, unit: &str) -> String {

@@ -94,6 +94,9 @@ pub struct Report {
     pub metrics: Vec<Metric>,
     pub peers: Vec<(u32, PeerStats)>,
     pub stream: protocols::StreamParams,
+    /// Width of the time buckets and what happened in each.
+    pub bucket: Time,
+    pub buckets: Vec<crate::collector::Bucket>,
 }
 
 impl Report {
@@ -254,7 +257,10 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("bytes_discarded", Some(t.discarded as f64), "bytes", Better::Neither);
     put("bytes_queued", Some(t.queued as f64), "bytes", Better::Neither);
 
-    Report { info, metrics: m, peers, stream }
+    let mut buckets = c.buckets;
+    let n_buckets = (end.0.div_ceil(c.bucket.0.max(1))) as usize;
+    buckets.resize(n_buckets.max(buckets.len()), Default::default());
+    Report { info, metrics: m, peers, stream, bucket: c.bucket, buckets }
 }
 
 /// Mean over sample instants of the p95 - p5 spread of playing peers' lags.

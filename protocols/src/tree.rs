@@ -37,17 +37,20 @@
 //!   left) it waits `join_retry` and starts over from a fresh tracker list. A
 //!   Join unanswered after `join_timeout` counts as refused.
 //! - **Push-down (preemption).** A full node that receives a Join from a peer
-//!   able to forward in that stripe adopts it and evicts a child that cannot
-//!   (a leaf child of that stripe; for the source a leaf child of any stripe,
-//!   or, if the stripe has no forwarder under the source yet, a forwarder of the
-//!   stripe with most source children). The eviction is an unsolicited refusal
-//!   (`JoinAck { accept: false }`) from the current parent, listing where to go
-//!   instead. Forwarders therefore end up near the root, as in SplitStream.
+//!   that could feed more children in that stripe than its weakest child (a
+//!   leaf there has fanout 0) adopts it and evicts that child (for the source
+//!   also a leaf child of another stripe, or, if the stripe has no forwarder
+//!   under the source yet, a forwarder of the stripe with most source
+//!   children). The eviction is an unsolicited refusal (`JoinAck { accept:
+//!   false }`) from the current parent, listing where to go instead (the
+//!   newcomer among them); an evicted forwarder takes its subtree along.
+//!   Forwarders therefore end up near the root, as in SplitStream.
 //! - **Push.** The source emits chunk `n` at `StreamParams::emission(n)` and
 //!   sends it to its children in stripe `n % k`; a node forwards every new chunk
-//!   to all its children of that stripe as soon as it arrives. Nothing is ever
-//!   requested, and a chunk lost on the way (or emitted while a subtree is cut
-//!   off) is not recovered.
+//!   to all its children of that stripe as soon as it arrives, largest fanout
+//!   first (forwarders before leaves, so that the deep part of the tree waits
+//!   least behind a whole-chunk burst). Nothing is ever requested, and a chunk
+//!   lost on the way (or emitted while a subtree is cut off) is not recovered.
 //! - **Liveness and repair.** Every `heartbeat_interval` a parent sends each
 //!   child a `Heartbeat` with its root path, and each child re-sends `Join` to
 //!   its parent as a keep-alive. Chunks also count as a sign of life. A child
@@ -69,7 +72,10 @@
 //!   waits until a chunk of every stripe arrived (or `start_wait` after the
 //!   first chunk): it is the smallest `x` such that every chunk `>= x` belongs
 //!   to a stripe that was already flowing, and playback starts when
-//!   `[x, x + startup_chunks)` is present (or on the startup timeout). A peer
+//!   `[x, x + startup_chunks)` is present (or on the startup timeout). A hole
+//!   in that buffer below a newer chunk of the same stripe (lost during a
+//!   parent change) will never be filled by a push tree, so buffering restarts
+//!   just after it instead of waiting for the startup timeout. A peer
 //!   that has received nothing `live_start_after` after joining starts its
 //!   player at the live point of the stream schedule, so a peer the tree cannot
 //!   serve is counted as missing chunks instead of vanishing from the metrics.
@@ -105,6 +111,11 @@
 //!   would fall ever further behind.
 //! - Liveness uses explicit heartbeats and keep-alive Joins (Scribe relies on
 //!   Pastry's failure detection), and root paths guard against loops.
+//! - Push-down prefers capacity: a full node adopts a joiner whose fanout in
+//!   the stripe exceeds its weakest child's and evicts that child (SplitStream
+//!   evicts by id prefix only), and redirects list the largest fanouts first.
+//!   This keeps trees shallow when capacities differ, and so exposes fewer
+//!   peers to each interior crash.
 
 use std::sync::Arc;
 

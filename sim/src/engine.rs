@@ -163,6 +163,11 @@ impl<F: Protocol> Engine<F> {
         self.slots.len()
     }
 
+    /// Sets the width of the metrics' time buckets (timeseries.csv).
+    pub fn set_time_bucket(&mut self, width: Time) {
+        self.collector.set_bucket(width);
+    }
+
     /// Processes every event due at or before `limit`.
     pub fn run_until(&mut self, limit: Time) {
         while let Some((t, ev)) = self.queue.pop_until(limit) {
@@ -302,7 +307,7 @@ impl<F: Protocol> Engine<F> {
         slot.queued_bytes -= tx.bytes;
         let up_start = slot.head_start;
         // Upload is counted once serialized: queued or discarded bytes never used the link.
-        self.collector.sent(PeerId(i), tx.bytes, tx.msg.is_media());
+        self.collector.sent(PeerId(i), self.now, tx.bytes, tx.msg.is_media());
         slot.tx_count += 1;
         let n = slot.tx_count;
         let prop = self.latency.latency(i, tx.to);

@@ -140,6 +140,8 @@ pub fn run_with<F: Protocol>(
     let min_propagation = latency.min_latency();
     let name = proto.name();
     let mut engine = Engine::new(proto, stream, specs, latency, sc.network.loss.0, opts.seed);
+    // About 600 buckets per run, never narrower than one second.
+    engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;
     while t < end {
