@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 mod check;
+mod manifest;
 mod plot;
 mod sweep;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -92,9 +93,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &Path) -> Result<Scenario, ExitCode> {
+fn load(path: &Path) -> Result<(Scenario, String), ExitCode> {
     match Scenario::load(path) {
-        Ok((sc, _)) => Ok(sc),
+        Ok(loaded) => Ok(loaded),
         Err(e) => {
             eprintln!("error: {e}");
             Err(ExitCode::from(2))
@@ -103,7 +104,7 @@ fn load(path: &Path) -> Result<Scenario, ExitCode> {
 }
 
 fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, quiet: bool) -> ExitCode {
-    let mut sc = match load(path) {
+    let (mut sc, text) = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -114,7 +115,7 @@ fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, 
     if reps > 1 {
         // `run` runs the scenario's own protocol; variants are for `compare`.
         sc.variants.clear();
-        return replicate(&sc, &name, seed, reps, &out, false);
+        return replicate(&sc, (path, &text), &name, seed, reps, &out, false);
     }
     let opts = RunOptions { name, seed };
 
@@ -148,7 +149,7 @@ fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, 
     }
 
     // Results first: a closed stdout (`| head`) must not lose them.
-    let written = analysis::output::write_run(&report, &out);
+    let written = analysis::output::write_run(&report, &out).and_then(|_| manifest::write(&out, path, &text, &[seed]));
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{}", analysis::output::summary_table(&report));
     let what = format!("{} and {}", out.join("summary.csv").display(), out.join("peers.csv").display());
@@ -172,7 +173,15 @@ fn finish(written: std::io::Result<()>, out: &Path, what: &str, stdout: &mut imp
 /// Runs `reps` seeds of every variant (or of the scenario's protocol), writes
 /// per-seed outputs, compare.csv (when comparing) and replications.csv, and
 /// prints one row per variant.
-fn replicate(sc: &Scenario, name: &str, seed: u64, reps: u32, out: &Path, comparing: bool) -> ExitCode {
+fn replicate(
+    sc: &Scenario,
+    (path, text): (&Path, &str),
+    name: &str,
+    seed: u64,
+    reps: u32,
+    out: &Path,
+    comparing: bool,
+) -> ExitCode {
     let rows = runner::run_matrix(sc, name, seed, reps);
     use analysis::output as o;
     let write_all = || -> std::io::Result<()> {
@@ -197,7 +206,8 @@ fn replicate(sc: &Scenario, name: &str, seed: u64, reps: u32, out: &Path, compar
         if reps > 1 {
             o::write_atomic(&out.join("replications.csv"), &o::replications_csv(&rows))?;
         }
-        Ok(())
+        let seeds: Vec<u64> = (0..reps as u64).map(|k| seed.wrapping_add(k)).collect();
+        manifest::write(out, path, text, &seeds)
     };
     let written = write_all();
     let mut stdout = std::io::stdout().lock();
@@ -217,7 +227,7 @@ fn replicate(sc: &Scenario, name: &str, seed: u64, reps: u32, out: &Path, compar
 }
 
 fn compare(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>) -> ExitCode {
-    let sc = match load(path) {
+    let (sc, text) = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -232,5 +242,5 @@ fn compare(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBu
     let seed = seed.unwrap_or(sc.seed);
     let reps = reps.unwrap_or(*sc.reps.get_ref());
     let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-compare-seed{seed}")));
-    replicate(&sc, &name, seed, reps, &out, true)
+    replicate(&sc, (path, &text), &name, seed, reps, &out, true)
 }

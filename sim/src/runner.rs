@@ -8,6 +8,7 @@ use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
 use protocols::sched::SchedulerKind;
+use protocols::tree::{TreeConfig, TreePeer};
 use protocols::{PeerId, StreamParams, Time};
 
 use crate::churn;
@@ -49,6 +50,31 @@ impl Protocol for ClientServer {
     fn peer(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
         CdnPeer::new(self.cfg.clone(), false, up_kbps)
     }
+}
+
+/// Tree-push (single tree, or SplitStream multi-tree with `stripes > 1`) as an engine protocol.
+pub struct TreePush {
+    pub cfg: Arc<TreeConfig>,
+}
+
+impl Protocol for TreePush {
+    type Peer = TreePeer;
+    fn name(&self) -> String {
+        "tree-push".into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
+        TreePeer::new(self.cfg.clone(), true, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
+        TreePeer::new(self.cfg.clone(), false, up_kbps)
+    }
+}
+
+/// Tree-push configuration of a scenario (`[protocol.tree]`, defaults from
+/// [`protocols::tree::TreeParams::default`]; the player as for every protocol).
+pub fn tree_config(sc: &Scenario) -> TreeConfig {
+    let m = mesh_config(sc);
+    TreeConfig { stream: m.stream, player: m.player, tree: sc.protocol.tree.params(), tracker: PeerId(0) }
 }
 
 /// Client-server configuration of a scenario.
@@ -121,6 +147,10 @@ pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time
         }
         ProtocolName::ClientServer => {
             let proto = ClientServer { cfg: Arc::new(cdn_config(sc)) };
+            run_with(proto, sc, opts, progress)
+        }
+        ProtocolName::TreePush => {
+            let proto = TreePush { cfg: Arc::new(tree_config(sc)) };
             run_with(proto, sc, opts, progress)
         }
     }

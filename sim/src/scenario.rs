@@ -101,6 +101,9 @@ pub struct VariantSpec {
     /// Chunk scheduler.
     #[serde(default)]
     pub scheduler: Option<SchedulerName>,
+    /// Tree-push stripes (`protocol.tree.stripes`).
+    #[serde(default)]
+    pub stripes: Option<Spanned<u32>>,
 }
 
 impl SchedulerName {
@@ -126,6 +129,9 @@ impl Scenario {
         if let Some(s) = v.scheduler {
             sc.protocol.scheduler = s;
         }
+        if let Some(k) = &v.stripes {
+            sc.protocol.tree.stripes = Some(k.clone());
+        }
         let label = v.label.clone().unwrap_or_else(|| sc.variant_label());
         (sc, label)
     }
@@ -134,6 +140,10 @@ impl Scenario {
     pub fn variant_label(&self) -> String {
         match self.protocol.name {
             ProtocolName::MeshPull => format!("{}/{}", self.protocol.name.as_str(), self.protocol.scheduler.as_str()),
+            ProtocolName::TreePush => match self.protocol.tree.stripes.as_ref().map(|k| *k.get_ref()) {
+                Some(k) if k > 1 => format!("tree-push/k={k}"),
+                _ => "tree-push".to_string(),
+            },
             _ => self.protocol.name.as_str().to_string(),
         }
     }
@@ -315,6 +325,7 @@ pub enum ProtocolName {
     #[default]
     MeshPull,
     ClientServer,
+    TreePush,
 }
 
 impl ProtocolName {
@@ -322,6 +333,7 @@ impl ProtocolName {
         match self {
             ProtocolName::MeshPull => "mesh-pull",
             ProtocolName::ClientServer => "client-server",
+            ProtocolName::TreePush => "tree-push",
         }
     }
 }
@@ -351,6 +363,67 @@ pub struct ProtocolSpec {
     /// `[protocol.mesh]`: mesh-pull parameters.
     #[serde(default)]
     pub mesh: MeshSpec,
+    /// `[protocol.tree]`: tree-push parameters.
+    #[serde(default)]
+    pub tree: TreeSpec,
+}
+
+/// `[protocol.tree]`: tree-push parameters (defaults and meanings in
+/// `protocols::tree`; every key is optional).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeSpec {
+    /// Stripes k: 1 = single tree (default), k > 1 = SplitStream multi-tree (1 to 64).
+    pub stripes: Option<Spanned<u32>>,
+    /// Parent -> child heartbeat and child -> parent keep-alive period (default 1).
+    pub heartbeat_interval_s: Option<Positive>,
+    /// Silence after which a child declares its parent lost (default 3).
+    pub parent_timeout_s: Option<Positive>,
+    /// Silence after which a parent drops a child (default 3).
+    pub child_timeout_s: Option<Positive>,
+    /// A Join unanswered this long counts as refused (default 1).
+    pub join_timeout_s: Option<Positive>,
+    /// Back-off before a new round of joins (default 1).
+    pub join_retry_s: Option<Positive>,
+    /// Joins per round before backing off (default 16).
+    pub max_join_attempts: Option<Spanned<u32>>,
+    /// Nodes named in a redirect (default 8).
+    pub redirect_max: Option<Spanned<u32>>,
+    /// Deepest position in a tree, the source at depth 0 (default 32, at most 63).
+    pub max_depth: Option<Spanned<u32>>,
+    /// Cap on stripe-children per node (default 64).
+    pub max_slots: Option<Spanned<u32>>,
+    /// After the first chunk, wait at most this long for the other stripes (default 5).
+    pub start_wait_s: Option<Positive>,
+    /// An unserved peer starts its player at the live point after this (default 15).
+    pub live_start_after_s: Option<Positive>,
+    /// Members asked of the tracker (default 20).
+    pub tracker_list_size: Option<Spanned<u32>>,
+}
+
+impl TreeSpec {
+    /// The tree parameters, defaults from `protocols::tree::TreeParams::default`.
+    pub fn params(&self) -> protocols::tree::TreeParams {
+        let d = protocols::tree::TreeParams::default();
+        let u = |v: &Option<Spanned<u32>>, d: u32| v.as_ref().map_or(d, |x| *x.get_ref());
+        let t = |v: Option<Positive>, d: protocols::Time| v.map_or(d, |x| protocols::Time::from_secs_f64(x.0));
+        protocols::tree::TreeParams {
+            stripes: u(&self.stripes, d.stripes),
+            heartbeat_interval: t(self.heartbeat_interval_s, d.heartbeat_interval),
+            parent_timeout: t(self.parent_timeout_s, d.parent_timeout),
+            child_timeout: t(self.child_timeout_s, d.child_timeout),
+            join_timeout: t(self.join_timeout_s, d.join_timeout),
+            join_retry: t(self.join_retry_s, d.join_retry),
+            max_join_attempts: u(&self.max_join_attempts, d.max_join_attempts),
+            redirect_max: u(&self.redirect_max, d.redirect_max),
+            max_depth: u(&self.max_depth, d.max_depth),
+            max_slots: u(&self.max_slots, d.max_slots),
+            start_wait: t(self.start_wait_s, d.start_wait),
+            live_start_after: t(self.live_start_after_s, d.live_start_after),
+            tracker_list_size: u(&self.tracker_list_size, d.tracker_list_size as u32) as u16,
+            tracker_refresh: d.tracker_refresh,
+        }
+    }
 }
 
 /// `[protocol.mesh]`: mesh-pull parameters (defaults from `protocols::mesh`).
@@ -644,6 +717,40 @@ impl Scenario {
             && pm.get_ref() < p.get_ref()
         {
             return err(pm.span(), format!("partners_max ({}) must be >= partners ({})", pm.get_ref(), p.get_ref()));
+        }
+        let tr = &self.protocol.tree;
+        range(&tr.stripes, 1, protocols::tree::MAX_STRIPES, "stripes")?;
+        range(&tr.max_join_attempts, 1, 1000, "max_join_attempts")?;
+        range(&tr.redirect_max, 1, protocols::wire::MAX_PEERS_PER_MSG as u32, "redirect_max")?;
+        range(&tr.max_depth, 1, protocols::wire::MAX_PEERS_PER_MSG as u32 - 1, "max_depth")?;
+        range(&tr.max_slots, 1, 4096, "max_slots")?;
+        range(&tr.tracker_list_size, 1, protocols::wire::MAX_PEERS_PER_MSG as u32, "tracker_list_size")?;
+        // Cross-key rules (stripes vs the window, timeouts vs the heartbeat).
+        let stream = protocols::StreamParams {
+            rate_bps: (self.stream.rate_kbps.0 * 1000.0).round() as u64,
+            chunk_duration: protocols::Time::from_secs_f64(self.stream.chunk_s.0),
+        };
+        let window_chunks = m.window.as_ref().map_or(120, |w| *w.get_ref());
+        if let Err(msg) = tr.params().validate(&stream, window_chunks) {
+            let span = match &tr.stripes {
+                Some(k) if msg.starts_with("stripes") => Some(k.span()),
+                _ => src.find("[protocol.tree]").map(|s| s..s + 1),
+            };
+            return Err(ScenarioError::at(file, src, span, format!("protocol.tree: {msg}")));
+        }
+        for v in &self.variants {
+            if let Some(k) = &v.stripes
+                && !(1..=protocols::tree::MAX_STRIPES).contains(k.get_ref())
+            {
+                return err(
+                    k.span(),
+                    format!(
+                        "invalid value {}: stripes must be between 1 and {}",
+                        k.get_ref(),
+                        protocols::tree::MAX_STRIPES
+                    ),
+                );
+            }
         }
         let startup_chunks = (self.player.startup_s.0 / self.stream.chunk_s.0).ceil();
         let window = m.window.as_ref().map_or(120, |w| *w.get_ref()) as f64;

@@ -13,7 +13,9 @@ use sim::runner::{RunOptions, run};
 use sim::scenario::Scenario;
 
 /// Every protocol the scenario format knows; each physics test runs them all.
-const PROTOCOLS: &[&str] = &["mesh-pull", "client-server"];
+/// Tree-push runs as a 4-stripe multi-tree: in a single tree a peer whose
+/// upload is below the stream rate cannot forward at all.
+const PROTOCOLS: &[&str] = &["mesh-pull", "client-server", "tree-push"];
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("physics.toml", text).expect("valid test scenario");
@@ -21,7 +23,8 @@ fn run_text(text: &str, seed: u64) -> Report {
 }
 
 fn with_protocol(body: &str, proto: &str) -> String {
-    format!("{body}\n[protocol]\nname = \"{proto}\"\n")
+    let extra = if proto == "tree-push" { "[protocol.tree]\nstripes = 4\n" } else { "" };
+    format!("{body}\n[protocol]\nname = \"{proto}\"\n{extra}")
 }
 
 /// (a) Total upload below N x rate: mean continuity cannot exceed r_max / r.
