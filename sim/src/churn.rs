@@ -12,7 +12,7 @@ use rand::RngExt;
 
 use crate::engine::NodeSpec;
 use crate::rngs::{self, Stream};
-use crate::scenario::{ChurnModel, Scenario};
+use crate::scenario::{ChurnModel, FlashShape, Scenario};
 
 /// A bandwidth class after defaults are applied.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,12 +75,14 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             leave: None,
         },
     ];
-    let churn = sc.churn.model == ChurnModel::Poisson;
+    // Departures are drawn for every model but `none`; trace rows carry their own.
+    let churn = sc.churn.model != ChurnModel::None;
+    let session = sc.churn.session_dist();
     let peer = |rng: &mut rand_chacha::ChaCha8Rng, join: Time, may_leave: bool| {
         let c = pick_class(&classes, rng.random::<f64>());
-        let session = exponential(rng, sc.churn.session_mean_s.0);
+        let length = session.sample(rng);
         let graceful = rng.random::<f64>() < sc.churn.graceful_share.0;
-        let leave = (churn && may_leave).then(|| (join + Time::from_secs_f64(session), graceful)).filter(|l| l.0 < end);
+        let leave = (churn && may_leave).then(|| (join + Time::from_secs_f64(length), graceful)).filter(|l| l.0 < end);
         NodeSpec {
             role: NodeRole::Peer,
             class: c as u16,
@@ -98,7 +100,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
         })
         .collect();
     let mut arrivals = Vec::new();
-    if churn && sc.churn.arrival_rate_per_s.0 > 0.0 {
+    if sc.churn.model == ChurnModel::Poisson && sc.churn.arrival_rate_per_s.0 > 0.0 {
         let mean_gap = 1.0 / sc.churn.arrival_rate_per_s.0;
         let mut t = 0.0;
         loop {
@@ -108,6 +110,34 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
                 break;
             }
             arrivals.push(peer(&mut rng, at, true));
+        }
+    }
+    for f in &sc.churn.flash {
+        for _ in 0..*f.peers.get_ref() {
+            let offset = match f.shape {
+                FlashShape::Step => 0.0,
+                FlashShape::Uniform => rng.random::<f64>() * f.duration_s.0,
+                FlashShape::Exponential => exponential(&mut rng, f.duration_s.0 / 3.0),
+            };
+            let at = Time::from_secs_f64(f.at_s.0 + offset);
+            let p = peer(&mut rng, at, true);
+            if at < end {
+                arrivals.push(p);
+            }
+        }
+    }
+    for row in &sc.churn.trace {
+        let join = Time::from_secs_f64(row.join_s);
+        let mut p = peer(&mut rng, join, false);
+        if let Some(c) = row.class {
+            p.class = c as u16;
+            p.up_bps = classes[c].up_bps;
+            p.down_bps = classes[c].down_bps;
+        }
+        let graceful = p.leave.map_or(rng.random::<f64>() < sc.churn.graceful_share.0, |l| l.1);
+        p.leave = row.leave_s.map(|l| (Time::from_secs_f64(l), graceful)).filter(|l| l.0 < end);
+        if join < end {
+            arrivals.push(p);
         }
     }
     initial.append(&mut arrivals);
@@ -149,6 +179,56 @@ mod tests {
         // Exponential median = mean x ln 2.
         assert!((median - 69.3).abs() < 5.0, "{median}");
         assert!(nodes.windows(2).all(|w| w[0].join <= w[1].join));
+    }
+
+    #[test]
+    fn flash_crowds_arrive_in_their_window_with_their_shape() {
+        let s = sc("duration_s = 100\n[peers]\ncount = 1\n\
+                    [[churn.flash]]\nat_s = 20\npeers = 3000\nduration_s = 30\n\
+                    [[churn.flash]]\nat_s = 60\npeers = 500\nshape = \"step\"\n\
+                    [[churn.flash]]\nat_s = 70\npeers = 3000\nshape = \"exponential\"\nduration_s = 15\n");
+        let nodes = population(&s, 2);
+        let joins: Vec<f64> = nodes[3..].iter().map(|n| n.join.as_secs_f64()).collect();
+        let uniform: Vec<f64> = joins.iter().copied().filter(|&t| (20.0..50.0).contains(&t)).collect();
+        assert_eq!(uniform.len(), 3000, "uniform burst stays in [20, 50)");
+        let mean = uniform.iter().sum::<f64>() / 3000.0;
+        assert!((mean - 35.0).abs() < 0.6, "uniform burst mean {mean}");
+        assert_eq!(joins.iter().filter(|&&t| t == 60.0).count(), 500, "step burst at 60 s");
+        let exp: Vec<f64> = joins.iter().copied().filter(|&t| t >= 70.0).map(|t| t - 70.0).collect();
+        // Exponential with mean 5 s, truncated at the 30 s left in the run (P(>30) = e^-6).
+        let mean = exp.iter().sum::<f64>() / exp.len() as f64;
+        assert!((mean - 5.0).abs() < 0.3, "exponential burst mean offset {mean}");
+        assert!(nodes.iter().all(|n| n.leave.is_none()), "churn model none: flash peers stay");
+    }
+
+    #[test]
+    fn trace_rows_become_joins_and_leaves_and_bad_lines_are_named() {
+        let dir = std::env::temp_dir().join(format!("swarmlab-trace-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scen = dir.join("t.toml");
+        std::fs::write(
+            &scen,
+            "duration_s = 100\n[peers]\ncount = 0\n[[peers.classes]]\nname = \"a\"\nshare = 0.5\nup_kbps = 1\ndown_kbps = 1\n\
+             [[peers.classes]]\nname = \"b\"\nshare = 0.5\nup_kbps = 2\ndown_kbps = 1\n\
+             [churn]\nmodel = \"trace\"\ntrace_file = \"trace.csv\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("trace.csv"), "join_s,leave_s,class\n1.5,10,b\n# comment\n3,,a\n200,300\n").unwrap();
+        let (s, _) = Scenario::load(&scen).expect("valid trace");
+        let nodes = population(&s, 1);
+        assert_eq!(nodes.len(), 4, "two trace peers join before the end");
+        assert_eq!((nodes[2].join, nodes[2].class), (Time::from_millis(1500), 1));
+        assert_eq!(nodes[2].leave.map(|l| l.0), Some(Time::from_secs(10)));
+        assert_eq!((nodes[3].class, nodes[3].leave), (0, None));
+        std::fs::write(dir.join("trace.csv"), "join_s,leave_s,class\n1,2,a\n5,oops,a\n").unwrap();
+        let e = Scenario::load(&scen).unwrap_err();
+        assert!(e.to_string().contains("line 3") && e.to_string().contains("oops"), "{e}");
+        std::fs::write(dir.join("trace.csv"), "join_s,leave_s,class\n1,2,zzz\n").unwrap();
+        assert!(Scenario::load(&scen).unwrap_err().to_string().contains("unknown class `zzz`"));
+        std::fs::remove_file(dir.join("trace.csv")).unwrap();
+        let e = Scenario::load(&scen).unwrap_err();
+        assert!(e.to_string().contains("cannot read the trace file"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("churn.trace_file"));
     }
 
     #[test]

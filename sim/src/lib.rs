@@ -12,6 +12,7 @@
 //! from a stream named by (seed, kind, index).
 
 pub mod churn;
+pub mod dist;
 pub mod engine;
 pub mod latency;
 pub mod queue;

@@ -255,21 +255,82 @@ pub struct ClassSpec {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChurnSpec {
-    /// `none` (default) or `poisson`.
+    /// `none` (default: nobody leaves, no arrivals after the start), `poisson`
+    /// (Poisson arrivals, sessions from `session`), or `trace` (joins and
+    /// leaves read from `trace_file`).
     #[serde(default)]
     pub model: ChurnModel,
     /// Poisson arrival rate after the start, peers per second (default 0).
     #[serde(default)]
     pub arrival_rate_per_s: NonNegative,
-    /// Mean session length, seconds, exponentially distributed (default 600).
+    /// Session-length distribution: `exponential` (default), `weibull`,
+    /// `log-normal` or `pareto`, each with mean `session_mean_s`.
+    #[serde(default)]
+    pub session: crate::dist::SessionKind,
+    /// Mean session length, seconds (default 600).
     #[serde(default = "d_session")]
     pub session_mean_s: Positive,
+    /// Shape: Weibull k (default 0.7), log-normal sigma (default 1.0), Pareto
+    /// alpha (default 2.0, must be > 1); ignored for exponential.
+    #[serde(default)]
+    pub session_shape: Option<Spanned<f64>>,
     /// Fraction of departures that are graceful (default 0.5); the rest crash.
     #[serde(default = "d_half")]
     pub graceful_share: Fraction,
     /// Whether the initial peers also draw session lengths (default true).
     #[serde(default = "d_true")]
     pub initial_peers_leave: bool,
+    /// `[[churn.flash]]`: flash crowds (bursts of arrivals), any churn model.
+    #[serde(default)]
+    pub flash: Vec<FlashSpec>,
+    /// Trace of joins and leaves for `model = "trace"`: a CSV file (path
+    /// relative to the scenario) with header `join_s,leave_s,class`; an empty
+    /// `leave_s` means the peer stays; `class` is optional (a class name).
+    #[serde(default)]
+    pub trace_file: Option<Spanned<String>>,
+    /// Trace rows, read by [`Scenario::load`].
+    #[serde(skip)]
+    pub trace: Vec<TraceRow>,
+}
+
+/// `[[churn.flash]]`: a burst of `peers` arrivals starting at `at_s`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlashSpec {
+    /// Start of the burst, seconds.
+    pub at_s: NonNegative,
+    /// Number of arriving peers.
+    pub peers: Spanned<u32>,
+    /// `step` (all at `at_s`), `uniform` over `duration_s` (default), or
+    /// `exponential` (arrival density decaying with mean `duration_s / 3`).
+    #[serde(default)]
+    pub shape: FlashShape,
+    /// Length of the burst, seconds (default 10).
+    #[serde(default = "d_flash_duration")]
+    pub duration_s: NonNegative,
+}
+
+/// Shapes of a flash crowd.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlashShape {
+    Step,
+    #[default]
+    Uniform,
+    Exponential,
+}
+
+/// One line of a churn trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceRow {
+    pub join_s: f64,
+    pub leave_s: Option<f64>,
+    /// Index into the scenario's classes (None: drawn by share).
+    pub class: Option<usize>,
+}
+
+fn d_flash_duration() -> NonNegative {
+    NonNegative(10.0)
 }
 fn d_session() -> Positive {
     Positive(600.0)
@@ -285,10 +346,30 @@ impl Default for ChurnSpec {
         ChurnSpec {
             model: ChurnModel::None,
             arrival_rate_per_s: NonNegative(0.0),
+            session: Default::default(),
             session_mean_s: d_session(),
+            session_shape: None,
             graceful_share: d_half(),
             initial_peers_leave: true,
+            flash: Vec::new(),
+            trace_file: None,
+            trace: Vec::new(),
         }
+    }
+}
+
+impl ChurnSpec {
+    /// The session distribution with its defaults applied.
+    pub fn session_dist(&self) -> crate::dist::Session {
+        use crate::dist::SessionKind as K;
+        let default_shape = match self.session {
+            K::Exponential => 1.0,
+            K::Weibull => 0.7,
+            K::LogNormal => 1.0,
+            K::Pareto => 2.0,
+        };
+        let shape = self.session_shape.as_ref().map_or(default_shape, |s| *s.get_ref());
+        crate::dist::Session::with_mean(self.session, self.session_mean_s.0, shape)
     }
 }
 
@@ -299,8 +380,10 @@ pub enum ChurnModel {
     /// Nobody leaves and nobody arrives after the initial population.
     #[default]
     None,
-    /// Poisson arrivals, exponential session lengths.
+    /// Poisson arrivals, session lengths from `churn.session`.
     Poisson,
+    /// Joins and leaves from `churn.trace_file`.
+    Trace,
 }
 
 /// `[network]`: the core between access links.
@@ -615,7 +698,15 @@ impl Scenario {
             key: None,
             message: format!("cannot read the scenario file: {e}"),
         })?;
-        let sc = Scenario::parse(&file, &src)?;
+        let mut sc = Scenario::parse(&file, &src)?;
+        if let Some(t) = sc.churn.trace_file.clone() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            sc.churn.trace = sc.read_trace(&base.join(t.get_ref())).map_err(|message| {
+                let mut e = ScenarioError::at(&file, &src, Some(t.span()), message);
+                e.key = Some("churn.trace_file".into());
+                e
+            })?;
+        }
         Ok((sc, src))
     }
 
@@ -647,8 +738,39 @@ impl Scenario {
                 format!("invalid value {}: reps must be between 1 and 10000", self.reps.get_ref()),
             );
         }
-        if *self.peers.count.get_ref() == 0 {
+        let extra_peers = !self.churn.flash.is_empty() || self.churn.model == ChurnModel::Trace;
+        if *self.peers.count.get_ref() == 0 && !extra_peers {
             return err(self.peers.count.span(), "invalid value 0: expected at least 1 peer".into());
+        }
+        if let Some(k) = &self.churn.session_shape {
+            use crate::dist::SessionKind as K;
+            let v = *k.get_ref();
+            let (ok, allowed) = match self.churn.session {
+                K::Pareto => (v > 1.0 && v <= 100.0, "a Pareto alpha between 1 (exclusive) and 100"),
+                _ => (v > 0.0 && v <= 100.0, "a shape between 0 (exclusive) and 100"),
+            };
+            if !ok || !v.is_finite() {
+                return err(k.span(), format!("invalid value {v}: expected {allowed}"));
+            }
+        }
+        for f in &self.churn.flash {
+            if *f.peers.get_ref() > 10_000_000 {
+                return err(f.peers.span(), "invalid value: at most 10,000,000 peers per flash crowd".into());
+            }
+        }
+        match (&self.churn.model, &self.churn.trace_file) {
+            (ChurnModel::Trace, None) => {
+                return Err(ScenarioError::at(
+                    file,
+                    src,
+                    src.find("[churn]").map(|s| s..s + 1),
+                    "churn.model = \"trace\" needs churn.trace_file (a CSV with header join_s,leave_s,class)".into(),
+                ));
+            }
+            (m, Some(t)) if *m != ChurnModel::Trace => {
+                return err(t.span(), "churn.trace_file is only read with churn.model = \"trace\"".into());
+            }
+            _ => {}
         }
         if *self.peers.count.get_ref() > 10_000_000 {
             return err(self.peers.count.span(), "invalid value: at most 10,000,000 peers are supported".into());
@@ -763,6 +885,58 @@ impl Scenario {
             ));
         }
         Ok(())
+    }
+
+    /// Reads and checks a churn trace; errors name the trace file and line.
+    pub fn read_trace(&self, path: &Path) -> Result<Vec<TraceRow>, String> {
+        let name = path.display();
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the trace file `{name}`: {e}"))?;
+        let classes: Vec<String> = match &self.peers.classes {
+            None => vec!["default".into()],
+            Some(cs) => {
+                cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
+            }
+        };
+        let mut rows = Vec::new();
+        let mut lines = text.lines().enumerate();
+        let header = lines.next().map(|(_, l)| l.trim().replace(' ', ""));
+        if !matches!(header.as_deref(), Some("join_s,leave_s") | Some("join_s,leave_s,class")) {
+            return Err(format!(
+                "trace file `{name}`: line 1: expected the header `join_s,leave_s,class` (class optional)"
+            ));
+        }
+        for (i, line) in lines {
+            let n = i + 1;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            if f.len() < 2 || f.len() > 3 {
+                return Err(format!(
+                    "trace file `{name}`: line {n}: expected 2 or 3 comma-separated fields (join_s,leave_s,class), got {}",
+                    f.len()
+                ));
+            }
+            let num = |x: &str, what: &str| -> Result<f64, String> {
+                x.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| {
+                    format!("trace file `{name}`: line {n}: {what} `{x}` is not a number of seconds >= 0")
+                })
+            };
+            let join_s = num(f[0], "join_s")?;
+            let leave_s = if f[1].is_empty() { None } else { Some(num(f[1], "leave_s")?) };
+            if leave_s.is_some_and(|l| l < join_s) {
+                return Err(format!("trace file `{name}`: line {n}: leave_s is before join_s"));
+            }
+            let class = match f.get(2).filter(|c| !c.is_empty()) {
+                None => None,
+                Some(c) => Some(classes.iter().position(|x| x == c).ok_or_else(|| {
+                    format!("trace file `{name}`: line {n}: unknown class `{c}` (classes: {})", classes.join(", "))
+                })?),
+            };
+            rows.push(TraceRow { join_s, leave_s, class });
+        }
+        Ok(rows)
     }
 
     /// The scenario's name: `name` or the file stem.
