@@ -53,6 +53,18 @@ pub struct PeerStats {
     pub up_control: u64,
     pub down_media: u64,
     pub down_control: u64,
+    /// Upload capacity in bits accumulated up to `cap_since` (time-varying
+    /// capacity); `up_bps` is the capacity since then.
+    pub cap_bits: f64,
+    pub cap_since: Time,
+}
+
+impl PeerStats {
+    /// Upload capacity in bits over the node's presence up to `end`.
+    pub fn capacity_bits(&self, end: Time) -> f64 {
+        let until = self.left.unwrap_or(end).min(end);
+        self.cap_bits + self.up_bps as f64 * (until - self.cap_since).as_secs_f64()
+    }
 }
 
 impl PeerStats {
@@ -106,6 +118,9 @@ pub struct Collector {
     /// Width of a time bucket of [`Collector::buckets`].
     pub bucket: Time,
     pub buckets: Vec<Bucket>,
+    /// Closed constant-capacity periods `(from, to, up_bps)` of peers whose
+    /// upload changed during the run (the open period is in `PeerStats`).
+    pub segments: Vec<(Time, Time, f64)>,
 }
 
 impl Collector {
@@ -117,6 +132,7 @@ impl Collector {
             delivery: Histogram::default(),
             bucket: Time::from_secs(1),
             buckets: Vec::new(),
+            segments: Vec::new(),
         }
     }
 
@@ -148,6 +164,7 @@ impl Collector {
         n.class = class;
         n.up_bps = up_bps;
         n.joined = now;
+        n.cap_since = now;
         if role == NodeRole::Peer {
             self.at(now).joins += 1;
         }
@@ -165,6 +182,18 @@ impl Collector {
         if peer {
             b.leaves += 1;
             b.play_stops += playing as u32;
+        }
+    }
+
+    /// Node `id`'s upload capacity changed to `up_bps` at `now`.
+    pub fn capacity(&mut self, id: PeerId, now: Time, up_bps: u64) {
+        let n = self.node(id);
+        let (since, old, role) = (n.cap_since, n.up_bps, n.role);
+        n.cap_bits += old as f64 * (now - since).as_secs_f64();
+        n.cap_since = now;
+        n.up_bps = up_bps;
+        if role == NodeRole::Peer && now > since {
+            self.segments.push((since, now, old as f64));
         }
     }
 

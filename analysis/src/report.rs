@@ -212,17 +212,16 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes), "streams", Better::Lower);
 
     // Upload utilization.
-    let alive = |s: &PeerStats| secs(s.left.unwrap_or(end).min(end) - s.joined);
     for (k, name) in info.class_names.iter().enumerate() {
         let (used, cap) = peers.iter().filter(|(_, s)| s.class as usize == k).fold((0f64, 0f64), |(u, c), (_, s)| {
-            (u + (s.up_media + s.up_control) as f64 * 8.0, c + s.up_bps as f64 * alive(s))
+            (u + (s.up_media + s.up_control) as f64 * 8.0, c + s.capacity_bits(end))
         });
         put(&format!("upload_util.{name}"), (cap > 0.0).then(|| used / cap), "ratio", Better::Neither);
     }
     let utils: Vec<f64> = peers
         .iter()
-        .filter(|(_, s)| s.up_bps > 0 && alive(s) > 0.0)
-        .map(|(_, s)| (s.up_media + s.up_control) as f64 * 8.0 / (s.up_bps as f64 * alive(s)))
+        .filter(|(_, s)| s.capacity_bits(end) > 0.0)
+        .map(|(_, s)| (s.up_media + s.up_control) as f64 * 8.0 / s.capacity_bits(end))
         .collect();
     let sq: f64 = utils.iter().map(|x| x * x).sum();
     put(
@@ -233,8 +232,10 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     );
 
     // Bounds.
-    let intervals: Vec<(Time, Time, f64)> =
-        peers.iter().map(|(_, s)| (s.joined, s.left.unwrap_or(end), s.up_bps as f64)).collect();
+    // Constant-capacity periods of every peer: closed ones from capacity
+    // changes, then each peer's open period to its departure or the end.
+    let mut intervals: Vec<(Time, Time, f64)> = c.segments.clone();
+    intervals.extend(peers.iter().map(|(_, s)| (s.cap_since, s.left.unwrap_or(end), s.up_bps as f64)));
     let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, &intervals, end);
     let bound = bounds::weighted_continuity_bound(info.source_up_bps as f64, &intervals, end, stream.rate_bps as f64);
     put("stream_rate", Some(stream.rate_bps as f64 / 1000.0), "kbps", Better::Neither);
@@ -243,7 +244,7 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     // Finite-horizon capacity bound: every played chunk is one chunk message
     // (chunk_wire bytes) that some node's upload carried within the run.
     let capacity_bytes = info.source_up_bps as f64 / 8.0 * secs(end)
-        + peers.iter().map(|(_, s)| s.up_bps as f64 / 8.0 * alive(s)).sum::<f64>();
+        + peers.iter().map(|(_, s)| s.capacity_bits(end) / 8.0).sum::<f64>();
     let capacity_bound = (due > 0).then(|| (capacity_bytes / (chunk_wire as f64 * due as f64)).min(1.0));
     put("capacity_bound", capacity_bound, "ratio", Better::Neither);
     put("efficiency", pooled.zip(bound).map(|(p, b)| p / b), "ratio", Better::Higher);

@@ -12,8 +12,10 @@
 //! Partners are refreshed every `refresh_interval`: those silent for
 //! `partner_timeout` are dropped (crash detection), the lowest-scoring one is
 //! dropped when its score (bytes exchanged both ways in the last period) is
-//! below `underperform_ratio` x the mean, and new ones are sought from the
-//! mCache (or the tracker when it is empty).
+//! below `underperform_ratio` x the mean, or whatever it is when no new chunk
+//! arrived since the last refresh (starvation: the mesh may be cut off from
+//! the source), and new ones are sought from the mCache (or the tracker when
+//! it is empty or the node starves).
 //!
 //! Departures from the paper: the membership gossip sends a random sample of
 //! the mCache to one partner (DONet uses SCAM-style membership messages with
@@ -166,6 +168,8 @@ pub struct MeshPeer {
     partners: Vec<Partner>,
     hellos: Vec<(PeerId, Time)>,
     mcache: Vec<PeerId>,
+    /// `newest` at the previous partner refresh (starvation detection).
+    newest_at_refresh: Option<Seq>,
 }
 
 thread_local! {
@@ -197,6 +201,7 @@ impl MeshPeer {
             partners: Vec::new(),
             hellos: Vec::new(),
             mcache: Vec::new(),
+            newest_at_refresh: None,
         }
     }
 
@@ -434,17 +439,25 @@ impl MeshPeer {
             self.mcache.retain(|&m| m != id);
         }
         self.hellos.retain(|&(_, at)| at + timeout >= now);
+        // Starving: no new chunk since the last refresh although the stream
+        // started. Every partner is then replaceable, so one is swapped for a
+        // fresh candidate (the tracker is asked too): otherwise a mesh cut off
+        // from the source (outage, partition) would never find it again.
+        let starving = !self.is_source && self.newest.is_some() && self.newest == self.newest_at_refresh;
+        self.newest_at_refresh = self.newest;
         if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
             let score = |p: &Partner| p.bytes_from + p.bytes_to;
             let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
             let worst = self.partners.iter().min_by_key(|p| score(p)).map(|p| (p.id, score(p)));
             if let Some((id, s)) = worst
-                && mean > 0.0
-                && (s as f64) < self.cfg.mesh.underperform_ratio * mean
+                && (starving || (mean > 0.0 && (s as f64) < self.cfg.mesh.underperform_ratio * mean))
             {
                 cx.send(id, Msg::Bye);
                 self.remove_partner(id, cx);
             }
+        }
+        if starving {
+            cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
         }
         for p in &mut self.partners {
             p.bytes_from = 0;

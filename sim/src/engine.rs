@@ -40,6 +40,14 @@ use crate::latency::LatencyModel;
 use crate::queue::EventQueue;
 use crate::rngs::{self, Stream};
 
+/// Time to serialize `bits` at `bps`, rounded up; [`Time::MAX`] at zero rate.
+fn transmit_bits(bits: u64, bps: u64) -> Time {
+    if bps == 0 {
+        return Time::MAX;
+    }
+    Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64)
+}
+
 /// A protocol family as the engine sees it: a factory of member nodes.
 pub trait Protocol {
     type Peer: Peer;
@@ -81,17 +89,54 @@ struct Slot<P: Peer> {
     mediaq: VecDeque<Tx>,
     head_start: Time,
     head_end: Time,
+    /// Bits of the message in service not yet serialized at `head_mark`.
+    head_left_bits: u64,
+    head_mark: Time,
+    /// Bumped when the head's end is rescheduled (capacity change): older
+    /// `UpDone` events are stale.
+    head_gen: u32,
     queued_bytes: u64,
     down_free: Time,
     tx_count: u64,
+    /// Nominal upload (from its class) and the current Markov level index.
+    nominal_up_bps: u64,
+    class: u16,
+    level: u8,
+    level_draws: u32,
+    /// Cut off from the network (outage): messages to and from it are lost.
+    cut: bool,
+}
+
+/// A scenario action the engine applies at a given time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Control {
+    /// Node `node` loses (`down: true`) or regains its network connection.
+    Outage { node: u32, down: bool },
+    /// Peers whose hashed id falls below `fraction` are cut off from the rest
+    /// (tracker and source stay on the other side); `None` heals.
+    Partition { fraction: Option<f64> },
+    /// Upload of class `class` (all peer classes for `None`) becomes
+    /// `factor` x nominal, for present and future members.
+    ClassBandwidth { class: Option<u16>, factor: f64 },
+}
+
+/// Markov-modulated upload: each peer's upload is nominal x `levels[k]`; the
+/// level is held for an exponential time of mean `mean_hold`, then a uniformly
+/// chosen other level follows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Modulation {
+    pub levels: Vec<f64>,
+    pub mean_hold: Time,
 }
 
 enum Ev<T> {
     Join(u32),
     Leave(u32, bool),
     Timer(u32, T),
-    UpDone(u32),
+    UpDone(u32, u32),
     Deliver { from: u32, to: u32, msg: Msg },
+    Control(u32),
+    Modulate(u32),
 }
 
 /// The simulator of one run.
@@ -108,6 +153,10 @@ pub struct Engine<F: Protocol> {
     collector: Collector,
     traffic: Traffic,
     events: u64,
+    controls: Vec<Control>,
+    partition: Option<f64>,
+    class_factor: Vec<f64>,
+    modulation: Option<Modulation>,
 }
 
 impl<F: Protocol> Engine<F> {
@@ -138,6 +187,127 @@ impl<F: Protocol> Engine<F> {
             collector: Collector::new(stream),
             traffic: Traffic::default(),
             events: 0,
+            controls: Vec::new(),
+            partition: None,
+            class_factor: Vec::new(),
+            modulation: None,
+        }
+    }
+
+    /// Schedules a scenario action at `at` (call before running).
+    pub fn add_control(&mut self, at: Time, c: Control) {
+        self.queue.push(at, Ev::Control(self.controls.len() as u32));
+        self.controls.push(c);
+    }
+
+    /// Turns on Markov-modulated upload for every peer (call before running).
+    pub fn set_modulation(&mut self, m: Modulation) {
+        if !m.levels.is_empty() {
+            self.modulation = Some(m);
+        }
+    }
+
+    fn factor(&self, class: u16, level: u8) -> f64 {
+        let c = self.class_factor.get(class as usize).copied().unwrap_or(1.0);
+        let l = self.modulation.as_ref().and_then(|m| m.levels.get(level as usize)).copied().unwrap_or(1.0);
+        c * l
+    }
+
+    /// Sets node `i`'s upload rate, rescheduling the message in service so the
+    /// bits already sent keep their time and the rest go at the new rate.
+    fn set_upload(&mut self, i: u32, bps: u64) {
+        let now = self.now;
+        let slot = &mut self.slots[i as usize];
+        if slot.node.is_none() || slot.up_bps == bps {
+            slot.up_bps = bps;
+            return;
+        }
+        if slot.head.is_some() {
+            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
+            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
+            slot.head_mark = now;
+            slot.head_gen = slot.head_gen.wrapping_add(1);
+            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
+            let (end, generation) = (slot.head_end, slot.head_gen);
+            self.queue.push(end, Ev::UpDone(i, generation));
+        }
+        self.slots[i as usize].up_bps = bps;
+        self.collector.capacity(PeerId(i), now, bps);
+    }
+
+    fn control(&mut self, k: u32) {
+        match self.controls[k as usize].clone() {
+            Control::Outage { node, down } => {
+                if let Some(s) = self.slots.get_mut(node as usize) {
+                    s.cut = down;
+                }
+            }
+            Control::Partition { fraction } => self.partition = fraction,
+            Control::ClassBandwidth { class, factor } => {
+                let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
+                if self.class_factor.len() < n {
+                    self.class_factor.resize(n, 1.0);
+                }
+                for (c, f) in self.class_factor.iter_mut().enumerate() {
+                    if class.is_none_or(|x| x as usize == c) {
+                        *f = factor;
+                    }
+                }
+                for i in 0..self.slots.len() as u32 {
+                    let s = &self.slots[i as usize];
+                    if self.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
+                        let bps = (s.nominal_up_bps as f64 * self.factor(s.class, s.level)).round() as u64;
+                        self.set_upload(i, bps);
+                    }
+                }
+            }
+        }
+    }
+
+    fn modulate(&mut self, i: u32) {
+        let Some(m) = self.modulation.clone() else { return };
+        let seed = self.seed;
+        let s = &mut self.slots[i as usize];
+        if s.node.is_none() {
+            return;
+        }
+        if m.levels.len() > 1 {
+            s.level_draws += 1;
+            let u = rngs::unit(seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
+            let next = (u * (m.levels.len() - 1) as f64) as usize % (m.levels.len() - 1);
+            s.level = if next >= s.level as usize { next + 1 } else { next } as u8;
+        }
+        let (class, level, nominal) = (s.class, s.level, s.nominal_up_bps);
+        let bps = (nominal as f64 * self.factor(class, level)).round() as u64;
+        self.set_upload(i, bps);
+        self.schedule_modulation(i);
+    }
+
+    fn schedule_modulation(&mut self, i: u32) {
+        let Some(m) = &self.modulation else { return };
+        let s = &mut self.slots[i as usize];
+        s.level_draws += 1;
+        let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
+        let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * (1.0 - u).ln());
+        let at = self.now + hold.max(Time(1));
+        self.queue.push(at, Ev::Modulate(i));
+    }
+
+    /// True when a message from `a` to `b` cannot cross the network now.
+    fn severed(&self, a: u32, b: u32) -> bool {
+        let cut = |i: u32| self.slots.get(i as usize).is_some_and(|s| s.cut);
+        if cut(a) || cut(b) {
+            return true;
+        }
+        match self.partition {
+            None => false,
+            Some(f) => {
+                let side = |i: u32| {
+                    self.specs.get(i as usize).is_some_and(|s| s.role == NodeRole::Peer)
+                        && rngs::unit(self.seed, Stream::Partition, i as u64, 0) < f
+                };
+                side(a) != side(b)
+            }
         }
     }
 
@@ -177,8 +347,14 @@ impl<F: Protocol> Engine<F> {
                 Ev::Join(i) => self.join(i),
                 Ev::Leave(i, graceful) => self.leave(i, graceful),
                 Ev::Timer(i, timer) => self.call(i, |n, cx| n.on_timer(timer, cx)),
-                Ev::UpDone(i) => self.up_done(i),
+                Ev::UpDone(i, generation) => {
+                    if self.slots[i as usize].head_gen == generation {
+                        self.up_done(i)
+                    }
+                }
                 Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
+                Ev::Control(k) => self.control(k),
+                Ev::Modulate(i) => self.modulate(i),
             }
         }
         self.now = self.now.max(limit);
@@ -201,6 +377,19 @@ impl<F: Protocol> Engine<F> {
         debug_assert_eq!(i as usize, self.slots.len(), "nodes join in id order");
         let s = self.specs[i as usize].clone();
         let id = PeerId(i);
+        // A peer's initial Markov level is drawn uniformly.
+        let level = match (&self.modulation, s.role) {
+            (Some(m), NodeRole::Peer) => {
+                let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, 0);
+                ((u * m.levels.len() as f64) as usize).min(m.levels.len() - 1) as u8
+            }
+            _ => 0,
+        };
+        let up_bps = match s.role {
+            NodeRole::Peer => (s.up_bps as f64 * self.factor(s.class, level)).round() as u64,
+            _ => s.up_bps,
+        };
+        // Protocols learn their nominal capacity (what a peer would advertise).
         let up_kbps = (s.up_bps / 1000).min(u32::MAX as u64) as u32;
         let node = match s.role {
             NodeRole::Tracker => Node::Tracker(protocols::tracker::Tracker::new(Default::default())),
@@ -211,18 +400,29 @@ impl<F: Protocol> Engine<F> {
         self.slots.push(Slot {
             node: Some(node),
             rng: rngs::rng(self.seed, Stream::Node, i as u64),
-            up_bps: s.up_bps,
+            up_bps,
             down_bps: s.down_bps,
             head: None,
             ctrlq: VecDeque::new(),
             mediaq: VecDeque::new(),
             head_start: Time::ZERO,
             head_end: Time::ZERO,
+            head_left_bits: 0,
+            head_mark: Time::ZERO,
+            head_gen: 0,
             queued_bytes: 0,
             down_free: Time::ZERO,
             tx_count: 0,
+            nominal_up_bps: s.up_bps,
+            class: s.class,
+            level,
+            level_draws: 0,
+            cut: false,
         });
-        self.collector.join(id, s.role, s.class, s.up_bps, self.now);
+        self.collector.join(id, s.role, s.class, up_bps, self.now);
+        if s.role == NodeRole::Peer && self.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
+            self.schedule_modulation(i);
+        }
         if let Some((at, graceful)) = s.leave {
             self.queue.push(at.max(self.now), Ev::Leave(i, graceful));
         }
@@ -294,9 +494,11 @@ impl<F: Protocol> Engine<F> {
         let slot = &mut self.slots[i as usize];
         let Some(head) = &slot.head else { return };
         slot.head_start = now;
+        slot.head_mark = now;
+        slot.head_left_bits = head.bytes * 8;
         slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
-        let end = slot.head_end;
-        self.queue.push(end, Ev::UpDone(i));
+        let (end, generation) = (slot.head_end, slot.head_gen);
+        self.queue.push(end, Ev::UpDone(i, generation));
     }
 
     fn up_done(&mut self, i: u32) {
@@ -336,6 +538,10 @@ impl<F: Protocol> Engine<F> {
 
     fn deliver(&mut self, from: u32, to: u32, msg: Msg) {
         let bytes = wire_bytes(msg.encoded_len()).1;
+        if self.severed(from, to) {
+            self.traffic.lost += bytes;
+            return;
+        }
         let alive = self.slots.get(to as usize).is_some_and(|s| s.node.is_some());
         if !alive {
             self.traffic.lost_departed += bytes;

@@ -18,6 +18,10 @@ pub enum Stream {
     Churn = 2,
     /// Datagram loss (hashed per transmission).
     Loss = 3,
+    /// Markov bandwidth levels and holding times (hashed per node and draw).
+    Bandwidth = 4,
+    /// Which side of a partition a peer is on (hashed per node).
+    Partition = 5,
 }
 
 /// SplitMix64 finalizer: a bijective, well-mixed hash of a 64-bit value.

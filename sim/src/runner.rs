@@ -156,6 +156,39 @@ pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time
     }
 }
 
+/// Schedules the scenario's timeline and bandwidth model on `engine`.
+pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
+    use crate::engine::{Control, Modulation};
+    use crate::scenario::{BandwidthModel, TimelineEvent as E};
+    let classes = churn::classes(sc);
+    for t in &sc.timeline {
+        let at = Time::from_secs_f64(t.at_s.0);
+        let c = match t.event {
+            E::SourceDown => Control::Outage { node: 1, down: true },
+            E::SourceUp => Control::Outage { node: 1, down: false },
+            E::TrackerDown => Control::Outage { node: 0, down: true },
+            E::TrackerUp => Control::Outage { node: 0, down: false },
+            E::Partition => Control::Partition { fraction: Some(t.fraction.map_or(0.5, |f| f.0)) },
+            E::Heal => Control::Partition { fraction: None },
+            E::Bandwidth => Control::ClassBandwidth {
+                class: t
+                    .class
+                    .as_ref()
+                    .and_then(|c| classes.iter().position(|k| &k.name == c.get_ref()))
+                    .map(|i| i as u16),
+                factor: t.up_factor.map_or(0.5, |f| f.0),
+            },
+        };
+        engine.add_control(at, c);
+    }
+    if sc.bandwidth.model == BandwidthModel::Markov {
+        engine.set_modulation(Modulation {
+            levels: sc.bandwidth.levels.as_ref().map_or(vec![1.0, 0.5], |l| l.get_ref().clone()),
+            mean_hold: sc.bandwidth.mean_hold_s.map_or(Time::from_secs(30), |h| Time::from_secs_f64(h.0)),
+        });
+    }
+}
+
 /// Runs `sc` with an explicit protocol factory.
 pub fn run_with<F: Protocol>(
     proto: F,
@@ -172,6 +205,7 @@ pub fn run_with<F: Protocol>(
     let mut engine = Engine::new(proto, stream, specs, latency, sc.network.loss.0, opts.seed);
     // About 600 buckets per run, never narrower than one second.
     engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
+    apply_dynamics(&mut engine, sc);
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;
     while t < end {

@@ -85,6 +85,75 @@ pub struct Scenario {
     /// runs on the same population, network and seed.
     #[serde(default)]
     pub variants: Vec<VariantSpec>,
+    /// `[[timeline]]`: events at given times (outages, partitions, bandwidth changes).
+    #[serde(default)]
+    pub timeline: Vec<TimelineSpec>,
+    /// `[bandwidth]`: time-varying upload capacity of peers.
+    #[serde(default)]
+    pub bandwidth: BandwidthSpec,
+}
+
+/// `[[timeline]]`: one event of the scenario's timeline.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineSpec {
+    /// When, in seconds from the start.
+    pub at_s: NonNegative,
+    /// What happens.
+    pub event: TimelineEvent,
+    /// `partition`: share of peers cut off from the rest (tracker and source
+    /// stay with the others), chosen by a hash of the peer id (default 0.5).
+    #[serde(default)]
+    pub fraction: Option<Fraction>,
+    /// `bandwidth`: class name whose upload changes (default: every class).
+    #[serde(default)]
+    pub class: Option<Spanned<String>>,
+    /// `bandwidth`: upload becomes this multiple of the class's nominal upload
+    /// (1 restores it; default 0.5).
+    #[serde(default)]
+    pub up_factor: Option<NonNegative>,
+}
+
+/// Timeline events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimelineEvent {
+    /// The source loses its network connection (it keeps producing chunks).
+    SourceDown,
+    SourceUp,
+    /// The tracker loses its network connection.
+    TrackerDown,
+    TrackerUp,
+    /// The network splits: `fraction` of the peers cannot reach the others.
+    Partition,
+    Heal,
+    /// A class's upload changes to `up_factor` x nominal.
+    Bandwidth,
+}
+
+/// `[bandwidth]`: time-varying upload capacity.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthSpec {
+    /// `constant` (default) or `markov`: each peer's upload is its class's
+    /// nominal upload times the current level, held for an exponential time.
+    #[serde(default)]
+    pub model: BandwidthModel,
+    /// Markov levels, multiples of nominal upload (default [1.0, 0.5]).
+    #[serde(default)]
+    pub levels: Option<Spanned<Vec<f64>>>,
+    /// Mean holding time of a level, seconds (default 30).
+    #[serde(default)]
+    pub mean_hold_s: Option<Positive>,
+}
+
+/// Bandwidth models.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BandwidthModel {
+    #[default]
+    Constant,
+    Markov,
 }
 
 /// `[[variants]]`: one protocol variant of a comparison. Unset keys keep the
@@ -859,6 +928,40 @@ impl Scenario {
                 _ => src.find("[protocol.tree]").map(|s| s..s + 1),
             };
             return Err(ScenarioError::at(file, src, span, format!("protocol.tree: {msg}")));
+        }
+        let class_names: Vec<String> = match &self.peers.classes {
+            None => vec!["default".into()],
+            Some(cs) => {
+                cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
+            }
+        };
+        for t in &self.timeline {
+            if let Some(c) = &t.class
+                && !class_names.contains(c.get_ref())
+            {
+                return err(
+                    c.span(),
+                    format!("unknown class `{}`: classes are {}", c.get_ref(), class_names.join(", ")),
+                );
+            }
+            if t.at_s.0 > self.duration_s.0 {
+                let span = src.find("[[timeline]]").map(|s| s..s + 1);
+                return Err(ScenarioError::at(
+                    file,
+                    src,
+                    span,
+                    format!("timeline event at {} s is after the end of the run ({} s)", t.at_s.0, self.duration_s.0),
+                ));
+            }
+        }
+        if let Some(l) = &self.bandwidth.levels {
+            let v = l.get_ref();
+            if v.is_empty() || v.len() > 16 || v.iter().any(|x| !x.is_finite() || *x < 0.0 || *x > 100.0) {
+                return err(
+                    l.span(),
+                    "invalid levels: expected 1 to 16 multiples of nominal upload, each between 0 and 100".into(),
+                );
+            }
         }
         for v in &self.variants {
             if let Some(k) = &v.stripes
