@@ -14,6 +14,7 @@
 
 pub mod cdn;
 pub mod chunkmap;
+pub mod hybrid;
 pub mod ids;
 pub mod mesh;
 pub mod node;

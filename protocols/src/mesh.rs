@@ -12,9 +12,9 @@
 //! Partners are refreshed every `refresh_interval`: those silent for
 //! `partner_timeout` are dropped (crash detection), the lowest-scoring one is
 //! dropped when its score (bytes exchanged both ways in the last period) is
-//! below `underperform_ratio` x the mean, or whatever it is when no new chunk
-//! arrived since the last refresh (starvation: the mesh may be cut off from
-//! the source), and new ones are sought from the mCache (or the tracker when
+//! below `underperform_ratio` x the mean, or whatever it is when the player's
+//! buffer is empty and no new chunk arrived since the last refresh
+//! (starvation: the mesh may be cut off from the source), and new ones are sought from the mCache (or the tracker when
 //! it is empty or the node starves).
 //!
 //! Departures from the paper: the membership gossip sends a random sample of
@@ -439,11 +439,13 @@ impl MeshPeer {
             self.mcache.retain(|&m| m != id);
         }
         self.hellos.retain(|&(_, at)| at + timeout >= now);
-        // Starving: no new chunk since the last refresh although the stream
-        // started. Every partner is then replaceable, so one is swapped for a
+        // Starving: playing with an empty buffer and no new chunk since the
+        // last refresh. Every partner is then replaceable, so one is swapped for a
         // fresh candidate (the tracker is asked too): otherwise a mesh cut off
         // from the source (outage, partition) would never find it again.
-        let starving = !self.is_source && self.newest.is_some() && self.newest == self.newest_at_refresh;
+        let drained =
+            self.player.is_playing() && self.newest.is_some_and(|n| self.player.needed_from().is_some_and(|x| n < x));
+        let starving = !self.is_source && drained && self.newest == self.newest_at_refresh;
         self.newest_at_refresh = self.newest;
         if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
             let score = |p: &Partner| p.bytes_from + p.bytes_to;
