@@ -76,6 +76,8 @@ enum Command {
     },
     /// Run a parameter sweep (grid x seeds) in parallel, resumably, optionally one shard of it.
     Sweep(sweep::Args),
+    /// Merge the output directories of sweep shards into one and write its sweep.csv.
+    Merge(sweep::MergeArgs),
     /// Regression gate: rerun a suite and compare with a baseline; exit non-zero on a regression.
     Check(check::Args),
     /// Draw figures (PNG and SVG) from output CSVs without rerunning.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
         Command::Compare { scenario, seed, reps, out } => compare(&scenario, seed, reps, out),
         Command::Sweep(a) => sweep::main(a),
+        Command::Merge(a) => sweep::merge(a),
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
     }
