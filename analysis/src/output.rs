@@ -193,6 +193,7 @@ pub fn summary_table(r: &Report) -> String {
                 "misses",
                 "stall_runs",
                 "longest_stall",
+                "recovery_time",
             ],
         ),
         ("delivery", &["delivery_delay_p50", "delivery_delay_p95", "delivery_delay_p99", "diffusion_delay_p50"]),

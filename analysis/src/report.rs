@@ -23,6 +23,7 @@
 //! | `upload_fairness` | Jain's index of per-peer upload utilization |
 //! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross r_max (time-averaged), the peer-weighted time average of min(1, r_max(t) / r), continuity_pooled / bound |
 //! | `capacity_bound` | min(1, upload capacity of all nodes over the run / (chunk bytes on the wire x chunks due)): a hard finite-horizon bound on `continuity_pooled` |
+//! | `recovery_time` | seconds from the last restoring timeline event until 10 s of buckets all reach 0.9 x the continuity before the first disruption |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
 use protocols::{Time, wire};
@@ -85,6 +86,9 @@ pub struct RunInfo {
     pub traffic: Traffic,
     /// Events the engine processed (for throughput figures; not a metric).
     pub events: u64,
+    /// Timeline events: when, and whether they restore service (source or
+    /// tracker back up, partition healed, bandwidth restored) or disrupt it.
+    pub timeline: Vec<(Time, bool)>,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -258,10 +262,37 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("bytes_discarded", Some(t.discarded as f64), "bytes", Better::Neither);
     put("bytes_queued", Some(t.queued as f64), "bytes", Better::Neither);
 
+    let recovery = recovery_time(&c.buckets, c.bucket, &info.timeline);
+    m.push(Metric { name: "recovery_time".into(), value: recovery, unit: "s", better: Better::Lower });
     let mut buckets = c.buckets;
     let n_buckets = (end.0.div_ceil(c.bucket.0.max(1))) as usize;
     buckets.resize(n_buckets.max(buckets.len()), Default::default());
     Report { info, metrics: m, peers, stream, bucket: c.bucket, buckets }
+}
+
+/// Time from the last restoring timeline event until continuity is back:
+/// the first bucket from which 10 s of buckets all reach 0.9 x the
+/// continuity of the 60 s before the first disruptive event. `None` without
+/// a disruption followed by a restoration, or when it never recovers.
+fn recovery_time(buckets: &[crate::collector::Bucket], width: Time, timeline: &[(Time, bool)]) -> Option<f64> {
+    let first_bad = timeline.iter().find(|(_, restores)| !restores)?.0;
+    let restore = timeline.iter().rev().find(|(t, restores)| *restores && *t >= first_bad)?.0;
+    let w = width.0.max(1);
+    let idx = |t: Time| (t.0 / w) as usize;
+    let cont = |range: std::ops::Range<usize>| {
+        let (p, d) = buckets
+            .get(range)?
+            .iter()
+            .fold((0u64, 0u64), |(p, d), b| (p + b.played as u64, d + (b.played + b.missed) as u64));
+        (d > 0).then(|| p as f64 / d as f64)
+    };
+    let before = cont(idx(first_bad.saturating_sub(Time::from_secs(60)))..idx(first_bad))?;
+    let target = 0.9 * before;
+    let span = (10_000_000_000u64.div_ceil(w) as usize).max(1);
+    (idx(restore)..buckets.len().saturating_sub(span - 1)).find_map(|k| {
+        let ok = (k..k + span).all(|j| cont(j..j + 1).is_none_or(|c| c >= target));
+        ok.then(|| ((k as u64 * w) as f64 - restore.as_secs_f64() * 1e9).max(0.0) / 1e9)
+    })
 }
 
 /// Mean over sample instants of the p95 - p5 spread of playing peers' lags.

@@ -225,6 +225,19 @@ pub fn run_with<F: Protocol>(
         min_propagation,
         traffic,
         events,
+        timeline: sc
+            .timeline
+            .iter()
+            .map(|t| {
+                use crate::scenario::TimelineEvent as E;
+                let restores = match t.event {
+                    E::SourceUp | E::TrackerUp | E::Heal => true,
+                    E::Bandwidth => t.up_factor.is_some_and(|f| f.0 >= 1.0),
+                    E::SourceDown | E::TrackerDown | E::Partition => false,
+                };
+                (Time::from_secs_f64(t.at_s.0), restores)
+            })
+            .collect(),
     };
     analysis::report::build(collector, info)
 }

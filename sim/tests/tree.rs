@@ -74,6 +74,7 @@ fn finish(e: Engine<TreePush>, sc: &Scenario, seed: u64) -> Report {
         min_propagation,
         traffic,
         events,
+        timeline: Vec::new(),
     };
     analysis::report::build(collector, info)
 }
