@@ -45,11 +45,12 @@
 //!
 //! - The stream is split into `K = substreams` substreams; substream `s`
 //!   carries the chunks with `seq % K == s`.
-//! - A peer starts as a mesh-pull peer (partners, buffer maps, requests).
-//!   Once playing, for each substream without a parent it *subscribes*
-//!   (`Join { stripe: s }`) to the partner that served that substream best
-//!   recently: most chunks of `s` pulled from it (a count halved every
-//!   `refresh_interval`), ties by the newest chunk of `s` in its buffer map.
+//! - A peer starts as a mesh-pull peer (partners, buffer maps, requests) and
+//!   pulls its startup buffer. Once playing, for each substream without a
+//!   parent it *subscribes* (`Join { stripe: s }`) to the partner that served
+//!   that substream best recently: most chunks of `s` pulled from it (a count
+//!   halved every `refresh_interval`), ties by the newest chunk of `s` in its
+//!   buffer map.
 //! - A node accepts a subscription when it is itself fed by push in `s` from
 //!   the source (its root path is known, as in the tree), the subscriber is not
 //!   on that path, and it has a free slot: `slots = min(max_slots,
@@ -60,9 +61,10 @@
 //!   once the parent has had `parent_timeout` to deliver, a subscription is
 //!   dropped (`Detach`) when some partner advertises a chunk of `s` at least
 //!   `reselect_threshold` chunks of the substream newer than the newest chunk
-//!   the parent pushed. A dropped or refusing partner is not asked again for
-//!   that substream for `subscribe_cooldown`. A silent parent (nothing for
-//!   `parent_timeout`) is lost as in the tree.
+//!   the parent pushed, or when the parent has been cut off from the source
+//!   (empty root path) for `parent_timeout`. A dropped or refusing partner is
+//!   not asked again for that substream for `subscribe_cooldown`. A silent
+//!   parent (nothing for `parent_timeout`) is lost as in the tree.
 //!
 //! # Push and pull together (both modes)
 //!
@@ -115,21 +117,22 @@
 //!
 //! # Departures from the papers
 //!
-//! - mTreebone derives its age threshold from the session-length distribution;
-//!   here it is a fixed fraction of the mean session passed in the
-//!   configuration. With exponential sessions (the simulator's churn model)
-//!   age does not predict the remaining lifetime, so the backbone is no more
-//!   stable than any other peers; with heavy-tailed sessions it is.
-//! - mTreebone's treebone optimisations beyond high-degree preemption (the
-//!   low-delay jump) are not implemented; a node that becomes stable stays
-//!   where it is in the tree. Treebone joins use the tree walk of
-//!   [`crate::tree`] (tracker candidates and redirects) rather than the paper's
-//!   join via the source.
-//! - Pushed chunks are whole chunks, not packets (GridMedia pushes packets);
-//!   substreams are by `seq % K` as in Coolstreaming+. Coolstreaming+'s first
-//!   inequality (balance between a node's own substreams) is not used: with
-//!   pull filling holes, only a lagging parent matters. Unlike Coolstreaming+,
-//!   a peer keeps pulling missing chunks while subscribed (as GridMedia does).
+//! - The stability threshold is a fixed fraction of a mean session length
+//!   passed in the configuration (c = 0.75 from a public mTreebone simulator's
+//!   configuration, REFERENCES.md), not derived from a model of session
+//!   lengths. The rationale of an age threshold is that old peers tend to stay
+//!   longer, which holds for heavy-tailed sessions; with exponential sessions
+//!   (memoryless) age predicts nothing and the backbone is no more stable than
+//!   any other peers.
+//! - Treebone optimisations other than high-degree preemption are not
+//!   implemented: a node that becomes stable stays where it is in the tree.
+//!   Joins use the tree walk of [`crate::tree`] (tracker candidates and
+//!   redirects down the tree).
+//! - Pushed units are whole chunks, the unit of pulls; substreams are
+//!   `seq % K` as in Coolstreaming+. Coolstreaming+'s balance condition
+//!   between a node's own substreams is not used: with pulls filling holes,
+//!   only a lagging parent matters. A subscribed peer keeps pulling what the
+//!   push did not bring.
 //! - Pull-push parents must be fed by push themselves (root paths as in the
 //!   tree), which excludes subscription loops; the papers do not say how they
 //!   avoid loops.
@@ -385,6 +388,8 @@ struct Lane {
     attached_at: Time,
     /// Newest chunk the current parent pushed (initially the parent's head at attach).
     last_push: Option<Seq>,
+    /// Since when the parent has been cut off from the source (empty path).
+    cut_since: Option<Time>,
     children: Vec<Child>,
     /// Last change of parent or children.
     changed: Time,
@@ -1159,6 +1164,7 @@ impl HybridPeer {
         lane.heard = now;
         lane.attached_at = now;
         lane.last_push = floor;
+        lane.cut_since = None;
         lane.joining = None;
         lane.cands.clear();
         lane.tried.clear();
@@ -1178,6 +1184,7 @@ impl HybridPeer {
         let Some(p) = lane.parent.take() else { return };
         lane.lost_path = std::mem::take(&mut lane.path);
         lane.last_push = None;
+        lane.cut_since = None;
         if send_detach {
             cx.send(p, Msg::Detach { stripe: l as u8 });
         }
@@ -1356,7 +1363,9 @@ impl HybridPeer {
         }
         if self.lanes[l].path != path {
             self.learn_source(&path);
-            self.lanes[l].path = path;
+            let lane = &mut self.lanes[l];
+            lane.cut_since = if path.is_empty() { lane.cut_since.or(Some(cx.now)) } else { None };
+            lane.path = path;
             self.cascade(l, cx);
         }
     }
@@ -1389,11 +1398,14 @@ impl HybridPeer {
             self.lanes[l].cooldown.retain(|&(_, t)| t > now);
             if let Some(p) = self.lanes[l].parent {
                 let lane = &self.lanes[l];
-                if lane.attached_at + self.cfg.tree.parent_timeout > now || lane.path.is_empty() {
+                let patience = self.cfg.tree.parent_timeout;
+                if lane.attached_at + patience > now {
                     continue;
                 }
                 let best = self.partners.iter().filter_map(|q| lane_head(&q.map, l as u32, k)).max();
                 let lagging = match (best, lane.last_push) {
+                    // Cut off from the source for longer than a parent may be silent.
+                    _ if lane.path.is_empty() => lane.cut_since.is_some_and(|t| t + patience <= now),
                     (Some(b), Some(m)) => b as u64 >= m as u64 + threshold,
                     (Some(_), None) => true,
                     (None, _) => false,
@@ -1406,7 +1418,8 @@ impl HybridPeer {
                     continue;
                 }
             }
-            if self.lanes[l].joining.is_some() || self.player.is_idle() {
+            // Pull first: the startup buffer is pulled, pushes serve the playing peer.
+            if self.lanes[l].joining.is_some() || !self.player.is_playing() {
                 continue;
             }
             let lane = &self.lanes[l];
@@ -1858,16 +1871,22 @@ mod tests {
     #[test]
     fn pull_push_subscribes_to_the_best_partner_and_drops_a_lagging_parent() {
         let hybrid = HybridParams { mode: HybridMode::PullPush, substreams: 2, ..HybridParams::default() };
-        let mut p = HybridPeer::new(cfg(hybrid, 10), false, 2000);
+        let mut p = HybridPeer::new(cfg(hybrid, 1), false, 2000);
         call(&mut p, 5, Time::ZERO, |p, cx| p.on_start(cx));
         for (q, hi) in [(7, 20), (8, 22)] {
             msg(&mut p, Time::ZERO, q, Msg::Hello { up_kbps: 2000 });
             msg(&mut p, Time::ZERO, q, Msg::BufferMap(map(0, hi)));
         }
-        // Pull first: no subscription before the player has a start position.
-        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends;
-        assert!(!s.iter().any(|(_, m)| matches!(m, Msg::Join { .. })));
-        call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Schedule, cx));
+        // Pull first: no subscription before the player plays. The start
+        // position (the lower median of the partners' heads, 20) is pulled.
+        let no_join = |s: &[(PeerId, Msg)]| !s.iter().any(|(_, m)| matches!(m, Msg::Join { .. }));
+        assert!(no_join(&call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends));
+        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        assert_eq!(requested(&s), vec![20, 21, 22]);
+        assert!(no_join(&call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends));
+        let from = s.iter().find_map(|(to, m)| matches!(m, Msg::Request(r) if r.contains(20)).then_some(to.0));
+        msg(&mut p, Time::ZERO, from.unwrap(), chunk(20));
+        assert!(p.is_playing());
         let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends;
         let joins: Vec<(u32, u8)> = s
             .iter()
@@ -1876,19 +1895,23 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(joins, vec![(8, 0), (8, 1)], "the partner with the freshest substreams");
-        for l in 0..2 {
-            msg(&mut p, Time::ZERO, 8, Msg::JoinAck { stripe: l, accept: true, path: vec![PeerId(1), PeerId(8)] });
+        // Substream 0: the partner that served chunk 20; substream 1: none
+        // served it, the one with the freshest chunk of it (8: 21 against 19).
+        let (p0, other) = (from.unwrap(), if from == Some(7) { 8 } else { 7 });
+        assert_eq!(joins, vec![(p0, 0), (8, 1)]);
+        for (l, q) in [(0, p0), (1, 8)] {
+            msg(&mut p, Time::ZERO, q, Msg::JoinAck { stripe: l, accept: true, path: vec![PeerId(1), PeerId(q)] });
         }
-        assert_eq!(p.subscriptions().collect::<Vec<_>>(), vec![(0, PeerId(8)), (1, PeerId(8))]);
-        // 8 pushes chunk 27 of substream 1 but nothing of substream 0; 7 has both up to 30.
+        assert_eq!(p.subscriptions().collect::<Vec<_>>(), vec![(0, PeerId(p0)), (1, PeerId(8))]);
+        // 8 pushes chunk 27 of substream 1; nothing of substream 0 comes.
+        // The other partner advertises both up to 30.
         msg(&mut p, Time::from_secs(1), 8, chunk(27));
-        msg(&mut p, Time::from_secs(4), 7, Msg::BufferMap(map(0, 30)));
-        msg(&mut p, Time::from_secs(4), 8, Msg::BufferMap(map(0, 27)));
+        msg(&mut p, Time::from_secs(4), other, Msg::BufferMap(map(0, 30)));
+        msg(&mut p, Time::from_secs(4), p0, Msg::BufferMap(map(0, 27)));
         let s = call(&mut p, 5, Time::from_secs(4), |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends;
-        // Substream 0: 7 advertises 30, 8 pushed nothing after 22: 30 >= 22 + 2 x 2.
-        assert!(s.contains(&(PeerId(8), Msg::Detach { stripe: 0 })), "{s:?}");
-        assert!(s.iter().any(|(to, m)| to.0 == 7 && matches!(m, Msg::Join { stripe: 0, .. })));
+        // Substream 0: 30 >= (parent's head at attach, at most 22) + 2 x 2: reselect.
+        assert!(s.contains(&(PeerId(p0), Msg::Detach { stripe: 0 })), "{s:?}");
+        assert!(s.iter().any(|(to, m)| to.0 == other && matches!(m, Msg::Join { stripe: 0, .. })));
         // Substream 1: 29 < 27 + 4, the parent keeps up.
         assert!(!s.contains(&(PeerId(8), Msg::Detach { stripe: 1 })));
         assert_eq!(p.parent(1), Some(PeerId(8)));

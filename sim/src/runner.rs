@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use analysis::{Report, RunInfo};
 use protocols::cdn::{CdnConfig, CdnPeer};
+use protocols::hybrid::{HybridConfig, HybridPeer};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
 use protocols::sched::SchedulerKind;
@@ -14,7 +15,7 @@ use protocols::{PeerId, StreamParams, Time};
 use crate::churn;
 use crate::engine::{Engine, Protocol};
 use crate::latency::LatencyModel;
-use crate::scenario::{ProtocolName, Scenario, SchedulerName};
+use crate::scenario::{ChurnModel, ProtocolName, Scenario, SchedulerName};
 
 /// Mesh-pull as an engine protocol.
 pub struct MeshPull {
@@ -75,6 +76,65 @@ impl Protocol for TreePush {
 pub fn tree_config(sc: &Scenario) -> TreeConfig {
     let m = mesh_config(sc);
     TreeConfig { stream: m.stream, player: m.player, tree: sc.protocol.tree.params(), tracker: PeerId(0) }
+}
+
+/// Hybrid tree/mesh (mTreebone treebone, or GridMedia / Coolstreaming+
+/// pull-push) as an engine protocol.
+pub struct Hybrid {
+    pub cfg: Arc<HybridConfig>,
+}
+
+impl Protocol for Hybrid {
+    type Peer = HybridPeer;
+    fn name(&self) -> String {
+        "hybrid".into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
+        HybridPeer::new(self.cfg.clone(), true, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
+        HybridPeer::new(self.cfg.clone(), false, up_kbps)
+    }
+}
+
+/// Hybrid configuration of a scenario: `[protocol.hybrid]` (defaults from
+/// [`protocols::hybrid::HybridParams::default`]), the mesh of `[protocol.mesh]`
+/// with mTreebone's 0.5 s buffer maps unless `buffer_map_interval_s` is set,
+/// the timers of `[protocol.tree]`, the scenario's scheduler and player. The
+/// expected session is `expected_session_s`, else the mean session of the
+/// churn model (Poisson: `session_mean_s`; trace: the mean of the sessions
+/// that end), else 300 s.
+pub fn hybrid_config(sc: &Scenario) -> HybridConfig {
+    let m = mesh_config(sc);
+    let mut mesh = m.mesh.clone();
+    if sc.protocol.mesh.buffer_map_interval_s.is_none() {
+        mesh.buffer_map_interval = Time::from_millis(500);
+    }
+    let hy = &sc.protocol.hybrid;
+    let expected_session = match (hy.expected_session_s, sc.churn.model) {
+        (Some(s), _) => Time::from_secs_f64(s.0),
+        (None, ChurnModel::Poisson) => Time::from_secs_f64(sc.churn.session_mean_s.0),
+        (None, ChurnModel::Trace) => {
+            let ended: Vec<f64> =
+                sc.churn.trace.iter().filter_map(|r| r.leave_s.map(|l| (l - r.join_s).max(0.0))).collect();
+            if ended.is_empty() {
+                HybridConfig::DEFAULT_SESSION
+            } else {
+                Time::from_secs_f64(ended.iter().sum::<f64>() / ended.len() as f64)
+            }
+        }
+        (None, ChurnModel::None) => HybridConfig::DEFAULT_SESSION,
+    };
+    HybridConfig {
+        stream: m.stream,
+        player: m.player,
+        mesh,
+        tree: sc.protocol.tree.params(),
+        hybrid: hy.params(),
+        scheduler: m.scheduler,
+        tracker: PeerId(0),
+        expected_session,
+    }
 }
 
 /// Client-server configuration of a scenario.
@@ -151,6 +211,10 @@ pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time
         }
         ProtocolName::TreePush => {
             let proto = TreePush { cfg: Arc::new(tree_config(sc)) };
+            run_with(proto, sc, opts, progress)
+        }
+        ProtocolName::Hybrid => {
+            let proto = Hybrid { cfg: Arc::new(hybrid_config(sc)) };
             run_with(proto, sc, opts, progress)
         }
     }

@@ -173,6 +173,9 @@ pub struct VariantSpec {
     /// Tree-push stripes (`protocol.tree.stripes`).
     #[serde(default)]
     pub stripes: Option<Spanned<u32>>,
+    /// Hybrid mode (`protocol.hybrid.mode`).
+    #[serde(default)]
+    pub mode: Option<HybridModeName>,
 }
 
 impl SchedulerName {
@@ -201,6 +204,9 @@ impl Scenario {
         if let Some(k) = &v.stripes {
             sc.protocol.tree.stripes = Some(k.clone());
         }
+        if let Some(m) = v.mode {
+            sc.protocol.hybrid.mode = Some(m);
+        }
         let label = v.label.clone().unwrap_or_else(|| sc.variant_label());
         (sc, label)
     }
@@ -213,6 +219,11 @@ impl Scenario {
                 Some(k) if k > 1 => format!("tree-push/k={k}"),
                 _ => "tree-push".to_string(),
             },
+            ProtocolName::Hybrid => format!(
+                "hybrid/{}/{}",
+                self.protocol.hybrid.mode.unwrap_or_default().as_str(),
+                self.protocol.scheduler.as_str()
+            ),
             _ => self.protocol.name.as_str().to_string(),
         }
     }
@@ -478,6 +489,8 @@ pub enum ProtocolName {
     MeshPull,
     ClientServer,
     TreePush,
+    /// Hybrid tree/mesh (`[protocol.hybrid]`: treebone or pull-push).
+    Hybrid,
 }
 
 impl ProtocolName {
@@ -486,6 +499,7 @@ impl ProtocolName {
             ProtocolName::MeshPull => "mesh-pull",
             ProtocolName::ClientServer => "client-server",
             ProtocolName::TreePush => "tree-push",
+            ProtocolName::Hybrid => "hybrid",
         }
     }
 }
@@ -515,9 +529,76 @@ pub struct ProtocolSpec {
     /// `[protocol.mesh]`: mesh-pull parameters.
     #[serde(default)]
     pub mesh: MeshSpec,
-    /// `[protocol.tree]`: tree-push parameters.
+    /// `[protocol.tree]`: tree-push parameters (hybrid uses their timers too).
     #[serde(default)]
     pub tree: TreeSpec,
+    /// `[protocol.hybrid]`: hybrid tree/mesh parameters.
+    #[serde(default)]
+    pub hybrid: HybridSpec,
+}
+
+/// Hybrid modes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HybridModeName {
+    /// mTreebone: a push tree of stable peers, mesh pull for gaps.
+    #[default]
+    Treebone,
+    /// GridMedia / Coolstreaming+: pull first, then pushed substreams.
+    PullPush,
+}
+
+impl HybridModeName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HybridModeName::Treebone => "treebone",
+            HybridModeName::PullPush => "pull-push",
+        }
+    }
+}
+
+/// `[protocol.hybrid]`: hybrid tree/mesh parameters (defaults and meanings in
+/// `protocols::hybrid`; every key is optional). The mesh part uses
+/// `[protocol.mesh]` (buffer maps every 0.5 s unless `buffer_map_interval_s`
+/// is set), the push part the timers of `[protocol.tree]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HybridSpec {
+    /// `treebone` (default) or `pull-push`.
+    pub mode: Option<HybridModeName>,
+    /// Treebone: stable (may be interior) once age >= this x expected session (default 0.75; 0 to 10).
+    pub stable_fraction: Option<NonNegative>,
+    /// Expected session length, seconds (default: `churn.session_mean_s` with
+    /// Poisson churn, the mean trace session with a trace, 300 without churn).
+    pub expected_session_s: Option<Positive>,
+    /// A chunk expected by push is pulled only this long before its deadline (default 3).
+    pub pull_margin_s: Option<Positive>,
+    /// Pull-push: substreams K (default 4; 1 to 64, at most the window).
+    pub substreams: Option<Spanned<u32>>,
+    /// Pull-push: drop a parent trailing a partner by this many chunks of the substream (default 2; 1 to 64).
+    pub reselect_threshold: Option<Spanned<u32>>,
+    /// Pull-push: do not ask a refusing or dropped partner again for this long (default 10).
+    pub subscribe_cooldown_s: Option<Positive>,
+}
+
+impl HybridSpec {
+    /// The hybrid parameters, defaults from `protocols::hybrid::HybridParams::default`.
+    pub fn params(&self) -> protocols::hybrid::HybridParams {
+        use protocols::hybrid::{HybridMode, HybridParams};
+        let d = HybridParams::default();
+        let t = |v: Option<Positive>, d: protocols::Time| v.map_or(d, |x| protocols::Time::from_secs_f64(x.0));
+        HybridParams {
+            mode: match self.mode.unwrap_or_default() {
+                HybridModeName::Treebone => HybridMode::Treebone,
+                HybridModeName::PullPush => HybridMode::PullPush,
+            },
+            stable_fraction: self.stable_fraction.map_or(d.stable_fraction, |x| x.0),
+            pull_margin: t(self.pull_margin_s, d.pull_margin),
+            substreams: self.substreams.as_ref().map_or(d.substreams, |x| *x.get_ref()),
+            reselect_threshold: self.reselect_threshold.as_ref().map_or(d.reselect_threshold, |x| *x.get_ref()),
+            subscribe_cooldown: t(self.subscribe_cooldown_s, d.subscribe_cooldown),
+        }
+    }
 }
 
 /// `[protocol.tree]`: tree-push parameters (defaults and meanings in
@@ -929,6 +1010,16 @@ impl Scenario {
             };
             return Err(ScenarioError::at(file, src, span, format!("protocol.tree: {msg}")));
         }
+        let hy = &self.protocol.hybrid;
+        range(&hy.substreams, 1, protocols::hybrid::MAX_SUBSTREAMS, "substreams")?;
+        range(&hy.reselect_threshold, 1, 64, "reselect_threshold")?;
+        if let Err(msg) = hy.params().validate(&stream, window_chunks) {
+            let span = match &hy.substreams {
+                Some(k) if msg.starts_with("substreams") => Some(k.span()),
+                _ => src.find("[protocol.hybrid]").map(|s| s..s + 1),
+            };
+            return Err(ScenarioError::at(file, src, span, format!("protocol.hybrid: {msg}")));
+        }
         let class_names: Vec<String> = match &self.peers.classes {
             None => vec!["default".into()],
             Some(cs) => {
@@ -1103,5 +1194,31 @@ mod tests {
     fn display_puts_file_line_column_key_first() {
         let e = parse("[peers]\ncount = 0\n").unwrap_err();
         assert_eq!(e.to_string(), "t.toml:2:9: key `peers.count`: invalid value 0: expected at least 1 peer");
+    }
+
+    #[test]
+    fn hybrid_keys_parse_and_bad_values_name_the_key() {
+        let s = parse(
+            "[peers]\ncount = 10\n[protocol]\nname = \"hybrid\"\n[protocol.hybrid]\nmode = \"pull-push\"\n\
+             substreams = 8\npull_margin_s = 2\n",
+        )
+        .unwrap();
+        assert_eq!(s.protocol.name, ProtocolName::Hybrid);
+        let p = s.protocol.hybrid.params();
+        assert_eq!((p.mode, p.substreams), (protocols::hybrid::HybridMode::PullPush, 8));
+        assert_eq!(p.pull_margin, protocols::Time::from_secs(2));
+        assert_eq!(s.variant_label(), "hybrid/pull-push/donet");
+
+        let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nsubstreams = 65\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("protocol.hybrid.substreams"));
+        assert!(e.message.contains("between 1 and 64"), "{e}");
+        let e =
+            parse("[peers]\ncount = 10\n[protocol.mesh]\nwindow = 6\n[protocol.hybrid]\nsubstreams = 8\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("protocol.hybrid.substreams"));
+        assert!(e.message.contains("between 1 and 6"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nstable_fraction = 11\n").unwrap_err();
+        assert!(e.message.contains("stable_fraction") && e.message.contains("between 0 and 10"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nmode = \"tree\"\n").unwrap_err();
+        assert!(e.message.contains("treebone") && e.message.contains("pull-push"), "{e}");
     }
 }

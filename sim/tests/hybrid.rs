@@ -103,6 +103,7 @@ fn finish(e: Engine<Hybrid>, sc: &Scenario, seed: u64) -> Report {
         min_propagation,
         traffic,
         events,
+        timeline: Vec::new(),
     };
     analysis::report::build(collector, info)
 }
@@ -147,18 +148,18 @@ fn table(title: &str, rows: &[(&str, &Report)]) {
     }
 }
 
-/// 100 peers with 2000 kbps up (3 children each), no churn. They arrive over
-/// 60 s, so that most join a swarm whose first members can already be stable.
+/// 80 peers with 2000 kbps up (3 children each), no churn. They arrive over
+/// 45 s, so that most join a swarm whose first members can already be stable.
 const AMPLE: &str = r#"
-duration_s = 150
+duration_s = 120
 [stream]
 rate_kbps = 500
 chunk_s = 1.0
 [source]
 up_kbps = 2000
 [peers]
-count = 100
-join_window_s = 60
+count = 80
+join_window_s = 45
 [[peers.classes]]
 name = "ample"
 share = 1.0
@@ -173,7 +174,7 @@ ms = 50
 /// backbone can form within the run has the tree's lag, below mesh-pull's.
 ///
 /// Without churn the hook's expected session is 300 s, so peers become stable
-/// at 225 s: never within this 150 s run, and the backbone is the source
+/// at 225 s: never within this 120 s run, and the backbone is the source
 /// alone. That run is shown (`treebone, session 300 s`) and must play, but
 /// its lag is mesh-like by construction. The lag claim is checked on the
 /// same scenario with `expected_session = 20 s` (stable at 15 s).
@@ -189,7 +190,7 @@ fn without_churn_both_modes_play_and_a_formed_treebone_has_the_tree_lag() {
     let tb = run_hybrid(&sc, short, seed);
     let pp = run_hybrid(&sc, config(&sc, HybridMode::PullPush), seed);
     table(
-        "no churn, ample capacity (100 peers, 150 s)",
+        "no churn, ample capacity (80 peers, 120 s)",
         &[
             ("tree-push", &tree),
             ("mesh-pull", &mesh),
@@ -212,14 +213,14 @@ fn without_churn_both_modes_play_and_a_formed_treebone_has_the_tree_lag() {
     assert!(bl < ml, "treebone lag {bl} s should be below mesh-pull's {ml} s");
 }
 
-/// Heavy churn: Poisson arrivals keep about 100 peers, sessions average 60 s
+/// Heavy churn: Poisson arrivals keep about 80 peers, sessions average 60 s
 /// (exponential), every departure is a crash.
 const CHURN: &str = r#"
-duration_s = 150
+duration_s = 120
 [source]
 up_kbps = 3000
 [peers]
-count = 100
+count = 80
 join_window_s = 10
 [[peers.classes]]
 name = "fast"
@@ -233,7 +234,7 @@ up_kbps = 700
 down_kbps = 4000
 [churn]
 model = "poisson"
-arrival_rate_per_s = 1.67
+arrival_rate_per_s = 1.33
 session_mean_s = 60
 graceful_share = 0.0
 "#;
@@ -249,7 +250,7 @@ fn under_heavy_churn_hybrids_beat_the_tree_and_stay_close_to_mesh_pull() {
     let tb = run_hybrid(&sc, config(&sc, HybridMode::Treebone), seed);
     let pp = run_hybrid(&sc, config(&sc, HybridMode::PullPush), seed);
     table(
-        "heavy churn (about 100 peers, sessions 60 s, crashes, 150 s)",
+        "heavy churn (about 80 peers, sessions 60 s, crashes, 120 s)",
         &[("tree-push", &tree), ("mesh-pull", &mesh), ("treebone", &tb), ("pull-push, K = 4", &pp)],
     );
     let (tc, mc) = (metric(&tree, "continuity_pooled"), metric(&mesh, "continuity_pooled"));
@@ -325,7 +326,7 @@ fn structure_under_churn(mode: HybridMode, seed: u64) -> [f64; 4] {
     let mut sum = [0usize; 5];
     let mut deepest = 0;
     let mut t = Time::ZERO;
-    while t < Time::from_secs(150) {
+    while t < Time::from_secs(120) {
         t += Time::from_secs(1);
         e.run_until(t);
         let c = check_structure(&e, &specs, &cfg);
@@ -364,8 +365,8 @@ fn backbone_and_substream_invariants_hold_under_churn() {
     assert!(interior > 0.1 && fed > 0.5, "pull-push: interior share {interior}, subscribed share {fed}");
 }
 
-/// Upload well below N x rate (r_max about 317 kbps for a 500 kbps stream),
-/// with churn and datagram loss.
+/// Upload well below N x rate (r_max about 167 kbps for a 500 kbps stream:
+/// continuity_bound 0.33, capacity_bound about 0.65), with churn and datagram loss.
 const STARVED: &str = r#"
 duration_s = 120
 [stream]
@@ -377,14 +378,14 @@ count = 60
 join_window_s = 5
 [[peers.classes]]
 share = 1.0
-up_kbps = 300
+up_kbps = 150
 down_kbps = 4000
 [churn]
 model = "poisson"
 arrival_rate_per_s = 0.5
 session_mean_s = 120
 [network]
-loss = 0.002
+loss = 0.0005
 "#;
 
 /// (4) Physics: bytes are conserved (with loss and churn exercised), and
@@ -413,10 +414,11 @@ fn physics_holds_for_both_modes() {
         );
         assert_conserved(&r);
         assert!(t.lost > 0 && t.lost_departed + t.discarded > 0, "loss and churn must be exercised: {t:?}");
-        assert!(bound < 0.9, "the scenario must be starved: bound {bound}");
+        assert!(bound < 0.5 && cap < 0.9, "the scenario must be starved: bounds {bound}, {cap}");
         assert!(c <= cap, "{}: continuity {c} beats the capacity bound {cap}", mode.name());
         assert!(c <= bound + 0.02, "{}: continuity {c} beats the r_max bound {bound}", mode.name());
-        assert!(c > 0.3, "{}: the swarm uses the capacity it has: {c}", mode.name());
+        // Not trivially low either (mesh-pull reaches 0.16 on this scenario).
+        assert!(c > 0.1, "{}: the swarm uses the capacity it has: {c}", mode.name());
     }
     let a = run_hybrid(&sc, config(&sc, HybridMode::PullPush), 9);
     let b = run_hybrid(&sc, config(&sc, HybridMode::PullPush), 9);
@@ -449,18 +451,21 @@ fn validate_names_the_parameter_and_the_allowed_range() {
     assert!(ok.validate(&bad_stream, 120).is_err());
 }
 
+/// Soak: the heavy-churn comparison over more seeds (slow in a debug build;
+/// run with `cargo test -p sim --test hybrid -- --ignored --nocapture`).
 #[test]
-fn explore_starved() {
-    for loss in ["0.002", "0.0"] {
-        let sc = scenario(&STARVED.replace("loss = 0.002", &format!("loss = {loss}")));
-        let tree = run_tree(&sc, 5);
-        let mesh = run_mesh(&sc, 5);
-        let tb = run_hybrid(&sc, config(&sc, HybridMode::Treebone), 5);
-        let pp = run_hybrid(&sc, config(&sc, HybridMode::PullPush), 5);
-        table(
-            &format!("starved loss {loss}"),
-            &[("tree", &tree), ("mesh", &mesh), ("treebone", &tb), ("pull-push", &pp)],
-        );
-        println!("bound {}", metric(&mesh, "continuity_bound"));
+#[ignore]
+fn heavy_churn_comparison_over_seeds() {
+    let sc = scenario(CHURN);
+    println!("| seed | tree-push | mesh-pull | treebone | pull-push |");
+    for seed in 1..=8 {
+        let c = |r: Report| metric(&r, "continuity_pooled");
+        let (tc, mc) = (c(run_tree(&sc, seed)), c(run_mesh(&sc, seed)));
+        let tb = c(run_hybrid(&sc, config(&sc, HybridMode::Treebone), seed));
+        let pp = c(run_hybrid(&sc, config(&sc, HybridMode::PullPush), seed));
+        println!("| {seed} | {tc:.4} | {mc:.4} | {tb:.4} | {pp:.4} |");
+        for (label, h) in [("treebone", tb), ("pull-push", pp)] {
+            assert!(h >= tc - 0.01 && h >= mc - 0.05, "seed {seed} {label}: {h} vs tree {tc}, mesh {mc}");
+        }
     }
 }
