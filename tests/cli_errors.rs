@@ -418,3 +418,58 @@ fn no_subcommand() {
     assert!(stderr.contains("run"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Protocol parameters: zero stripes, more stripes than chunks per window,
+/// zero partners, an unknown scheduler, and a bad churn trace line.
+#[test]
+fn zero_stripes() {
+    let r = run_scenario(
+        "zero_stripes",
+        Some("[peers]\ncount = 10\n[protocol]\nname = \"tree-push\"\n[protocol.tree]\nstripes = 0\n"),
+    );
+    assert_scenario_error(&r, Some((6, 11)), Some("protocol.tree.stripes"), &["between 1 and 64"]);
+}
+
+#[test]
+fn more_stripes_than_chunks_per_window() {
+    let r = run_scenario(
+        "stripes_window",
+        Some("[peers]\ncount = 10\n[protocol.mesh]\nwindow = 8\n[protocol.tree]\nstripes = 16\n"),
+    );
+    assert_scenario_error(&r, Some((6, 11)), Some("protocol.tree.stripes"), &["window", "between 1 and 8"]);
+}
+
+#[test]
+fn zero_partners() {
+    let r = run_scenario("zero_partners", Some("[peers]\ncount = 10\n[protocol.mesh]\npartners = 0\n"));
+    assert_scenario_error(&r, Some((4, 12)), Some("protocol.mesh.partners"), &["between 1 and 64"]);
+}
+
+#[test]
+fn unknown_scheduler() {
+    let r = run_scenario("unknown_scheduler", Some("[peers]\ncount = 10\n[protocol]\nscheduler = \"psychic\"\n"));
+    assert_scenario_error(&r, Some((4, 13)), Some("protocol.scheduler"), &["donet", "latest-useful"]);
+}
+
+#[test]
+fn malformed_trace_line_is_named() {
+    let r = run_scenario(
+        "bad_trace",
+        Some("[peers]\ncount = 0\n[churn]\nmodel = \"trace\"\ntrace_file = \"bad_trace.csv\"\n"),
+    );
+    // The trace file does not exist yet: the error names it.
+    assert_failed(&r, 2);
+    assert!(r.stderr.contains("cannot read the trace file") && r.stderr.contains("bad_trace.csv"), "{}", r.stderr);
+    let trace = r.scenario.with_file_name("bad_trace.csv");
+    std::fs::write(&trace, "join_s,leave_s\n1,5\n2,x\n").expect("write the trace");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_swarmlab"))
+        .args(["run", "-q"])
+        .arg(&r.scenario)
+        .arg("--out")
+        .arg(&r.out)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 3") && err.contains("`x`") && err.contains("churn.trace_file"), "{err}");
+}
