@@ -22,10 +22,12 @@ pub fn r_max(source_up_bps: f64, sum_peer_up_bps: f64, n: usize) -> f64 {
     source_up_bps.min((source_up_bps + sum_peer_up_bps) / n as f64)
 }
 
-/// Time average of `r_max(t)` over `[0, end)`, counting only instants when at
-/// least one peer is present. `intervals` are `(join, leave, up_bps)` per peer.
-/// Returns `None` when no peer is ever present.
-pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], end: Time) -> Option<f64> {
+/// Sweeps the population over `[0, end)`: calls `f(n, sum_up_bps, dt_ns)` for
+/// every stretch of time with `n > 0` peers present whose uploads sum to
+/// `sum_up_bps`. `intervals` are `(join, leave, up_bps)`; at equal instants
+/// leaves go before joins, so consecutive capacity segments of one peer never
+/// count it twice.
+fn sweep_population(intervals: &[(Time, Time, f64)], end: Time, mut f: impl FnMut(usize, f64, f64)) {
     let mut ev: Vec<(Time, i8, f64)> = Vec::with_capacity(intervals.len() * 2);
     for &(a, b, u) in intervals {
         let b = b.min(end);
@@ -34,16 +36,13 @@ pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], 
             ev.push((b, -1, u));
         }
     }
-    // Leaves before joins at equal instants; ties broken by rate for determinism.
+    // Ties broken by rate for determinism.
     ev.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.total_cmp(&y.2)));
     let (mut n, mut sum) = (0usize, 0f64);
-    let (mut acc, mut covered) = (0f64, 0u64);
     let mut last = Time::ZERO;
     for (t, d, u) in ev {
         if n > 0 && t > last {
-            let dt = (t - last).as_nanos();
-            acc += r_max(source_up_bps, sum, n) * dt as f64;
-            covered += dt;
+            f(n, sum, (t - last).as_nanos() as f64);
         }
         last = t;
         if d > 0 {
@@ -54,7 +53,19 @@ pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], 
             sum -= u;
         }
     }
-    (covered > 0).then(|| acc / covered as f64)
+}
+
+/// Time average of `r_max(t)` over `[0, end)`, counting only instants when at
+/// least one peer is present. `intervals` are `(join, leave, up_bps)` per peer
+/// (or per constant-capacity segment of a peer).
+/// Returns `None` when no peer is ever present.
+pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], end: Time) -> Option<f64> {
+    let (mut acc, mut covered) = (0f64, 0f64);
+    sweep_population(intervals, end, |n, sum, dt| {
+        acc += r_max(source_up_bps, sum, n) * dt;
+        covered += dt;
+    });
+    (covered > 0.0).then(|| acc / covered)
 }
 
 /// Upper bound on pooled continuity with a varying population: the
@@ -68,33 +79,12 @@ pub fn weighted_continuity_bound(
     end: Time,
     rate_bps: f64,
 ) -> Option<f64> {
-    let mut ev: Vec<(Time, i8, f64)> = Vec::with_capacity(intervals.len() * 2);
-    for &(a, b, u) in intervals {
-        let b = b.min(end);
-        if a < b {
-            ev.push((a, 1, u));
-            ev.push((b, -1, u));
-        }
-    }
-    ev.sort_by(|x, y| x.0.cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.total_cmp(&y.2)));
-    let (mut n, mut sum) = (0usize, 0f64);
     let (mut num, mut den) = (0f64, 0f64);
-    let mut last = Time::ZERO;
-    for (t, d, u) in ev {
-        if n > 0 && t > last {
-            let w = n as f64 * (t - last).as_nanos() as f64;
-            num += w * continuity_bound(r_max(source_up_bps, sum, n), rate_bps);
-            den += w;
-        }
-        last = t;
-        if d > 0 {
-            n += 1;
-            sum += u;
-        } else {
-            n -= 1;
-            sum -= u;
-        }
-    }
+    sweep_population(intervals, end, |n, sum, dt| {
+        let w = n as f64 * dt;
+        num += w * continuity_bound(r_max(source_up_bps, sum, n), rate_bps);
+        den += w;
+    });
     (den > 0.0).then(|| num / den)
 }
 

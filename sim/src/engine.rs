@@ -321,6 +321,10 @@ impl<F: Protocol> Engine<F> {
     pub fn latency(&self) -> &LatencyModel {
         &self.latency
     }
+    /// The protocol factory this engine runs.
+    pub fn protocol(&self) -> &F {
+        &self.proto
+    }
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
         match self.slots.get(id as usize)?.node.as_ref()? {

@@ -260,16 +260,8 @@ pub fn run_with<F: Protocol>(
     opts: &RunOptions,
     progress: &mut dyn FnMut(Time, Time),
 ) -> Report {
-    let stream = stream_params(sc);
     let end = Time::from_secs_f64(sc.duration_s.0);
-    let specs = churn::population(sc, opts.seed);
-    let latency = LatencyModel::build(&sc.network.latency, opts.seed);
-    let min_propagation = latency.min_latency();
-    let name = proto.name();
-    let mut engine = Engine::new(proto, stream, specs, latency, sc.network.loss.0, opts.seed);
-    // About 600 buckets per run, never narrower than one second.
-    engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
-    apply_dynamics(&mut engine, sc);
+    let mut engine = build_engine(proto, sc, opts.seed);
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;
     while t < end {
@@ -277,13 +269,34 @@ pub fn run_with<F: Protocol>(
         engine.run_until(t);
         progress(t, end);
     }
+    finish_report(engine, sc, opts)
+}
+
+/// The engine of a run of `sc` with `proto` and `seed`, population, latency,
+/// time buckets, timeline and bandwidth model in place, not yet started
+/// (tests drive it with `run_until` and inspect nodes between steps).
+pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F> {
+    let end = Time::from_secs_f64(sc.duration_s.0);
+    let specs = churn::population(sc, seed);
+    let latency = LatencyModel::build(&sc.network.latency, seed);
+    let mut engine = Engine::new(proto, stream_params(sc), specs, latency, sc.network.loss.0, seed);
+    // About 600 buckets per run, never narrower than one second.
+    engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
+    apply_dynamics(&mut engine, sc);
+    engine
+}
+
+/// Ends a run built by [`build_engine`] (after `run_until(end)`) and computes its report.
+pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOptions) -> Report {
+    let min_propagation = engine.latency().min_latency();
+    let name = engine.protocol().name();
     let events = engine.events();
     let (collector, traffic) = engine.finish();
     let info = RunInfo {
         scenario: opts.name.clone(),
         protocol: name,
         seed: opts.seed,
-        end,
+        end: Time::from_secs_f64(sc.duration_s.0),
         source_up_bps: (sc.source.up_kbps.0 * 1000.0).round() as u64,
         class_names: churn::classes(sc).into_iter().map(|c| c.name).collect(),
         min_propagation,

@@ -6,61 +6,24 @@
 
 use std::sync::Arc;
 
-use analysis::{Report, RunInfo};
-use protocols::hybrid::{HybridConfig, HybridMode, HybridParams, HybridPeer};
+use analysis::Report;
+use protocols::hybrid::{HybridConfig, HybridMode, HybridParams};
 use protocols::{PeerId, StreamParams, Time};
 use sim::churn;
-use sim::engine::{Engine, NodeSpec, Protocol};
+use sim::engine::{Engine, NodeSpec};
 use sim::latency::LatencyModel;
-use sim::runner::{self, RunOptions};
-use sim::scenario::{ChurnModel, Scenario};
-
-/// Hybrid streaming as an engine protocol (the runner hook does the same).
-struct Hybrid {
-    cfg: Arc<HybridConfig>,
-}
-
-impl Protocol for Hybrid {
-    type Peer = HybridPeer;
-    fn name(&self) -> String {
-        "hybrid".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
-        HybridPeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
-        HybridPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
+use sim::runner::{self, Hybrid, RunOptions};
+use sim::scenario::Scenario;
 
 fn scenario(src: &str) -> Scenario {
     Scenario::parse("hybrid-test.toml", src).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The scenario's hybrid configuration, as the runner hook builds it: the
-/// mesh's parameters with mTreebone's 0.5 s buffer maps unless the scenario
-/// sets them, the tree's parameters, and the scenario's mean session (300 s
-/// without churn).
+/// The scenario's hybrid configuration (as the runner builds it) in `mode`.
 fn config(sc: &Scenario, mode: HybridMode) -> HybridConfig {
-    let m = runner::mesh_config(sc);
-    let mut mesh = m.mesh.clone();
-    if sc.protocol.mesh.buffer_map_interval_s.is_none() {
-        mesh.buffer_map_interval = Time::from_millis(500);
-    }
-    let expected_session = match sc.churn.model {
-        ChurnModel::Poisson => Time::from_secs_f64(sc.churn.session_mean_s.0),
-        _ => HybridConfig::DEFAULT_SESSION,
-    };
-    HybridConfig {
-        stream: m.stream,
-        player: m.player,
-        mesh,
-        tree: sc.protocol.tree.params(),
-        hybrid: HybridParams { mode, ..HybridParams::default() },
-        scheduler: m.scheduler,
-        tracker: PeerId(0),
-        expected_session,
-    }
+    let mut cfg = runner::hybrid_config(sc);
+    cfg.hybrid = HybridParams { mode, ..cfg.hybrid };
+    cfg
 }
 
 fn opts(seed: u64) -> RunOptions {
@@ -90,22 +53,7 @@ fn engine(sc: &Scenario, cfg: HybridConfig, specs: Vec<NodeSpec>, seed: u64) -> 
 
 /// The report of an engine driven by hand (as `run_with` builds it).
 fn finish(e: Engine<Hybrid>, sc: &Scenario, seed: u64) -> Report {
-    let min_propagation = e.latency().min_latency();
-    let events = e.events();
-    let (collector, traffic) = e.finish();
-    let info = RunInfo {
-        scenario: "hybrid-test".into(),
-        protocol: "hybrid".into(),
-        seed,
-        end: Time::from_secs_f64(sc.duration_s.0),
-        source_up_bps: (sc.source.up_kbps.0 * 1000.0).round() as u64,
-        class_names: churn::classes(sc).into_iter().map(|c| c.name).collect(),
-        min_propagation,
-        traffic,
-        events,
-        timeline: Vec::new(),
-    };
-    analysis::report::build(collector, info)
+    runner::finish_report(e, sc, &opts(seed))
 }
 
 fn metric(r: &Report, name: &str) -> f64 {

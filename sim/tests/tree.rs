@@ -5,32 +5,14 @@
 
 use std::sync::Arc;
 
-use analysis::{Report, RunInfo};
+use analysis::Report;
 use protocols::tree::{TreeConfig, TreeParams, TreePeer};
 use protocols::{PeerId, Time};
 use sim::churn;
-use sim::engine::{Engine, NodeSpec, Protocol};
+use sim::engine::{Engine, NodeSpec};
 use sim::latency::LatencyModel;
-use sim::runner::{self, RunOptions};
+use sim::runner::{self, RunOptions, TreePush};
 use sim::scenario::Scenario;
-
-/// Tree-push as an engine protocol (the runner hook does the same).
-struct TreePush {
-    cfg: Arc<TreeConfig>,
-}
-
-impl Protocol for TreePush {
-    type Peer = TreePeer;
-    fn name(&self) -> String {
-        "tree-push".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
-        TreePeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
-        TreePeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
 
 fn scenario(src: &str) -> Scenario {
     Scenario::parse("tree-test.toml", src).unwrap_or_else(|e| panic!("{e}"))
@@ -61,22 +43,7 @@ fn engine(sc: &Scenario, tree: TreeParams, specs: Vec<NodeSpec>, seed: u64) -> E
 
 /// The report of an engine driven by hand (as `run_with` builds it).
 fn finish(e: Engine<TreePush>, sc: &Scenario, seed: u64) -> Report {
-    let min_propagation = e.latency().min_latency();
-    let events = e.events();
-    let (collector, traffic) = e.finish();
-    let info = RunInfo {
-        scenario: "tree-test".into(),
-        protocol: "tree-push".into(),
-        seed,
-        end: Time::from_secs_f64(sc.duration_s.0),
-        source_up_bps: (sc.source.up_kbps.0 * 1000.0).round() as u64,
-        class_names: churn::classes(sc).into_iter().map(|c| c.name).collect(),
-        min_propagation,
-        traffic,
-        events,
-        timeline: Vec::new(),
-    };
-    analysis::report::build(collector, info)
+    runner::finish_report(e, sc, &opts(seed))
 }
 
 fn metric(r: &Report, name: &str) -> f64 {
