@@ -121,6 +121,10 @@ pub struct Collector {
     /// Closed constant-capacity periods `(from, to, up_bps)` of peers whose
     /// upload changed during the run (the open period is in `PeerStats`).
     pub segments: Vec<(Time, Time, f64)>,
+    /// Address exposure: for each node, the sorted ids of the other nodes that
+    /// learned its address (received a message from it, or its id in a
+    /// member list or root path). The tracker is not counted as a learner.
+    pub known_by: Vec<Vec<u32>>,
 }
 
 impl Collector {
@@ -133,6 +137,7 @@ impl Collector {
             bucket: Time::from_secs(1),
             buckets: Vec::new(),
             segments: Vec::new(),
+            known_by: Vec::new(),
         }
     }
 
@@ -194,6 +199,22 @@ impl Collector {
         n.up_bps = up_bps;
         if role == NodeRole::Peer && now > since {
             self.segments.push((since, now, old as f64));
+        }
+    }
+
+    /// `learner` now knows `subject`'s address (no-op for itself, or when the
+    /// learner is the tracker, node 0, which every member registers with).
+    pub fn learns(&mut self, learner: PeerId, subject: PeerId) {
+        if learner == subject || learner.0 == 0 {
+            return;
+        }
+        let i = subject.index();
+        if self.known_by.len() <= i {
+            self.known_by.resize_with(i + 1, Vec::new);
+        }
+        let v = &mut self.known_by[i];
+        if let Err(pos) = v.binary_search(&learner.0) {
+            v.insert(pos, learner.0);
         }
     }
 
@@ -272,6 +293,17 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exposure_counts_distinct_learners_but_not_the_tracker_or_itself() {
+        let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
+        let mut c = Collector::new(stream);
+        for (learner, subject) in [(5, 3), (7, 3), (5, 3), (0, 3), (3, 3), (9, 4)] {
+            c.learns(PeerId(learner), PeerId(subject));
+        }
+        assert_eq!(c.known_by[3], vec![5, 7]);
+        assert_eq!(c.known_by[4], vec![9]);
+    }
 
     #[test]
     fn stalls_count_runs_of_consecutive_misses() {

@@ -197,7 +197,18 @@ pub fn summary_table(r: &Report) -> String {
             ],
         ),
         ("delivery", &["delivery_delay_p50", "delivery_delay_p95", "delivery_delay_p99", "diffusion_delay_p50"]),
-        ("cost", &["control_overhead", "duplicate_ratio", "server_load", "upload_fairness"]),
+        (
+            "cost",
+            &[
+                "control_overhead",
+                "duplicate_ratio",
+                "server_load",
+                "upload_fairness",
+                "address_exposure_mean",
+                "address_exposure_p95",
+                "source_exposure",
+            ],
+        ),
         ("bounds", &["stream_rate", "r_max", "continuity_bound", "efficiency", "diffusion_bound_ratio_min"]),
     ];
     for (title, names) in groups {

@@ -23,6 +23,7 @@
 //! | `upload_fairness` | Jain's index of per-peer upload utilization |
 //! | `r_max`, `continuity_bound`, `efficiency` | Kumar-Liu-Ross r_max (time-averaged), the peer-weighted time average of min(1, r_max(t) / r), continuity_pooled / bound |
 //! | `capacity_bound` | min(1, upload capacity of all nodes over the run / (chunk bytes on the wire x chunks due)): a hard finite-horizon bound on `continuity_pooled` |
+//! | `address_exposure_mean`, `address_exposure_p95`, `source_exposure` | distinct nodes that learned a peer's (the source's) address: sent it a message, or listed it in a member list or root path (the privacy cost of an overlay) |
 //! | `recovery_time` | seconds from the last restoring timeline event until 10 s of buckets all reach 0.9 x the continuity before the first disruption |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
@@ -262,6 +263,23 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("bytes_discarded", Some(t.discarded as f64), "bytes", Better::Neither);
     put("bytes_queued", Some(t.queued as f64), "bytes", Better::Neither);
 
+    // Address exposure: distinct nodes that learned each peer's (and the source's) address.
+    let exposure = |id: u32| c.known_by.get(id as usize).map_or(0, Vec::len) as f64;
+    let exp = sorted(peers.iter().map(|&(id, _)| exposure(id)).collect());
+    m.push(Metric { name: "address_exposure_mean".into(), value: mean(&exp), unit: "peers", better: Better::Lower });
+    m.push(Metric {
+        name: "address_exposure_p95".into(),
+        value: quantile_sorted(&exp, 0.95),
+        unit: "peers",
+        better: Better::Lower,
+    });
+    let source_id = c.nodes.iter().position(|s| s.present && s.role == NodeRole::Source);
+    m.push(Metric {
+        name: "source_exposure".into(),
+        value: source_id.map(|i| exposure(i as u32)),
+        unit: "peers",
+        better: Better::Neither,
+    });
     let recovery = recovery_time(&c.buckets, c.bucket, &info.timeline);
     m.push(Metric { name: "recovery_time".into(), value: recovery, unit: "s", better: Better::Lower });
     let mut buckets = c.buckets;

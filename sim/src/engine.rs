@@ -553,6 +553,20 @@ impl<F: Protocol> Engine<F> {
         }
         self.traffic.delivered += bytes;
         self.collector.delivered(PeerId(to), bytes, msg.is_media());
+        self.collector.learns(PeerId(to), PeerId(from));
+        match &msg {
+            Msg::PeerList { peers } | Msg::Gossip { peers } => {
+                for &p in peers {
+                    self.collector.learns(PeerId(to), p);
+                }
+            }
+            Msg::JoinAck { path, .. } | Msg::Heartbeat { path, .. } => {
+                for &p in path {
+                    self.collector.learns(PeerId(to), p);
+                }
+            }
+            _ => {}
+        }
         self.call(to, |n, cx| n.on_message(PeerId(from), msg, cx));
     }
 }
