@@ -3,20 +3,32 @@
 //! - `mesh_pull/quickstart_60s`: a realistic workload, the quickstart scenario
 //!   (200 peers, three classes) cut to 60 simulated seconds; throughput is
 //!   reported in engine events per second.
-//! - `phold/<n>x16`: PHOLD (Fujimoto 1990) on the bare event queue: `n` logical
-//!   processes with 16 pending events each; every popped event schedules one
-//!   new event at a random process after a random delay. Measures the queue
-//!   alone, the engine's floor.
+//! - `phold/<queue>/<n>x16`: PHOLD (Fujimoto 1990) on the bare event queue, in
+//!   steady state: `n` logical processes with 16 pending events each; every
+//!   popped event schedules one new event at a random process after a delay
+//!   uniform on [1 ns, 2 ms] (mean 1 ms). Throughput is events per second.
+//!   `queue` is `sim::queue::EventQueue` with 4-byte events, `queue_fat` with
+//!   56-byte events (the size of the engine's), `binary_heap` a plain
+//!   `BinaryHeap<Reverse<(time, seq, lp)>>`, the naive baseline. The model is
+//!   in `phold.rs`, which also runs a fixed number of events (for callgrind).
 //!
-//! Run: `cargo bench --bench engine` (add `-- --quick` for a fast pass).
+//! Run: `cargo bench --bench engine` (add `-- --quick` for a fast pass, and a
+//! filter such as `phold/queue/` to pick benches). With the environment
+//! variable `SWARMLAB_BENCH_CPU_TIME` set, the PHOLD benches report the
+//! thread's on-CPU time (Linux) instead of wall time, so that other processes
+//! sharing the CPU do not inflate them. Setting up the 10^6-process benches
+//! takes a few seconds each; the `binary_heap` one at 10^6 runs ~1 minute.
+
+#![allow(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
+
+mod phold;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use protocols::Time;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use phold::{Fat, NaiveHeap, PER_LP, Payload, Pending, Phold};
 use sim::queue::EventQueue;
 use sim::runner::{RunOptions, run};
 use sim::scenario::Scenario;
@@ -34,35 +46,37 @@ fn mesh_pull(c: &mut Criterion) {
     g.finish();
 }
 
+/// Events per criterion iteration of the PHOLD benches.
+const PHOLD_BATCH: u64 = 100_000;
+
+/// Runs PHOLD in steady state: the queue persists across iterations, each of
+/// which processes `PHOLD_BATCH` events.
+fn bench_phold<Q: Pending<P>, P: Payload>(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, n: u32) {
+    let mut state: Option<Phold<Q, P>> = None; // built only if the bench is selected
+    let cpu = std::env::var_os("SWARMLAB_BENCH_CPU_TIME").is_some() && phold::cpu_time().is_some();
+    g.bench_function(format!("{name}/{n}x{PER_LP}"), |b| {
+        let ph = state.get_or_insert_with(|| Phold::new(n));
+        b.iter_custom(|iters| {
+            let (w0, c0) = (Instant::now(), phold::cpu_time());
+            ph.run(iters * PHOLD_BATCH);
+            match (cpu, phold::cpu_time(), c0) {
+                (true, Some(c), Some(c0)) => c - c0,
+                _ => w0.elapsed(),
+            }
+        })
+    });
+    black_box(state.map(|ph| ph.checksum));
+}
+
 fn phold(c: &mut Criterion) {
     let mut g = c.benchmark_group("phold");
-    for n in [10_000u32, 1_000_000] {
-        let pops: u64 = 2_000_000;
-        g.throughput(Throughput::Elements(pops));
-        g.sample_size(10).measurement_time(Duration::from_secs(10));
-        g.bench_function(format!("{n}x16"), |b| {
-            b.iter_batched(
-                || {
-                    let mut rng = ChaCha8Rng::seed_from_u64(1);
-                    let mut q = EventQueue::default();
-                    for lp in 0..n {
-                        for _ in 0..16 {
-                            q.push(Time(rng.next_u64() % 1_000_000), lp);
-                        }
-                    }
-                    (q, rng)
-                },
-                |(mut q, mut rng)| {
-                    for _ in 0..pops {
-                        let (t, _lp) = q.pop_until(Time::MAX).expect("PHOLD never drains");
-                        let to = (rng.next_u64() % n as u64) as u32;
-                        q.push(Time(t.0 + 1 + rng.next_u64() % 1_000_000), to);
-                    }
-                    black_box(q.len())
-                },
-                criterion::BatchSize::LargeInput,
-            )
-        });
+    g.throughput(Throughput::Elements(PHOLD_BATCH));
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    g.warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(10));
+    for n in [10_000, 1_000_000] {
+        bench_phold::<EventQueue<u32>, u32>(&mut g, "queue", n);
+        bench_phold::<NaiveHeap, u32>(&mut g, "binary_heap", n);
+        bench_phold::<EventQueue<Fat>, Fat>(&mut g, "queue_fat", n);
     }
     g.finish();
 }
