@@ -12,7 +12,7 @@ const SMALL_PEERS: usize = 24;
 const SMALL_SEED: &str = "7";
 
 const SUMMARY_HEADER: [&str; 6] = ["scenario", "protocol", "seed", "metric", "value", "unit"];
-const PEERS_HEADER: [&str; 24] = [
+const PEERS_HEADER: [&str; 27] = [
     "scenario",
     "protocol",
     "seed",
@@ -37,6 +37,9 @@ const PEERS_HEADER: [&str; 24] = [
     "up_control_bytes",
     "down_media_bytes",
     "down_control_bytes",
+    "behaviour",
+    "rejected_chunks",
+    "up_polluted_bytes",
 ];
 
 /// A fresh, empty directory, removed when dropped.

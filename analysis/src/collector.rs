@@ -57,6 +57,12 @@ pub struct PeerStats {
     /// capacity); `up_bps` is the capacity since then.
     pub cap_bits: f64,
     pub cap_since: Time,
+    /// [`protocols::adversary::Behaviour::index`] of the node (0 = honest).
+    pub behaviour: u8,
+    /// Chunks it dropped because they failed the integrity check.
+    pub rejected_chunks: u32,
+    /// Wire bytes of corrupted chunks it uploaded (its own or relayed).
+    pub up_polluted: u64,
 }
 
 impl PeerStats {
@@ -125,6 +131,12 @@ pub struct Collector {
     /// learned its address (received a message from it, or its id in a
     /// member list or root path). The tracker is not counted as a learner.
     pub known_by: Vec<Vec<u32>>,
+    /// Open relations of an honest node with an attacker: (honest, attacker) -> since.
+    attack_relations: std::collections::BTreeMap<(u32, u32), Time>,
+    /// Durations of honest-attacker relations the honest side ended (time to eject).
+    pub eject_times: Vec<Time>,
+    /// Honest-attacker relations that ended because either side left, or were open at the end.
+    pub relations_not_ejected: u32,
 }
 
 impl Collector {
@@ -138,7 +150,25 @@ impl Collector {
             buckets: Vec::new(),
             segments: Vec::new(),
             known_by: Vec::new(),
+            attack_relations: Default::default(),
+            eject_times: Vec::new(),
+            relations_not_ejected: 0,
         }
+    }
+
+    /// Node `id` runs behaviour `index` (0 = honest); call before it joins.
+    pub fn set_behaviour(&mut self, id: PeerId, index: u8) {
+        self.node(id).behaviour = index;
+    }
+
+    fn is_attacker(&self, id: PeerId) -> bool {
+        self.nodes.get(id.index()).is_some_and(|n| n.behaviour != 0)
+    }
+
+    /// Closes every open honest-attacker relation (relations still open at the end of the run).
+    pub fn close_relations(&mut self) {
+        self.relations_not_ejected += self.attack_relations.len() as u32;
+        self.attack_relations.clear();
     }
 
     /// Sets the width of the time buckets (default 1 s); call before the run.
@@ -182,6 +212,12 @@ impl Collector {
         }
         n.left = Some(now);
         n.cur_run = 0;
+        if !self.attack_relations.is_empty() {
+            let before = self.attack_relations.len();
+            self.attack_relations.retain(|&(h, a), _| h != id.0 && a != id.0);
+            self.relations_not_ejected += (before - self.attack_relations.len()) as u32;
+        }
+        let n = &mut self.nodes[id.index()];
         let (peer, playing) = (n.role == NodeRole::Peer, n.play_start.is_some());
         let b = self.at(now);
         if peer {
@@ -232,6 +268,11 @@ impl Collector {
             NodeRole::Source => self.at(now).source_upload += wire_bytes,
             NodeRole::Tracker => {}
         }
+    }
+
+    /// `from` finished serializing a corrupted chunk of `wire_bytes`.
+    pub fn sent_polluted(&mut self, from: PeerId, wire_bytes: u64) {
+        self.node(from).up_polluted += wire_bytes;
     }
 
     pub fn delivered(&mut self, to: PeerId, wire_bytes: u64, media: bool) {
@@ -285,7 +326,17 @@ impl Collector {
                     c.last_arrival = c.last_arrival.max(now);
                 }
             }
-            Record::NeighbourAdded { .. } | Record::NeighbourRemoved { .. } => {}
+            Record::NeighbourAdded { peer } => {
+                if self.is_attacker(peer) && !self.is_attacker(id) {
+                    self.attack_relations.entry((id.0, peer.0)).or_insert(now);
+                }
+            }
+            Record::NeighbourRemoved { peer } => {
+                if let Some(since) = self.attack_relations.remove(&(id.0, peer.0)) {
+                    self.eject_times.push(now - since);
+                }
+            }
+            Record::Rejected { .. } => self.node(id).rejected_chunks += 1,
         }
     }
 }

@@ -70,6 +70,9 @@ pub fn peers_csv(r: &Report) -> Vec<u8> {
         "up_control_bytes",
         "down_media_bytes",
         "down_control_bytes",
+        "behaviour",
+        "rejected_chunks",
+        "up_polluted_bytes",
     ]);
     for (id, s) in &r.peers {
         let class = r.info.class_names.get(s.class as usize).map(String::as_str).unwrap_or("");
@@ -98,6 +101,9 @@ pub fn peers_csv(r: &Report) -> Vec<u8> {
             s.up_control.to_string(),
             s.down_media.to_string(),
             s.down_control.to_string(),
+            protocols::adversary::Behaviour::NAMES.get(s.behaviour as usize).copied().unwrap_or("?").to_string(),
+            s.rejected_chunks.to_string(),
+            s.up_polluted.to_string(),
         ]);
     }
     w.into_inner().unwrap_or_default()
@@ -177,7 +183,7 @@ pub fn summary_table(r: &Report) -> String {
         r.info.end.as_secs_f64()
     );
     let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
-    let groups: [(&str, &[&str]); 5] = [
+    let groups: [(&str, &[&str]); 6] = [
         ("population", &["peers_joined", "peers_started", "peers_never_started"]),
         (
             "quality",
@@ -210,8 +216,29 @@ pub fn summary_table(r: &Report) -> String {
             ],
         ),
         ("bounds", &["stream_rate", "r_max", "continuity_bound", "efficiency", "diffusion_bound_ratio_min"]),
+        (
+            "attacks and defences",
+            &[
+                "attackers",
+                "continuity_honest",
+                "clean_continuity_honest",
+                "polluted_played",
+                "polluted_played_share",
+                "rejected_chunks",
+                "wasted_upload_share",
+                "attacker_upload_share",
+                "eject_time_p50",
+                "eject_time_mean",
+                "ejected_share",
+                "victim_continuity",
+            ],
+        ),
     ];
     for (title, names) in groups {
+        // The security group only for runs that report it (its first metric).
+        if title == "attacks and defences" && !r.metrics.iter().any(|m| m.name == names[0]) {
+            continue;
+        }
         let _ = writeln!(s, "\n{title}");
         for n in names {
             if let Some(m) = r.metrics.iter().find(|m| m.name == *n) {
@@ -251,6 +278,24 @@ const COMPARE_COLUMNS: &[(&str, &str, &str)] = &[
     ("efficiency", "efficiency", "ratio"),
 ];
 
+/// Columns of the comparison table for runs with attackers or defences.
+const SECURITY_COLUMNS: &[(&str, &str, &str)] = &[
+    ("continuity_honest", "honest cont.", "ratio"),
+    ("clean_continuity_honest", "clean cont.", "ratio"),
+    ("polluted_played_share", "polluted", "ratio"),
+    ("wasted_upload_share", "wasted up", "ratio"),
+    ("eject_time_p50", "eject p50", "s"),
+    ("ejected_share", "ejected", "ratio"),
+    ("startup_delay_p50", "startup p50", "s"),
+    ("lag_p50", "lag p50", "s"),
+    ("control_overhead", "overhead", "ratio"),
+];
+
+/// The comparison columns for a run: security columns when it reports them.
+fn columns(r: &Report) -> &'static [(&'static str, &'static str, &'static str)] {
+    if r.metrics.iter().any(|m| m.name == "attackers") { SECURITY_COLUMNS } else { COMPARE_COLUMNS }
+}
+
 /// One row per variant, the columns of [`COMPARE_COLUMNS`].
 pub fn compare_table(rows: &[(String, Report)]) -> String {
     let mut s = String::new();
@@ -264,14 +309,15 @@ pub fn compare_table(rows: &[(String, Report)]) -> String {
         );
     }
     let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
+    let cols = rows.first().map_or(COMPARE_COLUMNS, |(_, r)| columns(r));
     let _ = write!(s, "{:<w$}", "variant");
-    for (_, h, _) in COMPARE_COLUMNS {
+    for (_, h, _) in cols {
         let _ = write!(s, "  {h:>11}");
     }
     let _ = writeln!(s);
     for (label, r) in rows {
         let _ = write!(s, "{label:<w$}");
-        for (m, _, unit) in COMPARE_COLUMNS {
+        for (m, _, unit) in cols {
             let _ = write!(s, "  {:>11}", fmt_value(r.get(m), unit));
         }
         let _ = writeln!(s);
@@ -380,13 +426,14 @@ pub fn compare_reps_table(rows: &[(String, Vec<Report>)]) -> String {
         first.info.end.as_secs_f64()
     );
     let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
+    let cols = columns(first);
     let cells: Vec<Vec<String>> =
-        rows.iter().map(|(_, reps)| COMPARE_COLUMNS.iter().map(|(m, _, u)| mean_ci(reps, m, u)).collect()).collect();
-    let widths: Vec<usize> = (0..COMPARE_COLUMNS.len())
-        .map(|c| cells.iter().map(|r| r[c].chars().count()).chain([COMPARE_COLUMNS[c].1.len()]).max().unwrap_or(8))
+        rows.iter().map(|(_, reps)| cols.iter().map(|(m, _, u)| mean_ci(reps, m, u)).collect()).collect();
+    let widths: Vec<usize> = (0..cols.len())
+        .map(|c| cells.iter().map(|r| r[c].chars().count()).chain([cols[c].1.len()]).max().unwrap_or(8))
         .collect();
     let _ = write!(s, "{:<w$}", "variant");
-    for (c, (_, h, _)) in COMPARE_COLUMNS.iter().enumerate() {
+    for (c, (_, h, _)) in cols.iter().enumerate() {
         let _ = write!(s, "  {h:>width$}", width = widths[c]);
     }
     let _ = writeln!(s);

@@ -25,6 +25,16 @@
 //! | `capacity_bound` | min(1, upload capacity of all nodes over the run / (chunk bytes on the wire x chunks due)): a hard finite-horizon bound on `continuity_pooled` |
 //! | `address_exposure_mean`, `address_exposure_p95`, `source_exposure` | distinct nodes that learned a peer's (the source's) address: sent it a message, or listed it in a member list or root path (the privacy cost of an overlay) |
 //! | `recovery_time` | seconds from the last restoring timeline event until 10 s of buckets all reach 0.9 x the continuity before the first disruption |
+//! | `attackers` | peers running an attack (security metrics, reported when a run has attackers or defences) |
+//! | `continuity_honest` | `continuity_mean` over honest peers only |
+//! | `clean_continuity_honest` | mean over honest peers of (played - polluted played) / due |
+//! | `polluted_played_share` | corrupted chunks played / chunks played, honest peers |
+//! | `rejected_chunks` | chunks dropped by the integrity check |
+//! | `wasted_upload_share` | wire bytes of corrupted chunks uploaded (by anyone) / media bytes uploaded |
+//! | `attacker_upload_share` | media bytes uploaded by attackers / media bytes uploaded |
+//! | `eject_time_p50`, `eject_time_mean` | duration of honest-attacker relations (partner, parent, child) that the honest side ended while both were present |
+//! | `ejected_share` | such relations ended by the honest side / all honest-attacker relations |
+//! | `victim_continuity` | the Sybil victim's continuity |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
 use protocols::{Time, wire};
@@ -90,6 +100,10 @@ pub struct RunInfo {
     /// Timeline events: when, and whether they restore service (source or
     /// tracker back up, partition healed, bandwidth restored) or disrupt it.
     pub timeline: Vec<(Time, bool)>,
+    /// The run has attackers or defences: report the security metrics.
+    pub security: bool,
+    /// The Sybil attack's victim, if any.
+    pub victim: Option<u32>,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -263,6 +277,10 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("bytes_discarded", Some(t.discarded as f64), "bytes", Better::Neither);
     put("bytes_queued", Some(t.queued as f64), "bytes", Better::Neither);
 
+    if info.security {
+        security_metrics(&c, &peers, &info, &mut m);
+    }
+
     // Address exposure: distinct nodes that learned each peer's (and the source's) address.
     let exposure = |id: u32| c.known_by.get(id as usize).map_or(0, Vec::len) as f64;
     let exp = sorted(peers.iter().map(|&(id, _)| exposure(id)).collect());
@@ -286,6 +304,39 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     let n_buckets = (end.0.div_ceil(c.bucket.0.max(1))) as usize;
     buckets.resize(n_buckets.max(buckets.len()), Default::default());
     Report { info, metrics: m, peers, stream, bucket: c.bucket, buckets }
+}
+
+/// Attack and defence metrics (see the module table).
+fn security_metrics(c: &Collector, peers: &[(u32, PeerStats)], info: &RunInfo, m: &mut Vec<Metric>) {
+    let mut put = |name: &str, value: Option<f64>, unit: &'static str, better: Better| {
+        m.push(Metric { name: name.to_string(), value, unit, better });
+    };
+    let honest: Vec<&PeerStats> = peers.iter().map(|(_, s)| s).filter(|s| s.behaviour == 0).collect();
+    put("attackers", Some((peers.len() - honest.len()) as f64), "peers", Better::Neither);
+    let cont: Vec<f64> = honest.iter().filter_map(|s| s.continuity()).collect();
+    put("continuity_honest", mean(&cont), "ratio", Better::Higher);
+    let clean: Vec<f64> =
+        honest.iter().filter(|s| s.due() > 0).map(|s| (s.played - s.polluted_played) as f64 / s.due() as f64).collect();
+    put("clean_continuity_honest", mean(&clean), "ratio", Better::Higher);
+    let (played, polluted) =
+        honest.iter().fold((0u64, 0u64), |(p, q), s| (p + s.played as u64, q + s.polluted_played as u64));
+    put("polluted_played_share", (played > 0).then(|| polluted as f64 / played as f64), "ratio", Better::Lower);
+    put("rejected_chunks", Some(peers.iter().map(|(_, s)| s.rejected_chunks as f64).sum()), "chunks", Better::Neither);
+    let media: u64 = c.nodes.iter().map(|s| s.up_media).sum();
+    let wasted: u64 = c.nodes.iter().map(|s| s.up_polluted).sum();
+    let by_attackers: u64 = peers.iter().filter(|(_, s)| s.behaviour != 0).map(|(_, s)| s.up_media).sum();
+    let share = |x: u64| (media > 0).then(|| x as f64 / media as f64);
+    put("wasted_upload_share", share(wasted), "ratio", Better::Lower);
+    put("attacker_upload_share", share(by_attackers), "ratio", Better::Neither);
+    let ejects = sorted(c.eject_times.iter().map(|&t| secs(t)).collect());
+    put("eject_time_p50", quantile_sorted(&ejects, 0.5), "s", Better::Lower);
+    put("eject_time_mean", mean(&ejects), "s", Better::Lower);
+    let relations = ejects.len() as f64 + c.relations_not_ejected as f64;
+    put("ejected_share", (relations > 0.0).then(|| ejects.len() as f64 / relations), "ratio", Better::Higher);
+    if let Some(v) = info.victim {
+        let victim = c.nodes.get(v as usize).and_then(|s| s.continuity());
+        put("victim_continuity", victim, "ratio", Better::Higher);
+    }
 }
 
 /// Time from the last restoring timeline event until continuity is back:

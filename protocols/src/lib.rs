@@ -10,8 +10,11 @@
 //! - [`wire`]: the [`Msg`] enum of every protocol and its exact-length codec;
 //! - [`peer`]: the [`Peer`] trait, [`Ctx`] and [`Outbox`], [`Record`]s for metrics;
 //! - [`tracker`], [`node`]: the bootstrap tracker and the node wrapper drivers hold;
-//! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet).
+//! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet);
+//!   [`tree`], [`hybrid`], [`cdn`]: the other protocol families;
+//! - [`adversary`]: malicious behaviours and defences wrapped around any protocol.
 
+pub mod adversary;
 pub mod cdn;
 pub mod chunkmap;
 pub mod hybrid;

@@ -81,6 +81,11 @@ pub enum Record {
     NeighbourRemoved {
         peer: PeerId,
     },
+    /// A chunk from `from` failed the integrity check and was dropped.
+    Rejected {
+        seq: Seq,
+        from: PeerId,
+    },
 }
 
 /// What a protocol asks of its driver during one call.
@@ -136,6 +141,14 @@ impl<'a, T> Ctx<'a, T> {
     }
     pub fn record(&mut self, r: Record) {
         self.out.records.push(r);
+    }
+    /// Messages queued so far in this call's outbox (a wrapper marks where its inner call began).
+    pub fn sends_len(&self) -> usize {
+        self.out.sends.len()
+    }
+    /// The queued messages, for a wrapper that rewrites what its inner protocol sent.
+    pub fn sends_mut(&mut self) -> &mut Vec<(PeerId, Msg)> {
+        &mut self.out.sends
     }
 }
 

@@ -8,6 +8,7 @@
 
 use analysis::NodeRole;
 use protocols::Time;
+use protocols::adversary::Behaviour;
 use rand::RngExt;
 
 use crate::engine::NodeSpec;
@@ -65,7 +66,15 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
     let mut rng = rngs::rng(seed, Stream::Churn, 0);
     let big = (sc.tracker.up_kbps.0 * 1000.0) as u64;
     let mut nodes = vec![
-        NodeSpec { role: NodeRole::Tracker, class: 0, up_bps: big, down_bps: big, join: Time::ZERO, leave: None },
+        NodeSpec {
+            role: NodeRole::Tracker,
+            class: 0,
+            up_bps: big,
+            down_bps: big,
+            join: Time::ZERO,
+            leave: None,
+            behaviour: Behaviour::Honest,
+        },
         NodeSpec {
             role: NodeRole::Source,
             class: 0,
@@ -73,6 +82,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             down_bps: (sc.source.down_kbps.0 * 1000.0).round() as u64,
             join: Time::ZERO,
             leave: None,
+            behaviour: Behaviour::Honest,
         },
     ];
     // Departures are drawn for every model but `none`; trace rows carry their own.
@@ -90,6 +100,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             down_bps: classes[c].down_bps,
             join,
             leave,
+            behaviour: Behaviour::Honest,
         }
     };
     let window = sc.peers.join_window_s.0;
@@ -144,7 +155,49 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
     // Stable sort: equal join instants keep draw order, so ids are reproducible.
     initial.sort_by_key(|n| n.join);
     nodes.extend(initial);
+    assign_attacks(sc, seed, &mut nodes);
     nodes
+}
+
+/// Gives each `[[attack]]` group its peers: a uniformly random set of the
+/// run's peers (the Sybil victim excepted) of size `count`, or `share` x peers
+/// rounded, drawn from the adversary stream of the run seed.
+fn assign_attacks(sc: &Scenario, seed: u64, nodes: &mut [NodeSpec]) {
+    use crate::scenario::AttackKind as K;
+    if sc.attack.is_empty() {
+        return;
+    }
+    let victim = sc.sybil_victim();
+    let mut ids: Vec<usize> =
+        (2..nodes.len()).filter(|&i| nodes[i].role == NodeRole::Peer && Some(i as u32) != victim).collect();
+    let mut rng = rngs::rng(seed, Stream::Adversary, 0);
+    for k in 0..ids.len() {
+        let j = rng.random_range(k..ids.len());
+        ids.swap(k, j);
+    }
+    let peers = (nodes.len() - 2) as f64;
+    let mut next = ids.into_iter();
+    for a in &sc.attack {
+        let n = match (&a.count, a.share) {
+            (Some(c), _) => *c.get_ref() as usize,
+            (None, Some(f)) => (f.0 * peers).round() as usize,
+            (None, None) => 0,
+        };
+        let b = match a.kind {
+            K::Polluter => Behaviour::Polluter {
+                on: a.on_s.map_or(Time::ZERO, |x| Time::from_secs_f64(x.0)),
+                off: a.off_s.map_or(Time::ZERO, |x| Time::from_secs_f64(x.0)),
+            },
+            K::FreeRider => Behaviour::FreeRider,
+            K::MapLiar => Behaviour::MapLiar,
+            K::Withholder => Behaviour::Withholder,
+            K::Sybil => Behaviour::Sybil { victim: protocols::PeerId(victim.unwrap_or(2)) },
+            K::CapacityLiar => Behaviour::CapacityLiar { factor: a.factor.as_ref().map_or(10, |f| *f.get_ref()) },
+        };
+        for i in next.by_ref().take(n) {
+            nodes[i].behaviour = b;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,10 @@
 
 use std::collections::VecDeque;
 
+use std::sync::Arc;
+
 use analysis::{Collector, NodeRole, Traffic};
+use protocols::adversary::{Behaviour, Defences, Guarded};
 use protocols::peer::{Command, Ctx, Outbox, Peer};
 use protocols::wire::{Msg, wire_bytes};
 use protocols::{Node, PeerId, StreamParams, Time};
@@ -69,6 +72,8 @@ pub struct NodeSpec {
     pub join: Time,
     /// Departure time and whether it is graceful.
     pub leave: Option<(Time, bool)>,
+    /// Honest, or the attack it runs (peers only).
+    pub behaviour: Behaviour,
 }
 
 struct Tx {
@@ -79,7 +84,7 @@ struct Tx {
 }
 
 struct Slot<P: Peer> {
-    node: Option<Node<P>>,
+    node: Option<Node<Guarded<P>>>,
     rng: ChaCha8Rng,
     up_bps: u64,
     down_bps: u64,
@@ -157,6 +162,7 @@ pub struct Engine<F: Protocol> {
     partition: Option<f64>,
     class_factor: Vec<f64>,
     modulation: Option<Modulation>,
+    defences: Arc<Defences>,
 }
 
 impl<F: Protocol> Engine<F> {
@@ -171,8 +177,12 @@ impl<F: Protocol> Engine<F> {
         seed: u64,
     ) -> Engine<F> {
         let mut queue = EventQueue::default();
+        let mut collector = Collector::new(stream);
         for (i, s) in specs.iter().enumerate() {
             queue.push(s.join, Ev::Join(i as u32));
+            if !s.behaviour.is_honest() {
+                collector.set_behaviour(PeerId(i as u32), s.behaviour.index());
+            }
         }
         Engine {
             proto,
@@ -184,14 +194,20 @@ impl<F: Protocol> Engine<F> {
             loss,
             seed,
             out: Outbox::default(),
-            collector: Collector::new(stream),
+            collector,
             traffic: Traffic::default(),
             events: 0,
             controls: Vec::new(),
             partition: None,
             class_factor: Vec::new(),
             modulation: None,
+            defences: Arc::new(Defences::none(stream)),
         }
+    }
+
+    /// Sets the defences every member applies (call before running).
+    pub fn set_defences(&mut self, d: Defences) {
+        self.defences = Arc::new(d);
     }
 
     /// Schedules a scenario action at `at` (call before running).
@@ -328,7 +344,7 @@ impl<F: Protocol> Engine<F> {
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
         match self.slots.get(id as usize)?.node.as_ref()? {
-            Node::Member(p) => Some(p),
+            Node::Member(p) => Some(&p.inner),
             Node::Tracker(_) => None,
         }
     }
@@ -374,6 +390,7 @@ impl<F: Protocol> Engine<F> {
             }
         }
         self.traffic.queued = queued;
+        self.collector.close_relations();
         (self.collector, self.traffic)
     }
 
@@ -393,12 +410,14 @@ impl<F: Protocol> Engine<F> {
             NodeRole::Peer => (s.up_bps as f64 * self.factor(s.class, level)).round() as u64,
             _ => s.up_bps,
         };
-        // Protocols learn their nominal capacity (what a peer would advertise).
-        let up_kbps = (s.up_bps / 1000).min(u32::MAX as u64) as u32;
+        // Protocols learn their nominal capacity (what a peer would advertise;
+        // free-riders and capacity liars advertise something else).
+        let up_kbps = s.behaviour.advertised_kbps((s.up_bps / 1000).min(u32::MAX as u64) as u32);
+        let guard = |p| Node::Member(Guarded::new(p, s.behaviour, self.defences.clone()));
         let node = match s.role {
             NodeRole::Tracker => Node::Tracker(protocols::tracker::Tracker::new(Default::default())),
-            NodeRole::Source => Node::Member(self.proto.source(id, up_kbps)),
-            NodeRole::Peer => Node::Member(self.proto.peer(id, up_kbps)),
+            NodeRole::Source => guard(self.proto.source(id, up_kbps)),
+            NodeRole::Peer => guard(self.proto.peer(id, up_kbps)),
         };
         self.latency.place(i);
         self.slots.push(Slot {
@@ -449,7 +468,7 @@ impl<F: Protocol> Engine<F> {
     }
 
     /// Calls the node's protocol with a context, then applies its outbox.
-    fn call(&mut self, i: u32, f: impl FnOnce(&mut Node<F::Peer>, &mut Ctx<'_, <F::Peer as Peer>::Timer>)) {
+    fn call(&mut self, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, <F::Peer as Peer>::Timer>)) {
         let now = self.now;
         let slot = &mut self.slots[i as usize];
         let Some(node) = slot.node.as_mut() else {
@@ -514,6 +533,9 @@ impl<F: Protocol> Engine<F> {
         let up_start = slot.head_start;
         // Upload is counted once serialized: queued or discarded bytes never used the link.
         self.collector.sent(PeerId(i), self.now, tx.bytes, tx.msg.is_media());
+        if let Msg::Chunk { polluted: true, .. } = tx.msg {
+            self.collector.sent_polluted(PeerId(i), tx.bytes);
+        }
         slot.tx_count += 1;
         let n = slot.tx_count;
         let prop = self.latency.latency(i, tx.to);

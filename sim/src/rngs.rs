@@ -22,6 +22,8 @@ pub enum Stream {
     Bandwidth = 4,
     /// Which side of a partition a peer is on (hashed per node).
     Partition = 5,
+    /// Which peers run which attack.
+    Adversary = 6,
 }
 
 /// SplitMix64 finalizer: a bijective, well-mixed hash of a 64-bit value.

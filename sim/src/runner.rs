@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use analysis::{Report, RunInfo};
+use protocols::adversary::Defences;
 use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridPeer};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
@@ -167,7 +168,12 @@ pub fn mesh_config(sc: &Scenario) -> MeshConfig {
         refresh_interval: t(m.refresh_interval_s, d.refresh_interval),
         mcache_size: u(&m.mcache_size, d.mcache_size),
         partner_timeout: t(m.partner_timeout_s, d.partner_timeout),
-        request_timeout: t(m.request_timeout_s, d.request_timeout),
+        // Switching the defence off: requests wait as long as their partner stays.
+        request_timeout: if sc.defence.request_timeout {
+            t(m.request_timeout_s, d.request_timeout)
+        } else {
+            Time(u64::MAX / 4)
+        },
         underperform_ratio: m.underperform_ratio.map_or(d.underperform_ratio, |x| x.0),
         max_upload_backlog: t(m.max_upload_backlog_s, d.max_upload_backlog),
         urgent_window: d.urgent_window,
@@ -283,7 +289,29 @@ pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F
     // About 600 buckets per run, never narrower than one second.
     engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
     apply_dynamics(&mut engine, sc);
+    engine.set_defences(defences(sc));
     engine
+}
+
+/// The defences of a scenario (`[defence]`; defaults from [`Defences::none`]).
+pub fn defences(sc: &Scenario) -> Defences {
+    let d = &sc.defence;
+    let base = Defences::none(stream_params(sc));
+    Defences {
+        integrity: d.integrity,
+        blacklist: d.blacklist,
+        scoring: d.scoring,
+        check_interval: d.check_interval_s.map_or(base.check_interval, |x| Time::from_secs_f64(x.0)),
+        score_min_requests: d.score_min_requests.as_ref().map_or(base.score_min_requests, |x| *x.get_ref()),
+        score_min_ratio: d.score_min_ratio.map_or(base.score_min_ratio, |x| x.0),
+        ban: d.ban_s.map_or(base.ban, |x| Time::from_secs_f64(x.0)),
+        stripes: match sc.protocol.name {
+            ProtocolName::TreePush | ProtocolName::Hybrid => protocols::tree::MAX_STRIPES as u8,
+            ProtocolName::MeshPull | ProtocolName::ClientServer => 0,
+        },
+        stream: base.stream,
+        window: mesh_config(sc).mesh.window,
+    }
 }
 
 /// Ends a run built by [`build_engine`] (after `run_until(end)`) and computes its report.
@@ -315,6 +343,8 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
                 (Time::from_secs_f64(t.at_s.0), restores)
             })
             .collect(),
+        security: !sc.attack.is_empty() || sc.defence.any(),
+        victim: sc.sybil_victim(),
     };
     analysis::report::build(collector, info)
 }

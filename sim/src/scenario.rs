@@ -91,6 +91,121 @@ pub struct Scenario {
     /// `[bandwidth]`: time-varying upload capacity of peers.
     #[serde(default)]
     pub bandwidth: BandwidthSpec,
+    /// `[[attack]]`: groups of malicious peers.
+    #[serde(default)]
+    pub attack: Vec<AttackSpec>,
+    /// `[defence]`: defences every peer applies.
+    #[serde(default)]
+    pub defence: DefenceSpec,
+}
+
+/// `[[attack]]`: a group of malicious peers running one behaviour
+/// (see `protocols::adversary`). Give `share` or `count`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackSpec {
+    /// What the group does.
+    pub kind: AttackKind,
+    /// Share of the run's peers (initial ones and arrivals) in the group.
+    #[serde(default)]
+    pub share: Option<Fraction>,
+    /// Or an exact number of peers (at most `peers.count`).
+    #[serde(default)]
+    pub count: Option<Spanned<u32>>,
+    /// `polluter`: seconds of pollution per period (with `off_s`; default: always).
+    #[serde(default)]
+    pub on_s: Option<Positive>,
+    /// `polluter`: seconds of honest behaviour per period.
+    #[serde(default)]
+    pub off_s: Option<Positive>,
+    /// `capacity-liar`: advertised upload as a multiple of the real one (default 10, 2 to 1000).
+    #[serde(default)]
+    pub factor: Option<Spanned<u32>>,
+    /// `sybil`: node id of the victim (default 2, the first peer to join; the
+    /// victim is always honest).
+    #[serde(default)]
+    pub victim: Option<Spanned<u32>>,
+}
+
+/// Attack kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttackKind {
+    Polluter,
+    FreeRider,
+    MapLiar,
+    Withholder,
+    Sybil,
+    CapacityLiar,
+}
+
+impl AttackKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttackKind::Polluter => "polluter",
+            AttackKind::FreeRider => "free-rider",
+            AttackKind::MapLiar => "map-liar",
+            AttackKind::Withholder => "withholder",
+            AttackKind::Sybil => "sybil",
+            AttackKind::CapacityLiar => "capacity-liar",
+        }
+    }
+}
+
+/// `[defence]`: switchable defences (see `protocols::adversary`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefenceSpec {
+    /// Source-signed chunks, verified by every receiver (64 bytes per chunk). Default false.
+    #[serde(default)]
+    pub integrity: bool,
+    /// Eject for good a peer that sent a chunk failing verification (needs `integrity`). Default false.
+    #[serde(default)]
+    pub blacklist: bool,
+    /// Eject neighbours that deliver too little of what they are asked. Default false.
+    #[serde(default)]
+    pub scoring: bool,
+    /// Mesh requests unanswered for `protocol.mesh.request_timeout_s` are re-issued elsewhere (default true).
+    #[serde(default = "yes")]
+    pub request_timeout: bool,
+    /// Period of the scoring check and of Sybil requests, seconds (default 10).
+    #[serde(default)]
+    pub check_interval_s: Option<Positive>,
+    /// Chunks asked of a neighbour in one period before scoring judges it (default 8).
+    #[serde(default)]
+    pub score_min_requests: Option<Spanned<u32>>,
+    /// A judged neighbour delivering less than this share is ejected (default 0.25).
+    #[serde(default)]
+    pub score_min_ratio: Option<Fraction>,
+    /// How long a scoring ejection lasts, seconds (default 120).
+    #[serde(default)]
+    pub ban_s: Option<Positive>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for DefenceSpec {
+    fn default() -> Self {
+        DefenceSpec {
+            integrity: false,
+            blacklist: false,
+            scoring: false,
+            request_timeout: true,
+            check_interval_s: None,
+            score_min_requests: None,
+            score_min_ratio: None,
+            ban_s: None,
+        }
+    }
+}
+
+impl DefenceSpec {
+    /// True when any defence differs from "none" (request timeouts are on by default).
+    pub fn any(&self) -> bool {
+        self.integrity || self.blacklist || self.scoring || !self.request_timeout
+    }
 }
 
 /// `[[timeline]]`: one event of the scenario's timeline.
@@ -176,6 +291,9 @@ pub struct VariantSpec {
     /// Hybrid mode (`protocol.hybrid.mode`).
     #[serde(default)]
     pub mode: Option<HybridModeName>,
+    /// Defences of this variant (replaces `[defence]` wholesale).
+    #[serde(default)]
+    pub defence: Option<DefenceSpec>,
 }
 
 impl SchedulerName {
@@ -207,7 +325,28 @@ impl Scenario {
         if let Some(m) = v.mode {
             sc.protocol.hybrid.mode = Some(m);
         }
-        let label = v.label.clone().unwrap_or_else(|| sc.variant_label());
+        if let Some(d) = &v.defence {
+            sc.defence = d.clone();
+        }
+        let label = v.label.clone().unwrap_or_else(|| {
+            let mut l = sc.variant_label();
+            if let Some(d) = &v.defence {
+                for (on, name) in [
+                    (d.integrity, "+integrity"),
+                    (d.blacklist, "+blacklist"),
+                    (d.scoring, "+scoring"),
+                    (!d.request_timeout, "-timeouts"),
+                ] {
+                    if on {
+                        l.push_str(name);
+                    }
+                }
+                if !d.any() {
+                    l.push_str("+no-defence");
+                }
+            }
+            l
+        });
         (sc, label)
     }
 
@@ -880,6 +1019,109 @@ impl Scenario {
         Ok(sc)
     }
 
+    fn validate_attacks(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
+        let at = |needle: &str| src.find(needle).map(|s| s..s + 1);
+        let err = |span: Option<Range<usize>>, msg: String| Err(ScenarioError::at(file, src, span, msg));
+        let peers = *self.peers.count.get_ref();
+        let (mut share_sum, mut count_sum) = (0.0, 0u64);
+        for a in &self.attack {
+            let kind = a.kind.as_str();
+            match (&a.share, &a.count) {
+                (Some(_), Some(c)) => {
+                    return err(Some(c.span()), format!("attack `{kind}`: give `share` or `count`, not both"));
+                }
+                (None, None) => {
+                    return err(at("[[attack]]"), format!("attack `{kind}` needs `share` (0 to 1) or `count` (peers)"));
+                }
+                (Some(s), None) => share_sum += s.0,
+                (None, Some(c)) => count_sum += *c.get_ref() as u64,
+            }
+            if a.kind != AttackKind::Polluter && (a.on_s.is_some() || a.off_s.is_some()) {
+                return err(at("on_s").or(at("off_s")), format!("on_s/off_s apply to polluters only, not `{kind}`"));
+            }
+            if a.on_s.is_some() != a.off_s.is_some() {
+                return err(at("on_s").or(at("off_s")), "an on-off polluter needs both on_s and off_s".into());
+            }
+            if let Some(f) = &a.factor {
+                if a.kind != AttackKind::CapacityLiar {
+                    return err(Some(f.span()), format!("`factor` applies to capacity liars only, not `{kind}`"));
+                }
+                if !(2..=1000).contains(f.get_ref()) {
+                    return err(
+                        Some(f.span()),
+                        format!("invalid value {}: factor must be between 2 and 1000", f.get_ref()),
+                    );
+                }
+            }
+            if let Some(v) = &a.victim {
+                if a.kind != AttackKind::Sybil {
+                    return err(Some(v.span()), format!("`victim` applies to sybil attacks only, not `{kind}`"));
+                }
+                if *v.get_ref() < 2 || *v.get_ref() >= 2 + peers.max(1) {
+                    return err(
+                        Some(v.span()),
+                        format!(
+                            "invalid victim {}: a peer's node id, from 2 to {} (0 is the tracker, 1 the source)",
+                            v.get_ref(),
+                            1 + peers.max(1)
+                        ),
+                    );
+                }
+            }
+        }
+        if share_sum > 1.0 + 1e-9 {
+            return err(at("[[attack]]"), format!("attack shares sum to {share_sum}; they must sum to at most 1"));
+        }
+        if count_sum > peers as u64 {
+            return err(
+                at("[[attack]]"),
+                format!("attack counts sum to {count_sum}, more than the {peers} peers of peers.count"),
+            );
+        }
+        let victims: Vec<u32> = self
+            .attack
+            .iter()
+            .filter(|a| a.kind == AttackKind::Sybil)
+            .map(|a| a.victim.as_ref().map_or(2, |v| *v.get_ref()))
+            .collect();
+        if victims.windows(2).any(|w| w[0] != w[1]) {
+            return err(at("victim"), "every sybil group must share one victim".into());
+        }
+        for d in std::iter::once(&self.defence).chain(self.variants.iter().filter_map(|v| v.defence.as_ref())) {
+            if d.blacklist && !d.integrity {
+                return err(
+                    at("blacklist"),
+                    "defence.blacklist needs defence.integrity = true (bad chunks are found by the integrity check)"
+                        .into(),
+                );
+            }
+        }
+        let d = &self.defence;
+        if let Some(n) = &d.score_min_requests
+            && !(1..=100_000).contains(n.get_ref())
+        {
+            return err(
+                Some(n.span()),
+                format!("invalid value {}: score_min_requests must be between 1 and 100000", n.get_ref()),
+            );
+        }
+        if (d.check_interval_s.is_some()
+            || d.score_min_requests.is_some()
+            || d.score_min_ratio.is_some()
+            || d.ban_s.is_some())
+            && !d.scoring
+            && !self.attack.iter().any(|a| a.kind == AttackKind::Sybil)
+        {
+            return err(at("[defence]"), "scoring parameters are set but defence.scoring is false".into());
+        }
+        Ok(())
+    }
+
+    /// The Sybil victim's node id, when the scenario has Sybils.
+    pub fn sybil_victim(&self) -> Option<u32> {
+        self.attack.iter().find(|a| a.kind == AttackKind::Sybil).map(|a| a.victim.as_ref().map_or(2, |v| *v.get_ref()))
+    }
+
     fn validate(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
         let err = |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
         if !(1..=10_000).contains(self.reps.get_ref()) {
@@ -937,6 +1179,7 @@ impl Scenario {
                 return err(classes.span(), format!("class shares sum to {sum}; they must sum to 1"));
             }
         }
+        self.validate_attacks(file, src)?;
         let chunk_bits = self.stream.rate_kbps.0 * 1000.0 * self.stream.chunk_s.0;
         if chunk_bits < 8.0 {
             return Err(ScenarioError::at(
@@ -1220,5 +1463,56 @@ mod tests {
         assert!(e.message.contains("stable_fraction") && e.message.contains("between 0 and 10"), "{e}");
         let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nmode = \"tree\"\n").unwrap_err();
         assert!(e.message.contains("treebone") && e.message.contains("pull-push"), "{e}");
+    }
+
+    #[test]
+    fn attack_and_defence_keys_parse_and_bad_values_are_named() {
+        let ok = parse(
+            "[peers]\ncount = 50\n[[attack]]\nkind = \"polluter\"\nshare = 0.2\non_s = 5\noff_s = 10\n\
+             [[attack]]\nkind = \"capacity-liar\"\ncount = 5\nfactor = 4\n\
+             [[attack]]\nkind = \"sybil\"\ncount = 3\nvictim = 7\n\
+             [defence]\nintegrity = true\nblacklist = true\nscoring = true\nban_s = 30\n",
+        )
+        .unwrap();
+        assert_eq!(ok.attack.len(), 3);
+        assert_eq!(ok.sybil_victim(), Some(7));
+        assert!(ok.defence.any() && ok.defence.request_timeout);
+
+        let bad = |extra: &str| parse(&format!("[peers]\ncount = 50\n{extra}")).unwrap_err();
+        let e = bad("[[attack]]\nkind = \"polluter\"\nshare = -0.1\n");
+        assert_eq!(e.key.as_deref(), Some("attack.share"));
+        assert!(e.message.contains("-0.1") && e.message.contains("between 0 and 1"), "{e}");
+        let e = bad("[[attack]]\nkind = \"polluter\"\nshare = 0.6\n[[attack]]\nkind = \"free-rider\"\nshare = 0.5\n");
+        assert!(e.message.contains("shares sum to 1.1") && e.message.contains("at most 1"), "{e}");
+        assert_eq!(e.line, Some(3));
+        let e = bad("[[attack]]\nkind = \"withholder\"\ncount = 51\n");
+        assert!(e.message.contains("counts sum to 51") && e.message.contains("50 peers"), "{e}");
+        let e = bad("[[attack]]\nkind = \"withholder\"\n");
+        assert!(e.message.contains("needs `share`") && e.message.contains("`count`"), "{e}");
+        let e = bad("[[attack]]\nkind = \"withholder\"\nshare = 0.1\ncount = 3\n");
+        assert!(e.message.contains("not both"), "{e}");
+        let e = bad("[[attack]]\nkind = \"hacker\"\nshare = 0.1\n");
+        assert_eq!(e.key.as_deref(), Some("attack.kind"));
+        assert!(e.message.contains("polluter") && e.message.contains("capacity-liar"), "{e}");
+        let e = bad("[[attack]]\nkind = \"free-rider\"\nshare = 0.1\non_s = 3\noff_s = 3\n");
+        assert!(e.message.contains("polluters only"), "{e}");
+        let e = bad("[[attack]]\nkind = \"polluter\"\nshare = 0.1\non_s = 3\n");
+        assert!(e.message.contains("both on_s and off_s"), "{e}");
+        let e = bad("[[attack]]\nkind = \"capacity-liar\"\nshare = 0.1\nfactor = 1\n");
+        assert_eq!(e.key.as_deref(), Some("attack.factor"));
+        assert!(e.message.contains("between 2 and 1000"), "{e}");
+        let e = bad("[[attack]]\nkind = \"sybil\"\ncount = 4\nvictim = 1\n");
+        assert_eq!(e.key.as_deref(), Some("attack.victim"));
+        assert!(e.message.contains("from 2 to 51"), "{e}");
+        let e = bad("[defence]\nblacklist = true\n");
+        assert!(e.message.contains("needs defence.integrity"), "{e}");
+        let e = bad("[defence]\nban_s = 10\n");
+        assert!(e.message.contains("defence.scoring is false"), "{e}");
+        let e = bad("[defence]\nintegrity = 1\n");
+        assert_eq!(e.key.as_deref(), Some("defence.integrity"));
+        let e = bad("[defence]\nshield = true\n");
+        assert!(e.message.contains("unknown field `shield`"), "{e}");
+        let e = bad("[[variants]]\n[variants.defence]\nblacklist = true\n");
+        assert!(e.message.contains("needs defence.integrity"), "{e}");
     }
 }

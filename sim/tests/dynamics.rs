@@ -51,7 +51,15 @@ impl Protocol for OneShotProto {
 fn a_capacity_change_reschedules_the_message_in_service() {
     let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
     let up = 1_000_000u64;
-    let node = |role, class| NodeSpec { role, class, up_bps: up, down_bps: 100 * up, join: Time::ZERO, leave: None };
+    let node = |role, class| NodeSpec {
+        role,
+        class,
+        up_bps: up,
+        down_bps: 100 * up,
+        join: Time::ZERO,
+        leave: None,
+        behaviour: Default::default(),
+    };
     let specs =
         vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)];
     let bytes = wire_bytes(Msg::Chunk { seq: 0, len: 100_000, polluted: false }.encoded_len()).1;

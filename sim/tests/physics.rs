@@ -184,7 +184,15 @@ fn ideal_binomial_push_meets_the_bound_and_links_are_not_faster_than_their_rate(
     let up = 1_000_000;
     for n in [1u32, 7, 63, 100] {
         let arrivals = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let node = |role, down| NodeSpec { role, class: 0, up_bps: up, down_bps: down, join: Time::ZERO, leave: None };
+        let node = |role, down| NodeSpec {
+            role,
+            class: 0,
+            up_bps: up,
+            down_bps: down,
+            join: Time::ZERO,
+            leave: None,
+            behaviour: Default::default(),
+        };
         let mut specs = vec![node(NodeRole::Tracker, up), node(NodeRole::Source, up)];
         specs.extend((0..n).map(|_| node(NodeRole::Peer, 10 * up)));
         let prop = Time::from_millis(20);
