@@ -123,6 +123,9 @@ pub enum Control {
     /// Upload of class `class` (all peer classes for `None`) becomes
     /// `factor` x nominal, for present and future members.
     ClassBandwidth { class: Option<u16>, factor: f64 },
+    /// Upload of node `node` becomes `factor` x its class's current upload
+    /// (a bandwidth trace line for one peer; applies when it joins later, too).
+    PeerBandwidth { node: u32, factor: f64 },
 }
 
 /// Markov-modulated upload: each peer's upload is nominal x `levels[k]`; the
@@ -161,6 +164,8 @@ pub struct Engine<F: Protocol> {
     controls: Vec<Control>,
     partition: Option<f64>,
     class_factor: Vec<f64>,
+    /// Per-node upload factors from bandwidth traces (sparse).
+    node_factor: std::collections::BTreeMap<u32, f64>,
     modulation: Option<Modulation>,
     defences: Arc<Defences>,
 }
@@ -200,6 +205,7 @@ impl<F: Protocol> Engine<F> {
             controls: Vec::new(),
             partition: None,
             class_factor: Vec::new(),
+            node_factor: Default::default(),
             modulation: None,
             defences: Arc::new(Defences::none(stream)),
         }
@@ -223,10 +229,11 @@ impl<F: Protocol> Engine<F> {
         }
     }
 
-    fn factor(&self, class: u16, level: u8) -> f64 {
+    fn factor(&self, node: u32, class: u16, level: u8) -> f64 {
         let c = self.class_factor.get(class as usize).copied().unwrap_or(1.0);
         let l = self.modulation.as_ref().and_then(|m| m.levels.get(level as usize)).copied().unwrap_or(1.0);
-        c * l
+        let n = self.node_factor.get(&node).copied().unwrap_or(1.0);
+        c * l * n
     }
 
     /// Sets node `i`'s upload rate, rescheduling the message in service so the
@@ -272,9 +279,18 @@ impl<F: Protocol> Engine<F> {
                 for i in 0..self.slots.len() as u32 {
                     let s = &self.slots[i as usize];
                     if self.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
-                        let bps = (s.nominal_up_bps as f64 * self.factor(s.class, s.level)).round() as u64;
+                        let bps = (s.nominal_up_bps as f64 * self.factor(i, s.class, s.level)).round() as u64;
                         self.set_upload(i, bps);
                     }
+                }
+            }
+            Control::PeerBandwidth { node, factor } => {
+                self.node_factor.insert(node, factor);
+                if let Some(s) = self.slots.get(node as usize)
+                    && self.specs[node as usize].role == NodeRole::Peer
+                {
+                    let bps = (s.nominal_up_bps as f64 * self.factor(node, s.class, s.level)).round() as u64;
+                    self.set_upload(node, bps);
                 }
             }
         }
@@ -294,7 +310,7 @@ impl<F: Protocol> Engine<F> {
             s.level = if next >= s.level as usize { next + 1 } else { next } as u8;
         }
         let (class, level, nominal) = (s.class, s.level, s.nominal_up_bps);
-        let bps = (nominal as f64 * self.factor(class, level)).round() as u64;
+        let bps = (nominal as f64 * self.factor(i, class, level)).round() as u64;
         self.set_upload(i, bps);
         self.schedule_modulation(i);
     }
@@ -407,7 +423,7 @@ impl<F: Protocol> Engine<F> {
             _ => 0,
         };
         let up_bps = match s.role {
-            NodeRole::Peer => (s.up_bps as f64 * self.factor(s.class, level)).round() as u64,
+            NodeRole::Peer => (s.up_bps as f64 * self.factor(i, s.class, level)).round() as u64,
             _ => s.up_bps,
         };
         // Protocols learn their nominal capacity (what a peer would advertise;

@@ -251,6 +251,18 @@ pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
         };
         engine.add_control(at, c);
     }
+    if sc.bandwidth.model == BandwidthModel::Trace {
+        use crate::scenario::BandwidthTarget as T;
+        for row in &sc.bandwidth.trace {
+            let at = Time::from_secs_f64(row.t_s);
+            let c = match row.target {
+                T::AllPeers => Control::ClassBandwidth { class: None, factor: row.up_factor },
+                T::Class(k) => Control::ClassBandwidth { class: Some(k as u16), factor: row.up_factor },
+                T::Peer(node) => Control::PeerBandwidth { node, factor: row.up_factor },
+            };
+            engine.add_control(at, c);
+        }
+    }
     if sc.bandwidth.model == BandwidthModel::Markov {
         engine.set_modulation(Modulation {
             levels: sc.bandwidth.levels.as_ref().map_or(vec![1.0, 0.5], |l| l.get_ref().clone()),

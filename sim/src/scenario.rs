@@ -260,6 +260,32 @@ pub struct BandwidthSpec {
     /// Mean holding time of a level, seconds (default 30).
     #[serde(default)]
     pub mean_hold_s: Option<Positive>,
+    /// `trace`: CSV `t_s,target,up_factor` (path relative to the scenario
+    /// file): at `t_s` the upload of `target` (empty: every peer; a class name;
+    /// or `peer:<node id>`) becomes `up_factor` x nominal.
+    #[serde(default)]
+    pub trace_file: Option<Spanned<String>>,
+    /// Trace rows, read by [`Scenario::load`].
+    #[serde(skip)]
+    pub trace: Vec<BandwidthRow>,
+}
+
+/// One line of a bandwidth trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BandwidthRow {
+    pub t_s: f64,
+    pub target: BandwidthTarget,
+    pub up_factor: f64,
+}
+
+/// Whose upload a bandwidth trace line changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BandwidthTarget {
+    AllPeers,
+    /// Index into the scenario's classes.
+    Class(usize),
+    /// A node id.
+    Peer(u32),
 }
 
 /// Bandwidth models.
@@ -269,6 +295,8 @@ pub enum BandwidthModel {
     #[default]
     Constant,
     Markov,
+    /// Upload changes read from `trace_file`.
+    Trace,
 }
 
 /// `[[variants]]`: one protocol variant of a comparison. Unset keys keep the
@@ -988,6 +1016,14 @@ impl Scenario {
             message: format!("cannot read the scenario file: {e}"),
         })?;
         let mut sc = Scenario::parse(&file, &src)?;
+        if let Some(t) = sc.bandwidth.trace_file.clone() {
+            let base = path.parent().unwrap_or(Path::new("."));
+            sc.bandwidth.trace = sc.read_bandwidth_trace(&base.join(t.get_ref())).map_err(|message| {
+                let mut e = ScenarioError::at(&file, &src, Some(t.span()), message);
+                e.key = Some("bandwidth.trace_file".into());
+                e
+            })?;
+        }
         if let Some(t) = sc.churn.trace_file.clone() {
             let base = path.parent().unwrap_or(Path::new("."));
             sc.churn.trace = sc.read_trace(&base.join(t.get_ref())).map_err(|message| {
@@ -1288,6 +1324,21 @@ impl Scenario {
                 ));
             }
         }
+        match (&self.bandwidth.model, &self.bandwidth.trace_file) {
+            (BandwidthModel::Trace, None) => {
+                return Err(ScenarioError::at(
+                    file,
+                    src,
+                    src.find("[bandwidth]").map(|s| s..s + 1),
+                    "bandwidth.model = \"trace\" needs bandwidth.trace_file (a CSV with header t_s,target,up_factor)"
+                        .into(),
+                ));
+            }
+            (m, Some(t)) if *m != BandwidthModel::Trace => {
+                return err(t.span(), "bandwidth.trace_file is only read with bandwidth.model = \"trace\"".into());
+            }
+            _ => {}
+        }
         if let Some(l) = &self.bandwidth.levels {
             let v = l.get_ref();
             if v.is_empty() || v.len() > 16 || v.iter().any(|x| !x.is_finite() || *x < 0.0 || *x > 100.0) {
@@ -1322,6 +1373,78 @@ impl Scenario {
             ));
         }
         Ok(())
+    }
+
+    /// Reads and checks a bandwidth trace; errors name the file and line.
+    pub fn read_bandwidth_trace(&self, path: &Path) -> Result<Vec<BandwidthRow>, String> {
+        let name = path.display();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read the bandwidth trace file `{name}`: {e}"))?;
+        let classes = self.class_names();
+        let mut lines = text.lines().enumerate();
+        let header = lines.next().map(|(_, l)| l.trim().replace(' ', ""));
+        if header.as_deref() != Some("t_s,target,up_factor") {
+            return Err(format!("bandwidth trace `{name}`: line 1: expected the header `t_s,target,up_factor`"));
+        }
+        let mut rows = Vec::new();
+        for (i, line) in lines {
+            let n = i + 1;
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let f: Vec<&str> = line.split(',').map(str::trim).collect();
+            if f.len() != 3 {
+                return Err(format!(
+                    "bandwidth trace `{name}`: line {n}: expected 3 comma-separated fields (t_s,target,up_factor), got {}",
+                    f.len()
+                ));
+            }
+            let t_s = f[0].parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| {
+                format!("bandwidth trace `{name}`: line {n}: t_s `{}` is not a number of seconds >= 0", f[0])
+            })?;
+            let up_factor =
+                f[2].parse::<f64>().ok().filter(|v| v.is_finite() && (0.0..=100.0).contains(v)).ok_or_else(|| {
+                    format!("bandwidth trace `{name}`: line {n}: up_factor `{}` is not a number from 0 to 100", f[2])
+                })?;
+            let target = if f[1].is_empty() {
+                BandwidthTarget::AllPeers
+            } else if let Some(id) = f[1].strip_prefix("peer:") {
+                match id.parse::<u32>() {
+                    Ok(id) if id >= 2 => BandwidthTarget::Peer(id),
+                    _ => {
+                        return Err(format!(
+                            "bandwidth trace `{name}`: line {n}: `{}` is not a peer (`peer:<node id>`, ids from 2)",
+                            f[1]
+                        ));
+                    }
+                }
+            } else {
+                match classes.iter().position(|c| c == f[1]) {
+                    Some(k) => BandwidthTarget::Class(k),
+                    None => {
+                        return Err(format!(
+                            "bandwidth trace `{name}`: line {n}: unknown target `{}` (empty for every peer, \
+                             `peer:<node id>`, or a class: {})",
+                            f[1],
+                            classes.join(", ")
+                        ));
+                    }
+                }
+            };
+            rows.push(BandwidthRow { t_s, target, up_factor });
+        }
+        Ok(rows)
+    }
+
+    /// Names of the bandwidth classes (`default` without classes, `class<i>` when unnamed).
+    pub fn class_names(&self) -> Vec<String> {
+        match &self.peers.classes {
+            None => vec!["default".into()],
+            Some(cs) => {
+                cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
+            }
+        }
     }
 
     /// Reads and checks a churn trace; errors name the trace file and line.

@@ -170,3 +170,50 @@ fn a_partition_cuts_off_a_share_of_the_peers_until_it_heals() {
     assert!(during < 0.75 && during > 0.2, "during the partition {during}");
     assert!(after > 0.8, "after healing {after}");
 }
+
+#[test]
+fn a_bandwidth_trace_changes_one_peer_and_one_class_and_the_bounds_follow() {
+    let dir = std::env::temp_dir().join(format!("swarmlab-bwtrace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scen = dir.join("s.toml");
+    let text = |model: &str| {
+        format!(
+            "duration_s = 100\n[peers]\ncount = 20\njoin_window_s = 1\n\
+             [[peers.classes]]\nname = \"slow\"\nshare = 0.5\nup_kbps = 600\ndown_kbps = 5000\n\
+             [[peers.classes]]\nname = \"fast\"\nshare = 0.5\nup_kbps = 2000\ndown_kbps = 5000\n{model}"
+        )
+    };
+    std::fs::write(&scen, text("")).unwrap();
+    let (plain, _) = Scenario::load(&scen).unwrap();
+    std::fs::write(&scen, text("[bandwidth]\nmodel = \"trace\"\ntrace_file = \"bw.csv\"\n")).unwrap();
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor\n50,peer:5,0\n# the fast class halves\n60,fast,0.5\n")
+        .unwrap();
+    let (traced, _) = Scenario::load(&scen).unwrap();
+    let go = |sc: &Scenario| run(sc, &RunOptions { name: "bw".into(), seed: 3 }, &mut |_, _| {});
+    let (a, b) = (go(&plain), go(&traced));
+    let end = Time::from_secs(100);
+    let cap = |r: &Report, id: u32| r.peers.iter().find(|(i, _)| *i == id).unwrap().1.capacity_bits(end);
+    let cls = |r: &Report, id: u32| r.peers.iter().find(|(i, _)| *i == id).unwrap().1.class;
+    // Peer 5 uploads nothing after 50 s: its capacity over the run halves at most
+    // (it joined within the first second).
+    let ratio = cap(&b, 5) / cap(&a, 5);
+    assert!((0.49..0.501).contains(&ratio), "peer 5 kept {ratio} of its capacity");
+    let fast = (2..22).find(|&i| i != 5 && cls(&a, i) == 1).expect("a fast peer");
+    let ratio = cap(&b, fast) / cap(&a, fast);
+    assert!((ratio - 0.8).abs() < 0.01, "fast peers: 60 s at full + 40 s at half = 0.8 of the capacity, got {ratio}");
+    assert!(b.get("r_max").unwrap() < a.get("r_max").unwrap(), "the bound follows the time-varying capacity");
+
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor\n50,peer:5,0\n60,turbo,2\n").unwrap();
+    let e = Scenario::load(&scen).unwrap_err().to_string();
+    assert!(e.contains("line 3") && e.contains("unknown target `turbo`") && e.contains("slow, fast"), "{e}");
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor\n-1,,1\n").unwrap();
+    assert!(Scenario::load(&scen).unwrap_err().to_string().contains("line 2: t_s `-1`"));
+    std::fs::write(dir.join("bw.csv"), "t_s,peer\n").unwrap();
+    assert!(Scenario::load(&scen).unwrap_err().to_string().contains("expected the header"));
+    std::fs::remove_file(dir.join("bw.csv")).unwrap();
+    let e = Scenario::load(&scen).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("bandwidth.trace_file"));
+    assert!(e.to_string().contains("cannot read the bandwidth trace file"), "{e}");
+    std::fs::write(&scen, text("[bandwidth]\nmodel = \"trace\"\n")).unwrap();
+    assert!(Scenario::load(&scen).unwrap_err().to_string().contains("needs bandwidth.trace_file"));
+}
