@@ -437,6 +437,8 @@ pub struct HybridPeer {
     requested: SeqRing,
     pending: Vec<Pending>,
     newest: Option<Seq>,
+    /// `newest` at the previous partner refresh (starvation detection).
+    newest_at_refresh: Option<Seq>,
     /// Newest chunk received by push.
     pushed_head: Option<Seq>,
     player: Player,
@@ -484,6 +486,7 @@ impl HybridPeer {
             requested: SeqRing::default(),
             pending: Vec::new(),
             newest: None,
+            newest_at_refresh: None,
             pushed_head: None,
             player,
             start_wait_until: None,
@@ -949,6 +952,14 @@ impl HybridPeer {
             self.mcache.retain(|&m| m != id);
         }
         self.hellos.retain(|&(_, at)| at + timeout >= now);
+        // Starving (as in mesh-pull): playing with an empty buffer and no new
+        // chunk since the last refresh. One mesh partner is then swapped for a
+        // fresh candidate and the tracker is asked, so a mesh cut off from the
+        // source (outage, partition) finds it again.
+        let drained =
+            self.player.is_playing() && self.newest.is_some_and(|n| self.player.needed_from().is_some_and(|x| n < x));
+        let starving = !self.is_source && drained && self.newest == self.newest_at_refresh;
+        self.newest_at_refresh = self.newest;
         if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
             let score = |p: &Partner| p.bytes_from + p.bytes_to;
             let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
@@ -960,12 +971,15 @@ impl HybridPeer {
                 .min_by_key(|p| score(p))
                 .map(|p| (p.id, score(p)));
             if let Some((id, s)) = worst
-                && mean > 0.0
-                && (s as f64) < self.cfg.mesh.underperform_ratio * mean
+                && (starving || (mean > 0.0 && (s as f64) < self.cfg.mesh.underperform_ratio * mean))
             {
                 cx.send(id, Msg::Bye);
                 self.remove_partner(id, cx);
             }
+        }
+        if starving {
+            self.list_asked_at = None;
+            self.ask_tracker(cx);
         }
         for p in &mut self.partners {
             p.bytes_from = 0;
