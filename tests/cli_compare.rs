@@ -133,3 +133,38 @@ fn replications_match_single_runs_and_report_intervals() {
     assert!(f("ci95_low") <= mean && mean <= f("ci95_high"));
     assert!(f("sd") > 0.0, "three seeds gave identical continuity");
 }
+
+#[test]
+fn an_attack_comparison_prints_the_security_columns_and_defences_stop_polluted_playback() {
+    let out = out_dir("attack");
+    let o = bin().args(["compare", "tests/fixtures/attack.toml", "--out"]).arg(&out).output().expect("run swarmlab");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("honest cont.") && stdout.contains("clean cont.") && stdout.contains("eject p50"),
+        "{stdout}"
+    );
+    let labels =
+        ["mesh-pull/donet", "tree-push", "mesh-pull/donet+integrity+blacklist", "tree-push+integrity+blacklist"];
+    let mut r = csv::Reader::from_path(out.join("compare.csv")).expect("compare.csv");
+    let mut polluted = std::collections::BTreeMap::new();
+    let mut attackers = std::collections::BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.expect("row");
+        match &rec[4] {
+            "polluted_played" => polluted.insert(rec[1].to_string(), rec[5].parse::<f64>().expect("number")),
+            "attackers" => attackers.insert(rec[1].to_string(), rec[5].parse::<f64>().expect("number")),
+            _ => None,
+        };
+    }
+    for l in labels {
+        assert_eq!(attackers[l], 10.0, "{l}: a quarter of 40 peers");
+    }
+    assert!(polluted[labels[0]] > 0.0 && polluted[labels[1]] > 0.0, "{polluted:?}");
+    assert_eq!((polluted[labels[2]], polluted[labels[3]]), (0.0, 0.0), "{polluted:?}");
+    // peers.csv names each peer's behaviour.
+    let mut peers = csv::Reader::from_path(out.join("tree-push").join("peers.csv")).expect("peers.csv");
+    let idx = peers.headers().expect("header").iter().position(|h| h == "behaviour").expect("behaviour column");
+    let n = peers.records().filter(|r| &r.as_ref().expect("row")[idx] == "polluter").count();
+    assert_eq!(n, 10);
+}
