@@ -121,11 +121,26 @@ pub struct Collector {
     /// Closed constant-capacity periods `(from, to, up_bps)` of peers whose
     /// upload changed during the run (the open period is in `PeerStats`).
     pub segments: Vec<(Time, Time, f64)>,
-    /// Address exposure: for each node, the sorted ids of the other nodes that
-    /// learned its address (received a message from it, or its id in a
-    /// member list or root path). The tracker is not counted as a learner.
-    pub known_by: Vec<Vec<u32>>,
+    /// Address exposure: for each node, how many other nodes learned its
+    /// address (received a message from it, or its id in a member list or
+    /// root path). The tracker is not counted as a learner. See [`Collector::exposure`].
+    pub known_by: Vec<u32>,
+    /// For each present learner, the sorted ids of the subjects it learned
+    /// (freed when it leaves: ids are never reused, so it learns nothing more).
+    /// Kept on the learner's side because a message's ids all go to one
+    /// learner, whose list is then in cache; the subject's counter is touched
+    /// only for a new pair.
+    known: Vec<Vec<u32>>,
+    /// Per learner, a direct-mapped cache of subjects it is already recorded
+    /// as knowing (`subject + 1`, 0 = empty), indexed by `subject % LEARN_WAYS`.
+    /// Most calls of [`Collector::learns`] repeat a pair (every message between
+    /// partners); the cache answers them from one cache line without a search.
+    /// It only skips pairs already recorded, so the result is unchanged.
+    recent: Vec<[u32; LEARN_WAYS]>,
 }
+
+/// Entries of the per-learner cache of [`Collector::learns`] (64 bytes).
+const LEARN_WAYS: usize = 16;
 
 impl Collector {
     pub fn new(stream: StreamParams) -> Collector {
@@ -138,6 +153,8 @@ impl Collector {
             buckets: Vec::new(),
             segments: Vec::new(),
             known_by: Vec::new(),
+            known: Vec::new(),
+            recent: Vec::new(),
         }
     }
 
@@ -183,6 +200,9 @@ impl Collector {
         n.left = Some(now);
         n.cur_run = 0;
         let (peer, playing) = (n.role == NodeRole::Peer, n.play_start.is_some());
+        if let Some(k) = self.known.get_mut(id.index()) {
+            *k = Vec::new();
+        }
         let b = self.at(now);
         if peer {
             b.leaves += 1;
@@ -208,14 +228,34 @@ impl Collector {
         if learner == subject || learner.0 == 0 {
             return;
         }
-        let i = subject.index();
-        if self.known_by.len() <= i {
-            self.known_by.resize_with(i + 1, Vec::new);
+        let l = learner.index();
+        if self.recent.len() <= l {
+            self.recent.resize(l + 1, [0; LEARN_WAYS]);
         }
-        let v = &mut self.known_by[i];
-        if let Err(pos) = v.binary_search(&learner.0) {
-            v.insert(pos, learner.0);
+        // `u32::MAX` would tag as 0 (empty) and is never cached.
+        let tag = subject.0.wrapping_add(1);
+        let way = &mut self.recent[l][subject.index() % LEARN_WAYS];
+        if tag != 0 && *way == tag {
+            return;
         }
+        *way = tag;
+        if self.known.len() <= l {
+            self.known.resize_with(l + 1, Vec::new);
+        }
+        let v = &mut self.known[l];
+        if let Err(pos) = v.binary_search(&subject.0) {
+            v.insert(pos, subject.0);
+            let i = subject.index();
+            if self.known_by.len() <= i {
+                self.known_by.resize(i + 1, 0);
+            }
+            self.known_by[i] += 1;
+        }
+    }
+
+    /// Distinct nodes that learned node `id`'s address (address exposure).
+    pub fn exposure(&self, id: PeerId) -> u32 {
+        self.known_by.get(id.index()).copied().unwrap_or(0)
     }
 
     /// `from` finished serializing `wire_bytes` at `now`.
@@ -301,8 +341,11 @@ mod tests {
         for (learner, subject) in [(5, 3), (7, 3), (5, 3), (0, 3), (3, 3), (9, 4)] {
             c.learns(PeerId(learner), PeerId(subject));
         }
-        assert_eq!(c.known_by[3], vec![5, 7]);
-        assert_eq!(c.known_by[4], vec![9]);
+        assert_eq!((c.exposure(PeerId(3)), c.exposure(PeerId(4)), c.exposure(PeerId(5))), (2, 1, 0));
+        // A learner that left learns nothing more, and its list is freed.
+        c.leave(PeerId(5), Time::from_secs(1));
+        assert!(c.known[5].is_empty());
+        assert_eq!(c.exposure(PeerId(3)), 2);
     }
 
     #[test]
