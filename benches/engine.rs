@@ -2,7 +2,9 @@
 //!
 //! - `mesh_pull/quickstart_60s`: a realistic workload, the quickstart scenario
 //!   (200 peers, three classes) cut to 60 simulated seconds; throughput is
-//!   reported in engine events per second.
+//!   reported in engine events per second. `protocol/tree_push/quickstart_60s`
+//!   and `protocol/hybrid/quickstart_60s`: the same scenario with the other two
+//!   protocol families (whole runs: setup, events and the report).
 //! - `phold/<queue>/<n>x16`: PHOLD (Fujimoto 1990) on the bare event queue, in
 //!   steady state: `n` logical processes with 16 pending events each; every
 //!   popped event schedules one new event at a random process after a delay
@@ -33,17 +35,25 @@ use sim::queue::EventQueue;
 use sim::runner::{RunOptions, run};
 use sim::scenario::Scenario;
 
-fn mesh_pull(c: &mut Criterion) {
+fn protocols(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/quickstart.toml").expect("run from the repository root");
     let text = text.replace("duration_s = 300", "duration_s = 60");
-    let sc = Scenario::parse("quickstart.toml", &text).expect("valid scenario");
     let opts = RunOptions { name: "bench".into(), seed: 1 };
-    let events = run(&sc, &opts, &mut |_, _| {}).info.events;
-    let mut g = c.benchmark_group("mesh_pull");
-    g.throughput(Throughput::Elements(events));
-    g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("quickstart_60s", |b| b.iter(|| black_box(run(&sc, &opts, &mut |_, _| {}))));
-    g.finish();
+    // Group and name of the original mesh-pull bench kept, so results stay comparable.
+    for (group, name, proto) in [
+        ("mesh_pull", "quickstart_60s", "mesh-pull"),
+        ("protocol", "tree_push/quickstart_60s", "tree-push"),
+        ("protocol", "hybrid/quickstart_60s", "hybrid"),
+    ] {
+        let text = text.replace("name = \"mesh-pull\"", &format!("name = \"{proto}\""));
+        let sc = Scenario::parse("quickstart.toml", &text).expect("valid scenario");
+        let events = run(&sc, &opts, &mut |_, _| {}).info.events;
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(events));
+        g.sample_size(10).measurement_time(Duration::from_secs(10));
+        g.bench_function(name, |b| b.iter(|| black_box(run(&sc, &opts, &mut |_, _| {}))));
+        g.finish();
+    }
 }
 
 /// Events per criterion iteration of the PHOLD benches.
@@ -81,5 +91,5 @@ fn phold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, mesh_pull, phold);
+criterion_group!(benches, protocols, phold);
 criterion_main!(benches);

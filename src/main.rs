@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod manifest;
 mod plot;
@@ -82,6 +83,8 @@ enum Command {
     Check(check::Args),
     /// Draw figures (PNG and SVG) from output CSVs without rerunning.
     Plot(plot::Args),
+    /// Scale benchmark: run the scale scenarios at several populations and record wall time, events/s and peak memory.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => sweep::merge(a),
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
+        Command::Bench(a) => bench::main(a),
     }
 }
 

@@ -23,6 +23,8 @@ use std::process::ExitCode;
 #[path = "figures/mod.rs"]
 mod figures;
 
+pub(crate) use figures::register_font;
+
 /// Arguments of `swarmlab plot`.
 #[derive(clap::Args, Debug)]
 pub struct Args {

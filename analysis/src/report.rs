@@ -37,7 +37,7 @@
 //! | `victim_continuity` | the Sybil victim's continuity |
 //! | `bytes_*` | conservation: sent = delivered + lost + lost_departed + discarded + queued |
 
-use protocols::{Time, wire};
+use protocols::{PeerId, Time, wire};
 
 use crate::bounds;
 use crate::collector::{Collector, NodeRole, PeerStats};
@@ -282,7 +282,7 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     }
 
     // Address exposure: distinct nodes that learned each peer's (and the source's) address.
-    let exposure = |id: u32| c.known_by.get(id as usize).map_or(0, Vec::len) as f64;
+    let exposure = |id: u32| c.exposure(PeerId(id)) as f64;
     let exp = sorted(peers.iter().map(|&(id, _)| exposure(id)).collect());
     m.push(Metric { name: "address_exposure_mean".into(), value: mean(&exp), unit: "peers", better: Better::Lower });
     m.push(Metric {

@@ -102,6 +102,11 @@ pub enum SchedulerKind {
 /// its number of potential suppliers.
 const NON_URGENT: u32 = 1 << 31;
 
+/// Suppliers whose chunk transmission time [`SchedulerKind::schedule`]
+/// precomputes on the stack (mesh-pull's `partners_max` is at most 256 but
+/// typically 8-16).
+const TX_CACHE: usize = 64;
+
 /// How a rule picks among the suppliers that advertised a chunk.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pick {
@@ -183,16 +188,27 @@ impl SchedulerKind {
             }
         };
         let tx_bytes = chunk_wire_bits / 8;
+        // One chunk's transmission time per supplier, computed once per call
+        // (a 128-bit division each) rather than per candidate and supplier.
+        // Beyond `TX_CACHE` suppliers the rest are computed on the fly.
+        let mut tx_cache = [Time::ZERO; TX_CACHE];
+        for (t, s) in tx_cache.iter_mut().zip(suppliers.iter()) {
+            *t = Time::transmit(tx_bytes, s.rate_bps.max(1));
+        }
+        let tx = |i: usize, s: &Supplier| match tx_cache.get(i) {
+            Some(&t) => t,
+            None => Time::transmit(tx_bytes, s.rate_bps.max(1)),
+        };
         for &(_, deadline, seq) in scratch.iter() {
-            let finish = |s: &Supplier| s.free_at.max(now) + Time::transmit(tx_bytes, s.rate_bps.max(1));
-            let eligible = |s: &Supplier| s.map.contains(seq) && (!meet_deadline || finish(s) <= deadline);
+            let finish = |i: usize, s: &Supplier| s.free_at.max(now) + tx(i, s);
+            let eligible = |i: usize, s: &Supplier| s.map.contains(seq) && (!meet_deadline || finish(i, s) <= deadline);
             let chosen = match pick {
                 Pick::Earliest => {
                     let mut best: Option<(Time, usize)> = None;
                     for (i, s) in suppliers.iter().enumerate() {
-                        if eligible(s) {
-                            let f = finish(s);
-                            if best.is_none_or(|(b, _)| f < b) {
+                        if s.map.contains(seq) {
+                            let f = finish(i, s);
+                            if (!meet_deadline || f <= deadline) && best.is_none_or(|(b, _)| f < b) {
                                 best = Some((f, i));
                             }
                         }
@@ -200,13 +216,13 @@ impl SchedulerKind {
                     best.map(|(_, i)| i)
                 }
                 Pick::Random => {
-                    let n = suppliers.iter().filter(|s| eligible(s)).count();
+                    let n = suppliers.iter().enumerate().filter(|&(i, s)| eligible(i, s)).count();
                     let k = if n > 1 { rng.random_range(0..n) } else { 0 };
-                    suppliers.iter().enumerate().filter(|(_, s)| eligible(s)).nth(k).map(|(i, _)| i)
+                    suppliers.iter().enumerate().filter(|&(i, s)| eligible(i, s)).nth(k).map(|(i, _)| i)
                 }
             };
             if let Some(i) = chosen {
-                let expect = finish(&suppliers[i]);
+                let expect = finish(i, &suppliers[i]);
                 suppliers[i].free_at = expect;
                 out.push(Assignment { seq, supplier: i, expect });
             }

@@ -1,0 +1,437 @@
+//! `swarmlab bench`: the scale benchmark (issue 7).
+//!
+//! Runs each protocol's scale scenario (`scenarios/scale/<protocol>.toml`) at
+//! each population N: `peers.count = N` and, with Poisson churn,
+//! `churn.arrival_rate_per_s = N / churn.session_mean_s`, so that arrivals
+//! balance departures and the population stays near N (Little's law). Every
+//! run happens in a child process (this binary, `bench --child`), one at a
+//! time, so that each run's peak resident memory (`VmHWM` of
+//! `/proc/self/status`, Linux) is its own and each run has one core.
+//!
+//! Recorded per run, in `OUT/scale.csv` (rows of earlier invocations for
+//! other configurations are kept, so the big runs can be done one by one):
+//! wall time, simulated seconds per wall second, engine events and events
+//! per wall second, peak RSS and peak RSS / N ("bytes per peer"), peers that
+//! joined in all, the pooled continuity (a sanity check that the protocol
+//! still works at that size), the commit, and the 1-minute load average
+//! before and after the run (the machine may be shared). `OUT/scale.png` and
+//! `OUT/scale.svg` plot wall time and peak memory against N, log-log.
+//!
+//! Wall time is measured here and only here: it goes to the benchmark CSV,
+//! never into a run's deterministic outputs (the simulation itself reads no
+//! clock). Exit status: 0 when every run finished, 1 when a run or a write
+//! failed, 2 for bad arguments or a bad scenario.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sim::runner::{self, RunOptions};
+use sim::scenario::Scenario;
+
+/// Arguments of `swarmlab bench`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Populations to run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1_000u32, 10_000, 100_000])]
+    pub peers: Vec<u32>,
+    /// Protocols to run (comma-separated): scenario files `<DIR>/<protocol>.toml`.
+    #[arg(long, value_delimiter = ',', default_values_t = ["mesh-pull".to_string(), "tree-push".to_string(), "hybrid".to_string()])]
+    pub protocols: Vec<String>,
+    /// Directory of the scale scenarios.
+    #[arg(long, default_value = "scenarios/scale")]
+    pub scenarios: PathBuf,
+    /// Simulated seconds [default: the scenario's `duration_s`, 600].
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Where scale.csv and the plot go.
+    #[arg(long, default_value = "results/scale")]
+    pub out: PathBuf,
+    /// Do not draw the plot.
+    #[arg(long)]
+    pub no_plot: bool,
+    /// Internal: run one configuration in this process and print its figures.
+    #[arg(long, hide = true)]
+    pub child: bool,
+}
+
+/// Columns of scale.csv.
+const HEADER: &[&str] = &[
+    "protocol",
+    "peers",
+    "sim_s",
+    "wall_s",
+    "sim_s_per_wall_s",
+    "events",
+    "events_per_s",
+    "peak_rss_bytes",
+    "bytes_per_peer",
+    "peers_joined",
+    "continuity_pooled",
+    "commit",
+    "load1_before",
+    "load1_after",
+];
+
+pub fn main(a: Args) -> ExitCode {
+    if a.child {
+        return child(&a);
+    }
+    if a.peers.is_empty() || a.protocols.is_empty() || a.peers.contains(&0) {
+        eprintln!("error: --peers and --protocols need at least one value each, and populations must be positive");
+        return ExitCode::from(2);
+    }
+    for p in &a.protocols {
+        let path = scenario_path(&a.scenarios, p);
+        if let Err(e) = configure(&path, 1, a.duration_s) {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(&a.out) {
+        eprintln!("error: cannot create {}: {e}", a.out.display());
+        return ExitCode::from(1);
+    }
+    let csv_path = a.out.join("scale.csv");
+    let mut rows = read_rows(&csv_path);
+    let commit = crate::manifest::git_commit();
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find this executable to start child runs: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "{:<10} {:>8} {:>9} {:>10} {:>10} {:>9} {:>11} {:>10}",
+        "protocol", "peers", "wall s", "sim-s/s", "M ev/s", "peak MB", "bytes/peer", "continuity"
+    );
+    for &n in &a.peers {
+        for p in &a.protocols {
+            let load_before = load1();
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(["bench", "--child", "--protocols", p, "--peers", &n.to_string(), "--scenarios"])
+                .arg(&a.scenarios);
+            if let Some(d) = a.duration_s {
+                cmd.args(["--duration-s", &d.to_string()]);
+            }
+            let out = match cmd.stderr(std::process::Stdio::inherit()).output() {
+                Ok(o) if o.status.success() => o,
+                Ok(o) => {
+                    eprintln!("error: the run of {p} at {n} peers failed ({})", o.status);
+                    return ExitCode::from(1);
+                }
+                Err(e) => {
+                    eprintln!("error: cannot start the run of {p} at {n} peers: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let Some(r) = parse_child(&String::from_utf8_lossy(&out.stdout)) else {
+                eprintln!("error: the run of {p} at {n} peers printed no result line");
+                return ExitCode::from(1);
+            };
+            let load_after = load1();
+            let row = Row {
+                protocol: p.clone(),
+                peers: n,
+                sim_s: r.sim_s,
+                wall_s: r.wall_s,
+                events: r.events,
+                peak_rss: r.peak_rss,
+                peers_joined: r.peers_joined,
+                continuity: r.continuity,
+                commit: commit.clone(),
+                load_before,
+                load_after,
+            };
+            println!(
+                "{:<10} {:>8} {:>9.1} {:>10.1} {:>10.2} {:>9.1} {:>11.0} {:>10}",
+                row.protocol,
+                row.peers,
+                row.wall_s,
+                row.sim_s / row.wall_s,
+                row.events as f64 / row.wall_s / 1e6,
+                row.peak_rss as f64 / 1e6,
+                row.peak_rss as f64 / n as f64,
+                row.continuity.map_or("-".into(), |c| format!("{c:.4}")),
+            );
+            rows.retain(|x| !(x.protocol == row.protocol && x.peers == row.peers && x.sim_s == row.sim_s));
+            rows.push(row);
+            rows.sort_by(|x, y| order(x).partial_cmp(&order(y)).unwrap_or(std::cmp::Ordering::Equal));
+            // Written after every run: an interrupted benchmark keeps what finished.
+            if let Err(e) = analysis::output::write_atomic(&csv_path, &write_rows(&rows)) {
+                eprintln!("error: cannot write {}: {e}", csv_path.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("wrote {}", csv_path.display());
+    if !a.no_plot {
+        if let Err(e) = plot(&rows, &a.out) {
+            eprintln!("error: plot: {e}");
+            return ExitCode::from(1);
+        }
+        println!("wrote {} and {}", a.out.join("scale.png").display(), a.out.join("scale.svg").display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// Sort key of scale.csv rows: the three protocols of the issue first.
+fn order(r: &Row) -> (usize, &str, u32, f64) {
+    let rank = ["mesh-pull", "tree-push", "hybrid"].iter().position(|p| *p == r.protocol).unwrap_or(3);
+    (rank, r.protocol.as_str(), r.peers, r.sim_s)
+}
+
+fn scenario_path(dir: &Path, protocol: &str) -> PathBuf {
+    dir.join(format!("{protocol}.toml"))
+}
+
+/// The scale scenario of `path` at `n` peers (and `duration_s`, when given).
+fn configure(path: &Path, n: u32, duration_s: Option<f64>) -> Result<Scenario, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut t: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+    let table = |t: &mut toml::Table, k: &str| -> Result<toml::Table, String> {
+        match t.get(k) {
+            Some(toml::Value::Table(x)) => Ok(x.clone()),
+            None => Ok(toml::Table::new()),
+            Some(_) => Err(format!("{}: `{k}` is not a table", path.display())),
+        }
+    };
+    let mut peers = table(&mut t, "peers")?;
+    peers.insert("count".into(), toml::Value::Integer(n as i64));
+    t.insert("peers".into(), toml::Value::Table(peers));
+    let mut churn = table(&mut t, "churn")?;
+    if churn.get("model").and_then(|m| m.as_str()) == Some("poisson") {
+        let session = churn.get("session_mean_s").and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)));
+        let session = session.unwrap_or(600.0);
+        churn.insert("arrival_rate_per_s".into(), toml::Value::Float(n as f64 / session));
+    }
+    t.insert("churn".into(), toml::Value::Table(churn));
+    if let Some(d) = duration_s {
+        t.insert("duration_s".into(), toml::Value::Float(d));
+    }
+    let text = toml::to_string(&t).map_err(|e| format!("{}: {e}", path.display()))?;
+    Scenario::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
+}
+
+/// One configuration, run in this (child) process.
+fn child(a: &Args) -> ExitCode {
+    let (Some(p), Some(&n)) = (a.protocols.first(), a.peers.first()) else {
+        eprintln!("error: --child needs one protocol and one population");
+        return ExitCode::from(2);
+    };
+    let sc = match configure(&scenario_path(&a.scenarios, p), n, a.duration_s) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = RunOptions { name: format!("scale-{p}-{n}"), seed: sc.seed };
+    // The benchmark harness measures wall time; nothing it measures reaches
+    // the run's outputs (they are not even written).
+    #[allow(clippy::disallowed_methods, reason = "the scale benchmark measures wall time")]
+    let started = std::time::Instant::now();
+    let report = runner::run(&sc, &opts, &mut |_, _| {});
+    let wall = started.elapsed().as_secs_f64();
+    let peak = peak_rss().unwrap_or(0);
+    println!(
+        "RESULT sim_s={} wall_s={wall:.3} events={} peak_rss={peak} peers_joined={} continuity={}",
+        report.info.end.as_secs_f64(),
+        report.info.events,
+        report.get("peers_joined").unwrap_or(0.0),
+        report.get("continuity_pooled").map_or("".into(), |c| format!("{c:.6}")),
+    );
+    ExitCode::SUCCESS
+}
+
+/// Peak resident set size of this process, bytes (`VmHWM`, Linux only).
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The 1-minute load average (Linux), or NaN.
+fn load1() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(f64::NAN)
+}
+
+struct ChildResult {
+    sim_s: f64,
+    wall_s: f64,
+    events: u64,
+    peak_rss: u64,
+    peers_joined: u64,
+    continuity: Option<f64>,
+}
+
+fn parse_child(out: &str) -> Option<ChildResult> {
+    let line = out.lines().find(|l| l.starts_with("RESULT "))?;
+    let get = |k: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='));
+    Some(ChildResult {
+        sim_s: get("sim_s")?.parse().ok()?,
+        wall_s: get("wall_s")?.parse().ok()?,
+        events: get("events")?.parse().ok()?,
+        peak_rss: get("peak_rss")?.parse().ok()?,
+        peers_joined: get("peers_joined")?.parse::<f64>().ok()? as u64,
+        continuity: get("continuity").and_then(|c| c.parse().ok()),
+    })
+}
+
+struct Row {
+    protocol: String,
+    peers: u32,
+    sim_s: f64,
+    wall_s: f64,
+    events: u64,
+    peak_rss: u64,
+    peers_joined: u64,
+    continuity: Option<f64>,
+    commit: String,
+    load_before: f64,
+    load_after: f64,
+}
+
+fn write_rows(rows: &[Row]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let _ = w.write_record(HEADER);
+    for r in rows {
+        let _ = w.write_record([
+            r.protocol.clone(),
+            r.peers.to_string(),
+            format!("{}", r.sim_s),
+            format!("{:.3}", r.wall_s),
+            format!("{:.3}", r.sim_s / r.wall_s),
+            r.events.to_string(),
+            format!("{:.0}", r.events as f64 / r.wall_s),
+            r.peak_rss.to_string(),
+            format!("{:.0}", r.peak_rss as f64 / r.peers as f64),
+            r.peers_joined.to_string(),
+            r.continuity.map_or(String::new(), |c| format!("{c:.4}")),
+            r.commit.clone(),
+            format!("{:.2}", r.load_before),
+            format!("{:.2}", r.load_after),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Rows of an existing scale.csv (none if it is missing or unreadable).
+fn read_rows(path: &Path) -> Vec<Row> {
+    let Ok(mut rd) = csv::Reader::from_path(path) else { return Vec::new() };
+    let Ok(h) = rd.headers().cloned() else { return Vec::new() };
+    let col = |name: &str| h.iter().position(|x| x == name);
+    let mut rows = Vec::new();
+    for rec in rd.records().flatten() {
+        let f = |name: &str| col(name).and_then(|i| rec.get(i)).unwrap_or("");
+        let (Ok(peers), Ok(sim_s), Ok(wall_s), Ok(events), Ok(peak_rss)) = (
+            f("peers").parse(),
+            f("sim_s").parse(),
+            f("wall_s").parse(),
+            f("events").parse(),
+            f("peak_rss_bytes").parse(),
+        ) else {
+            continue;
+        };
+        rows.push(Row {
+            protocol: f("protocol").to_string(),
+            peers,
+            sim_s,
+            wall_s,
+            events,
+            peak_rss,
+            peers_joined: f("peers_joined").parse().unwrap_or(0),
+            continuity: f("continuity_pooled").parse().ok(),
+            commit: f("commit").to_string(),
+            load_before: f("load1_before").parse().unwrap_or(f64::NAN),
+            load_after: f("load1_after").parse().unwrap_or(f64::NAN),
+        });
+    }
+    rows
+}
+
+/// Log-log plot: wall time and peak RSS against the population, one line per
+/// protocol (rows of the longest simulated duration only).
+fn plot(rows: &[Row], out: &Path) -> Result<(), String> {
+    use plotters::prelude::*;
+    crate::plot::register_font()?;
+    let sim_s = rows.iter().map(|r| r.sim_s).fold(0.0, f64::max);
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.sim_s == sim_s).collect();
+    let mut protocols: Vec<&str> = Vec::new();
+    for r in &rows {
+        if !protocols.contains(&r.protocol.as_str()) {
+            protocols.push(&r.protocol);
+        }
+    }
+    let colors = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167)];
+    let font = |size: u32| -> TextStyle<'static> { ("sans-serif", size).into_font().into() };
+    type Get = fn(&Row) -> f64;
+    let panels: [(&str, Get); 2] = [("wall time (s)", |r| r.wall_s), ("peak RSS (MB)", |r| r.peak_rss as f64 / 1e6)];
+    fn draw<DB: DrawingBackend>(
+        root: DrawingArea<DB, plotters::coord::Shift>,
+        rows: &[&Row],
+        protocols: &[&str],
+        colors: &[RGBColor],
+        panels: &[(&str, Get); 2],
+        sim_s: f64,
+        font: &dyn Fn(u32) -> TextStyle<'static>,
+    ) -> Result<(), String> {
+        let e = |e: plotters::drawing::DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(e)?;
+        let root = root
+            .titled(&format!("swarmlab scale benchmark: {sim_s:.0} simulated s, one core per run"), font(18))
+            .map_err(e)?;
+        let areas = root.split_evenly((1, 2));
+        let (x0, x1) = rows.iter().fold((f64::MAX, 0.0f64), |(a, b), r| (a.min(r.peers as f64), b.max(r.peers as f64)));
+        for ((name, get), area) in panels.iter().zip(areas.iter()) {
+            let (y0, y1) = rows.iter().fold((f64::MAX, 0.0f64), |(a, b), r| (a.min(get(r)), b.max(get(r))));
+            let (y0, y1) = ((y0 / 2.0).max(1e-3), (y1 * 2.0).max(1e-2));
+            let mut chart = ChartBuilder::on(area)
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(60)
+                .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), (y0..y1).log_scale())
+                .map_err(e)?;
+            chart
+                .configure_mesh()
+                .x_desc("peers")
+                .y_desc(*name)
+                .axis_desc_style(font(14))
+                .label_style(font(12))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") })
+                .draw()
+                .map_err(e)?;
+            for (k, p) in protocols.iter().enumerate() {
+                let c = colors[k % colors.len()];
+                let pts: Vec<(f64, f64)> =
+                    rows.iter().filter(|r| r.protocol == *p).map(|r| (r.peers as f64, get(r))).collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
+                    .map_err(e)?
+                    .label(*p)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
+                chart.draw_series(pts.iter().map(|&q| Circle::new(q, 4, c.filled()))).map_err(e)?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .label_font(font(12))
+                .draw()
+                .map_err(e)?;
+        }
+        root.present().map_err(e)
+    }
+    let size = (1000, 480);
+    let png = out.join("scale.png");
+    let svg = out.join("scale.svg");
+    draw(BitMapBackend::new(&png, size).into_drawing_area(), &rows, &protocols, &colors, &panels, sim_s, &font)?;
+    draw(SVGBackend::new(&svg, size).into_drawing_area(), &rows, &protocols, &colors, &panels, sim_s, &font)?;
+    Ok(())
+}
