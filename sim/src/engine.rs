@@ -136,6 +136,10 @@ pub enum Control {
     /// Upload of node `node` becomes `factor` x its class's current upload
     /// (a bandwidth trace line for one peer; applies when it joins later, too).
     PeerBandwidth { node: u32, factor: f64 },
+    /// Download of `node` (or of class `class`, or of every peer when both
+    /// are `None`) becomes `factor` x nominal, now and for later joiners.
+    /// Messages already scheduled on a download link keep their delivery time.
+    Download { class: Option<u16>, node: Option<u32>, factor: f64 },
 }
 
 /// Markov-modulated upload: each peer's upload is nominal x `levels[k]`; the
@@ -180,6 +184,9 @@ pub struct Engine<F: Protocol> {
     class_factor: Vec<f64>,
     /// Per-node upload factors from bandwidth traces (sparse).
     node_factor: std::collections::BTreeMap<u32, f64>,
+    /// Download factors per class and per node (bandwidth traces, timeline).
+    class_down: Vec<f64>,
+    node_down: std::collections::BTreeMap<u32, f64>,
     modulation: Option<Modulation>,
     defences: Arc<Defences>,
 }
@@ -222,6 +229,8 @@ impl<F: Protocol> Engine<F> {
             partition: None,
             class_factor: Vec::new(),
             node_factor: Default::default(),
+            class_down: Vec::new(),
+            node_down: Default::default(),
             modulation: None,
             defences: Arc::new(Defences::none(stream)),
         }
@@ -250,6 +259,10 @@ impl<F: Protocol> Engine<F> {
         let l = self.modulation.as_ref().and_then(|m| m.levels.get(level as usize)).copied().unwrap_or(1.0);
         let n = self.node_factor.get(&node).copied().unwrap_or(1.0);
         c * l * n
+    }
+
+    fn down_factor(&self, node: u32, class: u16) -> f64 {
+        self.class_down.get(class as usize).copied().unwrap_or(1.0) * self.node_down.get(&node).copied().unwrap_or(1.0)
     }
 
     /// Sets node `i`'s upload rate, rescheduling the message in service so the
@@ -299,6 +312,32 @@ impl<F: Protocol> Engine<F> {
                     if self.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
                         let bps = (s.nominal_up_bps as f64 * self.factor(i, s.class, s.level)).round() as u64;
                         self.set_upload(i, bps);
+                    }
+                }
+            }
+            Control::Download { class, node, factor } => {
+                match node {
+                    Some(n) => {
+                        self.node_down.insert(n, factor);
+                    }
+                    None => {
+                        let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
+                        if self.class_down.len() < n {
+                            self.class_down.resize(n, 1.0);
+                        }
+                        for (c, f) in self.class_down.iter_mut().enumerate() {
+                            if class.is_none_or(|x| x as usize == c) {
+                                *f = factor;
+                            }
+                        }
+                    }
+                }
+                for i in 0..self.slots.len() as u32 {
+                    let spec = &self.specs[i as usize];
+                    let hit = node.map_or(class.is_none_or(|c| c == spec.class), |n| n == i);
+                    if spec.role == NodeRole::Peer && hit {
+                        let bps = (spec.down_bps as f64 * self.down_factor(i, spec.class)).round() as u64;
+                        self.hot[i as usize].down_bps = bps;
                     }
                 }
             }
@@ -475,7 +514,11 @@ impl<F: Protocol> Engine<F> {
             level,
             level_draws: 0,
         });
-        self.hot.push(Hot { down_bps: s.down_bps, down_free: Time::ZERO, head_gen: 0, alive: true, cut: false });
+        let down_bps = match s.role {
+            NodeRole::Peer => (s.down_bps as f64 * self.down_factor(i, s.class)).round() as u64,
+            _ => s.down_bps,
+        };
+        self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true, cut: false });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
         if s.role == NodeRole::Peer && self.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
             self.schedule_modulation(i);

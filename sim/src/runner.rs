@@ -250,6 +250,11 @@ pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
             },
         };
         engine.add_control(at, c);
+        if let (E::Bandwidth, Some(d)) = (t.event, t.down_factor) {
+            let class =
+                t.class.as_ref().and_then(|c| classes.iter().position(|k| &k.name == c.get_ref())).map(|i| i as u16);
+            engine.add_control(at, Control::Download { class, node: None, factor: d.0 });
+        }
     }
     if sc.bandwidth.model == BandwidthModel::Trace {
         use crate::scenario::BandwidthTarget as T;
@@ -261,6 +266,14 @@ pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
                 T::Peer(node) => Control::PeerBandwidth { node, factor: row.up_factor },
             };
             engine.add_control(at, c);
+            if let Some(d) = row.down_factor {
+                let (class, node) = match row.target {
+                    T::AllPeers => (None, None),
+                    T::Class(k) => (Some(k as u16), None),
+                    T::Peer(n) => (None, Some(n)),
+                };
+                engine.add_control(at, Control::Download { class, node, factor: d });
+            }
         }
     }
     if sc.bandwidth.model == BandwidthModel::Markov {

@@ -227,6 +227,10 @@ pub struct TimelineSpec {
     /// (1 restores it; default 0.5).
     #[serde(default)]
     pub up_factor: Option<NonNegative>,
+    /// `bandwidth`: download becomes this multiple of the class's nominal
+    /// download (default: unchanged).
+    #[serde(default)]
+    pub down_factor: Option<NonNegative>,
 }
 
 /// Timeline events.
@@ -276,6 +280,8 @@ pub struct BandwidthRow {
     pub t_s: f64,
     pub target: BandwidthTarget,
     pub up_factor: f64,
+    /// Optional fourth column: the new download as a multiple of nominal.
+    pub down_factor: Option<f64>,
 }
 
 /// Whose upload a bandwidth trace line changes.
@@ -1383,9 +1389,16 @@ impl Scenario {
         let classes = self.class_names();
         let mut lines = text.lines().enumerate();
         let header = lines.next().map(|(_, l)| l.trim().replace(' ', ""));
-        if header.as_deref() != Some("t_s,target,up_factor") {
-            return Err(format!("bandwidth trace `{name}`: line 1: expected the header `t_s,target,up_factor`"));
-        }
+        let columns = match header.as_deref() {
+            Some("t_s,target,up_factor") => 3,
+            Some("t_s,target,up_factor,down_factor") => 4,
+            _ => {
+                return Err(format!(
+                    "bandwidth trace `{name}`: line 1: expected the header `t_s,target,up_factor` \
+                     (optionally `,down_factor`)"
+                ));
+            }
+        };
         let mut rows = Vec::new();
         for (i, line) in lines {
             let n = i + 1;
@@ -1394,9 +1407,9 @@ impl Scenario {
                 continue;
             }
             let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            if f.len() != 3 {
+            if f.len() != columns {
                 return Err(format!(
-                    "bandwidth trace `{name}`: line {n}: expected 3 comma-separated fields (t_s,target,up_factor), got {}",
+                    "bandwidth trace `{name}`: line {n}: expected {columns} comma-separated fields as in the header, got {}",
                     f.len()
                 ));
             }
@@ -1432,7 +1445,15 @@ impl Scenario {
                     }
                 }
             };
-            rows.push(BandwidthRow { t_s, target, up_factor });
+            let down_factor = match f.get(3).filter(|x| !x.is_empty()) {
+                None => None,
+                Some(x) => Some(
+                    x.parse::<f64>().ok().filter(|v| v.is_finite() && (0.0..=100.0).contains(v)).ok_or_else(|| {
+                        format!("bandwidth trace `{name}`: line {n}: down_factor `{x}` is not a number from 0 to 100")
+                    })?,
+                ),
+            };
+            rows.push(BandwidthRow { t_s, target, up_factor, down_factor });
         }
         Ok(rows)
     }

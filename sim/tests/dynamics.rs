@@ -217,3 +217,53 @@ fn a_bandwidth_trace_changes_one_peer_and_one_class_and_the_bounds_follow() {
     std::fs::write(&scen, text("[bandwidth]\nmodel = \"trace\"\n")).unwrap();
     assert!(Scenario::load(&scen).unwrap_err().to_string().contains("needs bandwidth.trace_file"));
 }
+
+#[test]
+fn a_download_change_slows_what_the_receiver_takes_in() {
+    let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
+    let up = 1_000_000u64;
+    let node = |role, class| NodeSpec {
+        role,
+        class,
+        up_bps: up,
+        down_bps: up,
+        join: Time::ZERO,
+        leave: None,
+        behaviour: Default::default(),
+    };
+    let specs =
+        vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)];
+    let bytes = wire_bytes(Msg::Chunk { seq: 0, len: 100_000, polluted: false }.encoded_len()).1;
+    for (control, down) in [
+        (Control::Download { class: Some(1), node: None, factor: 0.1 }, up / 10),
+        (Control::Download { class: None, node: Some(3), factor: 0.5 }, up / 2),
+        (Control::Download { class: Some(0), node: None, factor: 0.1 }, up),
+    ] {
+        let arrivals = Rc::new(RefCell::new(Vec::new()));
+        let latency = LatencyModel::build(&LatencySpec::Constant { ms: 0.0 }, 1);
+        let mut e = Engine::new(OneShotProto(arrivals.clone()), stream, specs.clone(), latency, 0.0, 1);
+        e.add_control(Time::ZERO, control.clone());
+        e.run_until(Time::from_secs(60));
+        // Upload and download are pipelined: the slower link sets the arrival.
+        let expected = Time::transmit(bytes, down.min(up));
+        assert_eq!(arrivals.borrow().as_slice(), &[expected], "{control:?}");
+    }
+}
+
+#[test]
+fn a_bandwidth_trace_may_change_downloads_too() {
+    let dir = std::env::temp_dir().join(format!("swarmlab-bwdown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scen = dir.join("s.toml");
+    std::fs::write(&scen, "[peers]\ncount = 5\n[bandwidth]\nmodel = \"trace\"\ntrace_file = \"bw.csv\"\n").unwrap();
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor,down_factor\n10,,1,0.5\n20,peer:3,0.5,\n").unwrap();
+    let (sc, _) = Scenario::load(&scen).unwrap();
+    let downs: Vec<Option<f64>> = sc.bandwidth.trace.iter().map(|r| r.down_factor).collect();
+    assert_eq!(downs, vec![Some(0.5), None]);
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor,down_factor\n10,,1,fast\n").unwrap();
+    let e = Scenario::load(&scen).unwrap_err().to_string();
+    assert!(e.contains("line 2: down_factor `fast`"), "{e}");
+    std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor,down_factor\n10,,1\n").unwrap();
+    let e = Scenario::load(&scen).unwrap_err().to_string();
+    assert!(e.contains("expected 4 comma-separated fields"), "{e}");
+}
