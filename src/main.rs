@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod manifest;
+mod peer_cmd;
 mod plot;
 mod sweep;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -82,6 +83,8 @@ enum Command {
     Check(check::Args),
     /// Draw figures (PNG and SVG) from output CSVs without rerunning.
     Plot(plot::Args),
+    /// Run one real tracker, source or peer over UDP (see README, "Real UDP transport").
+    Peer(peer_cmd::Args),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => sweep::merge(a),
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
+        Command::Peer(a) => peer_cmd::main(a),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod frame;
 pub mod host;
 pub mod link;
 pub mod media;
+pub mod signals;
 
 pub use clock::Clock;
 pub use host::{Host, HostConfig, Role, Sinks, Stats};
