@@ -16,6 +16,7 @@ mod manifest;
 mod peer_cmd;
 mod plot;
 mod sweep;
+mod validate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::runner::{self, RunOptions};
 use sim::scenario::Scenario;
@@ -85,6 +86,8 @@ enum Command {
     Plot(plot::Args),
     /// Run one real tracker, source or peer over UDP (see README, "Real UDP transport").
     Peer(peer_cmd::Args),
+    /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
         Command::Peer(a) => peer_cmd::main(a),
+        Command::Validate(a) => validate::main(a),
     }
 }
 

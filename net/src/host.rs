@@ -178,6 +178,8 @@ impl Stats {
 pub const STRIKES: u32 = 64;
 pub const STRIKE_WINDOW: Time = Time::from_secs(10);
 pub const BLACKLIST_FOR: Time = Time::from_secs(30);
+/// How much before its join time a node starts (see [`Host::run`]).
+const START_EARLY: Duration = Duration::from_millis(5);
 /// Chunks held while their hash is fetched, and how long at most.
 const MAX_UNVERIFIED: usize = 256;
 const VERIFY_TIMEOUT: Time = Time::from_secs(5);
@@ -749,12 +751,19 @@ impl<P: Peer> Host<P> {
     /// Runs the node until `stop_at`, or until `term` is set (then it leaves
     /// gracefully and drains its uplink for at most a second).
     pub fn run(&mut self, clock: &Clock, term: &AtomicBool) -> std::io::Result<()> {
-        // Before the join time: wait (a SIGTERM now just exits).
+        // Before the join time: wait (a SIGTERM now just exits). The node starts
+        // up to START_EARLY before `join_at`: the clock reads zero before the
+        // epoch, so a source joining at the epoch starts at time zero exactly
+        // and emits chunk 0, as in the simulator (a source that starts even
+        // 1 ms late skips chunk 0 and every peer starting at 0 stalls).
         while let Some(wait) = clock.until(self.cfg.join_at) {
             if term.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            std::thread::sleep(wait.min(Duration::from_millis(50)));
+            if wait <= START_EARLY {
+                break;
+            }
+            std::thread::sleep((wait - START_EARLY).min(Duration::from_millis(50)));
         }
         let (tx, rx) = sync_channel(4096);
         let stop = Arc::new(AtomicBool::new(false));
