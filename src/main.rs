@@ -85,7 +85,7 @@ enum Command {
     /// Draw figures (PNG and SVG) from output CSVs without rerunning.
     Plot(plot::Args),
     /// Run one real tracker, source or peer over UDP (see README, "Real UDP transport").
-    Peer(peer_cmd::Args),
+    Peer(Box<peer_cmd::Args>),
     /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
     Validate(validate::Args),
 }
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         Command::Merge(a) => sweep::merge(a),
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
-        Command::Peer(a) => peer_cmd::main(a),
+        Command::Peer(a) => peer_cmd::main(*a),
         Command::Validate(a) => validate::main(a),
     }
 }

@@ -43,6 +43,17 @@ pub enum ProtocolArg {
     ClientServer,
 }
 
+impl ProtocolArg {
+    pub fn name(self) -> ProtocolName {
+        match self {
+            ProtocolArg::MeshPull => ProtocolName::MeshPull,
+            ProtocolArg::TreePush => ProtocolName::TreePush,
+            ProtocolArg::Hybrid => ProtocolName::Hybrid,
+            ProtocolArg::ClientServer => ProtocolName::ClientServer,
+        }
+    }
+}
+
 /// Run one real node (tracker, source or peer) over UDP.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
@@ -135,12 +146,7 @@ pub fn scenario(a: &Args) -> Result<Scenario, String> {
         None => Scenario::parse("(flags)", "[peers]\ncount = 1\n").map_err(|e| e.to_string())?,
     };
     if let Some(p) = a.protocol {
-        sc.protocol.name = match p {
-            ProtocolArg::MeshPull => ProtocolName::MeshPull,
-            ProtocolArg::TreePush => ProtocolName::TreePush,
-            ProtocolArg::Hybrid => ProtocolName::Hybrid,
-            ProtocolArg::ClientServer => ProtocolName::ClientServer,
-        };
+        sc.protocol.name = p.name();
     }
     if let Some(r) = a.rate_kbps {
         sc.stream.rate_kbps = positive("--rate-kbps", r)?;

@@ -49,6 +49,9 @@ pub struct Args {
     /// Output directory [default: swarmlab-out/<scenario>-validate-seed<seed>].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Protocol (overrides the scenario's, for the simulator and every real peer).
+    #[arg(long, value_enum)]
+    pub protocol: Option<crate::peer_cmd::ProtocolArg>,
     /// Seconds between launching the first processes and the stream epoch.
     #[arg(long, default_value_t = 2.0)]
     pub lead_s: f64,
@@ -182,7 +185,7 @@ fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
 }
 
-#[allow(clippy::disallowed_methods, reason = "validate schedules real processes on the wall clock")]
+/// Wall clock (Unix ns): validate schedules real processes on it.
 fn wall_now() -> u64 {
     net::clock::unix_now_ns()
 }
@@ -265,6 +268,8 @@ fn run_real(
                     format!("{seed}"),
                     "--records".into(),
                     dir.join(format!("node-{i}.csv")).display().to_string(),
+                    "--protocol".into(),
+                    sc.protocol.name.as_str().into(),
                 ];
                 let log = File::create(dir.join(format!("node-{i}.log"))).map_err(|e| e.to_string())?;
                 let child = Command::new(&exe)
@@ -328,7 +333,10 @@ const SHOWN: &[&str] = &[
 ];
 
 /// One row: metric, simulator, real, |real - sim|, |real - sim| / |sim|.
-pub fn rows(sim: &Report, real: &Report) -> Vec<(String, Option<f64>, Option<f64>, Option<f64>, Option<f64>)> {
+pub type Row = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+/// The side-by-side rows of [`SHOWN`].
+pub fn rows(sim: &Report, real: &Report) -> Vec<Row> {
     SHOWN
         .iter()
         .map(|&name| {
@@ -356,13 +364,16 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 pub fn main(a: Args) -> ExitCode {
-    let (sc, text) = match Scenario::load(&a.scenario) {
+    let (mut sc, text) = match Scenario::load(&a.scenario) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Some(p) = a.protocol {
+        sc.protocol.name = p.name();
+    }
     let delay_ms = match check(&sc) {
         Ok(d) => d,
         Err(e) => {

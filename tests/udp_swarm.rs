@@ -9,7 +9,7 @@
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_swarmlab");
 const PEERS: usize = 12;
@@ -21,12 +21,7 @@ fn free_port() -> u16 {
 }
 
 fn spawn(args: &[String]) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn swarmlab peer")
+    Command::new(BIN).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn swarmlab peer")
 }
 
 struct Played {
@@ -57,8 +52,7 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
     let dir = std::env::temp_dir().join(format!("swarmlab-udp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/udp-mini.toml");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64();
-    let epoch = now + 1.0;
+    let epoch = net::clock::unix_now_ns() as f64 / 1e9 + 1.0;
     let (tp, sp, victim_port) = (free_port(), free_port(), free_port());
     let tracker = format!("127.0.0.1:{tp}");
     let source = format!("127.0.0.1:{sp}");
@@ -87,7 +81,10 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
     };
     let mut children = vec![
         spawn(&common("tracker", tracker.clone(), &dir.join("tracker.csv"))),
-        spawn(&[common("source", source.clone(), &dir.join("source.csv")), vec!["--up-kbps".into(), "2000".into()]].concat()),
+        spawn(
+            &[common("source", source.clone(), &dir.join("source.csv")), vec!["--up-kbps".into(), "2000".into()]]
+                .concat(),
+        ),
     ];
     for i in 0..PEERS {
         let bind = if i == 0 { format!("127.0.0.1:{victim_port}") } else { "127.0.0.1:0".into() };
@@ -145,8 +142,7 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
         assert!(p.seqs.len() >= 15, "peer {i} played only {} chunks", p.seqs.len());
         assert_eq!(p.polluted, 0, "peer {i} played polluted chunks");
         let bytes = std::fs::read(dir.join(format!("peer{i}.bin"))).expect("output file");
-        let expected: Vec<u8> =
-            p.seqs.iter().flat_map(|&s| net::media::generated_chunk(MEDIA_SEED, s, len)).collect();
+        let expected: Vec<u8> = p.seqs.iter().flat_map(|&s| net::media::generated_chunk(MEDIA_SEED, s, len)).collect();
         assert!(bytes == expected, "peer {i}: played bytes differ from the source's");
         if i == 0 {
             let dropped: u64 = p
