@@ -673,8 +673,12 @@ impl<P: Peer> Host<P> {
         self.call(now, |n, cx| n.on_start(cx));
     }
 
-    /// Leaves the swarm (graceful: the protocol says goodbye; the uplink drains).
+    /// Leaves the swarm as the simulator's nodes do: the message in service
+    /// still goes out, the rest of the upload queue is discarded, and a
+    /// graceful leaver's goodbyes queue behind it (then the uplink drains).
     pub fn leave(&mut self, graceful: bool, now: Time) {
+        self.up.advance(now);
+        self.up.discard_queued();
         self.call(now, |n, cx| n.on_command(Command::Leave { graceful }, cx));
         self.left = true;
         self.log(format_args!("{},leave,{},,,\n", now.as_nanos(), graceful as u8));
@@ -728,12 +732,14 @@ impl<P: Peer> Host<P> {
         let t = now.as_nanos();
         let rows = self.stats.rows();
         let (lost, overflow, down_overflow) = (self.up.lost_datagrams, self.up.overflow_msgs, self.down.overflow);
+        let discarded = self.up.discarded;
         for (k, v) in rows {
             self.log(format_args!("{t},stat,{k},{v},,\n"));
         }
         self.log(format_args!("{t},stat,impairment_lost,{lost},,\n"));
         self.log(format_args!("{t},stat,upload_overflow,{overflow},,\n"));
         self.log(format_args!("{t},stat,down_overflow,{down_overflow},,\n"));
+        self.log(format_args!("{t},stat,upload_discarded_bytes,{discarded},,\n"));
         self.log(format_args!("{t},end,,,,\n"));
         if let Some(w) = self.sinks.records.as_mut() {
             let _ = w.flush();

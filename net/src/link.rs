@@ -49,6 +49,8 @@ pub struct Uplink {
     /// Counters: datagrams lost by impairment, messages refused (queue full).
     pub lost_datagrams: u64,
     pub overflow_msgs: u64,
+    /// Wire bytes discarded by [`Uplink::discard_queued`].
+    pub discarded: u64,
     /// Wire bytes serialized, per class (media, control).
     pub sent_media: u64,
     pub sent_control: u64,
@@ -74,6 +76,7 @@ impl Uplink {
             delayed: VecDeque::new(),
             lost_datagrams: 0,
             overflow_msgs: 0,
+            discarded: 0,
             sent_media: 0,
             sent_control: 0,
         }
@@ -104,6 +107,15 @@ impl Uplink {
         }
         self.busy_until =
             self.head.as_ref().and_then(|h| h.datagrams.front()).map(|d| at + Time::transmit(wire(d), self.up_bps));
+    }
+
+    /// Drops every queued message but the one in service (a node leaving, as
+    /// in the simulator); returns the wire bytes discarded.
+    pub fn discard_queued(&mut self) -> u64 {
+        let bytes: u64 = self.ctrl.drain(..).chain(self.media.drain(..)).map(|t| t.bytes).sum();
+        self.queued_bytes -= bytes;
+        self.discarded += bytes;
+        bytes
     }
 
     /// Time until everything queued has been serialized.
@@ -255,6 +267,10 @@ mod tests {
         }
         assert_eq!(n, 5);
         assert!(u.idle());
+        u.push(tx(to, 2, 972, true), Time::from_millis(200));
+        u.push(tx(to, 1, 972, true), Time::from_millis(200));
+        assert_eq!(u.discard_queued(), 1000);
+        assert_eq!(u.backlog(Time::from_millis(200)), Time::from_millis(2));
     }
 
     #[test]
