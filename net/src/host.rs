@@ -178,6 +178,11 @@ impl Stats {
 pub const STRIKES: u32 = 64;
 pub const STRIKE_WINDOW: Time = Time::from_secs(10);
 pub const BLACKLIST_FOR: Time = Time::from_secs(30);
+/// Source: most subscribers to hash pushes, and how long a subscription lasts
+/// after the receiver's last request; receivers renew every `RESUBSCRIBE`.
+const MAX_SUBSCRIBERS: usize = 1024;
+const SUBSCRIPTION: Time = Time::from_secs(30);
+const RESUBSCRIBE: Time = Time::from_secs(10);
 /// How much before its join time a node starts (see [`Host::run`]).
 const START_EARLY: Duration = Duration::from_millis(5);
 /// Chunks held while their hash is fetched, and how long at most.
@@ -237,6 +242,12 @@ pub struct Host<P: Peer> {
     media: Option<Media>,
     unverified: VecDeque<(PeerId, Seq, Vec<u8>, Time)>,
     hash_req: Option<(Seq, Time)>,
+    /// Source: receivers that asked for hashes recently (pushed each new hash), and
+    /// the newest chunk whose hash was pushed.
+    subscribers: BTreeMap<SocketAddrV4, Time>,
+    pushed: Option<Seq>,
+    /// Receiver: when it last (re)subscribed.
+    subscribed_at: Option<Time>,
     msg_no: u32,
     strikes: BTreeMap<SocketAddrV4, (u32, Time)>,
     blacklist: BTreeMap<SocketAddrV4, Time>,
@@ -311,6 +322,9 @@ impl<P: Peer> Host<P> {
             media,
             unverified: VecDeque::new(),
             hash_req: None,
+            subscribers: BTreeMap::new(),
+            pushed: None,
+            subscribed_at: None,
             msg_no: 0,
             strikes: BTreeMap::new(),
             blacklist: BTreeMap::new(),
@@ -607,6 +621,7 @@ impl<P: Peer> Host<P> {
             return;
         }
         self.hash_req = Some((first, now));
+        self.subscribed_at = Some(now);
         self.stats.hash_requests += 1;
         self.host_send(source, &HostMsg::HashReq { first, count: MAX_HASHES as u16 }, now);
     }
@@ -617,6 +632,10 @@ impl<P: Peer> Host<P> {
                 if self.cfg.role != Role::Source {
                     self.stats.drop_host_msg += 1;
                     return;
+                }
+                // The requester is subscribed to pushes of new hashes for a while.
+                if self.subscribers.len() < MAX_SUBSCRIBERS || self.subscribers.contains_key(&from) {
+                    self.subscribers.insert(from, now);
                 }
                 // Only chunks already emitted have hashes.
                 let newest = self.cfg.stream.newest_at(now);
@@ -684,8 +703,49 @@ impl<P: Peer> Host<P> {
         self.log(format_args!("{},leave,{},,,\n", now.as_nanos(), graceful as u8));
     }
 
+    /// Source: pushes the hashes of newly emitted chunks to the subscribers.
+    fn push_hashes(&mut self, now: Time) {
+        if now < self.cfg.join_at || self.left {
+            return;
+        }
+        let newest = self.cfg.stream.newest_at(now);
+        let first = self.pushed.map_or(newest, |p| p + 1);
+        if first > newest {
+            return;
+        }
+        self.pushed = Some(newest);
+        self.subscribers.retain(|_, at| now.saturating_sub(*at) < SUBSCRIPTION);
+        if self.subscribers.is_empty() {
+            return;
+        }
+        let first = first.max(newest.saturating_sub(MAX_HASHES as u32 - 1));
+        let mut hashes = Vec::new();
+        for seq in first..=newest {
+            if self.payload(seq).is_some()
+                && let Some(h) = self.store.hash(seq)
+            {
+                hashes.push(*h);
+            }
+        }
+        let m = HostMsg::HashList { first, hashes };
+        let subs: Vec<SocketAddrV4> = self.subscribers.keys().copied().collect();
+        for to in subs {
+            self.host_send(to, &m, now);
+        }
+    }
+
     /// Does everything due at `now`: timers, pacing, released datagrams, housekeeping.
     pub fn tick(&mut self, now: Time) {
+        if self.cfg.role == Role::Source {
+            self.push_hashes(now);
+        } else if self.cfg.role == Role::Peer
+            && self.started
+            && self.subscribed_at.is_none_or(|at| now.saturating_sub(at) >= RESUBSCRIBE)
+        {
+            // (Re)subscribe to the source's hash pushes, asking for what is missing.
+            let next = self.store.newest_hash().map_or(self.cfg.stream.newest_at(now), |s| s + 1);
+            self.request_hashes(next, now);
+        }
         while self.timers.peek().is_some_and(|t| t.at <= now) {
             let Some(t) = self.timers.pop() else { break };
             if self.left {
