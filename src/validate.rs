@@ -24,6 +24,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use analysis::{Collector, NodeRole, Report};
@@ -190,10 +191,25 @@ fn wall_now() -> u64 {
     net::clock::unix_now_ns()
 }
 
-fn sleep_until(unix_ns: u64) {
-    let now = wall_now();
-    if unix_ns > now {
-        std::thread::sleep(Duration::from_nanos(unix_ns - now));
+/// Sleeps until `unix_ns`; false if SIGTERM/SIGINT arrived meanwhile.
+fn sleep_until(unix_ns: u64, term: &AtomicBool) -> bool {
+    loop {
+        if term.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = wall_now();
+        if unix_ns <= now {
+            return true;
+        }
+        std::thread::sleep(Duration::from_nanos(unix_ns - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// SIGKILLs every process still running (validate itself was interrupted).
+fn kill_all(procs: &mut [Option<Proc>]) {
+    for p in procs.iter_mut().flatten() {
+        let _ = p.child.kill();
+        let _ = p.child.wait();
     }
 }
 
@@ -226,8 +242,12 @@ fn run_real(
     }
     plan.sort();
     let mut procs: Vec<Option<Proc>> = (0..specs.len()).map(|_| None).collect();
+    let term = net::signals::term_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     for (at, i, action) in plan {
-        sleep_until(at);
+        if !sleep_until(at, &term) {
+            kill_all(&mut procs);
+            return Err("interrupted: every peer process was killed".into());
+        }
         let s = &specs[i];
         match action {
             0 => {
@@ -299,7 +319,7 @@ fn run_real(
         loop {
             match p.child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
-                Ok(None) if wall_now() > deadline => {
+                Ok(None) if wall_now() > deadline || term.load(Ordering::Relaxed) => {
                     let _ = p.child.kill();
                     let _ = p.child.wait();
                     break;
