@@ -14,8 +14,10 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod manifest;
+mod peer_cmd;
 mod plot;
 mod sweep;
+mod validate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sim::runner::{self, RunOptions};
 use sim::scenario::Scenario;
@@ -85,6 +87,10 @@ enum Command {
     Plot(plot::Args),
     /// Scale benchmark: run the scale scenarios at several populations and record wall time, events/s and peak memory.
     Bench(bench::Args),
+    /// Run one real tracker, source or peer over UDP (see README, "Real UDP transport").
+    Peer(Box<peer_cmd::Args>),
+    /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
+    Validate(validate::Args),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +103,8 @@ fn main() -> ExitCode {
         Command::Check(a) => check::main(a),
         Command::Plot(a) => plot::main(a),
         Command::Bench(a) => bench::main(a),
+        Command::Peer(a) => peer_cmd::main(*a),
+        Command::Validate(a) => validate::main(a),
     }
 }
 

@@ -1,0 +1,288 @@
+//! The user-space access link: upload pacer, impairment and download pacer.
+//!
+//! The same physics as the simulator's engine (`sim::engine`), in real time:
+//! - **upload pacer**: one message in service at a time, its datagrams
+//!   serialized back to back at the access-link rate (each occupies the link for
+//!   `(datagram + IP/UDP header) x 8 / up_bps`); waiting control messages go
+//!   before waiting media messages; a message is never preempted. The backlog
+//!   (time until everything queued is out) is what the protocol sees as
+//!   `Ctx::upload_backlog`. The queue is bounded in bytes; a message that does
+//!   not fit is dropped and counted.
+//! - **impairment**: a datagram whose serialization ended is lost with
+//!   probability `loss` (a seeded ChaCha8 draw per datagram), otherwise it is
+//!   held for the one-way `delay` and then handed to the socket.
+//! - **download pacer**: a received datagram is released to the host after
+//!   `max(arrival, previous release) + bytes x 8 / down_bps` (FIFO, bounded).
+
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+use protocols::Time;
+use protocols::wire::IP_UDP_HEADER;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// One message queued for upload: its datagrams to one destination.
+pub struct Tx {
+    pub to: SocketAddrV4,
+    pub datagrams: VecDeque<Vec<u8>>,
+    pub media: bool,
+    /// Wire bytes still queued (datagrams plus IP/UDP headers).
+    pub bytes: u64,
+}
+
+/// Upload pacer with control-before-media queues, loss and delay.
+pub struct Uplink {
+    pub up_bps: u64,
+    pub delay: Time,
+    pub loss: f64,
+    rng: ChaCha8Rng,
+    head: Option<Tx>,
+    ctrl: VecDeque<Tx>,
+    media: VecDeque<Tx>,
+    queued_bytes: u64,
+    /// End of serialization of the datagram in service.
+    busy_until: Option<Time>,
+    max_queued_bytes: u64,
+    /// Datagrams waiting out the one-way delay: (release time, to, bytes).
+    delayed: VecDeque<(Time, SocketAddrV4, Vec<u8>, bool)>,
+    /// Counters: datagrams lost by impairment, messages refused (queue full).
+    pub lost_datagrams: u64,
+    pub overflow_msgs: u64,
+    /// Wire bytes discarded by [`Uplink::discard_queued`].
+    pub discarded: u64,
+    /// Wire bytes serialized, per class (media, control).
+    pub sent_media: u64,
+    pub sent_control: u64,
+}
+
+fn wire(d: &[u8]) -> u64 {
+    (d.len() + IP_UDP_HEADER) as u64
+}
+
+impl Uplink {
+    pub fn new(up_bps: u64, delay: Time, loss: f64, rng: ChaCha8Rng, max_queued_bytes: u64) -> Uplink {
+        Uplink {
+            up_bps: up_bps.max(1),
+            delay,
+            loss,
+            rng,
+            head: None,
+            ctrl: VecDeque::new(),
+            media: VecDeque::new(),
+            queued_bytes: 0,
+            busy_until: None,
+            max_queued_bytes,
+            delayed: VecDeque::new(),
+            lost_datagrams: 0,
+            overflow_msgs: 0,
+            discarded: 0,
+            sent_media: 0,
+            sent_control: 0,
+        }
+    }
+
+    /// Queues a message; false (and counted) when the queue is full.
+    pub fn push(&mut self, tx: Tx, now: Time) -> bool {
+        if self.queued_bytes + tx.bytes > self.max_queued_bytes {
+            self.overflow_msgs += 1;
+            return false;
+        }
+        self.queued_bytes += tx.bytes;
+        if tx.media {
+            self.media.push_back(tx);
+        } else {
+            self.ctrl.push_back(tx);
+        }
+        if self.busy_until.is_none() {
+            self.start_next(now);
+        }
+        true
+    }
+
+    /// Starts serializing the next datagram at `at`, if any.
+    fn start_next(&mut self, at: Time) {
+        if self.head.as_ref().is_none_or(|h| h.datagrams.is_empty()) {
+            self.head = self.ctrl.pop_front().or_else(|| self.media.pop_front());
+        }
+        self.busy_until =
+            self.head.as_ref().and_then(|h| h.datagrams.front()).map(|d| at + Time::transmit(wire(d), self.up_bps));
+    }
+
+    /// Drops every queued message but the one in service (a node leaving, as
+    /// in the simulator); returns the wire bytes discarded.
+    pub fn discard_queued(&mut self) -> u64 {
+        let bytes: u64 = self.ctrl.drain(..).chain(self.media.drain(..)).map(|t| t.bytes).sum();
+        self.queued_bytes -= bytes;
+        self.discarded += bytes;
+        bytes
+    }
+
+    /// Time until everything queued has been serialized.
+    pub fn backlog(&self, now: Time) -> Time {
+        match self.busy_until {
+            None => Time::ZERO,
+            Some(end) => {
+                let cur = self.head.as_ref().and_then(|h| h.datagrams.front()).map_or(0, |d| wire(d));
+                (end - now) + Time::transmit(self.queued_bytes.saturating_sub(cur), self.up_bps)
+            }
+        }
+    }
+
+    /// Moves every datagram whose serialization ended by `now` to the delay
+    /// line (or loses it); datagrams follow back to back.
+    pub fn advance(&mut self, now: Time) {
+        while let Some(end) = self.busy_until {
+            if end > now {
+                break;
+            }
+            if let Some(h) = self.head.as_mut()
+                && let Some(d) = h.datagrams.pop_front()
+            {
+                let w = wire(&d);
+                h.bytes -= w;
+                self.queued_bytes -= w;
+                if h.media {
+                    self.sent_media += w;
+                } else {
+                    self.sent_control += w;
+                }
+                let lost = self.loss > 0.0 && self.rng.random::<f64>() < self.loss;
+                if lost {
+                    self.lost_datagrams += 1;
+                } else {
+                    self.delayed.push_back((end + self.delay, h.to, d, h.media));
+                }
+            }
+            self.busy_until = None;
+            self.start_next(end);
+        }
+    }
+
+    /// The next datagram whose delay is over by `now`.
+    pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>)> {
+        if self.delayed.front().is_some_and(|d| d.0 <= now) {
+            self.delayed.pop_front().map(|(_, to, d, _)| (to, d))
+        } else {
+            None
+        }
+    }
+
+    /// Earliest instant something changes (serialization end or delay release).
+    pub fn next_event(&self) -> Option<Time> {
+        let a = self.busy_until;
+        let b = self.delayed.front().map(|d| d.0);
+        match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        }
+    }
+
+    /// Nothing queued, in service or delayed.
+    pub fn idle(&self) -> bool {
+        self.busy_until.is_none() && self.delayed.is_empty()
+    }
+}
+
+/// Download pacer: releases received datagrams at the access-link rate.
+pub struct Downlink {
+    pub down_bps: u64,
+    free_at: Time,
+    queue: VecDeque<(Time, SocketAddrV4, Vec<u8>)>,
+    queued_bytes: u64,
+    max_queued_bytes: u64,
+    pub overflow: u64,
+}
+
+impl Downlink {
+    pub fn new(down_bps: u64, max_queued_bytes: u64) -> Downlink {
+        Downlink {
+            down_bps: down_bps.max(1),
+            free_at: Time::ZERO,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            max_queued_bytes,
+            overflow: 0,
+        }
+    }
+    /// Queues a datagram that arrived at `now`; false (counted) when full.
+    pub fn push(&mut self, from: SocketAddrV4, d: Vec<u8>, now: Time) -> bool {
+        let w = wire(&d);
+        if self.queued_bytes + w > self.max_queued_bytes {
+            self.overflow += 1;
+            return false;
+        }
+        let release = self.free_at.max(now) + Time::transmit(w, self.down_bps);
+        self.free_at = release;
+        self.queued_bytes += w;
+        self.queue.push_back((release, from, d));
+        true
+    }
+    pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>)> {
+        if self.queue.front().is_some_and(|d| d.0 <= now) {
+            let (_, from, d) = self.queue.pop_front()?;
+            self.queued_bytes -= wire(&d);
+            Some((from, d))
+        } else {
+            None
+        }
+    }
+    pub fn next_event(&self) -> Option<Time> {
+        self.queue.front().map(|d| d.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn tx(to: SocketAddrV4, n: usize, size: usize, media: bool) -> Tx {
+        let datagrams: VecDeque<Vec<u8>> = (0..n).map(|_| vec![0u8; size]).collect();
+        let bytes = datagrams.iter().map(|d| wire(d)).sum();
+        Tx { to, datagrams, media, bytes }
+    }
+
+    #[test]
+    fn pacer_serializes_at_rate_control_first_then_delays() {
+        let to: SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
+        // 972 + 28 = 1000 bytes per datagram at 8 Mbps: 1 ms each.
+        let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
+        u.push(tx(to, 3, 972, true), Time::ZERO);
+        u.push(tx(to, 2, 972, true), Time::ZERO);
+        u.push(tx(to, 1, 972, false), Time::ZERO);
+        assert_eq!(u.backlog(Time::ZERO), Time::from_millis(6));
+        u.advance(Time::from_millis(3));
+        // The first media message is not preempted; control goes next.
+        assert_eq!(u.backlog(Time::from_millis(3)), Time::from_millis(3));
+        u.advance(Time::from_millis(4));
+        assert_eq!(u.sent_control, 1000);
+        assert!(u.pop_due(Time::from_millis(10)).is_none());
+        assert!(u.pop_due(Time::from_millis(11)).is_some());
+        u.advance(Time::from_millis(100));
+        assert_eq!(u.sent_media, 5000);
+        let mut n = 0;
+        while u.pop_due(Time::from_millis(100)).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 5);
+        assert!(u.idle());
+        u.push(tx(to, 2, 972, true), Time::from_millis(200));
+        u.push(tx(to, 1, 972, true), Time::from_millis(200));
+        assert_eq!(u.discard_queued(), 1000);
+        assert_eq!(u.backlog(Time::from_millis(200)), Time::from_millis(2));
+    }
+
+    #[test]
+    fn downlink_paces_and_is_bounded() {
+        let from: SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
+        let mut d = Downlink::new(8_000_000, 2500);
+        assert!(d.push(from, vec![0; 972], Time::ZERO));
+        assert!(d.push(from, vec![0; 972], Time::ZERO));
+        assert!(!d.push(from, vec![0; 972], Time::ZERO));
+        assert_eq!(d.overflow, 1);
+        assert!(d.pop_due(Time::from_micros(999)).is_none());
+        assert!(d.pop_due(Time::from_millis(1)).is_some());
+        assert_eq!(d.next_event(), Some(Time::from_millis(2)));
+    }
+}

@@ -1,0 +1,292 @@
+//! `swarmlab peer`: one real tracker, source or peer over UDP.
+//!
+//! Protocol and stream parameters come from a scenario file (`--scenario`, the
+//! same keys the simulator reads) or from defaults, with flags overriding the
+//! stream and player. Every process of a swarm must be given the same stream
+//! epoch (`--epoch`, Unix seconds), the tracker's address and, for receivers,
+//! the source's (hashes for integrity checks are fetched from it).
+//!
+//! Records go to `--records` as CSV (`t_ns,event,a,b,c,d`, time in protocol
+//! nanoseconds since the epoch): `start`, `play_start`, `played`, `missed`,
+//! `arrived`, `bytes` (cumulative wire bytes: up media, up control, down media,
+//! down control), `leave`, `stat` (counters: drops by reason, ...) and `end`.
+//! `swarmlab validate` turns these files into the simulator's metrics.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use net::{Clock, Host, HostConfig, MediaSource, Role, Sinks};
+use protocols::cdn::CdnPeer;
+use protocols::hybrid::HybridPeer;
+use protocols::mesh::MeshPeer;
+use protocols::tracker::Tracker;
+use protocols::tree::TreePeer;
+use protocols::{Node, Peer, Time};
+use sim::runner;
+use sim::scenario::{Positive, ProtocolName, Scenario};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleArg {
+    Tracker,
+    Source,
+    Peer,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolArg {
+    MeshPull,
+    TreePush,
+    Hybrid,
+    ClientServer,
+}
+
+impl ProtocolArg {
+    pub fn name(self) -> ProtocolName {
+        match self {
+            ProtocolArg::MeshPull => ProtocolName::MeshPull,
+            ProtocolArg::TreePush => ProtocolName::TreePush,
+            ProtocolArg::Hybrid => ProtocolName::Hybrid,
+            ProtocolArg::ClientServer => ProtocolName::ClientServer,
+        }
+    }
+}
+
+/// Run one real node (tracker, source or peer) over UDP.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// What this node is.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Address to bind: a specific IPv4 address and port (port 0: any free port).
+    #[arg(long)]
+    pub bind: SocketAddrV4,
+    /// The tracker's address (defaults to --bind for the tracker).
+    #[arg(long)]
+    pub tracker: Option<SocketAddrV4>,
+    /// The source's address (receivers fetch chunk hashes from it).
+    #[arg(long)]
+    pub source: Option<SocketAddrV4>,
+    /// Scenario file for protocol, stream and player parameters.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Protocol (overrides the scenario's).
+    #[arg(long, value_enum)]
+    pub protocol: Option<ProtocolArg>,
+    /// Media rate, kbps (overrides the scenario's).
+    #[arg(long)]
+    pub rate_kbps: Option<f64>,
+    /// Chunk duration, milliseconds (overrides the scenario's).
+    #[arg(long)]
+    pub chunk_ms: Option<f64>,
+    /// Startup buffer, seconds (overrides the scenario's).
+    #[arg(long)]
+    pub startup_s: Option<f64>,
+    /// Upload capacity of this node's access link, kbps.
+    #[arg(long, default_value_t = 1000.0)]
+    pub up_kbps: f64,
+    /// Download capacity of this node's access link, kbps.
+    #[arg(long, default_value_t = 100_000.0)]
+    pub down_kbps: f64,
+    /// One-way delay added to every datagram sent, milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub delay_ms: f64,
+    /// Probability that a datagram sent is lost.
+    #[arg(long, default_value_t = 0.0)]
+    pub loss: f64,
+    /// Seed of this node's protocol RNG and loss draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Seed of the generated media (source; receivers need not know it).
+    #[arg(long, default_value_t = 1)]
+    pub media_seed: u64,
+    /// Source: read the media from this file instead of generating it.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Stream epoch, Unix seconds (fractions allowed); default: now.
+    #[arg(long)]
+    pub epoch: Option<f64>,
+    /// Join at this many seconds after the epoch.
+    #[arg(long, default_value_t = 0.0)]
+    pub join_at: f64,
+    /// Stop at this many seconds after the epoch.
+    #[arg(long, default_value_t = 300.0)]
+    pub duration: f64,
+    /// Write records (CSV) here.
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+    /// Write the played stream here (`-` for stdout).
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Accept datagrams only from this IPv4 prefix (e.g. 127.0.0.0/8).
+    #[arg(long)]
+    pub allow: Option<String>,
+    /// Drop every datagram from this address (repeatable).
+    #[arg(long)]
+    pub deny: Vec<SocketAddrV4>,
+}
+
+fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
+    let (ip, len) = s.split_once('/').unwrap_or((s, "32"));
+    let ip: Ipv4Addr = ip.parse().map_err(|e| format!("--allow {s}: {e}"))?;
+    let len: u8 = len.parse().ok().filter(|l| *l <= 32).ok_or(format!("--allow {s}: prefix length must be 0..=32"))?;
+    Ok((ip, len))
+}
+
+fn positive(name: &str, v: f64) -> Result<Positive, String> {
+    if v.is_finite() && v > 0.0 { Ok(Positive(v)) } else { Err(format!("{name} must be a positive number, not {v}")) }
+}
+
+/// The scenario the node takes its parameters from, with the flags applied.
+pub fn scenario(a: &Args) -> Result<Scenario, String> {
+    let mut sc = match &a.scenario {
+        Some(p) => Scenario::load(p).map_err(|e| e.to_string())?.0,
+        None => Scenario::parse("(flags)", "[peers]\ncount = 1\n").map_err(|e| e.to_string())?,
+    };
+    if let Some(p) = a.protocol {
+        sc.protocol.name = p.name();
+    }
+    if let Some(r) = a.rate_kbps {
+        sc.stream.rate_kbps = positive("--rate-kbps", r)?;
+    }
+    if let Some(c) = a.chunk_ms {
+        sc.stream.chunk_s = positive("--chunk-ms", c / 1000.0)?;
+    }
+    if let Some(s) = a.startup_s {
+        sc.player.startup_s = positive("--startup-s", s)?;
+    }
+    Ok(sc)
+}
+
+pub fn main(a: Args) -> ExitCode {
+    match run(&a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let sc = scenario(a)?;
+    if !(0.0..=1.0).contains(&a.loss) {
+        return Err(format!("--loss must be in [0, 1], not {}", a.loss));
+    }
+    for (n, v) in [("--up-kbps", a.up_kbps), ("--down-kbps", a.down_kbps)] {
+        positive(n, v)?;
+    }
+    if !(a.delay_ms.is_finite() && a.delay_ms >= 0.0) {
+        return Err(format!("--delay-ms must be >= 0, not {}", a.delay_ms));
+    }
+    let socket = UdpSocket::bind(a.bind).map_err(|e| format!("cannot bind {}: {e}", a.bind))?;
+    let bound = match socket.local_addr() {
+        Ok(std::net::SocketAddr::V4(b)) => b,
+        _ => return Err("bound address is not IPv4".into()),
+    };
+    let tracker = match (a.role, a.tracker) {
+        (RoleArg::Tracker, _) => bound,
+        (_, Some(t)) => t,
+        (_, None) => return Err("--tracker ADDR is required for a source or peer".into()),
+    };
+    let source = match a.role {
+        RoleArg::Source => Some(bound),
+        _ => a.source,
+    };
+    if a.role == RoleArg::Peer && source.is_none() {
+        return Err("--source ADDR is required for a peer (chunk hashes come from the source)".into());
+    }
+    let epoch_ns = match a.epoch {
+        Some(e) if e.is_finite() && e > 0.0 => (e * 1e9) as u64,
+        Some(e) => return Err(format!("--epoch must be a positive Unix time, not {e}")),
+        None => net::clock::unix_now_ns(),
+    };
+    let role = match a.role {
+        RoleArg::Tracker => Role::Tracker,
+        RoleArg::Source => Role::Source,
+        RoleArg::Peer => Role::Peer,
+    };
+    let stream = runner::stream_params(&sc);
+    let up_bps = (a.up_kbps * 1000.0).round() as u64;
+    let mut cfg = HostConfig::new(role, tracker, stream, up_bps);
+    cfg.source = source;
+    cfg.down_bps = (a.down_kbps * 1000.0).round() as u64;
+    cfg.delay = Time::from_secs_f64(a.delay_ms / 1000.0);
+    cfg.loss = a.loss;
+    cfg.seed = a.seed;
+    cfg.join_at = Time::from_secs_f64(a.join_at);
+    cfg.stop_at = Time::from_secs_f64(a.duration);
+    cfg.media = match &a.input {
+        Some(p) => MediaSource::File(p.clone()),
+        None => MediaSource::Generated { seed: a.media_seed },
+    };
+    cfg.allow = a.allow.as_deref().map(parse_prefix).transpose()?;
+    cfg.deny = a.deny.clone();
+    let records: Option<Box<dyn Write + Send>> = match &a.records {
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let output: Option<Box<dyn Write + Send>> = match &a.output {
+        Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        Some(p) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
+        ))),
+        None => None,
+    };
+    let sinks = Sinks { records, output, keep: false };
+    let term = net::signals::term_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let clock = Clock::new(epoch_ns);
+    let up_kbps = (a.up_kbps.round() as u64).min(u32::MAX as u64) as u32;
+    let is_source = role == Role::Source;
+    match sc.protocol.name {
+        ProtocolName::MeshPull => {
+            let c = Arc::new(runner::mesh_config(&sc));
+            go(cfg, socket, sinks, &clock, &term, role, || MeshPeer::new(c.clone(), is_source, up_kbps))
+        }
+        ProtocolName::TreePush => {
+            let c = Arc::new(runner::tree_config(&sc));
+            go(cfg, socket, sinks, &clock, &term, role, || TreePeer::new(c.clone(), is_source, up_kbps))
+        }
+        ProtocolName::Hybrid => {
+            let c = Arc::new(runner::hybrid_config(&sc));
+            go(cfg, socket, sinks, &clock, &term, role, || HybridPeer::new(c.clone(), is_source, up_kbps))
+        }
+        ProtocolName::ClientServer => {
+            let c = Arc::new(runner::cdn_config(&sc));
+            go(cfg, socket, sinks, &clock, &term, role, || CdnPeer::new(c.clone(), is_source, up_kbps))
+        }
+    }
+}
+
+fn go<P: Peer>(
+    cfg: HostConfig,
+    socket: UdpSocket,
+    sinks: Sinks,
+    clock: &Clock,
+    term: &std::sync::atomic::AtomicBool,
+    role: Role,
+    member: impl FnOnce() -> P,
+) -> Result<(), String> {
+    let node = match role {
+        Role::Tracker => Node::Tracker(Tracker::new(Default::default())),
+        Role::Source | Role::Peer => Node::Member(member()),
+    };
+    let mut host = Host::new(cfg, node, socket, sinks).map_err(|e| e.to_string())?;
+    host.run(clock, term).map_err(|e| e.to_string())?;
+    let s = &host.stats;
+    eprintln!(
+        "{} {}: {} datagrams in, {} out, {} malformed dropped, {} chunks verified, {} polluted",
+        role.name(),
+        host.addr(),
+        s.datagrams_in,
+        s.datagrams_out,
+        s.malformed(),
+        s.chunks_verified,
+        s.chunks_polluted
+    );
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Bad input to `swarmlab peer` and `swarmlab validate` is a clear error (exit 2), never a panic.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_swarmlab");
+
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(BIN).args(args).output().expect("run swarmlab");
+    (o.status.code(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn peer_without_tracker_or_source_is_refused() {
+    let (code, err) = run(&["peer", "--role", "peer", "--bind", "127.0.0.1:0"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--tracker"), "{err}");
+    let (code, err) = run(&["peer", "--role", "peer", "--bind", "127.0.0.1:0", "--tracker", "127.0.0.1:9"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--source"), "{err}");
+    let (code, err) = run(&["peer", "--role", "tracker", "--bind", "127.0.0.1:0", "--loss", "2"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--loss"), "{err}");
+    let (code, err) = run(&["peer", "--role", "tracker", "--bind", "127.0.0.1:0", "--allow", "10.0.0.0/40"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("prefix length"), "{err}");
+}
+
+#[test]
+fn validate_refuses_what_it_cannot_replay() {
+    let dir = std::env::temp_dir().join(format!("swarmlab-validate-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sc = dir.join("uniform.toml");
+    std::fs::write(&sc, "[peers]\ncount = 3\n[network.latency]\nmodel = \"uniform\"\nmin_ms = 10\nmax_ms = 20\n")
+        .expect("write scenario");
+    let (code, err) = run(&["validate", sc.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("constant"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
