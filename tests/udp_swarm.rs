@@ -4,7 +4,9 @@
 //!   chunks it played are exactly the source's (generated from the media seed);
 //! - one peer, flooded with junk datagrams from another socket, keeps playing
 //!   and counts the junk as dropped;
-//! - one peer SIGKILLed mid-stream does not stop the others.
+//! - one peer SIGKILLed mid-stream does not stop the others;
+//! - one peer sent SIGTERM mid-stream leaves gracefully (logs `leave` with
+//!   graceful = 1 and its final counters).
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -130,16 +132,24 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    // Crash peer 11 mid-stream (Child::kill is SIGKILL on Unix).
+    // Crash peer 11 mid-stream (Child::kill is SIGKILL on Unix); peer 10 leaves gracefully.
     std::thread::sleep(Duration::from_millis(1500));
     let _ = children[2 + PEERS - 1].kill();
+    let graceful = children[2 + PEERS - 2].id();
+    let _ = Command::new("kill").args(["-TERM", &graceful.to_string()]).status();
     for c in &mut children {
         let _ = c.wait();
     }
     let len = 64_000 / 8 / 5; // 64 kbps x 0.2 s
     for i in 0..PEERS - 1 {
         let p = read_records(&dir.join(format!("peer{i}.csv")));
-        assert!(p.seqs.len() >= 15, "peer {i} played only {} chunks", p.seqs.len());
+        if i == PEERS - 2 {
+            let text = std::fs::read_to_string(dir.join(format!("peer{i}.csv"))).unwrap_or_default();
+            assert!(text.lines().any(|l| l.contains(",leave,1,")), "no graceful leave logged:\n{text}");
+            assert!(text.lines().any(|l| l.contains(",end,")), "no final counters after SIGTERM");
+        } else {
+            assert!(p.seqs.len() >= 15, "peer {i} played only {} chunks", p.seqs.len());
+        }
         assert_eq!(p.polluted, 0, "peer {i} played polluted chunks");
         let bytes = std::fs::read(dir.join(format!("peer{i}.bin"))).expect("output file");
         let expected: Vec<u8> = p.seqs.iter().flat_map(|&s| net::media::generated_chunk(MEDIA_SEED, s, len)).collect();

@@ -178,6 +178,8 @@ impl Stats {
 pub const STRIKES: u32 = 64;
 pub const STRIKE_WINDOW: Time = Time::from_secs(10);
 pub const BLACKLIST_FOR: Time = Time::from_secs(30);
+/// Most addresses blacklisted at once.
+pub const MAX_BLACKLIST: usize = 4096;
 /// Source: most subscribers to hash pushes, and how long a subscription lasts
 /// after the receiver's last request; receivers renew every `RESUBSCRIBE`.
 const MAX_SUBSCRIBERS: usize = 1024;
@@ -458,6 +460,13 @@ impl<P: Peer> Host<P> {
         }
         e.0 += 1;
         if e.0 >= STRIKES && Some(from) != self.cfg.source && from != self.cfg.tracker {
+            // Bounded: forget expired entries first, and the whole list if still full.
+            if self.blacklist.len() >= MAX_BLACKLIST {
+                self.blacklist.retain(|_, until| *until > now);
+                if self.blacklist.len() >= MAX_BLACKLIST {
+                    self.blacklist.clear();
+                }
+            }
             self.blacklist.insert(from, now + BLACKLIST_FOR);
             self.strikes.remove(&from);
             self.stats.blacklistings += 1;
