@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod check;
 mod manifest;
+mod netns;
 mod peer_cmd;
 mod plot;
 mod sweep;

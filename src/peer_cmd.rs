@@ -96,6 +96,12 @@ pub struct Args {
     /// Probability that a datagram sent is lost.
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
+    /// The kernel shapes this node's link (`tc tbf`, nftables: `swarmlab validate
+    /// --netns`): turns off the user-space upload/download pacers and --loss;
+    /// the --delay-ms line stays, and --up-kbps still bounds the upload queue
+    /// and gives the protocol its upload backlog.
+    #[arg(long)]
+    pub kernel_shaping: bool,
     /// Seed of this node's protocol RNG and loss draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -215,6 +221,7 @@ fn run(a: &Args) -> Result<(), String> {
     cfg.down_bps = (a.down_kbps * 1000.0).round() as u64;
     cfg.delay = Time::from_secs_f64(a.delay_ms / 1000.0);
     cfg.loss = a.loss;
+    cfg.kernel_shaping = a.kernel_shaping;
     cfg.seed = a.seed;
     cfg.join_at = Time::from_secs_f64(a.join_at);
     cfg.stop_at = Time::from_secs_f64(a.duration);

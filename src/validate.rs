@@ -15,6 +15,10 @@
 //! and `lag_p50` within 15% (relative) of the simulator. Exit status 0 when
 //! both hold, 1 when not, 2 for bad input.
 //!
+//! `--netns` (Linux, root): each process runs in its own network namespace
+//! on a bridge, its rates shaped by the kernel (`tc tbf`) and its loss by
+//! nftables; only the delay stays in user space (see `src/netns.rs`).
+//!
 //! Limits: constant latency only (the host applies one delay per sender, not
 //! per pair); no timeline events or bandwidth modulation (the real run cannot
 //! replay them yet).
@@ -56,6 +60,11 @@ pub struct Args {
     /// Seconds between launching the first processes and the stream epoch.
     #[arg(long, default_value_t = 2.0)]
     pub lead_s: f64,
+    /// Run each process in its own network namespace with kernel shaping (`tc
+    /// tbf` rates, nftables loss; the delay stays in user space). Linux, root,
+    /// `ip`, `tc` and `nft` needed.
+    #[arg(long)]
+    pub netns: bool,
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -213,7 +222,9 @@ fn kill_all(procs: &mut [Option<Proc>]) {
     }
 }
 
-/// Runs the real swarm; returns the per-node logs.
+/// Runs the real swarm (in namespaces with kernel shaping when `net` is
+/// given); returns the per-node logs.
+#[allow(clippy::too_many_arguments)]
 fn run_real(
     sc_path: &Path,
     sc: &Scenario,
@@ -222,13 +233,21 @@ fn run_real(
     delay_ms: f64,
     dir: &Path,
     lead_s: f64,
+    net: Option<&crate::netns::Net>,
 ) -> Result<Vec<NodeLog>, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let end_s = sc.duration_s.0;
-    let (tp, sp) = (free_port().map_err(|e| e.to_string())?, free_port().map_err(|e| e.to_string())?);
-    let tracker = format!("127.0.0.1:{tp}");
-    let source = format!("127.0.0.1:{sp}");
+    let role_index = |r: NodeRole| specs.iter().position(|s| s.role == r).unwrap_or(0);
+    let (tracker, source) = if net.is_some() {
+        (
+            format!("{}:7000", crate::netns::addr(role_index(NodeRole::Tracker))),
+            format!("{}:7000", crate::netns::addr(role_index(NodeRole::Source))),
+        )
+    } else {
+        let (tp, sp) = (free_port().map_err(|e| e.to_string())?, free_port().map_err(|e| e.to_string())?);
+        (format!("127.0.0.1:{tp}"), format!("127.0.0.1:{sp}"))
+    };
     let epoch_ns = wall_now() + (lead_s.max(0.5) * 1e9) as u64;
     let epoch_s = format!("{:.6}", epoch_ns as f64 / 1e9);
     // (wall time, node, action): 0 start, 1 graceful leave, 2 crash.
@@ -254,9 +273,10 @@ fn run_real(
                 let (role, bind) = match s.role {
                     NodeRole::Tracker => ("tracker", tracker.clone()),
                     NodeRole::Source => ("source", source.clone()),
+                    NodeRole::Peer if net.is_some() => ("peer", format!("{}:7000", crate::netns::addr(i))),
                     NodeRole::Peer => ("peer", "127.0.0.1:0".to_string()),
                 };
-                let args: Vec<String> = vec![
+                let mut args: Vec<String> = vec![
                     "peer".into(),
                     "--role".into(),
                     role.into(),
@@ -281,7 +301,7 @@ fn run_real(
                     "--delay-ms".into(),
                     format!("{delay_ms}"),
                     "--loss".into(),
-                    format!("{}", sc.network.loss.0),
+                    format!("{}", if net.is_some() { 0.0 } else { sc.network.loss.0 }),
                     "--seed".into(),
                     format!("{}", seed.wrapping_mul(1_000_003).wrapping_add(i as u64)),
                     "--media-seed".into(),
@@ -291,8 +311,17 @@ fn run_real(
                     "--protocol".into(),
                     sc.protocol.name.as_str().into(),
                 ];
+                let mut cmd = match net {
+                    Some(net) => {
+                        args.push("--kernel-shaping".into());
+                        let mut c = Command::new("ip");
+                        c.args(["netns", "exec", net.ns(i)]).arg(&exe);
+                        c
+                    }
+                    None => Command::new(&exe),
+                };
                 let log = File::create(dir.join(format!("node-{i}.log"))).map_err(|e| e.to_string())?;
-                let child = Command::new(&exe)
+                let child = cmd
                     .args(&args)
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
@@ -394,6 +423,12 @@ pub fn main(a: Args) -> ExitCode {
     if let Some(p) = a.protocol {
         sc.protocol.name = p.name();
     }
+    if a.netns
+        && let Err(e) = crate::netns::available()
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let delay_ms = match check(&sc) {
         Ok(d) => d,
         Err(e) => {
@@ -408,19 +443,47 @@ pub fn main(a: Args) -> ExitCode {
     eprintln!("simulating {name} (seed {seed}) ...");
     let sim = runner::run(&sc, &RunOptions { name: name.clone(), seed }, &mut |_, _| {});
     let specs = churn::population(&sc, seed);
+    let net = if a.netns {
+        let stale = crate::netns::cleanup_stale();
+        if stale > 0 {
+            eprintln!("deleted {stale} stale swl* network namespaces of dead runs");
+        }
+        let links: Vec<crate::netns::Link> = specs
+            .iter()
+            .map(|s| crate::netns::Link { up_bps: s.up_bps, down_bps: s.down_bps, loss: sc.network.loss.0 })
+            .collect();
+        match crate::netns::Net::setup(&links) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("error: cannot set up the network namespaces: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
+    let mode = match &net {
+        Some(n) => format!(
+            "netns (one network namespace per process, {}*; rates by tc tbf, loss by nftables, delay in user space)",
+            n.prefix()
+        ),
+        None => "loopback (127.0.0.1; rates, loss and delay in user space)".to_string(),
+    };
     eprintln!(
-        "running {} real processes on 127.0.0.1 for {:.0} s (records in {}) ...",
+        "running {} real processes, {mode}, for {:.0} s (records in {}) ...",
         specs.len(),
         sc.duration_s.0,
         out.join("records").display()
     );
-    let logs = match run_real(&a.scenario, &sc, &specs, seed, delay_ms, &out.join("records"), a.lead_s) {
+    let logs = match run_real(&a.scenario, &sc, &specs, seed, delay_ms, &out.join("records"), a.lead_s, net.as_ref()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
+    let kernel_lost = net.as_ref().map(|n| n.lost());
+    drop(net);
     let real = real_report(&sim, &specs, &logs, Time::from_secs_f64(sc.duration_s.0));
     let rows = rows(&sim, &real);
     let (c_ok, l_ok) = verdict(&sim, &real);
@@ -439,12 +502,15 @@ pub fn main(a: Args) -> ExitCode {
         .filter(|(k, _)| k.starts_with("drop_") && k != "drop_duplicate_fragment")
         .map(|(_, v)| v)
         .sum();
-    let lost: u64 =
-        logs.iter().flat_map(|l| l.stats.iter()).filter(|(k, _)| k == "impairment_lost").map(|(_, v)| v).sum();
+    let lost: u64 = kernel_lost.unwrap_or_else(|| {
+        logs.iter().flat_map(|l| l.stats.iter()).filter(|(k, _)| k == "impairment_lost").map(|(_, v)| v).sum()
+    });
     table.push_str(&format!(
-        "\nreal run: {} processes, {lost} datagrams lost by impairment, {drops} datagrams dropped by hosts\n",
-        specs.len()
+        "\nreal run: {} processes, {lost} datagrams lost by impairment{}, {drops} datagrams dropped by hosts\n",
+        specs.len(),
+        if kernel_lost.is_some() { " (nftables)" } else { "" }
     ));
+    table.push_str(&format!("mode: {mode}\n"));
     table.push_str(&format!(
         "verdict: continuity_mean within {CONTINUITY_TOL}: {}; lag_p50 within {:.0}%: {} => {}\n",
         if c_ok { "yes" } else { "NO" },
@@ -463,7 +529,9 @@ pub fn main(a: Args) -> ExitCode {
         }
         analysis::output::write_atomic(&out.join("validate.csv"), csv.as_bytes())?;
         analysis::output::write_atomic(&out.join("validate.txt"), table.as_bytes())?;
-        crate::manifest::write(&out, &a.scenario, &text, &[seed])
+        crate::manifest::write(&out, &a.scenario, &text, &[seed])?;
+        let mut m = std::fs::OpenOptions::new().append(true).open(out.join("manifest.toml"))?;
+        writeln!(m, "validate_mode = \"{}\"", if a.netns { "netns" } else { "loopback" })
     })();
     if let Err(e) = written {
         eprintln!("error: cannot write results to {}: {e}", out.display());

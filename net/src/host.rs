@@ -80,6 +80,11 @@ pub struct HostConfig {
     pub deny: Vec<SocketAddrV4>,
     /// Upload queue bound (bytes); default: 10 s of upload.
     pub max_upload_queue: u64,
+    /// The kernel shapes this node's link (`tc tbf` rates, nftables loss:
+    /// `swarmlab validate --netns`): the user-space pacers and loss are off,
+    /// the delay line stays; `up_bps` still bounds the queue and gives the
+    /// protocol its upload backlog (a shadow of the kernel queue).
+    pub kernel_shaping: bool,
 }
 
 impl HostConfig {
@@ -101,6 +106,7 @@ impl HostConfig {
             allow: None,
             deny: Vec::new(),
             max_upload_queue: (up_bps * 10 / 8).max(1 << 20),
+            kernel_shaping: false,
         }
     }
 }
@@ -296,14 +302,21 @@ impl<P: Peer> Host<P> {
             Role::Source => Some(Media::new(cfg.media.clone(), cfg.stream.chunk_bytes() as usize)?),
             _ => None,
         };
-        let up = Uplink::new(
+        let mut up = Uplink::new(
             cfg.up_bps,
             cfg.delay,
-            cfg.loss,
+            if cfg.kernel_shaping { 0.0 } else { cfg.loss },
             ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x1055),
             cfg.max_upload_queue,
         );
-        let down = Downlink::new(cfg.down_bps, (cfg.down_bps / 8).max(4 << 20));
+        up.kernel = cfg.kernel_shaping;
+        let down = if cfg.kernel_shaping {
+            // The kernel's download qdisc paces; this one releases at once.
+            kernel_socket(&socket)?;
+            Downlink::new(u64::MAX / 2, 64 << 20)
+        } else {
+            Downlink::new(cfg.down_bps, (cfg.down_bps / 8).max(4 << 20))
+        };
         let mut reasm = Reassembler::default();
         reasm.timeout = reasm.timeout.max(cfg.stream.chunk_duration + cfg.stream.chunk_duration);
         Ok(Host {
@@ -901,6 +914,21 @@ pub enum Rx {
     Datagram(SocketAddr, Vec<u8>),
     /// Datagrams dropped because the channel was full.
     Overflow(u64),
+}
+
+/// Kernel shaping: datagrams wait in the `tbf` qdisc, charged to the socket's
+/// send buffer, so the buffer is raised to hold the whole shaped queue (SO_SNDBUFFORCE,
+/// root; else SO_SNDBUF up to `net.core.wmem_max`), and a send never blocks the
+/// event loop for more than 20 ms (a datagram that cannot be queued is dropped).
+fn kernel_socket(socket: &UdpSocket) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        const BUF: usize = 32 << 20;
+        if rustix::net::sockopt::set_socket_send_buffer_size_force(socket, BUF).is_err() {
+            let _ = rustix::net::sockopt::set_socket_send_buffer_size(socket, BUF);
+        }
+    }
+    socket.set_write_timeout(Some(Duration::from_millis(20)))
 }
 
 fn spawn_reader(socket: UdpSocket, tx: SyncSender<Rx>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {

@@ -54,6 +54,13 @@ pub struct Uplink {
     /// Wire bytes serialized, per class (media, control).
     pub sent_media: u64,
     pub sent_control: u64,
+    /// Kernel shaping (`swarmlab validate --netns`): a `tc tbf` qdisc paces
+    /// and nftables drops, so a message goes straight to the delay line (no
+    /// pacing, no loss); `up_bps` only drives a shadow of the kernel queue for
+    /// [`Uplink::backlog`] and the queue bound.
+    pub kernel: bool,
+    /// Kernel mode: when the shadow queue at `up_bps` would be empty.
+    shadow_free: Time,
 }
 
 fn wire(d: &[u8]) -> u64 {
@@ -79,11 +86,36 @@ impl Uplink {
             discarded: 0,
             sent_media: 0,
             sent_control: 0,
+            kernel: false,
+            shadow_free: Time::ZERO,
         }
+    }
+
+    /// Kernel mode: the message's datagrams go to the delay line at once.
+    fn push_kernel(&mut self, tx: Tx, now: Time) -> bool {
+        if Time::transmit(tx.bytes, self.up_bps) + self.backlog(now)
+            > Time::transmit(self.max_queued_bytes, self.up_bps)
+        {
+            self.overflow_msgs += 1;
+            return false;
+        }
+        self.shadow_free = self.shadow_free.max(now) + Time::transmit(tx.bytes, self.up_bps);
+        if tx.media {
+            self.sent_media += tx.bytes;
+        } else {
+            self.sent_control += tx.bytes;
+        }
+        for d in tx.datagrams {
+            self.delayed.push_back((now + self.delay, tx.to, d, tx.media));
+        }
+        true
     }
 
     /// Queues a message; false (and counted) when the queue is full.
     pub fn push(&mut self, tx: Tx, now: Time) -> bool {
+        if self.kernel {
+            return self.push_kernel(tx, now);
+        }
         if self.queued_bytes + tx.bytes > self.max_queued_bytes {
             self.overflow_msgs += 1;
             return false;
@@ -120,6 +152,9 @@ impl Uplink {
 
     /// Time until everything queued has been serialized.
     pub fn backlog(&self, now: Time) -> Time {
+        if self.kernel {
+            return self.shadow_free.saturating_sub(now);
+        }
         match self.busy_until {
             None => Time::ZERO,
             Some(end) => {

@@ -17,3 +17,5 @@ run mesh-50-churn scenarios/validate/mesh-50-churn.toml
 run mesh-50-churn-run2 scenarios/validate/mesh-50-churn.toml
 run mesh-50-tree-push scenarios/validate/mesh-50.toml --protocol tree-push
 run mesh-50-hybrid scenarios/validate/mesh-50.toml --protocol hybrid
+# Kernel shaping (Linux, root, ip/tc/nft): run separately, see README.md.
+# run mesh-50-netns scenarios/validate/mesh-50.toml --netns

@@ -1,0 +1,220 @@
+//! `swarmlab validate --netns`: one Linux network namespace per node, with
+//! kernel link shaping.
+//!
+//! Layout (prefix `swl<pid>`, unique per run): a hub namespace `swl<pid>-hub`
+//! holding a bridge `br0`, and per node a namespace `swl<pid>-<i>` whose
+//! `eth0` (address 10.77.x.y/16) is a veth to port `v<i>` of the bridge. The
+//! node's upload is shaped by a `tc tbf` qdisc on its `eth0` egress, its
+//! download by a `tbf` on `v<i>` (the hub side, towards the node), and its
+//! per-datagram loss is an nftables rule on the namespace's output hook
+//! (`numgen random mod 1000000 < loss x 1e6 drop`). The one-way delay stays in
+//! the user-space host (this kernel has no netem).
+//!
+//! [`Net`] deletes every namespace it created when dropped (normal end, error,
+//! Ctrl-C: validate turns SIGINT/SIGTERM into an error return, panics unwind);
+//! deleting a namespace deletes its veth ends, and the hub's deletion the
+//! bridge. [`cleanup_stale`] deletes `swl<pid>-*` namespaces of dead pids
+//! (a previous run that was SIGKILLed).
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Stdio};
+
+/// What is needed, said when it is missing.
+pub const NEEDS: &str =
+    "--netns needs Linux, root and the `ip`, `tc` and `nft` commands (apt-get install iproute2 nftables)";
+
+/// Whether this process is root and the commands exist; why not otherwise.
+pub fn available() -> Result<(), String> {
+    if !cfg!(target_os = "linux") {
+        return Err(format!("{NEEDS}: this is not Linux"));
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|l| l.split_whitespace().nth(1));
+    if euid != Some("0") {
+        return Err(format!("{NEEDS}: not running as root"));
+    }
+    for (cmd, arg) in [("ip", "-V"), ("tc", "-V"), ("nft", "--version")] {
+        let ok = Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        if !ok.is_ok_and(|s| s.success()) {
+            return Err(format!("{NEEDS}: `{cmd}` is missing"));
+        }
+    }
+    Ok(())
+}
+
+fn run(cmd: &str, args: &[&str], stdin: Option<&str>) -> Result<String, String> {
+    let mut c = Command::new(cmd);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = c.spawn().map_err(|e| format!("cannot run {cmd}: {e}"))?;
+    if let (Some(text), Some(mut w)) = (stdin, child.stdin.take()) {
+        use std::io::Write;
+        let _ = w.write_all(text.as_bytes());
+    }
+    let o = child.wait_with_output().map_err(|e| format!("{cmd}: {e}"))?;
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    } else {
+        Err(format!("`{cmd} {}` failed: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
+    }
+}
+
+/// Names of the existing network namespaces.
+fn namespaces() -> Vec<String> {
+    run("ip", &["netns", "list"], None)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// The pid in a `swl<pid>-...` name.
+fn owner(name: &str) -> Option<u32> {
+    name.strip_prefix("swl")?.split_once('-')?.0.parse().ok()
+}
+
+/// Deletes the `swl<pid>-*` namespaces whose pid is dead; returns how many.
+pub fn cleanup_stale() -> usize {
+    let mut n = 0;
+    for ns in namespaces() {
+        if let Some(pid) = owner(&ns)
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && run("ip", &["netns", "del", &ns], None).is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// One node's kernel-shaped link.
+pub struct Link {
+    pub up_bps: u64,
+    pub down_bps: u64,
+    pub loss: f64,
+}
+
+/// The namespaces of one run; deleted on drop.
+pub struct Net {
+    prefix: String,
+    hub: String,
+    nodes: Vec<String>,
+}
+
+/// The address of node `i`: 10.77.0.1, 10.77.0.2, ...
+pub fn addr(i: usize) -> Ipv4Addr {
+    let n = i + 1;
+    Ipv4Addr::new(10, 77, (n / 256) as u8, (n % 256) as u8)
+}
+
+/// tbf burst (bytes): one millisecond of the rate, at least one full frame.
+fn burst(bps: u64) -> u64 {
+    (bps / 8 / 1000).max(2000)
+}
+
+impl Net {
+    /// Creates the hub and one shaped namespace per link.
+    pub fn setup(links: &[Link]) -> Result<Net, String> {
+        if links.len() > 60_000 {
+            return Err("too many nodes for 10.77.0.0/16".into());
+        }
+        let prefix = format!("swl{}-", std::process::id());
+        let mut net = Net { hub: format!("{prefix}hub"), prefix, nodes: Vec::new() };
+        let hub = net.hub.clone();
+        run("ip", &["netns", "add", &hub], None)?;
+        run("ip", &["-n", &hub, "link", "add", "br0", "type", "bridge"], None)?;
+        run("ip", &["-n", &hub, "link", "set", "br0", "up"], None)?;
+        for (i, l) in links.iter().enumerate() {
+            let ns = format!("{}{i}", net.prefix);
+            run("ip", &["netns", "add", &ns], None)?;
+            net.nodes.push(ns.clone());
+            let port = format!("v{i}");
+            run(
+                "ip",
+                &["link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns", &hub],
+                None,
+            )?;
+            run("ip", &["-n", &hub, "link", "set", &port, "master", "br0", "up"], None)?;
+            let a = format!("{}/16", addr(i));
+            run("ip", &["-n", &ns, "addr", "add", &a, "dev", "eth0"], None)?;
+            run("ip", &["-n", &ns, "link", "set", "eth0", "up"], None)?;
+            run("ip", &["-n", &ns, "link", "set", "lo", "up"], None)?;
+            // Queue bounds as the user-space pacers': 10 s of upload (at least
+            // 1 MiB; doubled, the host bounds it itself), 1 s of download (at least 4 MiB).
+            let up_limit = ((l.up_bps * 10 / 8).max(1 << 20) * 2).to_string();
+            let down_limit = (l.down_bps / 8).max(4 << 20).to_string();
+            let (ur, ub) = (format!("{}bit", l.up_bps.max(8)), burst(l.up_bps).to_string());
+            let (dr, db) = (format!("{}bit", l.down_bps.max(8)), burst(l.down_bps).to_string());
+            let tbf = |ns: &str, dev: &str, rate: &str, burst: &str, limit: &str| {
+                run(
+                    "tc",
+                    &[
+                        "-n", ns, "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", burst, "limit",
+                        limit,
+                    ],
+                    None,
+                )
+            };
+            tbf(&ns, "eth0", &ur, &ub, &up_limit)?;
+            tbf(&hub, &port, &dr, &db, &down_limit)?;
+            if l.loss > 0.0 {
+                let n = (l.loss * 1e6).round().min(1e6) as u64;
+                let rules = format!(
+                    "table inet swl {{\n chain out {{\n  type filter hook output priority 0; policy accept;\n  \
+                     meta l4proto udp numgen random mod 1000000 < {n} counter drop\n }}\n}}\n"
+                );
+                run("ip", &["netns", "exec", &ns, "nft", "-f", "-"], Some(&rules))?;
+            }
+        }
+        Ok(net)
+    }
+
+    /// The namespace of node `i`.
+    pub fn ns(&self, i: usize) -> &str {
+        &self.nodes[i]
+    }
+
+    /// This run's name prefix (`swl<pid>-`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Datagrams dropped by the nftables loss rules so far.
+    pub fn lost(&self) -> u64 {
+        let mut n = 0;
+        for ns in &self.nodes {
+            let Ok(t) = run("ip", &["netns", "exec", ns, "nft", "list", "table", "inet", "swl"], None) else {
+                continue;
+            };
+            for w in t.split_whitespace().collect::<Vec<_>>().windows(3) {
+                if w[0] == "counter" && w[1] == "packets" {
+                    n += w[2].parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+        n
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for ns in self.nodes.iter().chain(std::iter::once(&self.hub)) {
+            let _ = run("ip", &["netns", "del", ns], None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_addresses() {
+        assert_eq!(owner("swl1234-7"), Some(1234));
+        assert_eq!(owner("swl1234-hub"), Some(1234));
+        assert_eq!(owner("other"), None);
+        assert_eq!(addr(0), Ipv4Addr::new(10, 77, 0, 1));
+        assert_eq!(addr(255), Ipv4Addr::new(10, 77, 1, 0));
+        assert_eq!(burst(512_000), 2000);
+    }
+}
