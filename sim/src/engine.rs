@@ -51,6 +51,19 @@ fn transmit_bits(bits: u64, bps: u64) -> Time {
     Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64)
 }
 
+/// Sets the factor of class `class` (every class for `None`) in a per-class
+/// table covering `classes` classes (missing entries are 1).
+fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Option<u16>, factor: f64) {
+    if table.len() < classes {
+        table.resize(classes, 1.0);
+    }
+    for (c, f) in table.iter_mut().enumerate() {
+        if class.is_none_or(|x| x as usize == c) {
+            *f = factor;
+        }
+    }
+}
+
 /// A protocol family as the engine sees it: a factory of member nodes.
 pub trait Protocol {
     type Peer: Peer;
@@ -299,14 +312,7 @@ impl<F: Protocol> Engine<F> {
             Control::Partition { fraction } => self.partition = fraction,
             Control::ClassBandwidth { class, factor } => {
                 let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
-                if self.class_factor.len() < n {
-                    self.class_factor.resize(n, 1.0);
-                }
-                for (c, f) in self.class_factor.iter_mut().enumerate() {
-                    if class.is_none_or(|x| x as usize == c) {
-                        *f = factor;
-                    }
-                }
+                set_class_factor(&mut self.class_factor, n, class, factor);
                 for i in 0..self.slots.len() as u32 {
                     let s = &self.slots[i as usize];
                     if self.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
@@ -322,14 +328,7 @@ impl<F: Protocol> Engine<F> {
                     }
                     None => {
                         let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
-                        if self.class_down.len() < n {
-                            self.class_down.resize(n, 1.0);
-                        }
-                        for (c, f) in self.class_down.iter_mut().enumerate() {
-                            if class.is_none_or(|x| x as usize == c) {
-                                *f = factor;
-                            }
-                        }
+                        set_class_factor(&mut self.class_down, n, class, factor);
                     }
                 }
                 for i in 0..self.slots.len() as u32 {

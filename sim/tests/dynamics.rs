@@ -47,21 +47,25 @@ impl Protocol for OneShotProto {
     }
 }
 
-#[test]
-fn a_capacity_change_reschedules_the_message_in_service() {
-    let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
-    let up = 1_000_000u64;
+/// Tracker, source, peer 2 (class 0) and peer 3 (class 1), all present from the start.
+fn four_nodes(up_bps: u64, down_bps: u64) -> Vec<NodeSpec> {
     let node = |role, class| NodeSpec {
         role,
         class,
-        up_bps: up,
-        down_bps: 100 * up,
+        up_bps,
+        down_bps,
         join: Time::ZERO,
         leave: None,
         behaviour: Default::default(),
     };
-    let specs =
-        vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)];
+    vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)]
+}
+
+#[test]
+fn a_capacity_change_reschedules_the_message_in_service() {
+    let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
+    let up = 1_000_000u64;
+    let specs = four_nodes(up, 100 * up);
     let bytes = wire_bytes(Msg::Chunk { seq: 0, len: 100_000, polluted: false }.encoded_len()).1;
     let full = Time::transmit(bytes, up);
     let arrivals = Rc::new(RefCell::new(Vec::new()));
@@ -222,17 +226,7 @@ fn a_bandwidth_trace_changes_one_peer_and_one_class_and_the_bounds_follow() {
 fn a_download_change_slows_what_the_receiver_takes_in() {
     let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
     let up = 1_000_000u64;
-    let node = |role, class| NodeSpec {
-        role,
-        class,
-        up_bps: up,
-        down_bps: up,
-        join: Time::ZERO,
-        leave: None,
-        behaviour: Default::default(),
-    };
-    let specs =
-        vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)];
+    let specs = four_nodes(up, up);
     let bytes = wire_bytes(Msg::Chunk { seq: 0, len: 100_000, polluted: false }.encoded_len()).1;
     for (control, down) in [
         (Control::Download { class: Some(1), node: None, factor: 0.1 }, up / 10),
