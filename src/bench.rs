@@ -130,31 +130,19 @@ pub fn main(a: Args) -> ExitCode {
                 return ExitCode::from(1);
             };
             let load_after = load1();
-            let row = Row {
-                protocol: p.clone(),
-                peers: n,
-                sim_s: r.sim_s,
-                wall_s: r.wall_s,
-                events: r.events,
-                peak_rss: r.peak_rss,
-                peers_joined: r.peers_joined,
-                continuity: r.continuity,
-                commit: commit.clone(),
-                load_before,
-                load_after,
-            };
+            let row = Row { protocol: p.clone(), peers: n, run: r, commit: commit.clone(), load_before, load_after };
             println!(
                 "{:<10} {:>8} {:>9.1} {:>10.1} {:>10.2} {:>9.1} {:>11.0} {:>10}",
                 row.protocol,
                 row.peers,
-                row.wall_s,
-                row.sim_s / row.wall_s,
-                row.events as f64 / row.wall_s / 1e6,
-                row.peak_rss as f64 / 1e6,
-                row.peak_rss as f64 / n as f64,
-                row.continuity.map_or("-".into(), |c| format!("{c:.4}")),
+                row.run.wall_s,
+                row.run.sim_s / row.run.wall_s,
+                row.run.events as f64 / row.run.wall_s / 1e6,
+                row.run.peak_rss as f64 / 1e6,
+                row.run.peak_rss as f64 / n as f64,
+                row.run.continuity.map_or("-".into(), |c| format!("{c:.4}")),
             );
-            rows.retain(|x| !(x.protocol == row.protocol && x.peers == row.peers && x.sim_s == row.sim_s));
+            rows.retain(|x| !(x.protocol == row.protocol && x.peers == row.peers && x.run.sim_s == row.run.sim_s));
             rows.push(row);
             rows.sort_by(|x, y| order(x).partial_cmp(&order(y)).unwrap_or(std::cmp::Ordering::Equal));
             // Written after every run: an interrupted benchmark keeps what finished.
@@ -178,7 +166,7 @@ pub fn main(a: Args) -> ExitCode {
 /// Sort key of scale.csv rows: the three protocols of the issue first.
 fn order(r: &Row) -> (usize, &str, u32, f64) {
     let rank = ["mesh-pull", "tree-push", "hybrid"].iter().position(|p| *p == r.protocol).unwrap_or(3);
-    (rank, r.protocol.as_str(), r.peers, r.sim_s)
+    (rank, r.protocol.as_str(), r.peers, r.run.sim_s)
 }
 
 fn scenario_path(dir: &Path, protocol: &str) -> PathBuf {
@@ -260,6 +248,7 @@ fn load1() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// What one child run measured (its `RESULT` line, or a row of scale.csv).
 struct ChildResult {
     sim_s: f64,
     wall_s: f64,
@@ -285,12 +274,7 @@ fn parse_child(out: &str) -> Option<ChildResult> {
 struct Row {
     protocol: String,
     peers: u32,
-    sim_s: f64,
-    wall_s: f64,
-    events: u64,
-    peak_rss: u64,
-    peers_joined: u64,
-    continuity: Option<f64>,
+    run: ChildResult,
     commit: String,
     load_before: f64,
     load_after: f64,
@@ -303,15 +287,15 @@ fn write_rows(rows: &[Row]) -> Vec<u8> {
         let _ = w.write_record([
             r.protocol.clone(),
             r.peers.to_string(),
-            format!("{}", r.sim_s),
-            format!("{:.3}", r.wall_s),
-            format!("{:.3}", r.sim_s / r.wall_s),
-            r.events.to_string(),
-            format!("{:.0}", r.events as f64 / r.wall_s),
-            r.peak_rss.to_string(),
-            format!("{:.0}", r.peak_rss as f64 / r.peers as f64),
-            r.peers_joined.to_string(),
-            r.continuity.map_or(String::new(), |c| format!("{c:.4}")),
+            format!("{}", r.run.sim_s),
+            format!("{:.3}", r.run.wall_s),
+            format!("{:.3}", r.run.sim_s / r.run.wall_s),
+            r.run.events.to_string(),
+            format!("{:.0}", r.run.events as f64 / r.run.wall_s),
+            r.run.peak_rss.to_string(),
+            format!("{:.0}", r.run.peak_rss as f64 / r.peers as f64),
+            r.run.peers_joined.to_string(),
+            r.run.continuity.map_or(String::new(), |c| format!("{c:.4}")),
             r.commit.clone(),
             format!("{:.2}", r.load_before),
             format!("{:.2}", r.load_after),
@@ -340,12 +324,14 @@ fn read_rows(path: &Path) -> Vec<Row> {
         rows.push(Row {
             protocol: f("protocol").to_string(),
             peers,
-            sim_s,
-            wall_s,
-            events,
-            peak_rss,
-            peers_joined: f("peers_joined").parse().unwrap_or(0),
-            continuity: f("continuity_pooled").parse().ok(),
+            run: ChildResult {
+                sim_s,
+                wall_s,
+                events,
+                peak_rss,
+                peers_joined: f("peers_joined").parse().unwrap_or(0),
+                continuity: f("continuity_pooled").parse().ok(),
+            },
             commit: f("commit").to_string(),
             load_before: f("load1_before").parse().unwrap_or(f64::NAN),
             load_after: f("load1_after").parse().unwrap_or(f64::NAN),
@@ -359,8 +345,8 @@ fn read_rows(path: &Path) -> Vec<Row> {
 fn plot(rows: &[Row], out: &Path) -> Result<(), String> {
     use plotters::prelude::*;
     crate::plot::register_font()?;
-    let sim_s = rows.iter().map(|r| r.sim_s).fold(0.0, f64::max);
-    let rows: Vec<&Row> = rows.iter().filter(|r| r.sim_s == sim_s).collect();
+    let sim_s = rows.iter().map(|r| r.run.sim_s).fold(0.0, f64::max);
+    let rows: Vec<&Row> = rows.iter().filter(|r| r.run.sim_s == sim_s).collect();
     let mut protocols: Vec<&str> = Vec::new();
     for r in &rows {
         if !protocols.contains(&r.protocol.as_str()) {
@@ -370,7 +356,8 @@ fn plot(rows: &[Row], out: &Path) -> Result<(), String> {
     let colors = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167)];
     let font = |size: u32| -> TextStyle<'static> { ("sans-serif", size).into_font().into() };
     type Get = fn(&Row) -> f64;
-    let panels: [(&str, Get); 2] = [("wall time (s)", |r| r.wall_s), ("peak RSS (MB)", |r| r.peak_rss as f64 / 1e6)];
+    let panels: [(&str, Get); 2] =
+        [("wall time (s)", |r| r.run.wall_s), ("peak RSS (MB)", |r| r.run.peak_rss as f64 / 1e6)];
     fn draw<DB: DrawingBackend>(
         root: DrawingArea<DB, plotters::coord::Shift>,
         rows: &[&Row],

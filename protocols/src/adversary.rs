@@ -220,7 +220,8 @@ impl<P: Peer> Guarded<P> {
     fn outgoing(&mut self, start: usize, cx: &mut Ctx<'_, P::Timer>) {
         let now = cx.now;
         let b = self.behaviour;
-        let def = self.def.clone();
+        let (integrity, scoring, window, stream) =
+            (self.def.integrity, self.def.scoring, self.def.window, self.def.stream);
         let mut sends = std::mem::take(cx.sends_mut());
         let mut keep = start;
         for k in start..sends.len() {
@@ -237,15 +238,15 @@ impl<P: Peer> Guarded<P> {
                     if b.pollutes_at(now) {
                         *polluted = true;
                     }
-                    if def.integrity {
+                    if integrity {
                         *len = len.saturating_add(SIGNATURE_BYTES);
                     }
                 }
                 Msg::BufferMap(map) => match b {
                     Behaviour::FreeRider => *map = ChunkMap::new(map.base(), map.len()),
                     Behaviour::MapLiar | Behaviour::Sybil { .. } => {
-                        let w = def.window.min(ChunkMap::CAPACITY);
-                        let newest = def.stream.newest_at(now);
+                        let w = window.min(ChunkMap::CAPACITY);
+                        let newest = stream.newest_at(now);
                         let base = (newest + 1).saturating_sub(w as u32);
                         let mut full = ChunkMap::new(base, w);
                         for s in base..=newest {
@@ -255,7 +256,7 @@ impl<P: Peer> Guarded<P> {
                     }
                     _ => {}
                 },
-                Msg::Request(req) if def.scoring => {
+                Msg::Request(req) if scoring => {
                     let n = req.count();
                     self.score(to).asked += n;
                 }

@@ -166,7 +166,7 @@ pub struct DefenceSpec {
     #[serde(default)]
     pub scoring: bool,
     /// Mesh requests unanswered for `protocol.mesh.request_timeout_s` are re-issued elsewhere (default true).
-    #[serde(default = "yes")]
+    #[serde(default = "d_true")]
     pub request_timeout: bool,
     /// Period of the scoring check and of Sybil requests, seconds (default 10).
     #[serde(default)]
@@ -180,10 +180,6 @@ pub struct DefenceSpec {
     /// How long a scoring ejection lasts, seconds (default 120).
     #[serde(default)]
     pub ban_s: Option<Positive>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for DefenceSpec {
@@ -1472,12 +1468,7 @@ impl Scenario {
     pub fn read_trace(&self, path: &Path) -> Result<Vec<TraceRow>, String> {
         let name = path.display();
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the trace file `{name}`: {e}"))?;
-        let classes: Vec<String> = match &self.peers.classes {
-            None => vec!["default".into()],
-            Some(cs) => {
-                cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
-            }
-        };
+        let classes = self.class_names();
         let mut rows = Vec::new();
         let mut lines = text.lines().enumerate();
         let header = lines.next().map(|(_, l)| l.trim().replace(' ', ""));
