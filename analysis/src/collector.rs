@@ -5,6 +5,7 @@
 //! per event, so a 10^5-peer run does not store 10^8 records. The
 //! [`crate::report`] module turns the final state into metrics.
 
+use protocols::prefetch::prefetch;
 use protocols::{PeerId, Record, Seq, StreamParams, Time};
 
 use crate::histogram::Histogram;
@@ -339,6 +340,31 @@ impl Collector {
                 self.known_by.resize(i + 1, 0);
             }
             self.known_by[i] += 1;
+        }
+    }
+
+    /// Cache hint: node `id` will send or receive soon: its stats, its
+    /// learner cache and set header (no effect on results).
+    pub fn prefetch_node(&self, id: PeerId) {
+        let i = id.index();
+        if let Some(n) = self.nodes.get(i) {
+            prefetch(n, std::mem::size_of::<PeerStats>());
+        }
+        if let Some(r) = self.recent.get(i) {
+            prefetch(r, 1);
+        }
+        if let Some(k) = self.known.get(i) {
+            prefetch(k, 1);
+        }
+    }
+
+    /// Cache hint, after [`Collector::prefetch_node`] of `to`: the slot of
+    /// `from` in `to`'s learner set.
+    pub fn prefetch_delivery(&self, to: PeerId, from: PeerId) {
+        if let Some(k) = self.known.get(to.index())
+            && !k.slots.is_empty()
+        {
+            prefetch(&k.slots[IdSet::slot(from.0, k.slots.len() - 1)], 1);
         }
     }
 

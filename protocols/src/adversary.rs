@@ -301,6 +301,10 @@ impl<P: Peer> Guarded<P> {
 impl<P: Peer> Peer for Guarded<P> {
     type Timer = P::Timer;
 
+    fn prefetch(&self) {
+        self.inner.prefetch();
+    }
+
     fn on_start(&mut self, cx: &mut Ctx<'_, P::Timer>) {
         self.next_check = cx.now;
         let start = cx.sends_len();

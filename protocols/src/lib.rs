@@ -12,7 +12,8 @@
 //! - [`tracker`], [`node`]: the bootstrap tracker and the node wrapper drivers hold;
 //! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet);
 //!   [`tree`], [`hybrid`], [`cdn`]: the other protocol families;
-//! - [`adversary`]: malicious behaviours and defences wrapped around any protocol.
+//! - [`adversary`]: malicious behaviours and defences wrapped around any protocol;
+//! - [`prefetch`]: cache hints for the simulator's event loop.
 
 pub mod adversary;
 pub mod cdn;
@@ -23,6 +24,7 @@ pub mod mesh;
 pub mod node;
 pub mod peer;
 pub mod playback;
+pub mod prefetch;
 pub mod sched;
 pub mod time;
 pub mod tracker;

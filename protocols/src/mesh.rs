@@ -52,6 +52,7 @@ use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::prefetch::prefetch_slice;
 use crate::sched::{Candidate, SchedulerKind, Supplier};
 use crate::time::Time;
 use crate::wire::{Msg, Role, wire_bytes};
@@ -515,6 +516,12 @@ impl MeshPeer {
 
 impl Peer for MeshPeer {
     type Timer = MeshTimer;
+
+    /// Every message and most timers search or scan the partner list first.
+    fn prefetch(&self) {
+        prefetch_slice(&self.partners, usize::MAX);
+        prefetch_slice(&self.pending, 16);
+    }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
         self.active = true;

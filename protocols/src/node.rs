@@ -34,6 +34,11 @@ impl<P: Peer> Peer for Node<P> {
             p.on_timer(timer, cx);
         }
     }
+    fn prefetch(&self) {
+        if let Node::Member(p) = self {
+            p.prefetch();
+        }
+    }
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, P::Timer>) {
         match self {
             Node::Tracker(t) => match cmd {

@@ -165,6 +165,10 @@ pub trait Peer {
     fn on_timer(&mut self, timer: Self::Timer, cx: &mut Ctx<'_, Self::Timer>);
     /// A scenario action.
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, Self::Timer>);
+    /// Cache hint from a simulator about to call this node: start loading
+    /// the heap data the next call will read first ([`crate::prefetch`]).
+    /// Must not change any state; the default does nothing.
+    fn prefetch(&self) {}
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use analysis::{Collector, NodeRole, Traffic};
 use protocols::adversary::{Behaviour, Defences, Guarded};
 use protocols::peer::{Command, Ctx, Outbox, Peer};
+use protocols::prefetch::prefetch;
 use protocols::wire::{Msg, wire_bytes};
 use protocols::{Node, PeerId, StreamParams, Time};
 use rand_chacha::ChaCha8Rng;
@@ -42,6 +43,12 @@ use rand_chacha::ChaCha8Rng;
 use crate::latency::LatencyModel;
 use crate::queue::EventQueue;
 use crate::rngs::{self, Stream};
+
+/// How many events [`Engine::run_until`] takes from the queue ahead of the
+/// one it runs, to prefetch the state they touch.
+const LOOKAHEAD: usize = 8;
+/// Position in the lookahead at which [`Engine::prefetch_deep`] runs.
+const DEEP: usize = 3;
 
 /// Time to serialize `bits` at `bps`, rounded up; [`Time::MAX`] at zero rate.
 fn transmit_bits(bits: u64, bps: u64) -> Time {
@@ -115,7 +122,6 @@ struct Hot {
 
 struct Slot<P: Peer> {
     node: Option<Node<Guarded<P>>>,
-    rng: ChaCha8Rng,
     up_bps: u64,
     /// The message being serialized, then control messages (sent first), then media.
     head: Option<Tx>,
@@ -180,8 +186,15 @@ pub struct Engine<F: Protocol> {
     specs: Vec<NodeSpec>,
     now: Time,
     queue: EventQueue<Ev<<F::Peer as Peer>::Timer>>,
+    /// The next events, already taken from `queue` in order (at most
+    /// [`LOOKAHEAD`]), so the state they will touch can be prefetched while
+    /// earlier events run. See [`Engine::push`] for why the order is unchanged.
+    staged: VecDeque<(Time, Ev<<F::Peer as Peer>::Timer>)>,
     slots: Vec<Slot<F::Peer>>,
     hot: Vec<Hot>,
+    /// Each node's random stream, apart from its `Slot`: 304 bytes that
+    /// most events do not touch.
+    rngs: Vec<ChaCha8Rng>,
     latency: LatencyModel,
     loss: f64,
     seed: u64,
@@ -228,8 +241,10 @@ impl<F: Protocol> Engine<F> {
             specs,
             now: Time::ZERO,
             queue,
+            staged: VecDeque::with_capacity(2 * LOOKAHEAD),
             slots: Vec::new(),
             hot: Vec::new(),
+            rngs: Vec::new(),
             latency,
             loss,
             seed,
@@ -256,7 +271,7 @@ impl<F: Protocol> Engine<F> {
 
     /// Schedules a scenario action at `at` (call before running).
     pub fn add_control(&mut self, at: Time, c: Control) {
-        self.queue.push(at, Ev::Control(self.controls.len() as u32));
+        self.push(at, Ev::Control(self.controls.len() as u32));
         self.controls.push(c);
     }
 
@@ -295,7 +310,7 @@ impl<F: Protocol> Engine<F> {
             hot.head_gen = hot.head_gen.wrapping_add(1);
             slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
             let (end, generation) = (slot.head_end, hot.head_gen);
-            self.queue.push(end, Ev::UpDone(i, generation));
+            self.push(end, Ev::UpDone(i, generation));
         }
         self.slots[i as usize].up_bps = bps;
         self.collector.capacity(PeerId(i), now, bps);
@@ -378,7 +393,7 @@ impl<F: Protocol> Engine<F> {
         let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
         let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * (1.0 - u).ln());
         let at = self.now + hold.max(Time(1));
-        self.queue.push(at, Ev::Modulate(i));
+        self.push(at, Ev::Modulate(i));
     }
 
     /// True when a message from `a` to `b` cannot cross the network now.
@@ -433,9 +448,83 @@ impl<F: Protocol> Engine<F> {
         self.collector.set_bucket(width);
     }
 
+    /// Queues `ev` at `at` (`at >= now`).
+    ///
+    /// Staged events come before everything in `queue`, so an event earlier
+    /// than the last staged one must be staged too: after the staged events
+    /// of its time or earlier (pushed before it, so first among equal times)
+    /// and before later ones. Any other event goes to `queue`, behind the
+    /// staged ones and behind queued events of its time. The processing order
+    /// is therefore exactly `queue`'s order without staging.
+    fn push(&mut self, at: Time, ev: Ev<<F::Peer as Peer>::Timer>) {
+        match self.staged.back() {
+            Some(&(last, _)) if at < last => {
+                self.prefetch_event(&ev);
+                let pos = self.staged.partition_point(|(t, _)| *t <= at);
+                self.staged.insert(pos, (at, ev));
+            }
+            _ => self.queue.push(at, ev),
+        }
+    }
+
+    /// Starts loading what an event will touch first: the node's dense
+    /// state and its `Slot` (a performance hint; no effect on results).
+    fn prefetch_event(&self, ev: &Ev<<F::Peer as Peer>::Timer>) {
+        let i = match ev {
+            Ev::Join(_) | Ev::Control(_) => return,
+            Ev::Leave(i, _) | Ev::Timer(i, _) | Ev::UpDone(i, _) | Ev::Modulate(i) => *i,
+            Ev::Deliver { to, .. } => *to,
+        } as usize;
+        if let Some(h) = self.hot.get(i) {
+            prefetch(h, 1);
+        }
+        if let Some(s) = self.slots.get(i) {
+            prefetch(s, std::mem::size_of::<Slot<F::Peer>>());
+        }
+        self.collector.prefetch_node(PeerId(i as u32));
+    }
+
+    /// Second stage of [`Engine::prefetch_event`], a few events later, when
+    /// the node's `Slot` should be in cache: what lies behind its pointers.
+    fn prefetch_deep(&self, ev: &Ev<<F::Peer as Peer>::Timer>) {
+        let node = |i: u32| self.slots.get(i as usize).and_then(|s| s.node.as_ref());
+        match ev {
+            Ev::Timer(i, _) => {
+                if let Some(n) = node(*i) {
+                    n.prefetch();
+                }
+            }
+            Ev::Deliver { from, to, .. } => {
+                if let Some(n) = node(*to) {
+                    n.prefetch();
+                }
+                self.collector.prefetch_delivery(PeerId(*to), PeerId(*from));
+            }
+            Ev::UpDone(i, _) => {
+                if let Some(head) = self.slots.get(*i as usize).and_then(|s| s.head.as_ref()) {
+                    if let Some(h) = self.hot.get(head.to as usize) {
+                        prefetch(h, 1);
+                    }
+                    self.latency.prefetch(*i);
+                    self.latency.prefetch(head.to);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Processes every event due at or before `limit`.
     pub fn run_until(&mut self, limit: Time) {
-        while let Some((t, ev)) = self.queue.pop_until(limit) {
+        loop {
+            while self.staged.len() < LOOKAHEAD {
+                let Some((t, ev)) = self.queue.pop_until(limit) else { break };
+                self.prefetch_event(&ev);
+                self.staged.push_back((t, ev));
+            }
+            let Some((t, ev)) = self.staged.pop_front() else { break };
+            if let Some((_, next)) = self.staged.get(DEEP) {
+                self.prefetch_deep(next);
+            }
             self.now = t;
             self.events += 1;
             match ev {
@@ -459,7 +548,8 @@ impl<F: Protocol> Engine<F> {
     /// or in flight, and hands back the collector and the traffic account.
     pub fn finish(mut self) -> (Collector, Traffic) {
         let mut queued: u64 = self.slots.iter().map(|s| s.queued_bytes).sum();
-        for (_, ev) in self.queue.iter_unordered() {
+        let staged = self.staged.iter().map(|(_, ev)| ev);
+        for ev in self.queue.iter_unordered().map(|(_, ev)| ev).chain(staged) {
             if let Ev::Deliver { msg, .. } = ev {
                 queued += wire_bytes(msg.encoded_len()).1;
             }
@@ -497,7 +587,6 @@ impl<F: Protocol> Engine<F> {
         self.latency.place(i);
         self.slots.push(Slot {
             node: Some(node),
-            rng: rngs::rng(self.seed, Stream::Node, i as u64),
             up_bps,
             head: None,
             ctrlq: VecDeque::new(),
@@ -517,13 +606,14 @@ impl<F: Protocol> Engine<F> {
             NodeRole::Peer => (s.down_bps as f64 * self.down_factor(i, s.class)).round() as u64,
             _ => s.down_bps,
         };
+        self.rngs.push(rngs::rng(self.seed, Stream::Node, i as u64));
         self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true, cut: false });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
         if s.role == NodeRole::Peer && self.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
             self.schedule_modulation(i);
         }
         if let Some((at, graceful)) = s.leave {
-            self.queue.push(at.max(self.now), Ev::Leave(i, graceful));
+            self.push(at.max(self.now), Ev::Leave(i, graceful));
         }
         self.call(i, |n, cx| n.on_start(cx));
     }
@@ -557,14 +647,14 @@ impl<F: Protocol> Engine<F> {
         };
         let mut out = std::mem::take(&mut self.out);
         {
-            let mut cx = Ctx::new(now, PeerId(i), &mut slot.rng, backlog, &mut out);
+            let mut cx = Ctx::new(now, PeerId(i), &mut self.rngs[i as usize], backlog, &mut out);
             f(node, &mut cx);
         }
         for r in out.records.drain(..) {
             self.collector.record(PeerId(i), now, &r);
         }
         for (at, t) in out.timers.drain(..) {
-            self.queue.push(at.max(now), Ev::Timer(i, t));
+            self.push(at.max(now), Ev::Timer(i, t));
         }
         for (to, msg) in out.sends.drain(..) {
             self.enqueue(i, to.0, msg);
@@ -598,7 +688,7 @@ impl<F: Protocol> Engine<F> {
         slot.head_left_bits = head.bytes * 8;
         slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
         let (end, generation) = (slot.head_end, self.hot[i as usize].head_gen);
-        self.queue.push(end, Ev::UpDone(i, generation));
+        self.push(end, Ev::UpDone(i, generation));
     }
 
     fn up_done(&mut self, i: u32) {
@@ -632,7 +722,7 @@ impl<F: Protocol> Engine<F> {
         if lost {
             self.traffic.lost += tx.bytes;
         } else {
-            self.queue.push(deliver_at, Ev::Deliver { from: i, to: tx.to, msg: tx.msg });
+            self.push(deliver_at, Ev::Deliver { from: i, to: tx.to, msg: tx.msg });
         }
         let slot = &mut self.slots[i as usize];
         slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());

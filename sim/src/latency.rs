@@ -710,6 +710,15 @@ impl LatencyModel {
         Time(ns)
     }
 
+    /// Cache hint: `latency(a, _)` will be asked soon (no effect on results).
+    pub fn prefetch(&self, a: u32) {
+        if let Kind::Coordinates(c) = &self.kind
+            && let Some(p) = c.pos.get(a as usize)
+        {
+            protocols::prefetch::prefetch(p, 1);
+        }
+    }
+
     /// A lower bound on `latency(a, b)` over all pairs `a != b`: `ms` for
     /// constant, `min_ms` for uniform, `base_ms` for coordinates and
     /// `2 * access_ms` for transit-stub (two nodes on the same stub router).
