@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod check;
+mod hugepages;
 mod manifest;
 mod netns;
 mod peer_cmd;
@@ -96,6 +97,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Run { .. } | Command::Compare { .. } | Command::Sweep(_) | Command::Check(_) | Command::Bench(_)
+    ) {
+        hugepages::enable();
+    }
     match cli.command {
         Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
         Command::Compare { scenario, seed, reps, out } => compare(&scenario, seed, reps, out),

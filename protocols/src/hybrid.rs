@@ -146,6 +146,7 @@ use crate::ids::{PeerId, Seq};
 use crate::mesh::MeshParams;
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::prefetch::prefetch_slice;
 use crate::sched::{Candidate, SchedulerKind, Supplier};
 use crate::time::Time;
 use crate::tree::TreeParams;
@@ -1455,6 +1456,13 @@ impl HybridPeer {
 
 impl Peer for HybridPeer {
     type Timer = HybridTimer;
+
+    /// As mesh-pull's partner list, plus the push lanes.
+    fn prefetch(&self) {
+        prefetch_slice(&self.partners, 3);
+        prefetch_slice(&self.pending, 2);
+        prefetch_slice(&self.lanes, 2);
+    }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
         self.active = true;

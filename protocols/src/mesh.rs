@@ -519,8 +519,8 @@ impl Peer for MeshPeer {
 
     /// Every message and most timers search or scan the partner list first.
     fn prefetch(&self) {
-        prefetch_slice(&self.partners, usize::MAX);
-        prefetch_slice(&self.pending, 16);
+        prefetch_slice(&self.partners, 3);
+        prefetch_slice(&self.pending, 2);
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshTimer>) {

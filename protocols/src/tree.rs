@@ -124,6 +124,7 @@ use rand::RngExt;
 use crate::ids::{PeerId, Seq};
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::prefetch::prefetch_slice;
 use crate::time::Time;
 use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role, wire_bytes};
 
@@ -920,6 +921,14 @@ impl TreePeer {
 
 impl Peer for TreePeer {
     type Timer = TreeTimer;
+
+    /// Chunks and heartbeats go to the stripe's state and its children.
+    fn prefetch(&self) {
+        prefetch_slice(&self.stripes, 4);
+        if let Some(s) = self.stripes.first() {
+            prefetch_slice(&s.children, 4);
+        }
+    }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
         self.active = true;
