@@ -29,18 +29,22 @@ impl NodeRole {
     }
 }
 
-/// Everything measured about one node.
+/// Everything measured about one node. `repr(C)` puts what every message
+/// updates (byte counters, role) in the first cache line, the only one the
+/// engine prefetches ([`Collector::prefetch_node`]).
 #[derive(Clone, Debug, Default)]
+#[repr(C, align(64))]
 pub struct PeerStats {
+    pub up_media: u64,
+    pub up_control: u64,
+    pub down_media: u64,
+    pub down_control: u64,
+    pub role: NodeRole,
     /// Set by [`Collector::join`]; ids never joined stay absent from reports.
     pub present: bool,
-    pub role: NodeRole,
+    /// [`protocols::adversary::Behaviour::index`] of the node (0 = honest).
+    pub behaviour: u8,
     pub class: u16,
-    pub up_bps: u64,
-    pub joined: Time,
-    pub left: Option<Time>,
-    pub play_start: Option<Time>,
-    pub first_seq: Seq,
     pub played: u32,
     pub missed: u32,
     pub polluted_played: u32,
@@ -50,16 +54,15 @@ pub struct PeerStats {
     pub useful_chunks: u32,
     pub duplicate_chunks: u32,
     pub late_chunks: u32,
-    pub up_media: u64,
-    pub up_control: u64,
-    pub down_media: u64,
-    pub down_control: u64,
+    pub first_seq: Seq,
+    pub up_bps: u64,
+    pub joined: Time,
+    pub left: Option<Time>,
+    pub play_start: Option<Time>,
     /// Upload capacity in bits accumulated up to `cap_since` (time-varying
     /// capacity); `up_bps` is the capacity since then.
     pub cap_bits: f64,
     pub cap_since: Time,
-    /// [`protocols::adversary::Behaviour::index`] of the node (0 = honest).
-    pub behaviour: u8,
     /// Chunks it dropped because they failed the integrity check.
     pub rejected_chunks: u32,
     /// Wire bytes of corrupted chunks it uploaded (its own or relayed).
@@ -348,7 +351,7 @@ impl Collector {
     pub fn prefetch_node(&self, id: PeerId) {
         let i = id.index();
         if let Some(n) = self.nodes.get(i) {
-            prefetch(n, std::mem::size_of::<PeerStats>());
+            prefetch(n, 1);
         }
         if let Some(r) = self.recent.get(i) {
             prefetch(r, 1);

@@ -166,10 +166,11 @@ struct Score {
 }
 
 /// A protocol node with a behaviour and the swarm's defences; see the module doc.
+#[repr(C)]
 pub struct Guarded<P> {
-    pub inner: P,
     behaviour: Behaviour,
     def: Arc<Defences>,
+    pub inner: P,
     /// Ejected peers and until when (`Time::MAX`: for good).
     banned: Vec<(PeerId, Time)>,
     scores: Vec<Score>,

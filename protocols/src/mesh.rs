@@ -154,23 +154,26 @@ struct Pending {
     expect: Time,
 }
 
-/// A mesh-pull node: the source (`is_source`) or a peer.
+/// A mesh-pull node: the source (`is_source`) or a peer. `repr(C)`: what
+/// every message and timer reads comes first (a simulator prefetches the
+/// first lines of a node's state).
+#[repr(C)]
 pub struct MeshPeer {
     cfg: Arc<MeshConfig>,
-    is_source: bool,
-    up_kbps: u32,
-    active: bool,
-    have: SeqRing,
-    polluted: SeqRing,
-    requested: SeqRing,
+    partners: Vec<Partner>,
     pending: Vec<Pending>,
     newest: Option<Seq>,
-    player: Player,
-    partners: Vec<Partner>,
-    hellos: Vec<(PeerId, Time)>,
-    mcache: Vec<PeerId>,
     /// `newest` at the previous partner refresh (starvation detection).
     newest_at_refresh: Option<Seq>,
+    up_kbps: u32,
+    is_source: bool,
+    active: bool,
+    player: Player,
+    have: SeqRing,
+    requested: SeqRing,
+    hellos: Vec<(PeerId, Time)>,
+    mcache: Vec<PeerId>,
+    polluted: SeqRing,
 }
 
 thread_local! {

@@ -50,6 +50,9 @@ const LOOKAHEAD: usize = 8;
 /// Position in the lookahead at which [`Engine::prefetch_deep`] runs.
 const DEEP: usize = 3;
 
+/// Bytes of a node's protocol state prefetched ahead of its events.
+const NODE_PREFETCH: usize = 256;
+
 /// Time to serialize `bits` at `bps`, rounded up; [`Time::MAX`] at zero rate.
 fn transmit_bits(bits: u64, bps: u64) -> Time {
     if bps == 0 {
@@ -120,8 +123,8 @@ struct Hot {
     cut: bool,
 }
 
+#[repr(C)]
 struct Slot<P: Peer> {
-    node: Option<Node<Guarded<P>>>,
     up_bps: u64,
     /// The message being serialized, then control messages (sent first), then media.
     head: Option<Tx>,
@@ -139,6 +142,8 @@ struct Slot<P: Peer> {
     class: u16,
     level: u8,
     level_draws: u32,
+    /// Last: the link state above fits in the first lines.
+    node: Option<Node<Guarded<P>>>,
 }
 
 /// A scenario action the engine applies at a given time.
@@ -479,7 +484,12 @@ impl<F: Protocol> Engine<F> {
             prefetch(h, 1);
         }
         if let Some(s) = self.slots.get(i) {
-            prefetch(s, std::mem::size_of::<Slot<F::Peer>>());
+            let link = std::mem::offset_of!(Slot<F::Peer>, node);
+            let bytes = match ev {
+                Ev::UpDone(..) => link,
+                _ => (link + NODE_PREFETCH).min(std::mem::size_of::<Slot<F::Peer>>()),
+            };
+            prefetch(s, bytes);
         }
         self.collector.prefetch_node(PeerId(i as u32));
     }
