@@ -142,6 +142,9 @@ pub fn main(a: Args) -> ExitCode {
                 row.run.peak_rss as f64 / n as f64,
                 row.run.continuity.map_or("-".into(), |c| format!("{c:.4}")),
             );
+            // Re-read first: another benchmark may have written rows to the
+            // same file meanwhile (a short race remains; there is no lock).
+            rows = read_rows(&csv_path);
             rows.retain(|x| !(x.protocol == row.protocol && x.peers == row.peers && x.run.sim_s == row.run.sim_s));
             rows.push(row);
             rows.sort_by(|x, y| order(x).partial_cmp(&order(y)).unwrap_or(std::cmp::Ordering::Equal));
