@@ -92,7 +92,8 @@ pub fn main(a: Args) -> ExitCode {
         return ExitCode::from(1);
     }
     let csv_path = a.out.join("scale.csv");
-    let mut rows = read_rows(&csv_path);
+    // Filled from the file before each write (below), which is the truth.
+    let mut rows = Vec::new();
     let commit = crate::manifest::git_commit();
     let exe = match std::env::current_exe() {
         Ok(e) => e,
