@@ -7,7 +7,7 @@
 //! (it seeks `partners`), exchanges buffer maps with its partners every
 //! `buffer_map_interval`, and pulls missing chunks with receiver-driven
 //! requests every `schedule_interval`, choosing chunks and suppliers with a
-//! [`SchedulerKind`] (DONet's heuristic by default: rarest first, then the
+//! [`SchedulerSpec`] (DONet's heuristic by default: rarest first, then the
 //! supplier that meets the deadline soonest given its estimated bandwidth).
 //! Partners are refreshed every `refresh_interval`: those silent for
 //! `partner_timeout` are dropped (crash detection), the lowest-scoring one is
@@ -53,7 +53,7 @@ use crate::ids::{PeerId, Seq};
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
 use crate::prefetch::prefetch_slice;
-use crate::sched::{Candidate, SchedulerKind, Supplier};
+use crate::sched::{Candidate, SchedInput, Scheduler, SchedulerSpec, Supplier};
 use crate::time::Time;
 use crate::wire::{Msg, Role, wire_bytes};
 
@@ -105,7 +105,7 @@ pub struct MeshConfig {
     pub stream: StreamParams,
     pub player: PlayerParams,
     pub mesh: MeshParams,
-    pub scheduler: SchedulerKind,
+    pub scheduler: SchedulerSpec,
     pub tracker: PeerId,
 }
 
@@ -174,6 +174,8 @@ pub struct MeshPeer {
     hellos: Vec<(PeerId, Time)>,
     mcache: Vec<PeerId>,
     polluted: SeqRing,
+    /// This peer's chunk scheduler (built from the configuration's spec).
+    sched: Box<dyn Scheduler>,
 }
 
 thread_local! {
@@ -184,14 +186,15 @@ thread_local! {
 struct Scratch {
     cands: Vec<Candidate>,
     sups: Vec<Supplier>,
-    order: Vec<(u32, Time, Seq)>,
     out: Vec<crate::sched::Assignment>,
 }
 
 impl MeshPeer {
     pub fn new(cfg: Arc<MeshConfig>, is_source: bool, up_kbps: u32) -> MeshPeer {
         let player = Player::new(cfg.player);
+        let sched = cfg.scheduler.build();
         MeshPeer {
+            sched,
             cfg,
             is_source,
             up_kbps,
@@ -258,6 +261,7 @@ impl MeshPeer {
     fn remove_partner(&mut self, id: PeerId, cx: &mut Ctx<'_, MeshTimer>) {
         if let Some(i) = self.partners.iter().position(|p| p.id == id) {
             self.partners.remove(i);
+            self.sched.on_partner_removed(id);
             cx.record(Record::NeighbourRemoved { peer: id });
             // Requests outstanding at it will never be answered.
             let requested = &mut self.requested;
@@ -299,6 +303,7 @@ impl MeshPeer {
             Some(i) => {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(seq);
+                self.sched.on_arrival(from, seq, p.at, cx.now);
                 Some(p.at)
             }
             None => None,
@@ -362,6 +367,7 @@ impl MeshPeer {
             if self.pending[i].expect + timeout <= now {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(p.seq);
+                self.sched.on_expired(p.from, p.seq, now);
                 if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
                     pt.rate_bps = (pt.rate_bps / 2).max(1);
                 }
@@ -406,14 +412,25 @@ impl MeshPeer {
                 return;
             }
             s.sups.clear();
+            let pending = &self.pending;
             s.sups.extend(self.partners.iter().map(|p| Supplier {
+                id: p.id,
                 map: p.map,
                 rate_bps: p.rate_bps,
                 free_at: p.free_at.max(now),
+                in_flight: pending.iter().filter(|q| q.from == p.id).count() as u32,
             }));
             s.out.clear();
-            let Scratch { cands, sups, order, out } = s;
-            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out, cx.rng);
+            let Scratch { cands, sups, out } = s;
+            let input = SchedInput {
+                now,
+                urgent: self.cfg.mesh.urgent_window,
+                chunk_wire_bits: wire_bits,
+                candidates: cands,
+                playback: self.player.needed_from(),
+                upload_backlog: cx.upload_backlog,
+            };
+            self.sched.schedule(&input, sups, out, cx.rng);
             for (k, p) in self.partners.iter_mut().enumerate() {
                 p.free_at = sups[k].free_at;
             }

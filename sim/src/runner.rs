@@ -9,14 +9,13 @@ use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridPeer};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
-use protocols::sched::SchedulerKind;
 use protocols::tree::{TreeConfig, TreePeer};
 use protocols::{PeerId, StreamParams, Time};
 
 use crate::churn;
 use crate::engine::{Engine, Protocol};
 use crate::latency::LatencyModel;
-use crate::scenario::{ChurnModel, ProtocolName, Scenario, SchedulerName};
+use crate::scenario::{ChurnModel, ProtocolName, Scenario};
 
 /// Mesh-pull as an engine protocol.
 pub struct MeshPull {
@@ -186,13 +185,7 @@ pub fn mesh_config(sc: &Scenario) -> MeshConfig {
         stream,
         player: PlayerParams { startup_chunks, startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0) },
         mesh,
-        scheduler: match sc.protocol.scheduler {
-            SchedulerName::Donet => SchedulerKind::Donet,
-            SchedulerName::Random => SchedulerKind::Random,
-            SchedulerName::RarestFirst => SchedulerKind::RarestFirst,
-            SchedulerName::Edf => SchedulerKind::Edf,
-            SchedulerName::LatestUseful => SchedulerKind::LatestUseful,
-        },
+        scheduler: protocols::sched::builtin(sc.protocol.scheduler.as_str()).expect("a built-in scheduler"),
         tracker: PeerId(0),
     }
 }
