@@ -20,6 +20,7 @@ pub mod cdn;
 pub mod chunkmap;
 pub mod hybrid;
 pub mod ids;
+pub mod lanetree;
 pub mod media;
 pub mod mesh;
 pub mod meshcore;
