@@ -53,7 +53,7 @@ use std::sync::Arc;
 
 use crate::ids::{PeerId, Seq};
 use crate::media::{Media, MediaTimer};
-use crate::meshcore::{MeshTimer, PartnerMesh, PullPolicy};
+use crate::meshcore::{MeshEnv, MeshTimer, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
@@ -244,9 +244,9 @@ impl Peer for MeshPeer {
             return;
         }
         let cfg = &*self.cfg;
-        let wire_bits = cfg.chunk_wire_bits();
         let mut pol = Donet { cfg };
-        let rest = self.mesh.on_message(from, msg, &self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
+        let env = MeshEnv::new(&cfg.mesh, &cfg.stream);
+        let rest = self.mesh.on_message(from, msg, &self.media, env, &mut pol, cx);
         if let Some(Msg::Chunk { seq, len, polluted }) = rest {
             self.on_chunk(from, seq, len, polluted, cx);
         }
@@ -262,9 +262,8 @@ impl Peer for MeshPeer {
                 self.media.on_timer(t, &cfg.stream, cx);
             }
             MeshPullTimer::Mesh(t) => {
-                let wire_bits = cfg.chunk_wire_bits();
                 let mut pol = Donet { cfg };
-                self.mesh.on_timer(t, &mut self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
+                self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             MeshPullTimer::TrackerRefresh => {
                 cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
