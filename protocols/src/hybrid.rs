@@ -154,7 +154,7 @@ use rand::RngExt;
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
-use crate::media::{Media, MediaTimer};
+use crate::media::{HasMedia, Media, MediaTimer};
 use crate::mesh::MeshParams;
 use crate::meshcore::{MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
@@ -320,21 +320,7 @@ pub enum HybridTimer {
     Promote,
 }
 
-impl From<MediaTimer> for HybridTimer {
-    fn from(t: MediaTimer) -> Self {
-        HybridTimer::Media(t)
-    }
-}
-impl From<MeshTimer> for HybridTimer {
-    fn from(t: MeshTimer) -> Self {
-        HybridTimer::Mesh(t)
-    }
-}
-impl From<LaneTimer> for HybridTimer {
-    fn from(t: LaneTimer) -> Self {
-        HybridTimer::Lane(t)
-    }
-}
+crate::timer_from!(HybridTimer: Media(MediaTimer), Mesh(MeshTimer), Lane(LaneTimer));
 
 /// Per-node counters, for tests and tools.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -660,12 +646,6 @@ impl HybridPeer {
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.mesh.partners.iter().map(|p| p.id)
     }
-    pub fn is_playing(&self) -> bool {
-        self.media.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.media.have.contains(seq)
-    }
     pub fn stats(&self) -> HybridStats {
         self.st.stats
     }
@@ -803,6 +783,12 @@ impl HybridPeer {
                 self.tree.send_join(l, to, offer, &cfg.tree, cx);
             }
         }
+    }
+}
+
+impl HasMedia for HybridPeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 

@@ -52,7 +52,7 @@
 use std::sync::Arc;
 
 use crate::ids::{PeerId, Seq};
-use crate::media::{Media, MediaTimer};
+use crate::media::{HasMedia, Media, MediaTimer};
 use crate::meshcore::{MeshEnv, MeshTimer, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::PlayerParams;
@@ -128,16 +128,7 @@ pub enum MeshPullTimer {
     TrackerRefresh,
 }
 
-impl From<MediaTimer> for MeshPullTimer {
-    fn from(t: MediaTimer) -> Self {
-        MeshPullTimer::Media(t)
-    }
-}
-impl From<MeshTimer> for MeshPullTimer {
-    fn from(t: MeshTimer) -> Self {
-        MeshPullTimer::Mesh(t)
-    }
-}
+crate::timer_from!(MeshPullTimer: Media(MediaTimer), Mesh(MeshTimer));
 
 /// DONet's choices for the mesh core.
 struct Donet<'a> {
@@ -193,12 +184,6 @@ impl MeshPeer {
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.mesh.partners.iter().map(|p| p.id)
     }
-    pub fn is_playing(&self) -> bool {
-        self.media.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.media.have.contains(seq)
-    }
 
     fn role(&self) -> Role {
         if self.mesh.is_source { Role::Source } else { Role::Peer }
@@ -213,6 +198,12 @@ impl MeshPeer {
         }
         self.media.store(seq, polluted);
         self.media.check_startup(cx);
+    }
+}
+
+impl HasMedia for MeshPeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 

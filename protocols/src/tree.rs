@@ -129,7 +129,7 @@ use rand::RngExt;
 
 use crate::ids::{PeerId, Seq};
 use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
-use crate::media::{Media, MediaTimer};
+use crate::media::{HasMedia, Media, MediaTimer};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::{Player, PlayerParams};
 use crate::prefetch::prefetch_slice;
@@ -300,16 +300,7 @@ pub enum TreeTimer {
     TrackerRefresh,
 }
 
-impl From<MediaTimer> for TreeTimer {
-    fn from(t: MediaTimer) -> Self {
-        TreeTimer::Media(t)
-    }
-}
-impl From<LaneTimer> for TreeTimer {
-    fn from(t: LaneTimer) -> Self {
-        TreeTimer::Lane(t)
-    }
-}
+crate::timer_from!(TreeTimer: Media(MediaTimer), Lane(LaneTimer));
 
 /// What a peer has seen of one stripe before its player started.
 #[derive(Clone, Copy, Debug, Default)]
@@ -420,16 +411,6 @@ impl TreePeer {
     pub fn last_change(&self, stripe: u8) -> Time {
         self.tree.lanes.get(stripe as usize).map_or(Time::ZERO, |s| s.changed)
     }
-    pub fn is_playing(&self) -> bool {
-        self.media.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.media.have.contains(seq)
-    }
-    /// Newest chunk received (emitted, for the source).
-    pub fn newest(&self) -> Option<Seq> {
-        self.media.newest
-    }
 
     // ----- helpers -----
 
@@ -523,6 +504,12 @@ impl TreePeer {
         };
         let startup = self.media.player.params().startup_chunks.max(1);
         self.media.choose_start(x + startup - 1, cx);
+    }
+}
+
+impl HasMedia for TreePeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 
