@@ -219,7 +219,28 @@ note_diff() { # group, path, old file, new file, note
     minus=$(diff "$3" "$4" | grep -c '^<')
     plus=$(diff "$3" "$4" | grep -c '^>')
     printf '  DIFFERS    %s (%s lines only in committed, %s only in regenerated%s)\n' "$2" "$minus" "$plus" "${5:+; $5}"
+    case "$2" in *.csv) csv_columns_note "$3" "$4" ;; esac
     diff "$3" "$4" | grep '^[<>]' | head -6 | cut -c1-180 | sed 's/^/               /'
+}
+# For CSVs whose header changed: which columns came or went, and whether the
+# rows agree on the columns both have (a diagnosis; the file still differs).
+csv_columns_note() { # old, new
+    [ "$(head -1 "$1")" != "$(head -1 "$2")" ] || return 0
+    awk -F, '
+        FNR == 1 { f++; for (i = 1; i <= NF; i++) { col[f, $i] = i; name[f, i] = $i } nf[f] = NF; next }
+        { line[f, FNR] = $0; rows[f] = FNR }
+        END {
+            for (i = 1; i <= nf[2]; i++) if (!((1, name[2, i]) in col)) added = added " " name[2, i]
+            for (i = 1; i <= nf[1]; i++) if (!((2, name[1, i]) in col)) gone = gone " " name[1, i]
+            bad = (rows[1] != rows[2])
+            for (r = 2; r <= rows[1] && r <= rows[2]; r++) {
+                split(line[1, r], a, ","); split(line[2, r], b, ",")
+                for (i = 1; i <= nf[1]; i++) if ((2, name[1, i]) in col && a[i] != b[col[2, name[1, i]]]) { bad++; break }
+            }
+            printf "               header differs: columns only in regenerated:%s; only in committed:%s; ", (added ? added : " none"), (gone ? gone : " none")
+            if (bad) printf "rows differ on shared columns (%d rows)\n", bad
+            else printf "every row identical on the shared columns\n"
+        }' "$1" "$2"
 }
 note_missing() { # group, path, why
     n_diff[$1]=$(( ${n_diff[$1]} + 1 ))
