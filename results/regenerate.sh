@@ -10,13 +10,18 @@
 #                      results/, which is left untouched. Exit 0 only if every
 #                      compared file is identical, 1 otherwise, 2 on bad usage
 #                      or a failed build.
-#   --write            regenerate baseline, compare, attack and dynamics in
-#                      place in results/, then compare them with the HEAD
-#                      commit and print `git status --short results/`. The
+#   --write            the same, then copy into results/ every regenerated
+#                      scenario of baseline, compare, attack and dynamics
+#                      that differs (its .txt, -replications.csv and
+#                      -manifest.toml together), and print
+#                      `git status --short results/`. Identical scenarios are
+#                      left alone, so their manifests keep their commit. The
 #                      groups that mix simulated numbers with wall-clock or
 #                      real-network measurements (reference, scale, validate)
 #                      are only checked, never written: the report names the
-#                      command that refreshes them.
+#                      command that refreshes them. Exit 0 unless a
+#                      regeneration failed, a file has no rule, or one of
+#                      those checked-only groups differs.
 #   --only LIST        groups to do (comma-separated) out of:
 #                      baseline compare attack dynamics reference scale validate perf
 #                      (default: all).
@@ -31,7 +36,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
 ALL_GROUPS=(baseline compare attack dynamics reference scale validate perf)
-WRITTEN_GROUPS=" baseline compare attack dynamics " # regenerated in place by --write
+WRITTEN_GROUPS=" baseline compare attack dynamics " # copied into results/ by --write
 mode=check
 only=""
 jobs=1
@@ -86,23 +91,19 @@ echo "== cargo build --release --locked"
 cargo build --release --locked || { echo "error: the release build failed" >&2; exit 2; }
 export SWARMLAB_NO_BUILD=1
 
-# Where a group's regenerated files go.
-dest_of() { # group
-    if [ "$mode" = write ] && [[ "$WRITTEN_GROUPS" == *" $1 "* ]]; then echo results; else echo "$NEW"; fi
-}
-
 # ---------------------------------------------------------------- regeneration
-# Each regen_<group> writes <dest>/<group>/... with the command that made the
-# committed files (the group's run.sh where there is one).
+# Each regen_<group> writes $NEW/<group>/... with the command that made the
+# committed files (the group's run.sh where there is one). Both modes
+# regenerate everything first, so that no manifest sees a results/ already
+# rewritten by this script (which would mark its git_commit -dirty).
 
 regen_baseline() { # src/check.rs: `--update` is the one way to make baselines
-    local d; d=$(dest_of baseline)/baseline
-    mkdir -p "$d"
-    "$BIN" check scenarios/ci/*.toml --baseline "$d" --update
+    mkdir -p "$NEW/baseline"
+    "$BIN" check scenarios/ci/*.toml --baseline "$NEW/baseline" --update
 }
-regen_compare() { RESULTS_DEST=$(dest_of compare) bash results/compare/run.sh; }
-regen_attack() { RESULTS_DEST=$(dest_of attack) bash results/attack/run.sh attack; }
-regen_dynamics() { RESULTS_DEST=$(dest_of dynamics) bash results/attack/run.sh dynamics; }
+regen_compare() { RESULTS_DEST=$NEW bash results/compare/run.sh; }
+regen_attack() { RESULTS_DEST=$NEW bash results/attack/run.sh attack; }
+regen_dynamics() { RESULTS_DEST=$NEW bash results/attack/run.sh dynamics; }
 regen_reference() { REFERENCE_OUT=$NEW/reference/runs.csv bash results/reference/run.sh; }
 regen_scale() { # results/scale/README.md's command, at the --scale-peers populations
     mkdir -p "$NEW/scale"
@@ -199,8 +200,19 @@ rule_for() {
 }
 
 declare -A n_same n_diff n_skip
+declare -A diff_units  # group/<scenario> (or baseline file) with a difference
 skipped=()   # "file: reason"
-failures=0
+failures=0   # differences and failures that make the exit status 1
+
+# The unit a file belongs to: a scenario's .txt, -replications.csv and
+# -manifest.toml are written together by --write.
+unit_of() { local u=${1%.txt}; u=${u%-replications.csv}; echo "${u%-manifest.toml}"; }
+count_diff() { # group, rel path
+    diff_units[$(unit_of "$2")]=1
+    # --write copies the written groups' differences into results/: not a failure.
+    if [ "$mode" = write ] && [[ "$WRITTEN_GROUPS" == *" $1 "* ]]; then return; fi
+    failures=$((failures + 1))
+}
 for g in "${groups[@]}"; do n_same[$g]=0; n_diff[$g]=0; n_skip[$g]=0; done
 
 note_skip() { # group, shown path, reason
@@ -214,7 +226,7 @@ note_same() { # group, path, note
 }
 note_diff() { # group, path, old file, new file, note
     n_diff[$1]=$(( ${n_diff[$1]} + 1 ))
-    failures=$((failures + 1))
+    count_diff "$1" "$2"
     local minus plus
     minus=$(diff "$3" "$4" | grep -c '^<')
     plus=$(diff "$3" "$4" | grep -c '^>')
@@ -244,7 +256,7 @@ csv_columns_note() { # old, new
 }
 note_missing() { # group, path, why
     n_diff[$1]=$(( ${n_diff[$1]} + 1 ))
-    failures=$((failures + 1))
+    count_diff "$1" "$2"
     printf '  DIFFERS    %s (%s)\n' "$2" "$3"
 }
 
@@ -263,7 +275,8 @@ compare_file() { # group, rel path, committed file, regenerated file
     rule=$(rule_for "$rel")
     case "$rule" in
         none) return ;;
-        none-rule) note_missing "$g" "$rel" "no rule in results/regenerate.sh for this file: add one"; return ;;
+        none-rule) n_diff[$g]=$(( ${n_diff[$g]} + 1 )); failures=$((failures + 1))
+            printf '  NO RULE    %s (results/regenerate.sh has no rule for this file: add one)\n' "$rel"; return ;;
         skip:*) note_skip "$g" "$rel" "${rule#skip:}"; return ;;
     esac
     a=$NORM/old/$rel; b=$NORM/new/$rel
@@ -317,7 +330,6 @@ compare_file() { # group, rel path, committed file, regenerated file
 
 echo
 echo "== report (committed: results/, regenerated: $NEW/)"
-[ "$mode" = write ] && echo "   (--write: baseline, compare, attack and dynamics are compared as HEAD:results/ against the rewritten results/)"
 for g in "${groups[@]}"; do
     read -r rc w cut cst < "$LOGS/$g.status"
     echo "-- $g (regenerated in ${w} s wall, $(awk -v a="${cut%m*}" -v b="${cut#*m}" -v c="${cst%m*}" -v d="${cst#*m}" 'BEGIN { printf "%.1f", a * 60 + b + c * 60 + d }') s CPU; exit $rc)"
@@ -326,15 +338,7 @@ for g in "${groups[@]}"; do
         echo "  FAILED     regeneration of $g exited $rc; last lines of $LOGS/$g.log:"
         tail -5 "$LOGS/$g.log" | sed 's/^/               /'
     fi
-    if [ "$mode" = write ] && [[ "$WRITTEN_GROUPS" == *" $g "* ]]; then
-        # Compare HEAD's files with the ones just written.
-        mkdir -p "$SCRATCH/head"
-        rm -rf "${SCRATCH:?}/head/$g"
-        git archive HEAD "results/$g" 2>/dev/null | tar -x -C "$SCRATCH/head" 2>/dev/null
-        base=$SCRATCH/head/results; cur=results
-    else
-        base=results; cur=$NEW
-    fi
+    base=results; cur=$NEW
     # Every committed file, real-run directories folded into one line each.
     while IFS= read -r f; do
         rel=${f#"$base"/}
@@ -349,7 +353,7 @@ for g in "${groups[@]}"; do
     if [[ " compare attack dynamics baseline " == *" $g "* ]] && [ -d "$cur/$g" ]; then
         while IFS= read -r f; do
             rel=${f#"$cur"/}
-            [ -e "$base/$rel" ] || note_missing "$g" "$rel" "regenerated but not committed"
+            [ -e "$base/$rel" ] || note_missing "$g" "$rel" "regenerated, not in results/"
         done < <(find "$cur/$g" -type f | LC_ALL=C sort)
     fi
 done
@@ -366,6 +370,19 @@ if [ ${#skipped[@]} -gt 0 ]; then
     printf '  %s\n' "${skipped[@]}"
 fi
 if [ "$mode" = write ]; then
+    echo
+    echo "== writing: every differing scenario of ${WRITTEN_GROUPS# }"
+    written=0
+    for g in "${groups[@]}"; do
+        [[ "$WRITTEN_GROUPS" == *" $g "* ]] && [ -d "$NEW/$g" ] || continue
+        while IFS= read -r f; do
+            rel=${f#"$NEW"/}
+            [ -n "${diff_units[$(unit_of "$rel")]:-}" ] || continue
+            mkdir -p "results/$(dirname "$rel")"
+            cp "$f" "results/$rel" && echo "  wrote results/$rel" && written=$((written + 1))
+        done < <(find "$NEW/$g" -type f | LC_ALL=C sort)
+    done
+    echo "  $written file(s) written"
     for g in reference scale validate; do
         [[ " ${groups[*]} " == *" $g "* ]] || continue
         echo
@@ -382,9 +399,19 @@ if [ "$mode" = write ]; then
 fi
 echo
 echo "== wall time: $(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN { printf "%.0f", e - s }') s (build included); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+total_diff=0
+for g in "${groups[@]}"; do total_diff=$((total_diff + ${n_diff[$g]})); done
 if [ "$failures" -eq 0 ]; then
-    echo "== result: every compared file is identical"
+    if [ "$total_diff" -eq 0 ]; then
+        echo "== result: every compared file is identical"
+    else
+        echo "== result: $total_diff differing file(s), all in written groups (see above for what was written)"
+    fi
     exit 0
 fi
-echo "== result: $failures difference(s) or failure(s)"
+if [ "$mode" = write ]; then
+    echo "== result: $failures difference(s) in checked-only groups, files without a rule, or failed regenerations"
+else
+    echo "== result: $failures difference(s) or failure(s)"
+fi
 exit 1
