@@ -371,7 +371,7 @@ if [ ${#skipped[@]} -gt 0 ]; then
 fi
 if [ "$mode" = write ]; then
     echo
-    echo "== writing: every differing scenario of ${WRITTEN_GROUPS# }"
+    echo "== writing: every differing scenario of baseline, compare, attack and dynamics"
     written=0
     for g in "${groups[@]}"; do
         [[ "$WRITTEN_GROUPS" == *" $g "* ]] && [ -d "$NEW/$g" ] || continue
@@ -384,9 +384,9 @@ if [ "$mode" = write ]; then
     done
     echo "  $written file(s) written"
     for g in reference scale validate; do
-        [[ " ${groups[*]} " == *" $g "* ]] || continue
+        [[ " ${groups[*]} " == *" $g "* ]] && [ "${n_diff[$g]}" -gt 0 ] || continue
         echo
-        echo "note: $g was checked, not written (it mixes simulated numbers with measurements). If it differs, refresh it with:"
+        echo "note: $g differs but was not written (it mixes simulated numbers with measurements); refresh it with:"
         case $g in
             reference) echo "  bash results/reference/run.sh" ;;
             scale) echo "  target/release/swarmlab bench --peers $scale_peers   (see results/scale/README.md)" ;;
