@@ -39,4 +39,4 @@ pub use ids::{PeerId, Seq};
 pub use node::Node;
 pub use peer::{Command, Ctx, Outbox, Peer, Record, StreamParams};
 pub use time::Time;
-pub use wire::Msg;
+pub use wire::{ExtCodec, ExtMsg, Msg};
