@@ -21,6 +21,7 @@ dest=${RESULTS_DEST:-results}
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(attack dynamics)
 for group in "${groups[@]}"; do
+    mkdir -p "target/results-$group"
     for f in scenarios/$group/*.toml; do
         name=$(basename "$f" .toml)
         out=target/results-$group/$name
