@@ -37,6 +37,6 @@ pub mod wire;
 pub use chunkmap::ChunkMap;
 pub use ids::{PeerId, Seq};
 pub use node::Node;
-pub use peer::{Command, Ctx, Outbox, Peer, Record, StreamParams};
+pub use peer::{Command, Ctx, DropReason, Outbox, Peer, Record, StreamParams};
 pub use time::Time;
 pub use wire::{ExtCodec, ExtMsg, Msg};
