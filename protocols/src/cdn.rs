@@ -19,7 +19,7 @@
 //!   when no buffer map has come for three intervals; the source forgets a
 //!   client silent for `client_timeout` (crash) or that says `Bye`;
 //! - a peer starts its player `startup_chunks` back from the newest chunk it
-//!   learns of (the shared [`Player`]), then every `schedule_interval` and on
+//!   learns of (the shared [`Player`](crate::playback::Player)), then every `schedule_interval` and on
 //!   every buffer map requests the missing chunks of
 //!   `[next needed, next needed + max(request_ahead, startup_chunks))` that the
 //!   source holds and that it has not requested yet, in one `Request` bitmap.

@@ -79,10 +79,10 @@
 //! see the same hole and pull it themselves), and skips a child whose latest
 //! buffer map shows the chunk. So a chunk is fetched twice only when a push
 //! was overtaken by its pull deadline, or across a parent change; such
-//! arrivals are recorded as duplicates ([`Record::ChunkArrived`]) and counted
+//! arrivals are recorded as duplicates ([`Record::ChunkArrived`](crate::peer::Record::ChunkArrived)) and counted
 //! per node ([`HybridStats`]).
 //!
-//! **Playback** uses the shared [`Player`]. A peer whose first chunks come by
+//! **Playback** uses the shared [`Player`](crate::playback::Player). A peer whose first chunks come by
 //! push starts, as in tree-push, at the first pushed chunk and waits for
 //! `startup_chunks` from there (they come by push), so its lag is the tree's.
 //! (Starting `startup_chunks` earlier and pulling the older part of the buffer
