@@ -93,6 +93,12 @@ enum Command {
     Peer(Box<peer_cmd::Args>),
     /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
     Validate(validate::Args),
+    /// Print the metrics glossary: every metric's definition, unit, direction of improvement, coverage and source.
+    Metrics {
+        /// Print Markdown (the text of docs/metrics.md) instead of plain text.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -113,6 +119,11 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::main(a),
         Command::Peer(a) => peer_cmd::main(*a),
         Command::Validate(a) => validate::main(a),
+        Command::Metrics { markdown } => {
+            let text = if markdown { analysis::glossary::markdown() } else { analysis::glossary::text() };
+            let _ = write!(std::io::stdout().lock(), "{text}");
+            ExitCode::SUCCESS
+        }
     }
 }
 

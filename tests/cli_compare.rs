@@ -34,6 +34,15 @@ fn compare_prints_one_row_per_variant_and_writes_tidy_csv() {
     assert!(rows[0].starts_with("mesh-pull/donet"), "{stdout}");
     assert!(rows[1].starts_with("mesh/edf"), "{stdout}");
     assert!(rows[2].starts_with("client-server"), "{stdout}");
+    // Units on the line under the headers, in the headers' columns.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("variant")).expect("header line");
+    let (h, u) = (lines[header], lines[header + 1]);
+    for (label, unit) in [("continuity", "ratio"), ("startup p50", "s"), ("lag p95", "s"), ("server load", "streams")] {
+        let end = h.find(label).expect(label) + label.len();
+        assert_eq!(&u[end - unit.len()..end], unit, "unit of `{label}` under it:\n{h}\n{u}");
+    }
+    assert!(stdout.contains("definitions: `swarmlab metrics`"), "{stdout}");
     let mut r = csv::Reader::from_path(out.join("compare.csv")).expect("compare.csv");
     let headers = r.headers().expect("header").clone();
     assert_eq!(

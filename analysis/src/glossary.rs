@@ -135,7 +135,7 @@ pub const METRICS: &[MetricDef] = &[
         "quality",
         DUE,
         DONET,
-        "Continuity index pooled over peers: sum of chunks played / sum of chunks due. Weights each peer by its time in the swarm; the headline quality metric."
+        "Continuity index pooled over peers: sum of chunks played / sum of chunks due. Weights each peer by its number of deadlines (its time in the swarm after it started playing); the headline quality metric."
     ),
     m!(
         "continuity_p05",
@@ -224,7 +224,7 @@ pub const METRICS: &[MetricDef] = &[
         "delivery",
         "every useful chunk arrival at a peer (first copy, before its deadline)",
         OWN,
-        "Time from a chunk's emission at the source to its first arrival at a peer, median over all (chunk, peer) pairs that arrived in time; a constant-memory histogram (error below 1%)."
+        "Time from a chunk's emission at the source to its first arrival at a peer, median (nearest rank) over all (chunk, peer) pairs that arrived in time, from a constant-memory histogram (within 1.6% of the sample value: 64 sub-buckets per power of two, lower bucket edge)."
     ),
     m!(
         "delivery_delay_p95",
@@ -751,8 +751,11 @@ pub fn markdown() -> String {
          `swarmlab metrics` prints the same text in the terminal.\n",
     );
     for (group, defs) in groups() {
+        if !s.ends_with("\n\n") {
+            s.push('\n');
+        }
         s.push_str(&format!(
-            "\n## {group}\n\n| metric | unit | better | range | covers | follows |\n|---|---|---|---|---|---|\n"
+            "## {group}\n\n| metric | unit | better | range | covers | follows |\n|---|---|---|---|---|---|\n"
         ));
         for e in &defs {
             s.push_str(&format!(
