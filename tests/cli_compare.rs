@@ -80,6 +80,22 @@ fn compare_output_does_not_depend_on_the_thread_count() {
         String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.starts_with("wrote")).collect::<Vec<_>>().join("\n")
     };
     assert_eq!(strip(&oa), strip(&ob));
+    // The --threads flag (rather than RAYON_NUM_THREADS) gives the same files;
+    // --quiet silences the progress display and the wall-time line.
+    let c = out_dir("t-flag");
+    let oc = bin()
+        .args(["compare", "tests/fixtures/compare.toml", "--threads", "1", "--quiet", "--out"])
+        .arg(&c)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("run swarmlab");
+    assert!(oc.status.success(), "{}", String::from_utf8_lossy(&oc.stderr));
+    assert_eq!(read(&a), read(&c), "compare.csv differs with --threads 1");
+    assert!(oc.stderr.is_empty(), "--quiet: {}", String::from_utf8_lossy(&oc.stderr));
+    assert!(String::from_utf8_lossy(&ob.stderr).contains("ran 3 runs (3 variants x 1 seeds)"), "without --quiet");
+    let bad = bin().args(["compare", "tests/fixtures/compare.toml", "--threads", "0"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--threads"), "the error names the flag");
 }
 
 #[test]
