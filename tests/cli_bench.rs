@@ -30,11 +30,8 @@ fn default_out_is_under_target_not_results() {
     assert!(!dir.join("results").exists(), "bench wrote into results/ without --out");
     // --replot redraws from the CSV alone.
     std::fs::remove_file(out.join("scale.png")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_swarmlab"))
-        .current_dir(&dir)
-        .args(["bench", "--replot"])
-        .output()
-        .unwrap();
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_swarmlab")).current_dir(&dir).args(["bench", "--replot"]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("scale.png").is_file());
     let o = Command::new(env!("CARGO_BIN_EXE_swarmlab"))
