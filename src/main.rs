@@ -99,7 +99,7 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Regression gate: rerun a suite and compare with a baseline; exit non-zero on a regression.
     Check(check::Args),
-    /// Draw figures (PNG and SVG) from output CSVs without rerunning.
+    /// Draw figures (SVG, PDF, 300-dpi PNG) from output CSVs without rerunning.
     Plot(plot::Args),
     /// Scale benchmark: run the scale scenarios at several populations and record wall time, events/s and peak memory.
     Bench(bench::Args),
