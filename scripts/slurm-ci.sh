@@ -172,4 +172,4 @@ done < <(cd "$T/full" && find jobs -name '*.csv' | sort)
 [ "$n" -gt 0 ] || fail "the unsharded sweep wrote no job CSV files"
 diff <(cd "$T/full" && find jobs -name '*.csv' | sort) <(cd "$OUT/all" && find jobs -name '*.csv' | sort) \
     || fail "the merged sweep has different job files"
-say "OK: merged sweep.csv and $n job CSV files equal the unsharded sweep byte for byte ($SHARDS shards)"
+say "OK: merged sweep.csv and $n job CSV files equal the unsharded sweep byte for byte ($SHARDS shards; ${SECONDS} s in all)"
