@@ -680,12 +680,13 @@ pub fn scale<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &ScaleFig) ->
         let (y0, y1) = decades(y0, y1);
         let mut chart = ChartBuilder::on(area)
             .margin_left(TICK / 2)
-            .margin_right(2 * TICK)
+            .margin_right(3 * TICK)
             .margin_top(TICK / 2)
             .margin_bottom(TICK / 2)
             .x_label_area_size(3 * TICK)
             .y_label_area_size(4 * TICK)
-            .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+            // A hair beyond the decades, so that rounding keeps their ticks.
+            .build_cartesian_2d((x0 * 0.999..x1 * 1.001).log_scale(), (y0 * 0.999..y1 * 1.001).log_scale())
             .ctx()?;
         style_mesh!(
             chart
