@@ -653,7 +653,7 @@ pub const METRICS: &[MetricDef] = &[
         "quality",
         "all peers, per time bucket",
         OWN,
-        "How long continuity takes to come back after a disruption of the [[timeline]] (source or tracker outage, partition, bandwidth drop). Reference: the pooled continuity of the 60 s before the first disruptive event. Clock: from the last restoring event (source or tracker back up, partition healed, bandwidth restored) after it. Value: the time until the first 1 s bucket from which 10 s of buckets all reach 0.9 x the reference (buckets where nothing was due count as reached). Undefined (- in tables, empty in CSV) without a disruption followed by a restoration, or when continuity never recovers before the end."
+        "How long continuity takes to come back after a disruption of the [[timeline]] (source or tracker outage, partition, bandwidth drop). Reference: the pooled continuity of the 60 s before the first disruptive event. Clock: from the last restoring event (source or tracker back up, partition healed, bandwidth restored) after it. Value: the time until the first time bucket (the buckets of timeseries.csv: about 600 per run, at least 1 s) from which 10 s of buckets all reach 0.9 x the reference (buckets where nothing was due count as reached). Undefined (- in tables, empty in CSV) without a disruption followed by a restoration, or when continuity never recovers before the end."
     ),
 ];
 
