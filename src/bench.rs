@@ -14,8 +14,11 @@
 //! per wall second, peak RSS and peak RSS / N ("bytes per peer"), peers that
 //! joined in all, the pooled continuity (a sanity check that the protocol
 //! still works at that size), the commit, and the 1-minute load average
-//! before and after the run (the machine may be shared). `OUT/scale.png` and
-//! `OUT/scale.svg` plot wall time and peak memory against N, log-log.
+//! before and after the run (the machine may be shared). `OUT/scale.svg`,
+//! `.pdf` and `.png` plot wall time and peak memory against N, log-log
+//! (`--replot` redraws them from `OUT/scale.csv` without running anything).
+//! `OUT` defaults to `target/swarmlab-bench`: the recorded results in
+//! `results/scale/` change only when `--out results/scale` is given.
 //!
 //! Wall time is measured here and only here: it goes to the benchmark CSV,
 //! never into a run's deterministic outputs (the simulation itself reads no
@@ -43,12 +46,15 @@ pub struct Args {
     /// Simulated seconds [default: the scenario's `duration_s`, 600].
     #[arg(long)]
     pub duration_s: Option<f64>,
-    /// Where scale.csv and the plot go.
-    #[arg(long, default_value = "results/scale")]
+    /// Where scale.csv and the plot go (the recorded results: `--out results/scale`).
+    #[arg(long, default_value = "target/swarmlab-bench")]
     pub out: PathBuf,
     /// Do not draw the plot.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "replot")]
     pub no_plot: bool,
+    /// Run nothing: redraw the plot from OUT/scale.csv.
+    #[arg(long)]
+    pub replot: bool,
     /// Internal: run one configuration in this process and print its figures.
     #[arg(long, hide = true)]
     pub child: bool,
@@ -75,6 +81,24 @@ const HEADER: &[&str] = &[
 pub fn main(a: Args) -> ExitCode {
     if a.child {
         return child(&a);
+    }
+    if a.replot {
+        let csv_path = a.out.join("scale.csv");
+        let rows = read_rows(&csv_path);
+        if rows.is_empty() {
+            eprintln!("error: {}: no rows to plot (run the benchmark first)", csv_path.display());
+            return ExitCode::from(2);
+        }
+        return match plot(&rows, &a.out) {
+            Ok(()) => {
+                println!("wrote {}.{{svg,pdf,png}} from {}", a.out.join("scale").display(), csv_path.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: plot: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     if a.peers.is_empty() || a.protocols.is_empty() || a.peers.contains(&0) {
         eprintln!("error: --peers and --protocols need at least one value each, and populations must be positive");
@@ -162,7 +186,7 @@ pub fn main(a: Args) -> ExitCode {
             eprintln!("error: plot: {e}");
             return ExitCode::from(1);
         }
-        println!("wrote {} and {}", a.out.join("scale.png").display(), a.out.join("scale.svg").display());
+        println!("wrote {}.{{svg,pdf,png}}", a.out.join("scale").display());
     }
     ExitCode::SUCCESS
 }
@@ -344,85 +368,20 @@ fn read_rows(path: &Path) -> Vec<Row> {
     rows
 }
 
-/// Log-log plot: wall time and peak RSS against the population, one line per
-/// protocol (rows of the longest simulated duration only).
+/// Log-log plot (`scale.svg`, `.pdf`, `.png`): wall time and peak RSS
+/// against the population, one line per protocol (rows of the longest
+/// simulated duration only), in the style of `swarmlab plot`.
 fn plot(rows: &[Row], out: &Path) -> Result<(), String> {
-    use plotters::prelude::*;
     crate::plot::register_font()?;
     let sim_s = rows.iter().map(|r| r.run.sim_s).fold(0.0, f64::max);
-    let rows: Vec<&Row> = rows.iter().filter(|r| r.run.sim_s == sim_s).collect();
-    let mut protocols: Vec<&str> = Vec::new();
-    for r in &rows {
-        if !protocols.contains(&r.protocol.as_str()) {
-            protocols.push(&r.protocol);
+    let mut lines: Vec<(String, Vec<crate::plot::ScalePoint>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.run.sim_s == sim_s) {
+        let p = (r.peers as f64, r.run.wall_s, r.run.peak_rss as f64);
+        match lines.iter_mut().find(|(name, _)| *name == r.protocol) {
+            Some((_, v)) => v.push(p),
+            None => lines.push((r.protocol.clone(), vec![p])),
         }
     }
-    let colors = [RGBColor(0, 114, 178), RGBColor(213, 94, 0), RGBColor(0, 158, 115), RGBColor(204, 121, 167)];
-    let font = |size: u32| -> TextStyle<'static> { ("sans-serif", size).into_font().into() };
-    type Get = fn(&Row) -> f64;
-    let panels: [(&str, Get); 2] =
-        [("wall time (s)", |r| r.run.wall_s), ("peak RSS (MB)", |r| r.run.peak_rss as f64 / 1e6)];
-    fn draw<DB: DrawingBackend>(
-        root: DrawingArea<DB, plotters::coord::Shift>,
-        rows: &[&Row],
-        protocols: &[&str],
-        colors: &[RGBColor],
-        panels: &[(&str, Get); 2],
-        sim_s: f64,
-        font: &dyn Fn(u32) -> TextStyle<'static>,
-    ) -> Result<(), String> {
-        let e = |e: plotters::drawing::DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-        root.fill(&WHITE).map_err(e)?;
-        let root = root
-            .titled(&format!("swarmlab scale benchmark: {sim_s:.0} simulated s, one core per run"), font(18))
-            .map_err(e)?;
-        let areas = root.split_evenly((1, 2));
-        let (x0, x1) = rows.iter().fold((f64::MAX, 0.0f64), |(a, b), r| (a.min(r.peers as f64), b.max(r.peers as f64)));
-        for ((name, get), area) in panels.iter().zip(areas.iter()) {
-            let (y0, y1) = rows.iter().fold((f64::MAX, 0.0f64), |(a, b), r| (a.min(get(r)), b.max(get(r))));
-            let (y0, y1) = ((y0 / 2.0).max(1e-3), (y1 * 2.0).max(1e-2));
-            let mut chart = ChartBuilder::on(area)
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d((x0 / 2.0..x1 * 2.0).log_scale(), (y0..y1).log_scale())
-                .map_err(e)?;
-            chart
-                .configure_mesh()
-                .x_desc("peers")
-                .y_desc(*name)
-                .axis_desc_style(font(14))
-                .label_style(font(12))
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| if *v >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") })
-                .draw()
-                .map_err(e)?;
-            for (k, p) in protocols.iter().enumerate() {
-                let c = colors[k % colors.len()];
-                let pts: Vec<(f64, f64)> =
-                    rows.iter().filter(|r| r.protocol == *p).map(|r| (r.peers as f64, get(r))).collect();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                    .map_err(e)?
-                    .label(*p)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(2)));
-                chart.draw_series(pts.iter().map(|&q| Circle::new(q, 4, c.filled()))).map_err(e)?;
-            }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font(font(12))
-                .draw()
-                .map_err(e)?;
-        }
-        root.present().map_err(e)
-    }
-    let size = (1000, 480);
-    let png = out.join("scale.png");
-    let svg = out.join("scale.svg");
-    draw(BitMapBackend::new(&png, size).into_drawing_area(), &rows, &protocols, &colors, &panels, sim_s, &font)?;
-    draw(SVGBackend::new(&svg, size).into_drawing_area(), &rows, &protocols, &colors, &panels, sim_s, &font)?;
-    Ok(())
+    let fig = crate::plot::Figure::Scale(crate::plot::ScaleFig { sim_s, lines });
+    crate::plot::save(&fig, out, "scale", crate::plot::Formats::default()).map(|_| ())
 }

@@ -15,6 +15,7 @@ mod bench;
 mod check;
 mod hugepages;
 mod manifest;
+mod matrix;
 mod netns;
 mod peer_cmd;
 mod plot;
@@ -38,10 +39,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run one scenario: print a summary table and write summary.csv and peers.csv.
+    /// Run one scenario: print a summary table and write summary.csv, peers.csv, timeseries.csv and manifest.toml.
     ///
     /// summary.csv is tidy (one row per metric: scenario, protocol, seed,
-    /// metric, value, unit); peers.csv has one row per peer.
+    /// metric, value, unit); peers.csv has one row per peer; timeseries.csv
+    /// one row per time bucket; manifest.toml records the version, commit,
+    /// scenario hash and command. With --reps, each seed's files go into
+    /// seed<N>/ and replications.csv gives n, mean, sd and the 95% interval
+    /// of every metric. Metric definitions: `swarmlab metrics`.
     Run {
         /// Scenario file (TOML).
         scenario: PathBuf,
@@ -61,10 +66,13 @@ enum Command {
     },
     /// Compare protocol variants on identical populations, networks and seeds.
     ///
-    /// Runs every `[[variants]]` entry of the scenario (each may set `protocol`
-    /// and `scheduler`; unset keys keep `[protocol]`), in parallel, and prints
-    /// one row per variant. Writes compare.csv (tidy: variant, metric, value)
-    /// and each variant's summary.csv and peers.csv in a subdirectory.
+    /// Runs every `[[variants]]` entry of the scenario (each may set
+    /// `protocol`, `scheduler`, `stripes`, `mode` and `defence`; unset keys
+    /// keep the scenario's), in parallel, and prints one row per variant.
+    /// Writes compare.csv (tidy: scenario, variant, protocol, seed, metric,
+    /// value, unit), each variant's summary.csv, peers.csv and timeseries.csv
+    /// in a subdirectory (seed<N>/ below it with --reps), replications.csv
+    /// with --reps, and manifest.toml. Metric definitions: `swarmlab metrics`.
     Compare {
         /// Scenario file (TOML) with `[[variants]]`.
         scenario: PathBuf,
@@ -78,6 +86,12 @@ enum Command {
         /// Output directory [default: swarmlab-out/<scenario>-compare-seed<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Worker threads [default: RAYON_NUM_THREADS, or one per core]; results do not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        threads: Option<u32>,
+        /// Do not show a progress bar or the wall time.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Run a parameter sweep (grid x seeds) in parallel, resumably, optionally one shard of it.
     Sweep(sweep::Args),
@@ -85,7 +99,7 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Regression gate: rerun a suite and compare with a baseline; exit non-zero on a regression.
     Check(check::Args),
-    /// Draw figures (PNG and SVG) from output CSVs without rerunning.
+    /// Draw figures (SVG, PDF, 300-dpi PNG) from output CSVs without rerunning.
     Plot(plot::Args),
     /// Scale benchmark: run the scale scenarios at several populations and record wall time, events/s and peak memory.
     Bench(bench::Args),
@@ -93,6 +107,12 @@ enum Command {
     Peer(Box<peer_cmd::Args>),
     /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
     Validate(validate::Args),
+    /// Print the metrics glossary: every metric's definition, unit, direction of improvement, coverage and source.
+    Metrics {
+        /// Print Markdown (the text of docs/metrics.md) instead of plain text.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,7 +125,9 @@ fn main() -> ExitCode {
     }
     match cli.command {
         Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
-        Command::Compare { scenario, seed, reps, out } => compare(&scenario, seed, reps, out),
+        Command::Compare { scenario, seed, reps, out, threads, quiet } => {
+            compare(&scenario, seed, reps, out, threads, quiet)
+        }
         Command::Sweep(a) => sweep::main(a),
         Command::Merge(a) => sweep::merge(a),
         Command::Check(a) => check::main(a),
@@ -113,6 +135,11 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::main(a),
         Command::Peer(a) => peer_cmd::main(*a),
         Command::Validate(a) => validate::main(a),
+        Command::Metrics { markdown } => {
+            let text = if markdown { analysis::glossary::markdown() } else { analysis::glossary::text() };
+            let _ = write!(std::io::stdout().lock(), "{text}");
+            ExitCode::SUCCESS
+        }
     }
 }
 
@@ -138,7 +165,7 @@ fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, 
     if reps > 1 {
         // `run` runs the scenario's own protocol; variants are for `compare`.
         sc.variants.clear();
-        return replicate(&sc, (path, &text), &name, seed, reps, &out, false);
+        return replicate(&sc, (path, &text), &name, (seed, reps), &out, false, (None, quiet));
     }
     let opts = RunOptions { name, seed };
 
@@ -175,7 +202,10 @@ fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, 
     let written = analysis::output::write_run(&report, &out).and_then(|_| manifest::write(&out, path, &text, &[seed]));
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{}", analysis::output::summary_table(&report));
-    let what = format!("{} and {}", out.join("summary.csv").display(), out.join("peers.csv").display());
+    let what = format!(
+        "summary.csv, peers.csv, timeseries.csv and manifest.toml in {} (metric definitions: swarmlab metrics)",
+        out.display()
+    );
     finish(written, &out, &what, &mut stdout)
 }
 
@@ -200,12 +230,18 @@ fn replicate(
     sc: &Scenario,
     (path, text): (&Path, &str),
     name: &str,
-    seed: u64,
-    reps: u32,
+    (seed, reps): (u64, u32),
     out: &Path,
     comparing: bool,
+    (threads, quiet): (Option<u32>, bool),
 ) -> ExitCode {
-    let rows = runner::run_matrix(sc, name, seed, reps);
+    let rows = match matrix::run(sc, name, seed, reps, threads, quiet) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
     use analysis::output as o;
     let write_all = || -> std::io::Result<()> {
         std::fs::create_dir_all(out)?;
@@ -249,7 +285,14 @@ fn replicate(
     finish(written, out, &format!("{what} in {}", out.display()), &mut stdout)
 }
 
-fn compare(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>) -> ExitCode {
+fn compare(
+    path: &Path,
+    seed: Option<u64>,
+    reps: Option<u32>,
+    out: Option<PathBuf>,
+    threads: Option<u32>,
+    quiet: bool,
+) -> ExitCode {
     let (sc, text) = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -265,5 +308,5 @@ fn compare(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBu
     let seed = seed.unwrap_or(sc.seed);
     let reps = reps.unwrap_or(*sc.reps.get_ref());
     let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-compare-seed{seed}")));
-    replicate(&sc, (path, &text), &name, seed, reps, &out, true)
+    replicate(&sc, (path, &text), &name, (seed, reps), &out, true, (threads, quiet))
 }

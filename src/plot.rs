@@ -1,11 +1,14 @@
-//! `swarmlab plot`: figures (PNG and SVG) from the CSV files of an output
-//! directory, without rerunning anything.
+//! `swarmlab plot`: figures (SVG, PDF and PNG) from the CSV files of an
+//! output directory, without rerunning anything.
 //!
 //! DIR may be the output of `run` (timeseries.csv, peers.csv), `run --reps`
 //! (replications.csv and `seed<N>/` subdirectories), `compare` (compare.csv and
 //! one subdirectory per variant, each possibly with `seed<N>/` below it) or
 //! `sweep` (sweep.csv); whatever is there is drawn and the rest is skipped
-//! with a note. Figures, each as `.png` and `.svg` (800 x 500):
+//! with a note. Figures, each as `.svg` and `.pdf` (vector, text as text,
+//! the bundled DejaVu Sans embedded in the PDF) and `.png` (300 dpi by
+//! default, `pHYs` set), sized for a two-column paper: 7 in wide (sweep
+//! figures: one column, 3.5 in), text at 8.5-10 pt (`src/figures/export.rs`):
 //!
 //! - `timeseries`: continuity, online and playing peers over time, one line per variant;
 //! - `cdf`: CDFs of startup delay and playback lag over all peers, one line per variant;
@@ -23,7 +26,12 @@ use std::process::ExitCode;
 #[path = "figures/mod.rs"]
 mod figures;
 
-pub(crate) use figures::register_font;
+pub(crate) use figures::{
+    Figure,
+    draw::{ScaleFig, ScalePoint},
+    export::Formats,
+    register_font, save,
+};
 
 /// Arguments of `swarmlab plot`.
 #[derive(clap::Args, Debug)]
@@ -33,9 +41,36 @@ pub struct Args {
     /// Where to write the figures [default: DIR/figures].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Resolution of the PNG files, dots per inch (72-1200).
+    #[arg(long, default_value_t = figures::export::DEFAULT_DPI, value_parser = clap::value_parser!(u32).range(72..=1200))]
+    pub dpi: u32,
+    /// Formats to write (comma-separated): svg, pdf, png.
+    #[arg(long, value_delimiter = ',', default_values_t = ["svg".to_string(), "pdf".to_string(), "png".to_string()])]
+    pub formats: Vec<String>,
+}
+
+/// The formats asked for, or the error for an unknown one.
+fn formats(a: &Args) -> Result<Formats, String> {
+    let mut f = Formats { svg: false, pdf: false, png_dpi: None };
+    for x in &a.formats {
+        match x.trim() {
+            "svg" => f.svg = true,
+            "pdf" => f.pdf = true,
+            "png" => f.png_dpi = Some(a.dpi),
+            other => return Err(format!("--formats: unknown format `{other}`: expected svg, pdf or png")),
+        }
+    }
+    Ok(f)
 }
 
 pub fn main(args: Args) -> ExitCode {
+    let formats = match formats(&args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let dir = &args.dir;
     if !dir.exists() {
         eprintln!("error: {}: no such directory", dir.display());
@@ -79,10 +114,16 @@ pub fn main(args: Args) -> ExitCode {
     }
     let mut written = 0;
     for p in &planned {
-        match figures::save(&p.figure, &out, &p.stem) {
-            Ok(_) => {
-                println!("{:<10} {} -> {}.{{png,svg}}", figure_kind(&p.stem), p.what, out.join(&p.stem).display());
-                written += 2;
+        match figures::save(&p.figure, &out, &p.stem, formats) {
+            Ok(files) => {
+                println!(
+                    "{:<10} {} -> {}.{{{}}}",
+                    figure_kind(&p.stem),
+                    p.what,
+                    out.join(&p.stem).display(),
+                    formats.extensions()
+                );
+                written += files.len();
             }
             Err(e) => {
                 eprintln!("error: {}: {e}", p.stem);

@@ -68,7 +68,9 @@
 //! that hold different sweeps, and exits 1 (after writing what it has) when
 //! some jobs are done in none of them.
 //!
-//! As a Slurm job array, `sweep.sbatch` (16 tasks, each on 4 cores):
+//! As a Slurm job array, `sweep.sbatch` (16 tasks, each on 4 cores; `swarmlab`
+//! must be on the nodes' PATH, e.g. `cargo install --path . --locked`, or
+//! write the full path of `target/release/swarmlab`):
 //!
 //! ```sh
 //! #!/bin/bash
@@ -80,12 +82,15 @@
 //!     --shard $SLURM_ARRAY_TASK_ID/16 --threads $SLURM_CPUS_PER_TASK --quiet
 //! ```
 //!
-//! then, once every task has finished:
+//! and submit it with the merge, which waits until every task has succeeded:
 //!
 //! ```sh
 //! jobid=$(sbatch --parsable sweep.sbatch)
 //! sbatch --dependency=afterok:$jobid --wrap "swarmlab merge sweep-out/shard-* --out sweep-out/all"
 //! ```
+//!
+//! `.ci/run` runs this recipe on a single-node Slurm (`scripts/slurm-ci.sh`)
+//! and checks that the merged files equal an unsharded sweep's byte for byte.
 //!
 //! A task that hit its time limit or failed is resubmitted as is
 //! (`sbatch --array=7 sweep.sbatch`): it resumes and skips its done jobs.

@@ -34,6 +34,15 @@ fn compare_prints_one_row_per_variant_and_writes_tidy_csv() {
     assert!(rows[0].starts_with("mesh-pull/donet"), "{stdout}");
     assert!(rows[1].starts_with("mesh/edf"), "{stdout}");
     assert!(rows[2].starts_with("client-server"), "{stdout}");
+    // Units on the line under the headers, in the headers' columns.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("variant")).expect("header line");
+    let (h, u) = (lines[header], lines[header + 1]);
+    for (label, unit) in [("continuity", "ratio"), ("startup p50", "s"), ("lag p95", "s"), ("server load", "streams")] {
+        let end = h.find(label).expect(label) + label.len();
+        assert_eq!(&u[end - unit.len()..end], unit, "unit of `{label}` under it:\n{h}\n{u}");
+    }
+    assert!(stdout.contains("definitions: `swarmlab metrics`"), "{stdout}");
     let mut r = csv::Reader::from_path(out.join("compare.csv")).expect("compare.csv");
     let headers = r.headers().expect("header").clone();
     assert_eq!(
@@ -71,6 +80,22 @@ fn compare_output_does_not_depend_on_the_thread_count() {
         String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.starts_with("wrote")).collect::<Vec<_>>().join("\n")
     };
     assert_eq!(strip(&oa), strip(&ob));
+    // The --threads flag (rather than RAYON_NUM_THREADS) gives the same files;
+    // --quiet silences the progress display and the wall-time line.
+    let c = out_dir("t-flag");
+    let oc = bin()
+        .args(["compare", "tests/fixtures/compare.toml", "--threads", "1", "--quiet", "--out"])
+        .arg(&c)
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("run swarmlab");
+    assert!(oc.status.success(), "{}", String::from_utf8_lossy(&oc.stderr));
+    assert_eq!(read(&a), read(&c), "compare.csv differs with --threads 1");
+    assert!(oc.stderr.is_empty(), "--quiet: {}", String::from_utf8_lossy(&oc.stderr));
+    assert!(String::from_utf8_lossy(&ob.stderr).contains("ran 3 runs (3 variants x 1 seeds)"), "without --quiet");
+    let bad = bin().args(["compare", "tests/fixtures/compare.toml", "--threads", "0"]).output().expect("run");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--threads"), "the error names the flag");
 }
 
 #[test]

@@ -113,7 +113,16 @@ fn run_prints_the_table_and_writes_both_csv_files() {
     }
     assert!(!stdout.contains("NOT CONSERVED"), "{stdout}");
     let last = stdout.lines().last().expect("some output");
-    assert_eq!(last, format!("wrote {} and {}", out.join("summary.csv").display(), out.join("peers.csv").display()));
+    assert_eq!(
+        last,
+        format!(
+            "wrote summary.csv, peers.csv, timeseries.csv and manifest.toml in {} (metric definitions: swarmlab metrics)",
+            out.display()
+        )
+    );
+    for f in ["summary.csv", "peers.csv", "timeseries.csv", "manifest.toml"] {
+        assert!(out.join(f).is_file(), "the last line names {f}, which must exist");
+    }
 
     // summary.csv: tidy, one row per metric, unique names.
     let (header, rows) = read_csv(&out.join("summary.csv"));
@@ -238,7 +247,7 @@ fn default_output_directory_is_named_after_scenario_and_seed() {
     assert!(dir.join("peers.csv").is_file(), "no {}", dir.display());
     assert!(
         text(&o.stdout)
-            .ends_with("wrote swarmlab-out/small-seed11/summary.csv and swarmlab-out/small-seed11/peers.csv\n"),
+            .ends_with("manifest.toml in swarmlab-out/small-seed11 (metric definitions: swarmlab metrics)\n"),
         "{}",
         text(&o.stdout)
     );

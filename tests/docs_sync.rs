@@ -655,3 +655,50 @@ fn numbers_skip_ranges() {
     assert_eq!(numbers("Time::from_millis(500)"), [500.0]);
     assert_eq!(numbers("class0 u32"), Vec::<f64>::new());
 }
+
+// ------------------------------------------------------- the metrics glossary
+
+/// `docs/metrics.md` is generated from `analysis/src/glossary.rs`.
+#[test]
+fn metrics_doc_is_the_generated_glossary() {
+    let doc = std::fs::read_to_string("docs/metrics.md").expect("docs/metrics.md");
+    let generated = analysis::glossary::markdown();
+    if doc != generated {
+        let line = doc.lines().zip(generated.lines()).position(|(a, b)| a != b).map_or(0, |i| i + 1);
+        panic!(
+            "docs/metrics.md differs from the glossary (first at line {line}): regenerate it with\n  \
+             cargo run --release -- metrics --markdown > docs/metrics.md"
+        );
+    }
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_swarmlab")).args(args).output().expect("swarmlab");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).expect("UTF-8")
+    };
+    assert_eq!(run(&["metrics", "--markdown"]), doc, "`swarmlab metrics --markdown` prints docs/metrics.md");
+    let text = run(&["metrics"]);
+    for d in analysis::glossary::METRICS {
+        assert!(text.contains(&format!("\n{}  [{}]", d.name, d.unit)), "`swarmlab metrics` lists {}", d.name);
+    }
+}
+
+/// Every metric that `analysis/src/report.rs` computes is in the glossary,
+/// and every glossary entry is computed there (no stale definitions).
+#[test]
+fn glossary_lists_exactly_the_computed_metrics() {
+    let code = std::fs::read_to_string("analysis/src/report.rs").expect("report.rs");
+    let mut computed = BTreeSet::new();
+    for pat in ["put(\"", "Metric::new(\"", "put(&format!(\""] {
+        for (i, _) in code.match_indices(pat) {
+            let rest = &code[i + pat.len()..];
+            let name = &rest[..rest.find('"').expect("closing quote")];
+            computed.insert(name.replace("{name}", "<class>"));
+        }
+    }
+    assert!(computed.len() > 40, "the scan of report.rs found only {computed:?}");
+    let defined: BTreeSet<String> = analysis::glossary::METRICS.iter().map(|d| d.name.to_string()).collect();
+    let missing: Vec<&String> = computed.difference(&defined).collect();
+    let stale: Vec<&String> = defined.difference(&computed).collect();
+    assert!(missing.is_empty(), "computed in report.rs but not in analysis/src/glossary.rs: {missing:?}");
+    assert!(stale.is_empty(), "in the glossary but not computed in report.rs: {stale:?}");
+}

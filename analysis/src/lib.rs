@@ -1,13 +1,15 @@
 //! Metrics, theoretical bounds, statistics and output for swarmlab runs.
 //!
 //! - [`collector`]: online aggregation of protocol records and traffic;
-//! - [`report`]: every metric's definition, computed from a finished run;
+//! - [`glossary`]: every metric's definition as data (name, unit, direction, coverage, source);
+//! - [`report`]: every metric computed from a finished run;
 //! - [`bounds`]: r_max (Kumar-Liu-Ross) and the store-and-forward delay bound;
 //! - [`histogram`]: constant-memory deterministic percentiles;
 //! - [`output`]: tidy CSV files and the printed summary table.
 
 pub mod bounds;
 pub mod collector;
+pub mod glossary;
 pub mod histogram;
 pub mod output;
 pub mod report;

@@ -158,11 +158,24 @@ pub fn write_run(r: &Report, dir: &Path) -> io::Result<()> {
     write_atomic(&dir.join("timeseries.csv"), &timeseries_csv(r))
 }
 
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn fmt_value(v: Option<f64>, unit: &str) -> String {
     match v {
         None => "-".to_string(),
         Some(x) => match unit {
-            "bytes" => format!("{}", x as u64),
+            "bytes" => thousands(x as u64),
             "peers" | "chunks" | "runs" => format!("{}", x as i64),
             "s" => format!("{x:.3}"),
             "kbps" => format!("{x:.1}"),
@@ -242,7 +255,8 @@ pub fn summary_table(r: &Report) -> String {
         let _ = writeln!(s, "\n{title}");
         for n in names {
             if let Some(m) = r.metrics.iter().find(|m| m.name == *n) {
-                let _ = writeln!(s, "  {:<width$}  {:>14}  {}", m.name, fmt_value(m.value, m.unit), m.unit);
+                let note = if m.name == "recovery_time" && m.value.is_none() { recovery_note(r) } else { "" };
+                let _ = writeln!(s, "  {:<width$}  {:>14}  {}{note}", m.name, fmt_value(m.value, m.unit), m.unit);
             }
         }
         if title == "cost" {
@@ -255,46 +269,68 @@ pub fn summary_table(r: &Report) -> String {
     let _ = writeln!(
         s,
         "\nbytes: sent {} = delivered {} + lost {} + to departed {} + discarded {} + queued {} ({})",
-        t.sent,
-        t.delivered,
-        t.lost,
-        t.lost_departed,
-        t.discarded,
-        t.queued,
+        thousands(t.sent),
+        thousands(t.delivered),
+        thousands(t.lost),
+        thousands(t.lost_departed),
+        thousands(t.discarded),
+        thousands(t.queued),
         if t.conserved() { "conserved" } else { "NOT CONSERVED" }
     );
+    let _ = writeln!(s, "definitions of every metric: `swarmlab metrics` or docs/metrics.md; `-`: undefined");
     s
 }
 
-/// Columns of the comparison table: (metric, header, unit).
-const COMPARE_COLUMNS: &[(&str, &str, &str)] = &[
-    ("continuity_pooled", "continuity", "ratio"),
-    ("startup_delay_p50", "startup p50", "s"),
-    ("lag_p50", "lag p50", "s"),
-    ("lag_p95", "lag p95", "s"),
-    ("control_overhead", "overhead", "ratio"),
-    ("duplicate_ratio", "duplicates", "ratio"),
-    ("server_load", "server load", "streams"),
-    ("efficiency", "efficiency", "ratio"),
+/// Why `recovery_time` is undefined in a run (see its definition in the glossary).
+fn recovery_note(r: &Report) -> &'static str {
+    let tl = &r.info.timeline;
+    match tl.iter().find(|(_, restores)| !restores) {
+        None => "  (no disruption in [[timeline]])",
+        Some((first_bad, _)) if !tl.iter().any(|(t, restores)| *restores && t >= first_bad) => {
+            "  (no restoring event after the disruption)"
+        }
+        Some(_) => "  (not recovered by the end, or nothing due before the disruption)",
+    }
+}
+
+/// Columns of the comparison table (header and unit: the glossary's label and unit).
+const COMPARE_COLUMNS: &[&str] = &[
+    "continuity_pooled",
+    "startup_delay_p50",
+    "lag_p50",
+    "lag_p95",
+    "control_overhead",
+    "duplicate_ratio",
+    "server_load",
+    "efficiency",
 ];
 
 /// Columns of the comparison table for runs with attackers or defences.
-const SECURITY_COLUMNS: &[(&str, &str, &str)] = &[
-    ("continuity_honest", "honest cont.", "ratio"),
-    ("clean_continuity_honest", "clean cont.", "ratio"),
-    ("polluted_played_share", "polluted", "ratio"),
-    ("wasted_upload_share", "wasted up", "ratio"),
-    ("eject_time_p50", "eject p50", "s"),
-    ("ejected_share", "ejected", "ratio"),
-    ("startup_delay_p50", "startup p50", "s"),
-    ("lag_p50", "lag p50", "s"),
-    ("control_overhead", "overhead", "ratio"),
+const SECURITY_COLUMNS: &[&str] = &[
+    "continuity_honest",
+    "clean_continuity_honest",
+    "polluted_played_share",
+    "wasted_upload_share",
+    "eject_time_p50",
+    "ejected_share",
+    "startup_delay_p50",
+    "lag_p50",
+    "control_overhead",
 ];
 
+/// Header and unit of a table column, from the glossary.
+fn column(metric: &str) -> (&'static str, &'static str) {
+    crate::glossary::lookup(metric).map_or(("?", ""), |d| (d.label, d.unit))
+}
+
 /// The comparison columns for a run: security columns when it reports them.
-fn columns(r: &Report) -> &'static [(&'static str, &'static str, &'static str)] {
+fn columns(r: &Report) -> &'static [&'static str] {
     if r.metrics.iter().any(|m| m.name == "attackers") { SECURITY_COLUMNS } else { COMPARE_COLUMNS }
 }
+
+/// The last lines of a comparison table: where the definitions are.
+const TABLE_NOTE: &str =
+    "units under the headers (ratio: a dimensionless quotient); definitions: `swarmlab metrics` or docs/metrics.md";
 
 /// One row per variant, the columns of [`COMPARE_COLUMNS`].
 pub fn compare_table(rows: &[(String, Report)]) -> String {
@@ -311,14 +347,18 @@ pub fn compare_table(rows: &[(String, Report)]) -> String {
     let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
     let cols = rows.first().map_or(COMPARE_COLUMNS, |(_, r)| columns(r));
     let _ = write!(s, "{:<w$}", "variant");
-    for (_, h, _) in cols {
-        let _ = write!(s, "  {h:>11}");
+    for m in cols {
+        let _ = write!(s, "  {:>11}", column(m).0);
+    }
+    let _ = write!(s, "\n{:<w$}", "");
+    for m in cols {
+        let _ = write!(s, "  {:>11}", column(m).1);
     }
     let _ = writeln!(s);
     for (label, r) in rows {
         let _ = write!(s, "{label:<w$}");
-        for (m, _, unit) in cols {
-            let _ = write!(s, "  {:>11}", fmt_value(r.get(m), unit));
+        for m in cols {
+            let _ = write!(s, "  {:>11}", fmt_value(r.get(m), column(m).1));
         }
         let _ = writeln!(s);
     }
@@ -330,6 +370,7 @@ pub fn compare_table(rows: &[(String, Report)]) -> String {
             fmt_value(first.get("stream_rate"), "kbps"),
             fmt_value(first.get("continuity_bound"), "ratio"),
         );
+        let _ = writeln!(s, "{TABLE_NOTE}");
     }
     s
 }
@@ -428,13 +469,20 @@ pub fn compare_reps_table(rows: &[(String, Vec<Report>)]) -> String {
     let w = rows.iter().map(|(l, _)| l.len()).max().unwrap_or(7).max(7);
     let cols = columns(first);
     let cells: Vec<Vec<String>> =
-        rows.iter().map(|(_, reps)| cols.iter().map(|(m, _, u)| mean_ci(reps, m, u)).collect()).collect();
+        rows.iter().map(|(_, reps)| cols.iter().map(|m| mean_ci(reps, m, column(m).1)).collect()).collect();
     let widths: Vec<usize> = (0..cols.len())
-        .map(|c| cells.iter().map(|r| r[c].chars().count()).chain([cols[c].1.len()]).max().unwrap_or(8))
+        .map(|c| {
+            let (h, u) = column(cols[c]);
+            cells.iter().map(|r| r[c].chars().count()).chain([h.len(), u.len()]).max().unwrap_or(8)
+        })
         .collect();
     let _ = write!(s, "{:<w$}", "variant");
-    for (c, (_, h, _)) in cols.iter().enumerate() {
-        let _ = write!(s, "  {h:>width$}", width = widths[c]);
+    for (c, m) in cols.iter().enumerate() {
+        let _ = write!(s, "  {:>width$}", column(m).0, width = widths[c]);
+    }
+    let _ = write!(s, "\n{:<w$}", "");
+    for (c, m) in cols.iter().enumerate() {
+        let _ = write!(s, "  {:>width$}", column(m).1, width = widths[c]);
     }
     let _ = writeln!(s);
     for ((label, _), row) in rows.iter().zip(&cells) {
@@ -444,5 +492,28 @@ pub fn compare_reps_table(rows: &[(String, Vec<Report>)]) -> String {
         }
         let _ = writeln!(s);
     }
+    let _ = writeln!(s, "\n{TABLE_NOTE}");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(3_720_912_031), "3,720,912,031");
+        assert_eq!(fmt_value(Some(21_457_434.0), "bytes"), "21,457,434");
+    }
+
+    #[test]
+    fn every_table_column_has_a_label_and_unit_in_the_glossary() {
+        for m in COMPARE_COLUMNS.iter().chain(SECURITY_COLUMNS) {
+            let (label, unit) = column(m);
+            assert!(label != "?" && !unit.is_empty(), "{m}");
+        }
+    }
 }

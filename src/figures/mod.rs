@@ -1,10 +1,15 @@
-//! Figures of `swarmlab plot`: what to draw from the CSV files of an output
-//! directory ([`data`]), and how ([`draw`]). Each figure is written as SVG and
-//! PNG at 800 x 500 pixels with the bundled DejaVu Sans font, so no system
-//! font configuration is needed and the same CSV files give byte-identical SVG.
+//! Figures of `swarmlab plot` and `swarmlab bench`: what to draw from the CSV
+//! files of an output directory ([`data`]), how ([`draw`], one style for every
+//! figure), and how it is written ([`export`]: SVG, PDF with the font
+//! embedded, PNG at print resolution). Figures are sized for a two-column
+//! paper: one column ([`export::ONE_COLUMN`], sweep figures) or both
+//! ([`export::TWO_COLUMN`], the rest), with text at 8.5-10 pt at that size.
+//! Only the bundled DejaVu Sans font is used, so no system font configuration
+//! is needed and the same CSV files give byte-identical files.
 
 pub mod data;
-mod draw;
+pub mod draw;
+pub mod export;
 pub mod table;
 
 use std::path::{Path, PathBuf};
@@ -14,18 +19,13 @@ use plotters::prelude::*;
 
 use data::{Found, Metrics, Sweep};
 
-/// Size of every figure, pixels.
-pub const SIZE: (u32, u32) = (800, 500);
-
 /// Most lines drawn in one figure: beyond that a figure is unreadable.
 pub const MAX_LINES: usize = 10;
 
-/// DejaVu Sans (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`).
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-
-/// Registers the bundled font as plotters' `sans-serif`.
+/// Registers the bundled font as plotters' `sans-serif` (plotters measures
+/// text with it to lay figures out).
 pub fn register_font() -> Result<(), String> {
-    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+    plotters::style::register_font("sans-serif", FontStyle::Normal, export::FONT)
         .map_err(|_| "the bundled font assets/fonts/DejaVuSans.ttf is not a valid TrueType font".to_string())
 }
 
@@ -44,9 +44,60 @@ pub fn metric_name(metric: &str) -> String {
     MAIN_METRICS.iter().find(|(m, _)| *m == metric).map_or_else(|| metric.replace('_', " "), |(_, n)| n.to_string())
 }
 
-/// `name (unit)`, or `name` for a unitless value.
+/// `name (unit)`, or `name` for a unitless value (`ratio`, `index`).
 pub fn with_unit(name: &str, unit: &str) -> String {
-    if unit.is_empty() { name.to_string() } else { format!("{name} ({unit})") }
+    if unit.is_empty() || unit == "ratio" || unit == "index" { name.to_string() } else { format!("{name} ({unit})") }
+}
+
+/// The physical limits of a metric's values (from the glossary; none for
+/// unknown metrics): confidence intervals are clipped to them.
+pub fn metric_limits(metric: &str) -> (f64, f64) {
+    analysis::glossary::lookup(metric).map_or((f64::NEG_INFINITY, f64::INFINITY), |d| d.range.bounds())
+}
+
+/// Words for a swept scenario key, with its unit: `peers.count` -> `peers
+/// (initial population)`, `churn.session_mean_s` -> `mean session (s)`.
+pub fn key_words(key: &str) -> String {
+    const KNOWN: &[(&str, &str)] = &[
+        ("peers.count", "number of peers"),
+        ("peers.join_window_s", "join window"),
+        ("protocol.name", "protocol"),
+        ("protocol.scheduler", "chunk scheduler"),
+        ("protocol.mesh.partners", "mesh partners per peer"),
+        ("protocol.mesh.partners_max", "most mesh partners per peer"),
+        ("protocol.mesh.window", "buffer window (chunks)"),
+        ("protocol.tree.stripes", "stripes (trees)"),
+        ("stream.rate_kbps", "stream rate"),
+        ("stream.chunk_s", "chunk duration"),
+        ("source.up_kbps", "source upload"),
+        ("churn.session_mean_s", "mean session"),
+        ("churn.arrival_rate_per_s", "arrival rate"),
+        ("churn.graceful_share", "share of graceful departures"),
+        ("network.loss", "datagram loss probability"),
+        ("network.latency", "latency model"),
+        ("player.startup_s", "startup buffer"),
+        ("duration_s", "simulated duration"),
+    ];
+    let unit = key_unit(key);
+    let words = KNOWN.iter().find(|(k, _)| *k == key).map_or_else(
+        || {
+            // `peers.classes.0.up_kbps` -> `class 0 up`; others: the last part in words.
+            let parts: Vec<&str> = key.split('.').collect();
+            let last = parts.last().copied().unwrap_or(key);
+            let stem = [("_per_s", ""), ("_kbps", ""), ("_ms", ""), ("_s", "")]
+                .iter()
+                .find_map(|(suf, _)| last.strip_suffix(suf))
+                .unwrap_or(last)
+                .replace('_', " ");
+            match parts.as_slice() {
+                ["peers", "classes", i, _] => format!("class {i} {stem}"),
+                [.., parent, _] if *parent != "protocol" => format!("{} {stem}", parent.replace('_', " ")),
+                _ => stem,
+            }
+        },
+        |(_, w)| (*w).to_string(),
+    );
+    with_unit(&words, unit)
 }
 
 /// The unit implied by a scenario key's suffix (`source.up_kbps` -> kbps).
@@ -68,11 +119,27 @@ pub enum Figure<'a> {
     Metrics(&'a Metrics),
     /// One metric against one swept parameter, one line per group of the other parameters.
     Sweep(SweepFig),
+    /// Wall time and peak memory against the population (`swarmlab bench`).
+    Scale(draw::ScaleFig),
+}
+
+impl Figure<'_> {
+    /// Physical size: sweep figures fit one column, the others span two.
+    pub fn size(&self) -> export::Size {
+        use export::{ONE_COLUMN, Size, TWO_COLUMN};
+        match self {
+            Figure::Timeseries(_) | Figure::Metrics(_) => Size { width_in: TWO_COLUMN, height_in: 4.6 },
+            Figure::Cdf(_) | Figure::Scale(_) => Size { width_in: TWO_COLUMN, height_in: 3.2 },
+            Figure::Sweep(_) => Size { width_in: ONE_COLUMN, height_in: 3.0 },
+        }
+    }
 }
 
 /// A sweep figure's data, prepared from [`Sweep`].
 pub struct SweepFig {
     pub param: String,
+    /// The other varying parameters, which name the lines (the legend's title).
+    pub groups: Vec<String>,
     pub metric: String,
     pub unit: String,
     /// Largest number of seeds behind one point.
@@ -258,6 +325,7 @@ fn plan_sweep(s: &Sweep) -> (Vec<Planned<'static>>, Vec<String>) {
                 ),
                 figure: Figure::Sweep(SweepFig {
                     param: s.params[x].clone(),
+                    groups: others.iter().map(|&i| s.params[i].clone()).collect(),
                     metric: metric.clone(),
                     unit,
                     max_n,
@@ -283,31 +351,45 @@ fn render<DB: DrawingBackend>(fig: &Figure, root: &DrawingArea<DB, Shift>) -> Re
         Figure::Cdf(v) => draw::cdf(root, v),
         Figure::Metrics(m) => draw::metrics(root, m),
         Figure::Sweep(s) => draw::sweep(root, s),
+        Figure::Scale(s) => draw::scale(root, s),
     }
 }
 
-/// Writes `dir/stem.svg` and `dir/stem.png` (each to a temporary name first,
-/// then renamed); returns the two paths.
-pub fn save(fig: &Figure, dir: &Path, stem: &str) -> Result<[PathBuf; 2], String> {
-    let svg_path = dir.join(format!("{stem}.svg"));
-    let png_path = dir.join(format!("{stem}.png"));
+/// The figure as plotters' SVG (canvas in drawing units, see [`export`]).
+pub fn to_svg(fig: &Figure) -> Result<String, String> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, fig.size().canvas()).into_drawing_area();
         render(fig, &root)?;
         root.present().map_err(|e| e.to_string())?;
     }
-    let tmp = dir.join(format!(".{stem}.svg.pending"));
-    std::fs::write(&tmp, svg.as_bytes())
-        .and_then(|_| std::fs::rename(&tmp, &svg_path))
-        .map_err(|e| format!("cannot write {}: {e}", svg_path.display()))?;
-    // The bitmap encoder picks the format from the extension: keep `.png` last.
-    let tmp = dir.join(format!(".{stem}.pending.png"));
-    {
-        let root = BitMapBackend::new(&tmp, SIZE).into_drawing_area();
-        render(fig, &root)?;
-        root.present().map_err(|e| format!("cannot write {}: {e}", png_path.display()))?;
+    Ok(svg)
+}
+
+/// Writes `dir/stem.{svg,pdf,png}` (those `formats` asks for, each to a
+/// temporary name first, then renamed); returns the paths written.
+pub fn save(fig: &Figure, dir: &Path, stem: &str, formats: export::Formats) -> Result<Vec<PathBuf>, String> {
+    export::write(&to_svg(fig)?, fig.size(), dir, stem, formats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swept_keys_read_as_words_with_units() {
+        assert_eq!(key_words("peers.count"), "number of peers");
+        assert_eq!(key_words("churn.session_mean_s"), "mean session (s)");
+        assert_eq!(key_words("peers.classes.0.up_kbps"), "class 0 up (kbps)");
+        assert_eq!(key_words("protocol.mesh.request_timeout_s"), "mesh request timeout (s)");
+        assert_eq!(key_words("protocol.hybrid.stable_fraction"), "hybrid stable fraction");
+        assert_eq!(key_words("seed"), "seed");
     }
-    std::fs::rename(&tmp, &png_path).map_err(|e| format!("cannot write {}: {e}", png_path.display()))?;
-    Ok([png_path, svg_path])
+
+    #[test]
+    fn limits_come_from_the_glossary() {
+        assert_eq!(metric_limits("continuity_pooled"), (0.0, 1.0));
+        assert_eq!(metric_limits("duplicate_ratio"), (0.0, f64::INFINITY));
+        assert_eq!(metric_limits("made_up").0, f64::NEG_INFINITY);
+    }
 }
