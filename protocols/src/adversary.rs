@@ -12,7 +12,8 @@
 //! Dhungel, Hei, Ross, Saxena, "The pollution attack in P2P live video
 //! streaming: measurement results and defenses", P2P-TV 2007 (pollution, on-off
 //! pollution), Li, Wu, Cui, IEEE TMM 2009 (buffer-map lying), and the
-//! free-rider / Sybil literature in `shared/REFERENCES.md`:
+//! free-rider / Sybil literature (Douceur, "The Sybil Attack", IPTPS 2002; the
+//! list with what each contributes is docs/references.md):
 //!
 //! | behaviour | what the node does |
 //! |---|---|

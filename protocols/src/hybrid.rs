@@ -129,7 +129,7 @@
 //!
 //! - The stability threshold is a fixed fraction of a mean session length
 //!   passed in the configuration (c = 0.75 from a public mTreebone simulator's
-//!   configuration, REFERENCES.md), not derived from a model of session
+//!   configuration; docs/references.md), not derived from a model of session
 //!   lengths. The rationale of an age threshold is that old peers tend to stay
 //!   longer, which holds for heavy-tailed sessions; with exponential sessions
 //!   (memoryless) age predicts nothing and the backbone is no more stable than
