@@ -13,7 +13,8 @@
 //! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet);
 //!   [`tree`], [`hybrid`], [`cdn`]: the other protocol families;
 //! - [`adversary`]: malicious behaviours and defences wrapped around any protocol;
-//! - [`prefetch`]: cache hints for the simulator's event loop.
+//! - [`prefetch`]: cache hints for the simulator's event loop;
+//! - [`params`]: the scenario parameter sections (`[protocol.<section>]`), defaults in one place.
 
 pub mod adversary;
 pub mod cdn;
@@ -22,6 +23,7 @@ pub mod hybrid;
 pub mod ids;
 pub mod mesh;
 pub mod node;
+pub mod params;
 pub mod peer;
 pub mod playback;
 pub mod prefetch;
