@@ -1,0 +1,391 @@
+//! The one registry: parameter sections, protocol families and chunk
+//! schedulers, by name.
+//!
+//! - A **section** is a [`Params`] type read from `[protocol.<name>]`.
+//! - A **family** ([`Family`]) names the sections it reads and builds the
+//!   engine [`Protocol`] of a scenario; its entry carries a function pointer
+//!   that runs [`runner::run_with`] monomorphised for it, so dispatch happens
+//!   once per run and the event loop has no `dyn` call.
+//! - A **scheduler** is a name and the chunk scheduler it selects.
+//!
+//! Everything that names families, sections or schedulers iterates a
+//! registry: scenario parsing (`[protocol] name`, `scheduler`, the section
+//! tables and `[[variants]]`), the runner, the docs check and the test lists.
+//!
+//! Parsing finds the registry through a process-wide slot: [`current`]
+//! returns the registry [`install`]ed last, or [`Registry::builtins`] when
+//! none was. The CLI (`swarmlab::main_with`) installs its registry before it
+//! reads any scenario; a program that registers its own family does the same.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, RwLock};
+
+use analysis::Report;
+use protocols::Time;
+use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, TreeSection};
+use protocols::sched::SchedulerKind;
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use crate::engine::Protocol;
+use crate::runner::{self, RunOptions};
+use crate::scenario::Scenario;
+
+/// A parsed section value, type-erased so a scenario can hold sections of any
+/// registered type.
+pub trait AnySection: Any + Send + Sync + fmt::Debug {
+    fn as_any(&self) -> &dyn Any;
+    fn clone_box(&self) -> Box<dyn AnySection>;
+}
+
+impl<P: Params> AnySection for P {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn clone_box(&self) -> Box<dyn AnySection> {
+        Box::new(self.clone())
+    }
+}
+
+/// A registered `[protocol.<name>]` section.
+#[derive(Clone)]
+pub struct SectionEntry {
+    pub name: &'static str,
+    /// The section's doc paragraph.
+    pub about: fn() -> String,
+    /// Every key with type, default, unit and meaning.
+    pub keys: fn() -> Vec<KeyDoc>,
+    /// The section's part of docs/scenario.md.
+    pub markdown: fn() -> String,
+    parse: fn(&str) -> Result<Box<dyn AnySection>, toml::de::Error>,
+    default: fn() -> Box<dyn AnySection>,
+    validate: fn(&dyn AnySection, &ParamCtx) -> Result<(), ParamError>,
+}
+
+impl SectionEntry {
+    /// The entry of section type `P`.
+    pub fn of<P: Params>() -> SectionEntry {
+        SectionEntry {
+            name: P::SECTION,
+            about: P::about,
+            keys: P::keys,
+            markdown: protocols::params::markdown::<P>,
+            parse: parse_section::<P>,
+            default: || Box::new(P::default()),
+            validate: |v, ctx| match v.as_any().downcast_ref::<P>() {
+                Some(p) => p.validate(ctx),
+                None => Ok(()),
+            },
+        }
+    }
+
+    /// Parses this section out of a whole TOML document (absent: defaults);
+    /// error spans are relative to the document.
+    pub fn parse(&self, src: &str) -> Result<Box<dyn AnySection>, toml::de::Error> {
+        (self.parse)(src)
+    }
+
+    /// The section with every key at its default.
+    pub fn default_value(&self) -> Box<dyn AnySection> {
+        (self.default)()
+    }
+
+    /// Cross-key rules of a parsed value of this section.
+    pub fn validate(&self, value: &dyn AnySection, ctx: &ParamCtx) -> Result<(), ParamError> {
+        (self.validate)(value, ctx)
+    }
+}
+
+fn parse_section<P: Params>(src: &str) -> Result<Box<dyn AnySection>, toml::de::Error> {
+    let d = toml::de::Deserializer::parse(src)?;
+    let p = Walk::<P> { path: &["protocol", P::SECTION], _p: PhantomData }.deserialize(d)?;
+    Ok(Box::new(p))
+}
+
+/// Deserializes `P` from the table at `path` inside a document (defaults when
+/// absent), ignoring everything else, so spans stay document-relative.
+struct Walk<'a, P> {
+    path: &'a [&'a str],
+    _p: PhantomData<P>,
+}
+
+impl<'de, P: Params> DeserializeSeed<'de> for Walk<'_, P> {
+    type Value = P;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<P, D::Error> {
+        if self.path.is_empty() { P::deserialize(d) } else { d.deserialize_map(self) }
+    }
+}
+
+impl<'de, P: Params> Visitor<'de> for Walk<'_, P> {
+    type Value = P;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a table")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<P, A::Error> {
+        let (head, rest) = self.path.split_first().expect("a non-empty path");
+        let mut found = None;
+        while let Some(k) = map.next_key::<String>()? {
+            if k == *head {
+                found = Some(map.next_value_seed(Walk::<P> { path: rest, _p: PhantomData })?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found.unwrap_or_default())
+    }
+}
+
+/// Runs a scenario with one family (a monomorphised [`runner::run_with`]).
+pub type RunFn = fn(&Scenario, &RunOptions, &mut dyn FnMut(Time, Time)) -> Report;
+
+/// A protocol family: name, the sections it reads, and how to build its
+/// engine protocol from a scenario.
+pub trait Family: 'static {
+    /// `[protocol] name` of the family, and its name in reports.
+    const NAME: &'static str;
+    /// One line for docs/scenario.md and error messages.
+    const ABOUT: &'static str;
+    /// The `[protocol.<section>]` tables it reads.
+    const SECTIONS: &'static [&'static str];
+    /// The engine protocol (node factory) of a run.
+    type Proto: Protocol;
+    /// The protocol of a run of `sc`.
+    fn build(sc: &Scenario) -> Self::Proto;
+    /// Label of a variant of this family in comparisons (default: the name).
+    fn label(_sc: &Scenario) -> String {
+        Self::NAME.to_string()
+    }
+    /// Stripes whose trees the defences must know of (`Defences::stripes`):
+    /// families that push down stripe trees return their maximum (0: none).
+    fn stripes(_sc: &Scenario) -> u8 {
+        0
+    }
+}
+
+/// A registered family.
+#[derive(Clone)]
+pub struct FamilyEntry {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub sections: &'static [&'static str],
+    pub label: fn(&Scenario) -> String,
+    pub stripes: fn(&Scenario) -> u8,
+    pub run: RunFn,
+}
+
+impl FamilyEntry {
+    pub fn of<F: Family>() -> FamilyEntry {
+        FamilyEntry {
+            name: F::NAME,
+            about: F::ABOUT,
+            sections: F::SECTIONS,
+            label: F::label,
+            stripes: F::stripes,
+            run: |sc, opts, progress| runner::run_with(F::build(sc), sc, opts, progress),
+        }
+    }
+}
+
+/// A registered chunk scheduler.
+#[derive(Clone, Debug)]
+pub struct SchedulerEntry {
+    pub name: String,
+    pub about: String,
+    /// What mesh-based families run with this name.
+    pub kind: SchedulerKind,
+}
+
+impl SchedulerEntry {
+    /// The built-in scheduler `kind` under its own name.
+    pub fn builtin(kind: SchedulerKind, about: &str) -> SchedulerEntry {
+        SchedulerEntry { name: kind.name().to_string(), about: about.to_string(), kind }
+    }
+}
+
+/// Sections, families and schedulers, each in registration order (the first
+/// family and the first scheduler are the defaults of `[protocol]`).
+#[derive(Clone, Default)]
+pub struct Registry {
+    sections: Vec<SectionEntry>,
+    families: Vec<FamilyEntry>,
+    schedulers: Vec<SchedulerEntry>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("sections", &self.section_names())
+            .field("families", &self.family_names())
+            .field("schedulers", &self.scheduler_names())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// Nothing registered.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// The built-in sections (`mesh`, `tree`, `hybrid`), families
+    /// (`mesh-pull`, `tree-push`, `hybrid`, `client-server`) and schedulers
+    /// (`donet`, `random`, `rarest-first`, `edf`, `latest-useful`).
+    pub fn builtins() -> Registry {
+        use crate::families::{ClientServer, Hybrid, MeshPull, TreePush};
+        let mut r = Registry::empty()
+            .section::<MeshSection>()
+            .section::<TreeSection>()
+            .section::<HybridSection>()
+            .family::<MeshPull>()
+            .family::<TreePush>()
+            .family::<Hybrid>()
+            .family::<ClientServer>();
+        for (kind, about) in [
+            (SchedulerKind::Donet, "rarest first, then the supplier that meets the deadline soonest"),
+            (SchedulerKind::Random, "random chunk, random able supplier"),
+            (SchedulerKind::RarestFirst, "fewest suppliers first, deadline-blind"),
+            (SchedulerKind::Edf, "earliest deadline first"),
+            (SchedulerKind::LatestUseful, "newest chunk first to a random supplier (Bonald et al., SIGMETRICS 2008)"),
+        ] {
+            r = r.scheduler(SchedulerEntry::builtin(kind, about));
+        }
+        r
+    }
+
+    /// Adds (or replaces, keeping its place) the section of type `P`.
+    pub fn section<P: Params>(mut self) -> Registry {
+        let e = SectionEntry::of::<P>();
+        match self.sections.iter_mut().find(|s| s.name == e.name) {
+            Some(s) => *s = e,
+            None => self.sections.push(e),
+        }
+        self
+    }
+
+    /// Adds (or replaces, keeping its place) family `F`.
+    pub fn family<F: Family>(mut self) -> Registry {
+        let e = FamilyEntry::of::<F>();
+        match self.families.iter_mut().find(|f| f.name == e.name) {
+            Some(f) => *f = e,
+            None => self.families.push(e),
+        }
+        self
+    }
+
+    /// Adds (or replaces, keeping its place) a scheduler.
+    pub fn scheduler(mut self, e: SchedulerEntry) -> Registry {
+        match self.schedulers.iter_mut().find(|s| s.name == e.name) {
+            Some(s) => *s = e,
+            None => self.schedulers.push(e),
+        }
+        self
+    }
+
+    pub fn sections(&self) -> &[SectionEntry] {
+        &self.sections
+    }
+    pub fn families(&self) -> &[FamilyEntry] {
+        &self.families
+    }
+    pub fn schedulers(&self) -> &[SchedulerEntry] {
+        &self.schedulers
+    }
+    pub fn find_section(&self, name: &str) -> Option<&SectionEntry> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+    pub fn find_family(&self, name: &str) -> Option<&FamilyEntry> {
+        self.families.iter().find(|f| f.name == name)
+    }
+    pub fn find_scheduler(&self, name: &str) -> Option<&SchedulerEntry> {
+        self.schedulers.iter().find(|s| s.name == name)
+    }
+    pub fn section_names(&self) -> Vec<&str> {
+        self.sections.iter().map(|s| s.name).collect()
+    }
+    pub fn family_names(&self) -> Vec<&str> {
+        self.families.iter().map(|f| f.name).collect()
+    }
+    pub fn scheduler_names(&self) -> Vec<&str> {
+        self.schedulers.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
+static CURRENT: RwLock<Option<Arc<Registry>>> = RwLock::new(None);
+
+/// Makes `r` the registry scenario parsing and runs use from now on.
+pub fn install(r: Registry) {
+    let mut slot = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    *slot = Some(Arc::new(r));
+}
+
+/// The installed registry ([`Registry::builtins`] until one is installed).
+pub fn current() -> Arc<Registry> {
+    if let Some(r) = CURRENT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return r.clone();
+    }
+    let mut slot = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Arc::new(Registry::builtins())).clone()
+}
+
+/// `` `a`, `b` or `c` `` for error messages.
+pub fn one_of(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match q.len() {
+        0 => "nothing (none registered)".into(),
+        1 => q[0].clone(),
+        _ => format!("one of {}", q.join(", ")),
+    }
+}
+
+/// A name checked against a registered list while deserializing, so a bad
+/// name is reported at its place in the file.
+pub(crate) fn checked_name<'de, D: Deserializer<'de>>(d: D, names: &[&str]) -> Result<String, D::Error> {
+    let v = String::deserialize(d)?;
+    if names.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(de::Error::custom(format!("unknown variant `{v}`, expected {}", one_of(names))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_are_in_their_documented_order() {
+        let r = Registry::builtins();
+        assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server"]);
+        assert_eq!(r.scheduler_names(), ["donet", "random", "rarest-first", "edf", "latest-useful"]);
+        assert_eq!(r.section_names(), ["mesh", "tree", "hybrid"]);
+        assert_eq!(r.scheduler_names(), SchedulerKind::NAMES);
+    }
+
+    #[test]
+    fn a_section_parses_out_of_a_whole_document_with_document_spans() {
+        let src = "[peers]\ncount = 1\n[protocol]\nname = \"tree-push\"\n[protocol.tree]\nstripes = 4\n";
+        let e = SectionEntry::of::<TreeSection>();
+        let v = e.parse(src).unwrap();
+        assert_eq!(v.as_any().downcast_ref::<TreeSection>().unwrap().stripes.0, 4);
+        let v = e.parse("[peers]\ncount = 1\n").unwrap();
+        assert_eq!(v.as_any().downcast_ref::<TreeSection>(), Some(&TreeSection::default()));
+        let bad = "[peers]\ncount = 1\n[protocol.tree]\nstripes = 65\n";
+        let err = e.parse(bad).unwrap_err();
+        assert_eq!(&bad[err.span().unwrap()], "65");
+        assert!(err.message().contains("between 1 and 64"), "{}", err.message());
+    }
+
+    #[test]
+    fn replacing_keeps_the_place() {
+        let r = Registry::builtins().scheduler(SchedulerEntry {
+            name: "donet".into(),
+            about: "again".into(),
+            kind: SchedulerKind::Edf,
+        });
+        assert_eq!(r.scheduler_names()[0], "donet");
+        assert_eq!(r.find_scheduler("donet").unwrap().kind, SchedulerKind::Edf);
+        assert_eq!(one_of(&["a", "b"]), "one of `a`, `b`");
+    }
+}
