@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the protocol core's hot operations (issue 7).
 //!
 //! - `sched/<rule>/w<window>/p<partners>`: one call of
-//!   `protocols::sched::SchedulerKind::schedule`, the chunk scheduler of
+//!   `protocols::sched::Scheduler::schedule`, the chunk scheduler of
 //!   mesh-pull, for windows of 30, 120 (DONet's default) and 250 chunks and
 //!   4, 8 and 16 partners. Inputs are drawn once from a fixed seed: each
 //!   partner advertises a random 60% of the window, the peer misses the
@@ -27,7 +27,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use protocols::chunkmap::ChunkMap;
 use protocols::ids::{PeerId, Seq};
-use protocols::sched::{Assignment, Candidate, SchedulerKind, Supplier};
+use protocols::sched::{Assignment, Candidate, SchedInput, Supplier};
 use protocols::time::Time;
 use protocols::wire::{DenseIds, Msg};
 use rand::{RngExt, SeedableRng};
@@ -47,7 +47,7 @@ fn problem(w: u16, p: usize, seed: u64) -> (Vec<Candidate>, Vec<Supplier>) {
     let base: Seq = 1_000;
     let now = Time::from_secs(1_000);
     let suppliers = (0..p)
-        .map(|_| {
+        .map(|i| {
             let mut map = ChunkMap::new(base, w);
             for s in base..base + w as Seq {
                 if rng.random::<f64>() < 0.6 {
@@ -55,6 +55,8 @@ fn problem(w: u16, p: usize, seed: u64) -> (Vec<Candidate>, Vec<Supplier>) {
                 }
             }
             Supplier {
+                id: protocols::PeerId(i as u32),
+                in_flight: 0,
                 map,
                 rate_bps: rng.random_range(200_000..5_000_000),
                 free_at: now + Time::from_millis(rng.random_range(0..2_000)),
@@ -78,32 +80,32 @@ fn sched(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let now = Time::from_secs(1_000);
     let chunk_bits = 500_000 + 8 * 1_200;
-    for kind in [SchedulerKind::Donet, SchedulerKind::Random, SchedulerKind::LatestUseful] {
+    for name in ["donet", "random", "latest-useful"] {
+        let spec = protocols::sched::builtin(name).expect("built-in");
         for w in [30u16, 120, 250] {
             for p in [4usize, 8, 16] {
                 // Only DONet (the default) over the whole grid; the others at the default window.
-                if kind != SchedulerKind::Donet && w != 120 {
+                if name != "donet" && w != 120 {
                     continue;
                 }
                 let (cands, sups) = problem(w, p, 7);
-                let mut scratch = Vec::new();
+                let mut kind = spec.build();
                 let mut out: Vec<Assignment> = Vec::new();
                 let mut rng = ChaCha8Rng::seed_from_u64(1);
-                g.bench_function(BenchmarkId::new(kind.name(), format!("w{w}/p{p}")), |b| {
+                g.bench_function(BenchmarkId::new(name, format!("w{w}/p{p}")), |b| {
                     b.iter_batched_ref(
                         || sups.clone(),
                         |s| {
                             out.clear();
-                            kind.schedule(
+                            let input = SchedInput {
                                 now,
-                                Time::from_secs(3),
-                                chunk_bits,
-                                black_box(&cands),
-                                s,
-                                &mut scratch,
-                                &mut out,
-                                &mut rng,
-                            );
+                                urgent: Time::from_secs(3),
+                                chunk_wire_bits: chunk_bits,
+                                candidates: black_box(&cands),
+                                playback: None,
+                                upload_backlog: Time::ZERO,
+                            };
+                            kind.schedule(&input, s, &mut out, &mut rng);
                             black_box(out.len())
                         },
                         BatchSize::SmallInput,

@@ -5,7 +5,8 @@
 //! Registering a family here registers it in both at once, so a family is
 //! named in one place whatever command runs it.
 
-use sim::registry::{Family, SchedulerEntry};
+use protocols::sched::SchedulerSpec;
+use sim::registry::Family;
 
 use crate::peer_cmd::{self, HostFn};
 use protocols::params::Params;
@@ -50,7 +51,7 @@ impl Registry {
     }
 
     /// Adds a chunk scheduler.
-    pub fn scheduler(mut self, e: SchedulerEntry) -> Registry {
+    pub fn scheduler(mut self, e: SchedulerSpec) -> Registry {
         self.sim = self.sim.scheduler(e);
         self
     }

@@ -11,7 +11,6 @@ use net::{Clock, Host, HostConfig, MediaSource, Role, Sinks};
 use proptest::prelude::*;
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
-use protocols::sched::SchedulerKind;
 use protocols::tracker::Tracker;
 use protocols::{Node, PeerId, Record, StreamParams, Time};
 
@@ -45,7 +44,7 @@ fn mesh_cfg() -> Arc<MeshConfig> {
         stream: stream(),
         player: PlayerParams { startup_chunks: 5, startup_timeout: Time::from_secs(3) },
         mesh,
-        scheduler: SchedulerKind::Donet,
+        scheduler: protocols::sched::default_spec(),
         tracker: PeerId(0),
     })
 }

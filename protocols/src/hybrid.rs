@@ -33,7 +33,7 @@
 //! - **Mesh.** Every peer (backbone or leaf) also keeps mesh partners exactly
 //!   as [`crate::mesh`] does (tracker, gossip, `partners`, refresh), exchanges
 //!   buffer maps (mTreebone: every 0.5 s) and pulls with the scenario's
-//!   [`SchedulerKind`] the chunks the tree did not deliver (below).
+//!   [`SchedulerSpec`] the chunks the tree did not deliver (below).
 //!
 //! # `pull-push` (GridMedia, Coolstreaming+)
 //!
@@ -147,7 +147,7 @@ use crate::mesh::MeshParams;
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
 use crate::prefetch::prefetch_slice;
-use crate::sched::{Candidate, SchedulerKind, Supplier};
+use crate::sched::{Candidate, SchedInput, Scheduler, SchedulerSpec, Supplier};
 use crate::time::Time;
 use crate::tree::TreeParams;
 use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role, wire_bytes};
@@ -259,7 +259,7 @@ pub struct HybridConfig {
     pub mesh: MeshParams,
     pub tree: TreeParams,
     pub hybrid: HybridParams,
-    pub scheduler: SchedulerKind,
+    pub scheduler: SchedulerSpec,
     pub tracker: PeerId,
     /// Mean session length of the run (the scenario's, or 300 s without churn).
     pub expected_session: Time,
@@ -416,7 +416,6 @@ thread_local! {
 struct Scratch {
     cands: Vec<Candidate>,
     sups: Vec<Supplier>,
-    order: Vec<(u32, Time, Seq)>,
     out: Vec<crate::sched::Assignment>,
 }
 
@@ -452,6 +451,8 @@ pub struct HybridPeer {
     source: Option<PeerId>,
     list_asked_at: Option<Time>,
     stats: HybridStats,
+    /// This peer's chunk scheduler (built from the configuration's spec).
+    sched: Box<dyn Scheduler>,
 }
 
 /// Newest chunk of lane `l` (of `k`) in `map`.
@@ -473,7 +474,9 @@ impl HybridPeer {
         let k = cfg.lanes() as usize;
         let slots = cfg.slots_for(up_kbps);
         let player = Player::new(cfg.player);
+        let sched = cfg.scheduler.build();
         HybridPeer {
+            sched,
             cfg,
             is_source,
             up_kbps,
@@ -711,6 +714,7 @@ impl HybridPeer {
             Some(i) => {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(seq);
+                self.sched.on_arrival(from, seq, p.at, cx.now);
                 Some(p.at)
             }
             None => None,
@@ -812,6 +816,7 @@ impl HybridPeer {
             if self.pending[i].expect + timeout <= now {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(p.seq);
+                self.sched.on_expired(p.from, p.seq, now);
                 if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
                     pt.rate_bps = (pt.rate_bps / 2).max(1);
                 }
@@ -853,14 +858,25 @@ impl HybridPeer {
                 return;
             }
             s.sups.clear();
+            let pending = &self.pending;
             s.sups.extend(self.partners.iter().map(|p| Supplier {
+                id: p.id,
                 map: p.map,
                 rate_bps: p.rate_bps,
                 free_at: p.free_at.max(now),
+                in_flight: pending.iter().filter(|q| q.from == p.id).count() as u32,
             }));
             s.out.clear();
-            let Scratch { cands, sups, order, out } = s;
-            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out, cx.rng);
+            let Scratch { cands, sups, out } = s;
+            let input = SchedInput {
+                now,
+                urgent: self.cfg.mesh.urgent_window,
+                chunk_wire_bits: wire_bits,
+                candidates: cands,
+                playback: self.player.needed_from(),
+                upload_backlog: cx.upload_backlog,
+            };
+            self.sched.schedule(&input, sups, out, cx.rng);
             for (k, p) in self.partners.iter_mut().enumerate() {
                 p.free_at = sups[k].free_at;
             }
@@ -909,6 +925,7 @@ impl HybridPeer {
             return;
         };
         self.partners.remove(i);
+        self.sched.on_partner_removed(id);
         cx.record(Record::NeighbourRemoved { peer: id });
         let requested = &mut self.requested;
         self.pending.retain(|p| {
@@ -1765,7 +1782,7 @@ mod tests {
             mesh: MeshParams::default(),
             tree: TreeParams::default(),
             hybrid,
-            scheduler: SchedulerKind::Donet,
+            scheduler: crate::sched::default_spec(),
             tracker: PeerId(0),
             expected_session: Time::from_secs(100),
         })

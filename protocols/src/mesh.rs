@@ -7,7 +7,7 @@
 //! (it seeks `partners`), exchanges buffer maps with its partners every
 //! `buffer_map_interval`, and pulls missing chunks with receiver-driven
 //! requests every `schedule_interval`, choosing chunks and suppliers with a
-//! [`SchedulerKind`] (DONet's heuristic by default: rarest first, then the
+//! [`SchedulerSpec`] (DONet's heuristic by default: rarest first, then the
 //! supplier that meets the deadline soonest given its estimated bandwidth).
 //! Partners are refreshed every `refresh_interval`: those silent for
 //! `partner_timeout` are dropped (crash detection), the lowest-scoring one is
@@ -23,6 +23,11 @@
 //! `max_upload_backlog` of queued upload (DONet leaves this unspecified);
 //! supplier bandwidth is estimated from request-to-arrival times of past
 //! chunks, starting from half the partner's advertised upload capacity.
+//!
+//! The mechanisms live in the partner-mesh core ([`crate::meshcore`]); this
+//! module is the DONet family on top of it: the tracker is asked at once
+//! whenever members run short, and a peer starts playing from the lower
+//! median of its partners' newest chunks.
 //!
 //! Parameters and defaults ([`MeshParams::default`]):
 //!
@@ -46,16 +51,15 @@
 
 use std::sync::Arc;
 
-use rand::RngExt;
-
-use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
-use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
-use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::media::{Media, MediaTimer};
+use crate::meshcore::{MeshTimer, PartnerMesh, PullPolicy};
+use crate::peer::{Command, Ctx, Peer, StreamParams};
+use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
-use crate::sched::{Candidate, SchedulerKind, Supplier};
+use crate::sched::SchedulerSpec;
 use crate::time::Time;
-use crate::wire::{Msg, Role, wire_bytes};
+use crate::wire::{Msg, Role};
 
 /// Mesh-pull parameters; see the module doc for meanings and sources.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,53 +109,66 @@ pub struct MeshConfig {
     pub stream: StreamParams,
     pub player: PlayerParams,
     pub mesh: MeshParams,
-    pub scheduler: SchedulerKind,
+    pub scheduler: SchedulerSpec,
     pub tracker: PeerId,
 }
 
 impl MeshConfig {
     /// Bits a chunk occupies on the wire (payload, header and datagram headers).
     pub fn chunk_wire_bits(&self) -> u64 {
-        let len = Msg::Chunk { seq: 0, len: self.stream.chunk_bytes(), polluted: false }.encoded_len();
-        wire_bytes(len).1 * 8
+        crate::media::chunk_wire_bits(&self.stream)
     }
 }
 
-/// Timers of a mesh node.
+/// Timers of a mesh-pull node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MeshTimer {
-    /// Source: emit the next chunk.
-    Emit,
-    Play,
-    StartupTimeout,
-    BufferMap,
-    Schedule,
-    Gossip,
-    Refresh,
+pub enum MeshPullTimer {
+    Media(MediaTimer),
+    Mesh(MeshTimer),
     TrackerRefresh,
 }
 
-#[derive(Clone, Debug)]
-struct Partner {
-    id: PeerId,
-    map: ChunkMap,
-    /// Last time a buffer map (or the acceptance) arrived.
-    heard_at: Time,
-    rate_bps: u64,
-    free_at: Time,
-    bytes_from: u64,
-    bytes_to: u64,
-    /// Arrival time of the last chunk from it (for rate samples).
-    last_rx: Time,
+impl From<MediaTimer> for MeshPullTimer {
+    fn from(t: MediaTimer) -> Self {
+        MeshPullTimer::Media(t)
+    }
+}
+impl From<MeshTimer> for MeshPullTimer {
+    fn from(t: MeshTimer) -> Self {
+        MeshPullTimer::Mesh(t)
+    }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    seq: Seq,
-    from: PeerId,
-    at: Time,
-    /// Expected arrival, from the scheduler's estimate.
-    expect: Time,
+/// DONet's choices for the mesh core.
+struct Donet<'a> {
+    cfg: &'a MeshConfig,
+}
+
+impl PullPolicy<MeshPullTimer> for Donet<'_> {
+    type Ext = ();
+    fn new_ext(&self) {}
+    fn ask_tracker(&mut self, _starving: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
+        cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
+    }
+    /// Start from the newest chunk a majority of partners hold (the lower
+    /// median of their newest), not the best partner's: the lag then covers
+    /// the delivery delay of a typical path through the mesh.
+    fn before_schedule(
+        &mut self,
+        partners: &[crate::meshcore::Partner<()>],
+        media: &mut Media,
+        cx: &mut Ctx<'_, MeshPullTimer>,
+    ) {
+        if !media.player.is_idle() {
+            return;
+        }
+        let mut heads: Vec<Seq> = partners.iter().filter_map(|p| p.map.newest()).collect();
+        if heads.is_empty() {
+            return;
+        }
+        heads.sort_unstable();
+        media.choose_start(heads[(heads.len() - 1) / 2], cx);
+    }
 }
 
 /// A mesh-pull node: the source (`is_source`) or a peer. `repr(C)`: what
@@ -160,524 +177,110 @@ struct Pending {
 #[repr(C)]
 pub struct MeshPeer {
     cfg: Arc<MeshConfig>,
-    partners: Vec<Partner>,
-    pending: Vec<Pending>,
-    newest: Option<Seq>,
-    /// `newest` at the previous partner refresh (starvation detection).
-    newest_at_refresh: Option<Seq>,
-    up_kbps: u32,
-    is_source: bool,
+    mesh: PartnerMesh<()>,
     active: bool,
-    player: Player,
-    have: SeqRing,
-    requested: SeqRing,
-    hellos: Vec<(PeerId, Time)>,
-    mcache: Vec<PeerId>,
-    polluted: SeqRing,
-}
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
-}
-
-#[derive(Default)]
-struct Scratch {
-    cands: Vec<Candidate>,
-    sups: Vec<Supplier>,
-    order: Vec<(u32, Time, Seq)>,
-    out: Vec<crate::sched::Assignment>,
+    media: Media,
 }
 
 impl MeshPeer {
     pub fn new(cfg: Arc<MeshConfig>, is_source: bool, up_kbps: u32) -> MeshPeer {
-        let player = Player::new(cfg.player);
-        MeshPeer {
-            cfg,
-            is_source,
-            up_kbps,
-            active: false,
-            have: SeqRing::default(),
-            polluted: SeqRing::default(),
-            requested: SeqRing::default(),
-            pending: Vec::new(),
-            newest: None,
-            player,
-            partners: Vec::new(),
-            hellos: Vec::new(),
-            mcache: Vec::new(),
-            newest_at_refresh: None,
-        }
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let media = Media::new(cfg.player);
+        MeshPeer { cfg, mesh, active: false, media }
     }
 
     /// Current partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.partners.iter().map(|p| p.id)
+        self.mesh.partners.iter().map(|p| p.id)
     }
     pub fn is_playing(&self) -> bool {
-        self.player.is_playing()
+        self.media.player.is_playing()
     }
     pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.have.contains(seq)
+        self.media.have.contains(seq)
     }
 
-    fn max_partners(&self) -> usize {
-        self.cfg.mesh.partners_max
-    }
-    fn partner_mut(&mut self, id: PeerId) -> Option<&mut Partner> {
-        self.partners.iter_mut().find(|p| p.id == id)
-    }
-    fn is_partner(&self, id: PeerId) -> bool {
-        self.partners.iter().any(|p| p.id == id)
+    fn role(&self) -> Role {
+        if self.mesh.is_source { Role::Source } else { Role::Peer }
     }
 
-    fn my_map(&self) -> ChunkMap {
-        let w = self.cfg.mesh.window;
-        let newest = self.newest.unwrap_or(0);
-        let base = (newest + 1).saturating_sub(w as u32);
-        self.have.to_map(base, w)
-    }
-
-    fn add_partner(&mut self, id: PeerId, up_kbps: u32, cx: &mut Ctx<'_, MeshTimer>) {
-        if self.is_partner(id) || id == cx.me {
-            return;
-        }
-        self.partners.push(Partner {
-            id,
-            map: ChunkMap::default(),
-            heard_at: cx.now,
-            rate_bps: (up_kbps as u64 * 1000 / 2).max(1),
-            free_at: cx.now,
-            bytes_from: 0,
-            bytes_to: 0,
-            last_rx: Time::ZERO,
-        });
-        cx.record(Record::NeighbourAdded { peer: id });
-        cx.send(id, Msg::BufferMap(self.my_map()));
-    }
-
-    fn remove_partner(&mut self, id: PeerId, cx: &mut Ctx<'_, MeshTimer>) {
-        if let Some(i) = self.partners.iter().position(|p| p.id == id) {
-            self.partners.remove(i);
-            cx.record(Record::NeighbourRemoved { peer: id });
-            // Requests outstanding at it will never be answered.
-            let requested = &mut self.requested;
-            self.pending.retain(|p| {
-                if p.from == id {
-                    requested.remove(p.seq);
-                    false
-                } else {
-                    true
-                }
-            });
-        }
-    }
-
-    fn remember(&mut self, id: PeerId, cx: &mut Ctx<'_, MeshTimer>) {
-        if id == cx.me || id == self.cfg.tracker || self.mcache.contains(&id) {
-            return;
-        }
-        if self.mcache.len() < self.cfg.mesh.mcache_size {
-            self.mcache.push(id);
-        } else if !self.mcache.is_empty() {
-            let i = cx.rng.random_range(0..self.mcache.len());
-            self.mcache[i] = id;
-        }
-    }
-
-    fn apply(&mut self, a: PlayerAction, cx: &mut Ctx<'_, MeshTimer>) {
-        match a {
-            PlayerAction::Nothing => {}
-            PlayerAction::ArmPlay(at) => cx.timer_at(at, MeshTimer::Play),
-            PlayerAction::ArmStartupTimeout(at) => cx.timer_at(at, MeshTimer::StartupTimeout),
-        }
-    }
-
-    fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshTimer>) {
+    fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
         let wire_bits = self.cfg.chunk_wire_bits();
-        let now = cx.now;
-        let asked_at = match self.pending.iter().position(|p| p.seq == seq && p.from == from) {
-            Some(i) => {
-                let p = self.pending.swap_remove(i);
-                self.requested.remove(seq);
-                Some(p.at)
-            }
-            None => None,
-        };
-        if let Some(pt) = self.partner_mut(from) {
-            pt.bytes_from += len as u64;
-            if let Some(at) = asked_at {
-                // Service time of this chunk: from when the supplier could start
-                // on it (our request, or its previous chunk to us) to arrival.
-                let took = (now - at.max(pt.last_rx)).as_nanos().max(1);
-                let sample = (wire_bits as u128 * 1_000_000_000 / took as u128) as u64;
-                pt.rate_bps = ((pt.rate_bps as u128 * 7 + sample as u128 * 3) / 10).max(1) as u64;
-            }
-            pt.last_rx = now;
-        }
-        let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
-        let duplicate = self.have.contains(seq);
-        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
-        if duplicate || late {
+        self.mesh.on_chunk(from, seq, len, wire_bits, cx.now);
+        let a = self.media.arrival(seq, from, false, cx);
+        if a.duplicate || a.late {
             return;
         }
-        self.have.insert(seq);
-        if polluted {
-            self.polluted.insert(seq);
-        }
-        self.newest = Some(self.newest.map_or(seq, |n| n.max(seq)));
-        let a = self.player.check_startup(&self.have, cx);
-        self.apply(a, cx);
-    }
-
-    fn serve(&mut self, from: PeerId, req: ChunkMap, cx: &mut Ctx<'_, MeshTimer>) {
-        if !self.is_partner(from) {
-            return;
-        }
-        let len = self.cfg.stream.chunk_bytes();
-        let per_chunk = Time::transmit(self.cfg.chunk_wire_bits() / 8, self.up_kbps as u64 * 1000);
-        let mut backlog = cx.upload_backlog;
-        let mut served = 0u64;
-        for seq in req.iter() {
-            if !self.have.contains(seq) {
-                continue;
-            }
-            if backlog > self.cfg.mesh.max_upload_backlog {
-                break;
-            }
-            backlog += per_chunk;
-            served += len as u64;
-            cx.send(from, Msg::Chunk { seq, len, polluted: self.polluted.contains(seq) });
-        }
-        if let Some(p) = self.partner_mut(from) {
-            p.bytes_to += served;
-        }
-    }
-
-    fn schedule(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
-        let now = cx.now;
-        let timeout = self.cfg.mesh.request_timeout;
-        // Expire unanswered requests and penalise their suppliers.
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].expect + timeout <= now {
-                let p = self.pending.swap_remove(i);
-                self.requested.remove(p.seq);
-                if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
-                    pt.rate_bps = (pt.rate_bps / 2).max(1);
-                }
-            } else {
-                i += 1;
-            }
-        }
-        let newest_adv = self.partners.iter().filter_map(|p| p.map.newest()).max();
-        let Some(newest_adv) = newest_adv else { return };
-        if self.player.is_idle() {
-            // Start from the newest chunk a majority of partners hold (the lower
-            // median of their newest), not the best partner's: the lag then
-            // covers the delivery delay of a typical path through the mesh.
-            let mut heads: Vec<Seq> = self.partners.iter().filter_map(|p| p.map.newest()).collect();
-            heads.sort_unstable();
-            let a = self.player.choose_start(heads[(heads.len() - 1) / 2], now);
-            self.apply(a, cx);
-        }
-        let Some(lo) = self.player.needed_from() else {
-            return;
-        };
-        let hi = newest_adv.min(lo.saturating_add(self.cfg.mesh.window as u32 - 1));
-        if hi < lo {
-            return;
-        }
-        let stream = self.cfg.stream;
-        let wire_bits = self.cfg.chunk_wire_bits();
-        SCRATCH.with_borrow_mut(|s| {
-            s.cands.clear();
-            for seq in lo..=hi {
-                if self.have.contains(seq) || self.requested.contains(seq) {
-                    continue;
-                }
-                let deadline = self.player.deadline(seq, &stream, now);
-                if deadline <= now && self.player.is_playing() {
-                    continue;
-                }
-                let urgent = self.player.in_startup_buffer(seq);
-                s.cands.push(Candidate { seq, deadline, urgent });
-            }
-            if s.cands.is_empty() {
-                return;
-            }
-            s.sups.clear();
-            s.sups.extend(self.partners.iter().map(|p| Supplier {
-                map: p.map,
-                rate_bps: p.rate_bps,
-                free_at: p.free_at.max(now),
-            }));
-            s.out.clear();
-            let Scratch { cands, sups, order, out } = s;
-            self.cfg.scheduler.schedule(now, self.cfg.mesh.urgent_window, wire_bits, cands, sups, order, out, cx.rng);
-            for (k, p) in self.partners.iter_mut().enumerate() {
-                p.free_at = sups[k].free_at;
-            }
-            out.sort_unstable_by_key(|a| (a.supplier, a.seq));
-            let mut k = 0;
-            while k < out.len() {
-                let i = out[k].supplier;
-                let mut req = ChunkMap::new(lo, self.cfg.mesh.window);
-                while k < out.len() && out[k].supplier == i {
-                    let a = out[k];
-                    req.insert(a.seq);
-                    self.requested.insert(a.seq);
-                    self.pending.push(Pending { seq: a.seq, from: self.partners[i].id, at: now, expect: a.expect });
-                    k += 1;
-                }
-                cx.send(self.partners[i].id, Msg::Request(req));
-            }
-        });
-    }
-
-    fn refresh(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
-        let now = cx.now;
-        let timeout = self.cfg.mesh.partner_timeout;
-        let silent: Vec<PeerId> = self.partners.iter().filter(|p| p.heard_at + timeout < now).map(|p| p.id).collect();
-        for id in silent {
-            self.remove_partner(id, cx);
-            self.mcache.retain(|&m| m != id);
-        }
-        self.hellos.retain(|&(_, at)| at + timeout >= now);
-        // Starving: playing with an empty buffer and no new chunk since the
-        // last refresh. Every partner is then replaceable, so one is swapped for a
-        // fresh candidate (the tracker is asked too): otherwise a mesh cut off
-        // from the source (outage, partition) would never find it again.
-        let drained =
-            self.player.is_playing() && self.newest.is_some_and(|n| self.player.needed_from().is_some_and(|x| n < x));
-        let starving = !self.is_source && drained && self.newest == self.newest_at_refresh;
-        self.newest_at_refresh = self.newest;
-        if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
-            let score = |p: &Partner| p.bytes_from + p.bytes_to;
-            let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
-            let worst = self.partners.iter().min_by_key(|p| score(p)).map(|p| (p.id, score(p)));
-            if let Some((id, s)) = worst
-                && (starving || (mean > 0.0 && (s as f64) < self.cfg.mesh.underperform_ratio * mean))
-            {
-                cx.send(id, Msg::Bye);
-                self.remove_partner(id, cx);
-            }
-        }
-        if starving {
-            cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
-        }
-        for p in &mut self.partners {
-            p.bytes_from = 0;
-            p.bytes_to = 0;
-        }
-        if !self.is_source {
-            self.seek_partners(cx);
-        }
-    }
-
-    fn seek_partners(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
-        let want = self.cfg.mesh.partners.saturating_sub(self.partners.len() + self.hellos.len());
-        if want == 0 {
-            return;
-        }
-        let mut cands: Vec<PeerId> = self
-            .mcache
-            .iter()
-            .copied()
-            .filter(|&c| !self.is_partner(c) && !self.hellos.iter().any(|&(h, _)| h == c))
-            .collect();
-        if cands.len() < want {
-            cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
-        }
-        for k in 0..want.min(cands.len()) {
-            let j = cx.rng.random_range(k..cands.len());
-            cands.swap(k, j);
-            let c = cands[k];
-            self.hellos.push((c, cx.now));
-            cx.send(c, Msg::Hello { up_kbps: self.up_kbps });
-        }
-    }
-
-    fn gossip(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
-        if self.partners.is_empty() {
-            return;
-        }
-        let to = self.partners[cx.rng.random_range(0..self.partners.len())].id;
-        let mut sample = vec![cx.me];
-        for _ in 0..7.min(self.mcache.len()) {
-            let c = self.mcache[cx.rng.random_range(0..self.mcache.len())];
-            if c != to && !sample.contains(&c) {
-                sample.push(c);
-            }
-        }
-        cx.send(to, Msg::Gossip { peers: sample });
-    }
-
-    fn jitter(&self, period: Time, cx: &mut Ctx<'_, MeshTimer>) -> Time {
-        Time(cx.rng.random_range(0..period.0.max(1)))
+        self.media.store(seq, polluted);
+        self.media.check_startup(cx);
     }
 }
 
 impl Peer for MeshPeer {
-    type Timer = MeshTimer;
+    type Timer = MeshPullTimer;
 
     /// Every message and most timers search or scan the partner list first.
     fn prefetch(&self) {
-        prefetch_slice(&self.partners, 3);
-        prefetch_slice(&self.pending, 2);
+        prefetch_slice(&self.mesh.partners, 3);
+        prefetch_slice(&self.mesh.pending, 2);
     }
 
-    fn on_start(&mut self, cx: &mut Ctx<'_, MeshTimer>) {
+    fn on_start(&mut self, cx: &mut Ctx<'_, MeshPullTimer>) {
         self.active = true;
-        let m = self.cfg.mesh.clone();
-        let role = if self.is_source { Role::Source } else { Role::Peer };
-        cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
-        cx.timer_in(m.tracker_refresh, MeshTimer::TrackerRefresh);
-        let j = self.jitter(m.buffer_map_interval, cx);
-        cx.timer_in(j, MeshTimer::BufferMap);
-        let j = self.jitter(m.gossip_interval, cx);
-        cx.timer_in(j, MeshTimer::Gossip);
-        let j = self.jitter(m.refresh_interval, cx);
-        cx.timer_in(j, MeshTimer::Refresh);
-        if self.is_source {
-            let first = self.cfg.stream.newest_at(cx.now);
-            let at = self.cfg.stream.emission(first);
-            let first = if at < cx.now { first + 1 } else { first };
-            cx.timer_at(self.cfg.stream.emission(first), MeshTimer::Emit);
+        let cfg = self.cfg.clone();
+        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+        cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
+        self.mesh.start(&cfg.mesh, cx);
+        if self.mesh.is_source {
+            Media::start_source(&cfg.stream, cx);
         } else {
-            cx.send(self.cfg.tracker, Msg::PeerListReq { want: m.tracker_list_size });
-            let j = self.jitter(m.schedule_interval, cx);
-            cx.timer_in(j, MeshTimer::Schedule);
+            cx.send(cfg.tracker, Msg::PeerListReq { want: cfg.mesh.tracker_list_size });
+            self.mesh.start_schedule(&cfg.mesh, cx);
         }
     }
 
-    fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, MeshTimer>) {
+    fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, MeshPullTimer>) {
         if !self.active {
             return;
         }
-        match msg {
-            Msg::PeerList { peers } | Msg::Gossip { peers } => {
-                for p in peers {
-                    self.remember(p, cx);
-                }
-                if !self.is_source && self.partners.len() < self.cfg.mesh.partners {
-                    self.seek_partners(cx);
-                }
-            }
-            Msg::Hello { up_kbps } => {
-                self.remember(from, cx);
-                let accept = self.is_partner(from) || self.partners.len() < self.max_partners();
-                if accept {
-                    self.add_partner(from, up_kbps, cx);
-                }
-                cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
-            }
-            Msg::HelloAck { accept, up_kbps } => {
-                let asked = self.hellos.iter().position(|&(h, _)| h == from);
-                if let Some(i) = asked {
-                    self.hellos.swap_remove(i);
-                }
-                if accept && asked.is_some() {
-                    if self.partners.len() < self.max_partners() {
-                        self.add_partner(from, up_kbps, cx);
-                    } else {
-                        cx.send(from, Msg::Bye);
-                    }
-                } else if !accept {
-                    self.mcache.retain(|&m| m != from);
-                }
-            }
-            Msg::Bye => {
-                self.remove_partner(from, cx);
-                self.mcache.retain(|&m| m != from);
-            }
-            Msg::BufferMap(map) => {
-                let now = cx.now;
-                if let Some(p) = self.partner_mut(from) {
-                    p.map = map;
-                    p.heard_at = now;
-                }
-            }
-            Msg::Request(req) => self.serve(from, req, cx),
-            Msg::Chunk { seq, len, polluted } => self.on_chunk(from, seq, len, polluted, cx),
-            Msg::Register { .. }
-            | Msg::Unregister
-            | Msg::PeerListReq { .. }
-            | Msg::Join { .. }
-            | Msg::JoinAck { .. }
-            | Msg::Detach { .. }
-            | Msg::Heartbeat { .. } => {}
+        let cfg = &*self.cfg;
+        let wire_bits = cfg.chunk_wire_bits();
+        let mut pol = Donet { cfg };
+        let rest = self.mesh.on_message(from, msg, &self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
+        if let Some(Msg::Chunk { seq, len, polluted }) = rest {
+            self.on_chunk(from, seq, len, polluted, cx);
         }
     }
 
-    fn on_timer(&mut self, timer: MeshTimer, cx: &mut Ctx<'_, MeshTimer>) {
+    fn on_timer(&mut self, timer: MeshPullTimer, cx: &mut Ctx<'_, MeshPullTimer>) {
         if !self.active {
             return;
         }
-        let m = &self.cfg.mesh;
+        let cfg = &*self.cfg;
         match timer {
-            MeshTimer::Emit => {
-                let seq = self.cfg.stream.newest_at(cx.now);
-                self.have.insert(seq);
-                self.newest = Some(seq);
-                cx.timer_at(self.cfg.stream.emission(seq + 1), MeshTimer::Emit);
+            MeshPullTimer::Media(t) => {
+                self.media.on_timer(t, &cfg.stream, cx);
             }
-            MeshTimer::Play => {
-                let stream = self.cfg.stream;
-                let a = self.player.on_play_timer(&self.have, &self.polluted, &stream, cx);
-                self.apply(a, cx);
+            MeshPullTimer::Mesh(t) => {
+                let wire_bits = cfg.chunk_wire_bits();
+                let mut pol = Donet { cfg };
+                self.mesh.on_timer(t, &mut self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
             }
-            MeshTimer::StartupTimeout => {
-                let a = self.player.on_startup_timeout(cx);
-                self.apply(a, cx);
-            }
-            MeshTimer::BufferMap => {
-                let period = m.buffer_map_interval;
-                if self.newest.is_some() {
-                    let map = self.my_map();
-                    for p in &self.partners {
-                        cx.send(p.id, Msg::BufferMap(map));
-                    }
-                }
-                cx.timer_in(period, MeshTimer::BufferMap);
-            }
-            MeshTimer::Schedule => {
-                let period = m.schedule_interval;
-                self.schedule(cx);
-                cx.timer_in(period, MeshTimer::Schedule);
-            }
-            MeshTimer::Gossip => {
-                let period = m.gossip_interval;
-                self.gossip(cx);
-                cx.timer_in(period, MeshTimer::Gossip);
-            }
-            MeshTimer::Refresh => {
-                let period = m.refresh_interval;
-                self.refresh(cx);
-                cx.timer_in(period, MeshTimer::Refresh);
-            }
-            MeshTimer::TrackerRefresh => {
-                let period = m.tracker_refresh;
-                let role = if self.is_source { Role::Source } else { Role::Peer };
-                cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
-                cx.timer_in(period, MeshTimer::TrackerRefresh);
+            MeshPullTimer::TrackerRefresh => {
+                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+                cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
             }
         }
     }
 
-    fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, MeshTimer>) {
+    fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, MeshPullTimer>) {
         match cmd {
             Command::Leave { graceful } => {
+                self.mesh.leave(graceful, cx);
                 if graceful {
-                    for p in &self.partners {
-                        cx.send(p.id, Msg::Bye);
-                    }
                     cx.send(self.cfg.tracker, Msg::Unregister);
                 }
                 self.active = false;
-                self.partners = Vec::new();
-                self.pending = Vec::new();
-                self.mcache = Vec::new();
-                self.hellos = Vec::new();
             }
         }
     }

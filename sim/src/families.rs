@@ -226,7 +226,7 @@ pub fn mesh_config(sc: &Scenario) -> MeshConfig {
     }
     let reg = registry::current();
     let scheduler = match reg.find_scheduler(&sc.protocol.scheduler) {
-        Some(s) => s.kind,
+        Some(s) => s.clone(),
         None => panic!(
             "scheduler `{}` is not in the installed registry ({}): parse and run with the same registry",
             sc.protocol.scheduler,

@@ -6,7 +6,8 @@
 //!   engine [`Protocol`] of a scenario; its entry carries a function pointer
 //!   that runs [`runner::run_with`] monomorphised for it, so dispatch happens
 //!   once per run and the event loop has no `dyn` call.
-//! - A **scheduler** is a name and the chunk scheduler it selects.
+//! - A **scheduler** is a [`SchedulerSpec`]: a name, a line about it and a
+//!   factory of per-peer scheduler state.
 //!
 //! Everything that names families, sections or schedulers iterates a
 //! registry: scenario parsing (`[protocol] name`, `scheduler`, the section
@@ -25,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use analysis::Report;
 use protocols::Time;
 use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, TreeSection};
-use protocols::sched::SchedulerKind;
+use protocols::sched::SchedulerSpec;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
@@ -188,29 +189,13 @@ impl FamilyEntry {
     }
 }
 
-/// A registered chunk scheduler.
-#[derive(Clone, Debug)]
-pub struct SchedulerEntry {
-    pub name: String,
-    pub about: String,
-    /// What mesh-based families run with this name.
-    pub kind: SchedulerKind,
-}
-
-impl SchedulerEntry {
-    /// The built-in scheduler `kind` under its own name.
-    pub fn builtin(kind: SchedulerKind, about: &str) -> SchedulerEntry {
-        SchedulerEntry { name: kind.name().to_string(), about: about.to_string(), kind }
-    }
-}
-
 /// Sections, families and schedulers, each in registration order (the first
 /// family and the first scheduler are the defaults of `[protocol]`).
 #[derive(Clone, Default)]
 pub struct Registry {
     sections: Vec<SectionEntry>,
     families: Vec<FamilyEntry>,
-    schedulers: Vec<SchedulerEntry>,
+    schedulers: Vec<SchedulerSpec>,
 }
 
 impl fmt::Debug for Registry {
@@ -242,14 +227,8 @@ impl Registry {
             .family::<TreePush>()
             .family::<Hybrid>()
             .family::<ClientServer>();
-        for (kind, about) in [
-            (SchedulerKind::Donet, "rarest first, then the supplier that meets the deadline soonest"),
-            (SchedulerKind::Random, "random chunk, random able supplier"),
-            (SchedulerKind::RarestFirst, "fewest suppliers first, deadline-blind"),
-            (SchedulerKind::Edf, "earliest deadline first"),
-            (SchedulerKind::LatestUseful, "newest chunk first to a random supplier (Bonald et al., SIGMETRICS 2008)"),
-        ] {
-            r = r.scheduler(SchedulerEntry::builtin(kind, about));
+        for spec in protocols::sched::builtins() {
+            r = r.scheduler(spec);
         }
         r
     }
@@ -274,9 +253,9 @@ impl Registry {
         self
     }
 
-    /// Adds (or replaces, keeping its place) a scheduler.
-    pub fn scheduler(mut self, e: SchedulerEntry) -> Registry {
-        match self.schedulers.iter_mut().find(|s| s.name == e.name) {
+    /// Adds (or replaces, keeping its place) a chunk scheduler.
+    pub fn scheduler(mut self, e: SchedulerSpec) -> Registry {
+        match self.schedulers.iter_mut().find(|s| s.name() == e.name()) {
             Some(s) => *s = e,
             None => self.schedulers.push(e),
         }
@@ -289,7 +268,7 @@ impl Registry {
     pub fn families(&self) -> &[FamilyEntry] {
         &self.families
     }
-    pub fn schedulers(&self) -> &[SchedulerEntry] {
+    pub fn schedulers(&self) -> &[SchedulerSpec] {
         &self.schedulers
     }
     pub fn find_section(&self, name: &str) -> Option<&SectionEntry> {
@@ -298,8 +277,8 @@ impl Registry {
     pub fn find_family(&self, name: &str) -> Option<&FamilyEntry> {
         self.families.iter().find(|f| f.name == name)
     }
-    pub fn find_scheduler(&self, name: &str) -> Option<&SchedulerEntry> {
-        self.schedulers.iter().find(|s| s.name == name)
+    pub fn find_scheduler(&self, name: &str) -> Option<&SchedulerSpec> {
+        self.schedulers.iter().find(|s| s.name() == name)
     }
     pub fn section_names(&self) -> Vec<&str> {
         self.sections.iter().map(|s| s.name).collect()
@@ -308,7 +287,7 @@ impl Registry {
         self.families.iter().map(|f| f.name).collect()
     }
     pub fn scheduler_names(&self) -> Vec<&str> {
-        self.schedulers.iter().map(|s| s.name.as_str()).collect()
+        self.schedulers.iter().map(|s| s.name()).collect()
     }
 }
 
@@ -360,7 +339,8 @@ mod tests {
         assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server"]);
         assert_eq!(r.scheduler_names(), ["donet", "random", "rarest-first", "edf", "latest-useful"]);
         assert_eq!(r.section_names(), ["mesh", "tree", "hybrid"]);
-        assert_eq!(r.scheduler_names(), SchedulerKind::NAMES);
+        let specs: Vec<&str> = protocols::sched::builtins().iter().map(|s| s.name()).collect();
+        assert_eq!(r.scheduler_names(), specs);
     }
 
     #[test]
@@ -379,13 +359,12 @@ mod tests {
 
     #[test]
     fn replacing_keeps_the_place() {
-        let r = Registry::builtins().scheduler(SchedulerEntry {
-            name: "donet".into(),
-            about: "again".into(),
-            kind: SchedulerKind::Edf,
-        });
+        let edf = protocols::sched::builtin("edf").unwrap();
+        let again = SchedulerSpec::new("donet", "again", move || edf.build());
+        let r = Registry::builtins().scheduler(again);
         assert_eq!(r.scheduler_names()[0], "donet");
-        assert_eq!(r.find_scheduler("donet").unwrap().kind, SchedulerKind::Edf);
+        assert_eq!(r.find_scheduler("donet").unwrap().about(), "again");
+        assert_eq!(r.schedulers().len(), 5);
         assert_eq!(one_of(&["a", "b"]), "one of `a`, `b`");
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use protocols::PeerId;
 use protocols::mesh::{MeshConfig, MeshPeer};
-use protocols::sched::SchedulerKind;
 use sim::engine::Protocol;
 use sim::runner::{RunOptions, mesh_config, run_with};
 use sim::scenario::Scenario;
@@ -68,9 +67,9 @@ fn every_scheduler_streams_the_same_scenario() {
         "scheduler", "continuity", "lag_p50", "startup", "duplicate", "ctrl_ovh"
     );
     let mut failures = Vec::new();
-    for &kind in SchedulerKind::ALL {
+    for kind in protocols::sched::builtins() {
         let mut cfg = mesh_config(&sc);
-        cfg.scheduler = kind;
+        cfg.scheduler = kind.clone();
         let r = run_with(Mesh { cfg: Arc::new(cfg) }, &sc, &opts, &mut |_, _| {});
         let cont = get(&r, "continuity_pooled");
         println!(

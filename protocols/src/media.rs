@@ -1,0 +1,153 @@
+//! What every node does with the stream itself, whatever its family: the
+//! chunk store, the player, and the source's emission schedule.
+//!
+//! [`Media`] holds the chunks a node has (and which of them are polluted), the
+//! newest one, and the shared [`Player`]; [`MediaTimer`] is the part of a
+//! family's timer enum it needs (a family's timer type implements
+//! `From<MediaTimer>`, and routes these variants back to [`Media::on_timer`]).
+//! The source emits chunk `n` at `StreamParams::emission(n)`, starting with the
+//! first emission at or after its start.
+
+use crate::chunkmap::ChunkMap;
+use crate::ids::{PeerId, Seq};
+use crate::peer::{Ctx, Record, StreamParams};
+use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::wire::{Msg, wire_bytes};
+
+/// Timers of the stream part of a node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaTimer {
+    /// Source: emit the next chunk.
+    Emit,
+    /// Player: play the chunks now due.
+    Play,
+    /// Player: start even if the startup buffer is incomplete.
+    StartupTimeout,
+}
+
+/// Bits one chunk of `stream` occupies on the wire (payload, chunk header
+/// and datagram headers).
+pub fn chunk_wire_bits(stream: &StreamParams) -> u64 {
+    let len = Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();
+    wire_bytes(len).1 * 8
+}
+
+/// A node's chunks and player.
+#[derive(Clone)]
+pub struct Media {
+    pub have: SeqRing,
+    /// Held chunks whose content is corrupted.
+    pub polluted: SeqRing,
+    /// Newest chunk held (emitted, at the source).
+    pub newest: Option<Seq>,
+    pub player: Player,
+}
+
+/// How a chunk arrival relates to what the node holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// Already held (or, with `below_store`, older than anything the store keeps).
+    pub duplicate: bool,
+    /// Behind the playback point: useless.
+    pub late: bool,
+}
+
+impl Media {
+    pub fn new(player: PlayerParams) -> Media {
+        Media { have: SeqRing::default(), polluted: SeqRing::default(), newest: None, player: Player::new(player) }
+    }
+
+    /// Arms the timer a player action asks for.
+    pub fn apply<T: From<MediaTimer>>(a: PlayerAction, cx: &mut Ctx<'_, T>) {
+        match a {
+            PlayerAction::Nothing => {}
+            PlayerAction::ArmPlay(at) => cx.timer_at(at, MediaTimer::Play.into()),
+            PlayerAction::ArmStartupTimeout(at) => cx.timer_at(at, MediaTimer::StartupTimeout.into()),
+        }
+    }
+
+    /// Source start: arms the first emission at or after now.
+    pub fn start_source<T: From<MediaTimer>>(stream: &StreamParams, cx: &mut Ctx<'_, T>) {
+        let first = stream.newest_at(cx.now);
+        let at = stream.emission(first);
+        let first = if at < cx.now { first + 1 } else { first };
+        cx.timer_at(stream.emission(first), MediaTimer::Emit.into());
+    }
+
+    /// Handles a [`MediaTimer`]. On `Emit` the source stores the chunk due
+    /// now, arms the next emission and returns the chunk's number (the
+    /// family pushes it or advertises it).
+    pub fn on_timer<T: From<MediaTimer>>(
+        &mut self,
+        t: MediaTimer,
+        stream: &StreamParams,
+        cx: &mut Ctx<'_, T>,
+    ) -> Option<Seq> {
+        match t {
+            MediaTimer::Emit => {
+                let seq = stream.newest_at(cx.now);
+                self.have.insert(seq);
+                self.newest = Some(seq);
+                cx.timer_at(stream.emission(seq + 1), MediaTimer::Emit.into());
+                return Some(seq);
+            }
+            MediaTimer::Play => {
+                let a = self.player.on_play_timer(&self.have, &self.polluted, stream, cx);
+                Self::apply(a, cx);
+            }
+            MediaTimer::StartupTimeout => {
+                let a = self.player.on_startup_timeout(cx);
+                Self::apply(a, cx);
+            }
+        }
+        None
+    }
+
+    /// The buffer map of the newest `window` chunks (ending at the newest held).
+    pub fn map(&self, window: u16) -> ChunkMap {
+        let newest = self.newest.unwrap_or(0);
+        let base = (newest + 1).saturating_sub(window as u32);
+        self.have.to_map(base, window)
+    }
+
+    /// Classifies and records the arrival of `seq` from `from`
+    /// ([`Record::ChunkArrived`]). With `below_store`, a chunk older than the
+    /// store's lowest also counts as a duplicate.
+    pub fn arrival<T>(&self, seq: Seq, from: PeerId, below_store: bool, cx: &mut Ctx<'_, T>) -> Arrival {
+        let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
+        let duplicate = self.have.contains(seq) || (below_store && seq < self.have.lowest());
+        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
+        Arrival { duplicate, late }
+    }
+
+    /// Stores a new chunk.
+    pub fn store(&mut self, seq: Seq, polluted: bool) {
+        self.have.insert(seq);
+        if polluted {
+            self.polluted.insert(seq);
+        }
+        self.newest = Some(self.newest.map_or(seq, |n| n.max(seq)));
+    }
+
+    /// Starts the player when the startup buffer is complete.
+    pub fn check_startup<T: From<MediaTimer>>(&mut self, cx: &mut Ctx<'_, T>) {
+        let a = self.player.check_startup(&self.have, cx);
+        Self::apply(a, cx);
+    }
+
+    /// Chooses the start position (if the player is idle) so that the
+    /// startup buffer ends at `head`.
+    pub fn choose_start<T: From<MediaTimer>>(&mut self, head: Seq, cx: &mut Ctx<'_, T>) {
+        let a = self.player.choose_start(head, cx.now);
+        Self::apply(a, cx);
+    }
+
+    /// Nothing arrived yet: start from the next chunk of the live schedule,
+    /// so an unserved peer counts as missing chunks instead of vanishing from
+    /// the metrics.
+    pub fn live_start<T: From<MediaTimer>>(&mut self, stream: &StreamParams, cx: &mut Ctx<'_, T>) {
+        let next = stream.newest_at(cx.now) + 1;
+        let startup = self.player.params().startup_chunks.max(1);
+        self.choose_start(next + startup - 1, cx);
+    }
+}

@@ -1,0 +1,614 @@
+//! The partner-mesh core: everything a pull mesh does, for any family that
+//! keeps mesh partners (mesh-pull, both hybrids, a researcher's own).
+//!
+//! [`PartnerMesh`] owns the partners (their buffer maps, estimated rates,
+//! exchanged bytes), the pending requests, the outstanding hellos, the
+//! membership cache (mCache) and the node's [`Scheduler`]. It implements the
+//! mechanisms of CoolStreaming/DONet (Zhang, Liu, Li, Yum, INFOCOM 2005) as
+//! [`crate::mesh`] documents them: partnership by `Hello`/`HelloAck`/`Bye`,
+//! gossip, periodic buffer maps, receiver-driven requests chosen by the
+//! scheduler, serving requests up to an upload-backlog cap, and the periodic
+//! partner refresh (timeouts, the worst-scoring partner, starvation).
+//!
+//! What differs between families is a [`PullPolicy`], implemented by the
+//! family's own state: how it asks the tracker, which partners are never
+//! dropped for a low score, which chunks it defers (a hybrid waits for the
+//! push), when the player starts, and what it keeps per partner
+//! ([`PullPolicy::Ext`]). The core's periodic work is driven by
+//! [`MeshTimer`]s, which the family's timer type wraps (`From<MeshTimer>`)
+//! and hands back to [`PartnerMesh::on_timer`]; the core's messages are
+//! handed to [`PartnerMesh::on_message`], which returns those it does not use.
+
+use rand::RngExt;
+
+use crate::chunkmap::ChunkMap;
+use crate::ids::{PeerId, Seq};
+use crate::media::Media;
+use crate::mesh::MeshParams;
+use crate::peer::{Ctx, Record, StreamParams};
+use crate::playback::SeqRing;
+use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
+use crate::time::Time;
+use crate::wire::Msg;
+
+/// Periodic work of the mesh core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeshTimer {
+    BufferMap,
+    Schedule,
+    Gossip,
+    Refresh,
+}
+
+/// A mesh partner as the core keeps it; `ext` is the family's own data.
+#[derive(Clone, Debug)]
+pub struct Partner<X> {
+    pub id: PeerId,
+    /// Latest buffer map received from it.
+    pub map: ChunkMap,
+    /// Last time a buffer map (or the acceptance) arrived.
+    pub heard_at: Time,
+    /// Estimated rate it delivers to us (bits per second).
+    pub rate_bps: u64,
+    /// When the requests outstanding at it are expected to have arrived.
+    pub free_at: Time,
+    /// Media bytes from it / to it since the last refresh.
+    pub bytes_from: u64,
+    pub bytes_to: u64,
+    /// Arrival time of the last chunk from it (for rate samples).
+    pub last_rx: Time,
+    pub ext: X,
+}
+
+/// A request in flight.
+#[derive(Clone, Copy, Debug)]
+pub struct Pending {
+    pub seq: Seq,
+    pub from: PeerId,
+    pub at: Time,
+    /// Expected arrival, from the scheduler's estimate.
+    pub expect: Time,
+}
+
+/// What a family decides for the mesh core. The family's state (minus the
+/// core itself) implements it.
+pub trait PullPolicy<T> {
+    /// Per-partner data of the family.
+    type Ext: Clone + std::fmt::Debug;
+    fn new_ext(&self) -> Self::Ext;
+    /// Asks the tracker for members. `starving`: the mesh may be cut off
+    /// from the source (asked from the partner refresh).
+    fn ask_tracker(&mut self, starving: bool, cx: &mut Ctx<'_, T>);
+    /// `id` stopped being a partner (after the core's bookkeeping).
+    fn partner_removed(&mut self, _id: PeerId, _cx: &mut Ctx<'_, T>) {}
+    /// Partners never dropped for a low score (e.g. push relations).
+    fn keep(&self, _id: PeerId) -> bool {
+        false
+    }
+    /// Before each scheduling round, after expired requests are dropped:
+    /// choose the player's start position when it is idle.
+    fn before_schedule(&mut self, partners: &[Partner<Self::Ext>], media: &mut Media, cx: &mut Ctx<'_, T>);
+    /// Whether a missing chunk is left out of this round (e.g. expected by push).
+    fn defer(&self, _seq: Seq, _deadline: Time, _now: Time) -> bool {
+        false
+    }
+    /// At each partner refresh, for each partner (after its scores are reset).
+    fn on_refresh(&self, _ext: &mut Self::Ext) {}
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+#[derive(Default)]
+struct Scratch {
+    cands: Vec<Candidate>,
+    sups: Vec<Supplier>,
+    out: Vec<Assignment>,
+}
+
+/// The mesh half of a node. `repr(C)`: what every message and timer reads
+/// first comes first (a simulator prefetches the first lines of a node).
+#[repr(C)]
+pub struct PartnerMesh<X> {
+    pub partners: Vec<Partner<X>>,
+    pub pending: Vec<Pending>,
+    /// `media.newest` at the previous partner refresh (starvation detection).
+    newest_at_refresh: Option<Seq>,
+    pub up_kbps: u32,
+    pub is_source: bool,
+    pub tracker: PeerId,
+    /// Chunks requested and not yet arrived.
+    pub requested: SeqRing,
+    /// Hellos sent and not answered, with when.
+    pub hellos: Vec<(PeerId, Time)>,
+    /// The membership cache.
+    pub mcache: Vec<PeerId>,
+    sched: Box<dyn Scheduler>,
+}
+
+impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
+    pub fn new(sched: Box<dyn Scheduler>, is_source: bool, up_kbps: u32, tracker: PeerId) -> Self {
+        PartnerMesh {
+            partners: Vec::new(),
+            pending: Vec::new(),
+            newest_at_refresh: None,
+            up_kbps,
+            is_source,
+            tracker,
+            requested: SeqRing::default(),
+            hellos: Vec::new(),
+            mcache: Vec::new(),
+            sched,
+        }
+    }
+
+    pub fn partner(&self, id: PeerId) -> Option<&Partner<X>> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+    pub fn partner_mut(&mut self, id: PeerId) -> Option<&mut Partner<X>> {
+        self.partners.iter_mut().find(|p| p.id == id)
+    }
+    pub fn is_partner(&self, id: PeerId) -> bool {
+        self.partners.iter().any(|p| p.id == id)
+    }
+
+    /// Arms the core's periodic timers with random phases (start of a node).
+    /// The schedule timer runs on peers only.
+    pub fn start<T: From<MeshTimer>>(&mut self, m: &MeshParams, cx: &mut Ctx<'_, T>) {
+        for (period, t) in [
+            (m.buffer_map_interval, MeshTimer::BufferMap),
+            (m.gossip_interval, MeshTimer::Gossip),
+            (m.refresh_interval, MeshTimer::Refresh),
+        ] {
+            let j = jitter(period, cx);
+            cx.timer_in(j, t.into());
+        }
+    }
+    /// Arms the first scheduling round (peers).
+    pub fn start_schedule<T: From<MeshTimer>>(&mut self, m: &MeshParams, cx: &mut Ctx<'_, T>) {
+        let j = jitter(m.schedule_interval, cx);
+        cx.timer_in(j, MeshTimer::Schedule.into());
+    }
+
+    /// Adds `id` as a partner and sends it our buffer map.
+    pub fn add_partner<T, P: PullPolicy<T, Ext = X>>(
+        &mut self,
+        id: PeerId,
+        up_kbps: u32,
+        map: ChunkMap,
+        pol: &P,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        if self.is_partner(id) || id == cx.me {
+            return;
+        }
+        self.partners.push(Partner {
+            id,
+            map: ChunkMap::default(),
+            heard_at: cx.now,
+            rate_bps: (up_kbps as u64 * 1000 / 2).max(1),
+            free_at: cx.now,
+            bytes_from: 0,
+            bytes_to: 0,
+            last_rx: Time::ZERO,
+            ext: pol.new_ext(),
+        });
+        cx.record(Record::NeighbourAdded { peer: id });
+        cx.send(id, Msg::BufferMap(map));
+    }
+
+    /// Ends the partnership with `id` (no message sent): its outstanding
+    /// requests are dropped, then the policy is told.
+    pub fn remove_partner<T, P: PullPolicy<T, Ext = X>>(&mut self, id: PeerId, pol: &mut P, cx: &mut Ctx<'_, T>) {
+        let Some(i) = self.partners.iter().position(|p| p.id == id) else {
+            return;
+        };
+        self.partners.remove(i);
+        self.sched.on_partner_removed(id);
+        cx.record(Record::NeighbourRemoved { peer: id });
+        let requested = &mut self.requested;
+        self.pending.retain(|p| {
+            if p.from == id {
+                requested.remove(p.seq);
+                false
+            } else {
+                true
+            }
+        });
+        pol.partner_removed(id, cx);
+    }
+
+    /// Adds `id` to the mCache (replacing a random entry when full).
+    pub fn remember<T>(&mut self, id: PeerId, m: &MeshParams, cx: &mut Ctx<'_, T>) {
+        if id == cx.me || id == self.tracker || self.mcache.contains(&id) {
+            return;
+        }
+        if self.mcache.len() < m.mcache_size {
+            self.mcache.push(id);
+        } else if !self.mcache.is_empty() {
+            let i = cx.rng.random_range(0..self.mcache.len());
+            self.mcache[i] = id;
+        }
+    }
+
+    /// A chunk arrived from `from`: matches it to its request (feeding the
+    /// scheduler and the rate estimate) and counts its bytes. Returns when it
+    /// was requested (`None`: not requested, e.g. pushed).
+    pub fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, wire_bits: u64, now: Time) -> Option<Time> {
+        let asked_at = match self.pending.iter().position(|p| p.seq == seq && p.from == from) {
+            Some(i) => {
+                let p = self.pending.swap_remove(i);
+                self.requested.remove(seq);
+                self.sched.on_arrival(from, seq, p.at, now);
+                Some(p.at)
+            }
+            None => None,
+        };
+        if let Some(pt) = self.partner_mut(from) {
+            pt.bytes_from += len as u64;
+            if let Some(at) = asked_at {
+                // Service time of this chunk: from when the supplier could start
+                // on it (our request, or its previous chunk to us) to arrival.
+                let took = (now - at.max(pt.last_rx)).as_nanos().max(1);
+                let sample = (wire_bits as u128 * 1_000_000_000 / took as u128) as u64;
+                pt.rate_bps = ((pt.rate_bps as u128 * 7 + sample as u128 * 3) / 10).max(1) as u64;
+            }
+            pt.last_rx = now;
+        }
+        asked_at
+    }
+
+    /// Serves a partner's request: the chunks held, in increasing order,
+    /// until the upload backlog passes `max_upload_backlog`.
+    pub fn serve<T>(
+        &mut self,
+        from: PeerId,
+        req: ChunkMap,
+        media: &Media,
+        m: &MeshParams,
+        stream: &StreamParams,
+        wire_bits: u64,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        if !self.is_partner(from) {
+            return;
+        }
+        let len = stream.chunk_bytes();
+        let per_chunk = Time::transmit(wire_bits / 8, self.up_kbps as u64 * 1000);
+        let mut backlog = cx.upload_backlog;
+        let mut served = 0u64;
+        for seq in req.iter() {
+            if !media.have.contains(seq) {
+                continue;
+            }
+            if backlog > m.max_upload_backlog {
+                break;
+            }
+            backlog += per_chunk;
+            served += len as u64;
+            cx.send(from, Msg::Chunk { seq, len, polluted: media.polluted.contains(seq) });
+        }
+        if let Some(p) = self.partner_mut(from) {
+            p.bytes_to += served;
+        }
+    }
+
+    /// One scheduling round: expire unanswered requests (halving their
+    /// supplier's rate estimate), let the policy start the player, then ask
+    /// the scheduler and send one `Request` per chosen supplier.
+    #[allow(clippy::too_many_arguments)]
+    pub fn schedule<T, P: PullPolicy<T, Ext = X>>(
+        &mut self,
+        media: &mut Media,
+        m: &MeshParams,
+        stream: &StreamParams,
+        wire_bits: u64,
+        pol: &mut P,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        let now = cx.now;
+        let timeout = m.request_timeout;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].expect + timeout <= now {
+                let p = self.pending.swap_remove(i);
+                self.requested.remove(p.seq);
+                self.sched.on_expired(p.from, p.seq, now);
+                if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
+                    pt.rate_bps = (pt.rate_bps / 2).max(1);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        pol.before_schedule(&self.partners, media, cx);
+        let Some(newest_adv) = self.partners.iter().filter_map(|p| p.map.newest()).max() else {
+            return;
+        };
+        let Some(lo) = media.player.needed_from() else {
+            return;
+        };
+        let hi = newest_adv.min(lo.saturating_add(m.window as u32 - 1));
+        if hi < lo {
+            return;
+        }
+        SCRATCH.with_borrow_mut(|s| {
+            s.cands.clear();
+            for seq in lo..=hi {
+                if media.have.contains(seq) || self.requested.contains(seq) {
+                    continue;
+                }
+                let deadline = media.player.deadline(seq, stream, now);
+                if deadline <= now && media.player.is_playing() {
+                    continue;
+                }
+                if pol.defer(seq, deadline, now) {
+                    continue;
+                }
+                let urgent = media.player.in_startup_buffer(seq);
+                s.cands.push(Candidate { seq, deadline, urgent });
+            }
+            if s.cands.is_empty() {
+                return;
+            }
+            s.sups.clear();
+            let pending = &self.pending;
+            s.sups.extend(self.partners.iter().map(|p| Supplier {
+                id: p.id,
+                map: p.map,
+                rate_bps: p.rate_bps,
+                free_at: p.free_at.max(now),
+                in_flight: pending.iter().filter(|q| q.from == p.id).count() as u32,
+            }));
+            s.out.clear();
+            let Scratch { cands, sups, out } = s;
+            let input = SchedInput {
+                now,
+                urgent: m.urgent_window,
+                chunk_wire_bits: wire_bits,
+                candidates: cands,
+                playback: media.player.needed_from(),
+                upload_backlog: cx.upload_backlog,
+            };
+            self.sched.schedule(&input, sups, out, cx.rng);
+            for (k, p) in self.partners.iter_mut().enumerate() {
+                p.free_at = sups[k].free_at;
+            }
+            out.sort_unstable_by_key(|a| (a.supplier, a.seq));
+            let mut k = 0;
+            while k < out.len() {
+                let i = out[k].supplier;
+                let mut req = ChunkMap::new(lo, m.window);
+                while k < out.len() && out[k].supplier == i {
+                    let a = out[k];
+                    req.insert(a.seq);
+                    self.requested.insert(a.seq);
+                    self.pending.push(Pending { seq: a.seq, from: self.partners[i].id, at: now, expect: a.expect });
+                    k += 1;
+                }
+                cx.send(self.partners[i].id, Msg::Request(req));
+            }
+        });
+    }
+
+    /// Partner refresh: drop silent partners, then (peers with enough
+    /// partners) the worst-scoring one when its score is below
+    /// `underperform_ratio` x the mean, or any one when starving (playing, an
+    /// empty buffer and no new chunk since the last refresh: the mesh may be
+    /// cut off from the source, so a partner is swapped and the tracker
+    /// asked); reset the scores and seek partners.
+    pub fn refresh<T, P: PullPolicy<T, Ext = X>>(
+        &mut self,
+        media: &Media,
+        m: &MeshParams,
+        pol: &mut P,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        let now = cx.now;
+        let timeout = m.partner_timeout;
+        let silent: Vec<PeerId> = self.partners.iter().filter(|p| p.heard_at + timeout < now).map(|p| p.id).collect();
+        for id in silent {
+            self.remove_partner(id, pol, cx);
+            self.mcache.retain(|&m| m != id);
+        }
+        self.hellos.retain(|&(_, at)| at + timeout >= now);
+        let player = &media.player;
+        let drained = player.is_playing() && media.newest.is_some_and(|n| player.needed_from().is_some_and(|x| n < x));
+        let starving = !self.is_source && drained && media.newest == self.newest_at_refresh;
+        self.newest_at_refresh = media.newest;
+        if !self.is_source && self.partners.len() >= m.partners {
+            let score = |p: &Partner<X>| p.bytes_from + p.bytes_to;
+            let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
+            let worst =
+                self.partners.iter().filter(|p| !pol.keep(p.id)).min_by_key(|p| score(p)).map(|p| (p.id, score(p)));
+            if let Some((id, s)) = worst
+                && (starving || (mean > 0.0 && (s as f64) < m.underperform_ratio * mean))
+            {
+                cx.send(id, Msg::Bye);
+                self.remove_partner(id, pol, cx);
+            }
+        }
+        if starving {
+            pol.ask_tracker(true, cx);
+        }
+        for p in &mut self.partners {
+            p.bytes_from = 0;
+            p.bytes_to = 0;
+            pol.on_refresh(&mut p.ext);
+        }
+        if !self.is_source {
+            self.seek_partners(m, pol, cx);
+        }
+    }
+
+    /// Sends `Hello` to random mCache members until `partners` partners (and
+    /// hellos in flight) are reached; asks the tracker when the mCache is short.
+    pub fn seek_partners<T, P: PullPolicy<T, Ext = X>>(&mut self, m: &MeshParams, pol: &mut P, cx: &mut Ctx<'_, T>) {
+        let want = m.partners.saturating_sub(self.partners.len() + self.hellos.len());
+        if want == 0 {
+            return;
+        }
+        let mut cands: Vec<PeerId> = self
+            .mcache
+            .iter()
+            .copied()
+            .filter(|&c| !self.is_partner(c) && !self.hellos.iter().any(|&(h, _)| h == c))
+            .collect();
+        if cands.len() < want {
+            pol.ask_tracker(false, cx);
+        }
+        for k in 0..want.min(cands.len()) {
+            let j = cx.rng.random_range(k..cands.len());
+            cands.swap(k, j);
+            let c = cands[k];
+            self.hellos.push((c, cx.now));
+            cx.send(c, Msg::Hello { up_kbps: self.up_kbps });
+        }
+    }
+
+    /// Sends a random sample of the mCache (and ourselves) to a random partner.
+    pub fn gossip<T>(&mut self, cx: &mut Ctx<'_, T>) {
+        if self.partners.is_empty() {
+            return;
+        }
+        let to = self.partners[cx.rng.random_range(0..self.partners.len())].id;
+        let mut sample = vec![cx.me];
+        for _ in 0..7.min(self.mcache.len()) {
+            let c = self.mcache[cx.rng.random_range(0..self.mcache.len())];
+            if c != to && !sample.contains(&c) {
+                sample.push(c);
+            }
+        }
+        cx.send(to, Msg::Gossip { peers: sample });
+    }
+
+    /// Runs a core timer and re-arms it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_timer<T: From<MeshTimer>, P: PullPolicy<T, Ext = X>>(
+        &mut self,
+        t: MeshTimer,
+        media: &mut Media,
+        m: &MeshParams,
+        stream: &StreamParams,
+        wire_bits: u64,
+        pol: &mut P,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        match t {
+            MeshTimer::BufferMap => {
+                if media.newest.is_some() {
+                    let map = media.map(m.window);
+                    for p in &self.partners {
+                        cx.send(p.id, Msg::BufferMap(map));
+                    }
+                }
+                cx.timer_in(m.buffer_map_interval, MeshTimer::BufferMap.into());
+            }
+            MeshTimer::Schedule => {
+                self.schedule(media, m, stream, wire_bits, pol, cx);
+                cx.timer_in(m.schedule_interval, MeshTimer::Schedule.into());
+            }
+            MeshTimer::Gossip => {
+                self.gossip(cx);
+                cx.timer_in(m.gossip_interval, MeshTimer::Gossip.into());
+            }
+            MeshTimer::Refresh => {
+                self.refresh(media, m, pol, cx);
+                cx.timer_in(m.refresh_interval, MeshTimer::Refresh.into());
+            }
+        }
+    }
+
+    /// Handles the mesh's messages; returns the ones it does not use.
+    /// `PeerList` is handled (members remembered, partners sought) and also
+    /// returned, since other parts of a node may use the list too.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_message<T, P: PullPolicy<T, Ext = X>>(
+        &mut self,
+        from: PeerId,
+        msg: Msg,
+        media: &Media,
+        m: &MeshParams,
+        stream: &StreamParams,
+        wire_bits: u64,
+        pol: &mut P,
+        cx: &mut Ctx<'_, T>,
+    ) -> Option<Msg> {
+        match msg {
+            Msg::PeerList { ref peers } => {
+                for &p in peers {
+                    self.remember(p, m, cx);
+                }
+                if !self.is_source && self.partners.len() < m.partners {
+                    self.seek_partners(m, pol, cx);
+                }
+                return Some(msg);
+            }
+            Msg::Gossip { peers } => {
+                for p in peers {
+                    self.remember(p, m, cx);
+                }
+                if !self.is_source && self.partners.len() < m.partners {
+                    self.seek_partners(m, pol, cx);
+                }
+            }
+            Msg::Hello { up_kbps } => {
+                self.remember(from, m, cx);
+                let accept = self.is_partner(from) || self.partners.len() < m.partners_max;
+                if accept {
+                    self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
+                }
+                cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
+            }
+            Msg::HelloAck { accept, up_kbps } => {
+                let asked = self.hellos.iter().position(|&(h, _)| h == from);
+                if let Some(i) = asked {
+                    self.hellos.swap_remove(i);
+                }
+                if accept && asked.is_some() {
+                    if self.partners.len() < m.partners_max {
+                        self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
+                    } else {
+                        cx.send(from, Msg::Bye);
+                    }
+                } else if !accept {
+                    self.mcache.retain(|&m| m != from);
+                }
+            }
+            Msg::Bye => {
+                self.remove_partner(from, pol, cx);
+                self.mcache.retain(|&m| m != from);
+            }
+            Msg::BufferMap(map) => {
+                let now = cx.now;
+                if let Some(p) = self.partner_mut(from) {
+                    p.map = map;
+                    p.heard_at = now;
+                }
+            }
+            Msg::Request(req) => self.serve(from, req, media, m, stream, wire_bits, cx),
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// Graceful or not, the node leaves: `Bye` to every partner when graceful,
+    /// and the mesh state is dropped.
+    pub fn leave<T>(&mut self, graceful: bool, cx: &mut Ctx<'_, T>) {
+        if graceful {
+            for p in &self.partners {
+                cx.send(p.id, Msg::Bye);
+            }
+        }
+        self.partners = Vec::new();
+        self.pending = Vec::new();
+        self.mcache = Vec::new();
+        self.hellos = Vec::new();
+    }
+}
+
+/// A random phase in `[0, period)` for a periodic timer.
+pub fn jitter<T>(period: Time, cx: &mut Ctx<'_, T>) -> Time {
+    Time(cx.rng.random_range(0..period.0.max(1)))
+}
