@@ -95,7 +95,7 @@ impl Protocol for TreePush {
 
 impl Family for TreePush {
     const NAME: &'static str = "tree-push";
-    const ABOUT: &'static str = "a push tree or SplitStream multi-tree (`[protocol.tree]`)";
+    const ABOUT: &'static str = "a push tree, or a SplitStream multi-tree with `stripes > 1`";
     const SECTIONS: &'static [&'static str] = &["tree"];
     type Proto = TreePush;
     fn build(sc: &Scenario) -> TreePush {
@@ -133,7 +133,7 @@ impl Protocol for Hybrid {
 
 impl Family for Hybrid {
     const NAME: &'static str = "hybrid";
-    const ABOUT: &'static str = "hybrid tree/mesh, mTreebone or pull-push (`[protocol.hybrid]`)";
+    const ABOUT: &'static str = "hybrid tree/mesh, mTreebone (`treebone`) or GridMedia/Coolstreaming+ (`pull-push`)";
     const SECTIONS: &'static [&'static str] = &["hybrid", "mesh", "tree"];
     type Proto = Hybrid;
     fn build(sc: &Scenario) -> Hybrid {

@@ -291,6 +291,59 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// The `[protocol]` part of docs/scenario.md, generated from the
+    /// registry: the `name` and `scheduler` keys with every registered family
+    /// and scheduler, then each section's table from its parameter type.
+    pub fn markdown(&self) -> String {
+        let quoted = |names: Vec<&str>| -> String {
+            let q: Vec<String> = names.iter().map(|n| format!("`\"{n}\"`")).collect();
+            format!("one of {}", q.join(", "))
+        };
+        let default = |names: Vec<&str>| names.first().map_or("—".to_string(), |n| format!("`\"{n}\"`"));
+        let families: Vec<String> = self
+            .families
+            .iter()
+            .map(|f| {
+                let reads: Vec<String> = f.sections.iter().map(|s| format!("`[protocol.{s}]`")).collect();
+                if reads.is_empty() {
+                    format!("`{}`: {}", f.name, f.about)
+                } else {
+                    format!("`{}`: {} (reads {})", f.name, f.about, reads.join(", "))
+                }
+            })
+            .collect();
+        let schedulers: Vec<String> =
+            self.schedulers.iter().map(|s| format!("`{}`: {}", s.name(), s.about())).collect();
+        let sections: Vec<String> = self.sections.iter().map(|s| format!("`[protocol.{}]`", s.name)).collect();
+        let mut out = String::from("## `[protocol]`\n\n");
+        out.push_str(&format!(
+            "Families, schedulers and sections are those of the registry (`sim/src/registry.rs`; \
+             a program built on `swarmlab::main_with` may register more, see docs/extending.md). \
+             The other tables under `[protocol]` are the registered sections: {}; any other name is an error.\n\n",
+            sections.join(", ")
+        ));
+        out.push_str("| key | type | default | unit | meaning |\n|---|---|---|---|---|\n");
+        out.push_str(&format!(
+            "| `protocol.name` | {} | {} | — | protocol family: {} |\n",
+            quoted(self.family_names()),
+            default(self.family_names()),
+            families.join("; ")
+        ));
+        out.push_str(&format!(
+            "| `protocol.scheduler` | {} | {} | — | chunk scheduler of the mesh-based families: {} |\n",
+            quoted(self.scheduler_names()),
+            default(self.scheduler_names()),
+            schedulers.join("; ")
+        ));
+        for s in &self.sections {
+            out.push('\n');
+            out.push_str(&(s.markdown)());
+        }
+        out
+    }
+}
+
 static CURRENT: RwLock<Option<Arc<Registry>>> = RwLock::new(None);
 
 /// Makes `r` the registry scenario parsing and runs use from now on.
