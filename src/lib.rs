@@ -35,6 +35,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 pub use registry::Registry;
 use sim::runner::{self, RunOptions};
 use sim::scenario::Scenario;
+/// The workspace crates, for extensions that depend on `swarmlab` alone.
+pub use {analysis, net, protocols, sim};
 
 /// Deterministic simulator and testbed for peer-to-peer live streaming.
 ///
