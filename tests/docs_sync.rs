@@ -435,7 +435,10 @@ fn toml_keys(src: &str, tagged: &[(String, String)]) -> BTreeSet<Key> {
             if k == "model" {
                 model = Some(v.trim().trim_matches('"').to_string());
             }
-            pending.push(if table.is_empty() { k.to_string() } else { format!("{table}.{k}") });
+            let key = if table.is_empty() { k.to_string() } else { format!("{table}.{k}") };
+            // `[variants.params.<section>]` tables: one documented key, `variants.params`.
+            let key = if key.starts_with("variants.params.") { "variants.params".to_string() } else { key };
+            pending.push(key);
         }
     }
     flush(&table, &mut pending, &mut model, &mut keys);

@@ -28,7 +28,7 @@ use protocols::Time;
 use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, TreeSection};
 use protocols::sched::SchedulerSpec;
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::engine::Protocol;
 use crate::runner::{self, RunOptions};
@@ -60,7 +60,8 @@ pub struct SectionEntry {
     pub keys: fn() -> Vec<KeyDoc>,
     /// The section's part of docs/scenario.md.
     pub markdown: fn() -> String,
-    parse: fn(&str) -> Result<Box<dyn AnySection>, toml::de::Error>,
+    parse: fn(&str, &[Seg<'_>]) -> Result<Box<dyn AnySection>, toml::de::Error>,
+    from_table: fn(toml::Table) -> Result<Box<dyn AnySection>, toml::de::Error>,
     default: fn() -> Box<dyn AnySection>,
     validate: fn(&dyn AnySection, &ParamCtx) -> Result<(), ParamError>,
 }
@@ -74,6 +75,7 @@ impl SectionEntry {
             keys: P::keys,
             markdown: protocols::params::markdown::<P>,
             parse: parse_section::<P>,
+            from_table: |t| Ok(Box::new(P::deserialize(toml::Value::Table(t))?)),
             default: || Box::new(P::default()),
             validate: |v, ctx| match v.as_any().downcast_ref::<P>() {
                 Some(p) => p.validate(ctx),
@@ -85,7 +87,18 @@ impl SectionEntry {
     /// Parses this section out of a whole TOML document (absent: defaults);
     /// error spans are relative to the document.
     pub fn parse(&self, src: &str) -> Result<Box<dyn AnySection>, toml::de::Error> {
-        (self.parse)(src)
+        (self.parse)(src, &[Seg::Key("protocol"), Seg::Key(self.name)])
+    }
+
+    /// Parses this section out of the table at `path` of a whole TOML
+    /// document (absent: defaults), with document-relative error spans.
+    pub fn parse_at(&self, src: &str, path: &[Seg<'_>]) -> Result<Box<dyn AnySection>, toml::de::Error> {
+        (self.parse)(src, path)
+    }
+
+    /// This section from a table of (already checked) values; absent keys take their defaults.
+    pub fn from_table(&self, t: toml::Table) -> Result<Box<dyn AnySection>, toml::de::Error> {
+        (self.from_table)(t)
     }
 
     /// The section with every key at its default.
@@ -99,40 +112,68 @@ impl SectionEntry {
     }
 }
 
-fn parse_section<P: Params>(src: &str) -> Result<Box<dyn AnySection>, toml::de::Error> {
+/// One step of a path into a TOML document: a key, or an index into an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn parse_section<P: Params>(src: &str, path: &[Seg<'_>]) -> Result<Box<dyn AnySection>, toml::de::Error> {
     let d = toml::de::Deserializer::parse(src)?;
-    let p = Walk::<P> { path: &["protocol", P::SECTION], _p: PhantomData }.deserialize(d)?;
+    let p = Walk::<P> { path, _p: PhantomData }.deserialize(d)?;
     Ok(Box::new(p))
 }
 
 /// Deserializes `P` from the table at `path` inside a document (defaults when
 /// absent), ignoring everything else, so spans stay document-relative.
-struct Walk<'a, P> {
-    path: &'a [&'a str],
+struct Walk<'a, 'b, P> {
+    path: &'a [Seg<'b>],
     _p: PhantomData<P>,
 }
 
-impl<'de, P: Params> DeserializeSeed<'de> for Walk<'_, P> {
+impl<'de, P: Params> DeserializeSeed<'de> for Walk<'_, '_, P> {
     type Value = P;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<P, D::Error> {
-        if self.path.is_empty() { P::deserialize(d) } else { d.deserialize_map(self) }
+        match self.path.first() {
+            None => P::deserialize(d),
+            Some(Seg::Key(_)) => d.deserialize_map(self),
+            Some(Seg::Index(_)) => d.deserialize_seq(self),
+        }
     }
 }
 
-impl<'de, P: Params> Visitor<'de> for Walk<'_, P> {
+impl<'de, P: Params> Visitor<'de> for Walk<'_, '_, P> {
     type Value = P;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a table")
+        write!(f, "a table or an array of tables")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<P, A::Error> {
         let (head, rest) = self.path.split_first().expect("a non-empty path");
         let mut found = None;
         while let Some(k) = map.next_key::<String>()? {
-            if k == *head {
+            if Seg::Key(&k) == *head {
                 found = Some(map.next_value_seed(Walk::<P> { path: rest, _p: PhantomData })?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
+        }
+        Ok(found.unwrap_or_default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<P, A::Error> {
+        let (head, rest) = self.path.split_first().expect("a non-empty path");
+        let mut found = None;
+        let mut i = 0;
+        loop {
+            if Seg::Index(i) == *head {
+                match seq.next_element_seed(Walk::<P> { path: rest, _p: PhantomData })? {
+                    Some(p) => found = Some(p),
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
         }
         Ok(found.unwrap_or_default())
     }

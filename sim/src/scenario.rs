@@ -19,7 +19,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use crate::latency::LatencySpec;
-use crate::registry::{self, AnySection, Registry};
+use crate::registry::{self, AnySection, Registry, Seg};
 
 macro_rules! checked_f64 {
     ($(#[$doc:meta])* $name:ident, $ok:expr, $expect:literal) => {
@@ -328,6 +328,45 @@ pub struct VariantSpec {
     /// Defences of this variant (replaces `[defence]` wholesale).
     #[serde(default)]
     pub defence: Option<DefenceSpec>,
+    /// `[variants.params.<section>]`: keys of registered sections this
+    /// variant changes; the others keep the scenario's `[protocol.<section>]`.
+    #[serde(default)]
+    pub params: Option<VariantParams>,
+}
+
+/// A variant's `[variants.params]`: tables named after registered sections.
+/// Names are checked while deserializing; [`Scenario::parse`] reads the
+/// values (each by its section type, with located errors) and merges them
+/// over the scenario's sections.
+#[derive(Clone, Debug, Default)]
+pub struct VariantParams {
+    /// Section tables written, in file order.
+    written: Vec<String>,
+    /// The variant's effective sections: the scenario's, with its keys applied.
+    pub sections: Sections,
+    /// `key=value` of every key written, in key order (for the default label).
+    pub changes: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for VariantParams {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = VariantParams;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "tables named after registered sections")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<VariantParams, A::Error> {
+                let mut p = VariantParams::default();
+                while let Some(k) = map.next_key_seed(ProtocolKey { names: false })? {
+                    map.next_value::<de::IgnoredAny>()?;
+                    p.written.push(k);
+                }
+                Ok(p)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Scenario {
@@ -340,6 +379,11 @@ impl Scenario {
         }
         if let Some(s) = &v.scheduler {
             sc.protocol.scheduler = s.0.clone();
+        }
+        if let Some(p) = &v.params {
+            for (name, value) in p.sections.iter() {
+                sc.protocol.sections.0.insert(name.to_string(), value.clone_box());
+            }
         }
         if let Some(k) = v.stripes {
             let mut t: TreeSection = sc.protocol.section();
@@ -356,6 +400,10 @@ impl Scenario {
         }
         let label = v.label.clone().unwrap_or_else(|| {
             let mut l = sc.variant_label();
+            for c in v.params.iter().flat_map(|p| &p.changes) {
+                l.push('+');
+                l.push_str(c);
+            }
             if let Some(d) = &v.defence {
                 for (on, name) in [
                     (d.integrity, "+integrity"),
@@ -705,6 +753,11 @@ impl Sections {
     pub fn get_dyn(&self, name: &str) -> Option<&dyn AnySection> {
         self.0.get(name).map(|b| &**b)
     }
+
+    /// Every section, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &dyn AnySection)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), &**v))
+    }
 }
 
 impl<'de> Deserialize<'de> for ProtocolSpec {
@@ -715,23 +768,28 @@ impl<'de> Deserialize<'de> for ProtocolSpec {
 
 struct ProtocolVisitor;
 
-/// A key of `[protocol]`: `name`, `scheduler` or a registered section,
-/// checked while deserializing the key so an error points at it.
-struct ProtocolKey;
+/// A key of `[protocol]` (`name`, `scheduler` or a registered section) or of
+/// `[variants.params]` (a registered section, `names: false`), checked while
+/// deserializing the key so an error points at it.
+struct ProtocolKey {
+    names: bool,
+}
 
 impl<'de> de::DeserializeSeed<'de> for ProtocolKey {
     type Value = String;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
         let k = String::deserialize(d)?;
         let reg = registry::current();
-        if k == "name" || k == "scheduler" || reg.find_section(&k).is_some() {
+        if (self.names && (k == "name" || k == "scheduler")) || reg.find_section(&k).is_some() {
             return Ok(k);
         }
         let sections: Vec<String> = reg.section_names().iter().map(|n| format!("`{n}`")).collect();
-        Err(de::Error::custom(format!(
-            "unknown field `{k}`, expected `name`, `scheduler` or a registered section table: {}",
-            if sections.is_empty() { "none".to_string() } else { sections.join(", ") }
-        )))
+        let sections = if sections.is_empty() { "none".to_string() } else { sections.join(", ") };
+        Err(de::Error::custom(if self.names {
+            format!("unknown field `{k}`, expected `name`, `scheduler` or a registered section table: {sections}")
+        } else {
+            format!("unknown section `{k}`, expected a registered section table: {sections}")
+        }))
     }
 }
 
@@ -752,7 +810,7 @@ impl<'de> de::Visitor<'de> for ProtocolVisitor {
     }
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ProtocolSpec, A::Error> {
         let mut spec = ProtocolSpec::default();
-        while let Some(k) = map.next_key_seed(ProtocolKey)? {
+        while let Some(k) = map.next_key_seed(ProtocolKey { names: true })? {
             match k.as_str() {
                 "name" => spec.name = map.next_value_seed(NameSeed(Registry::family_names))?,
                 "scheduler" => spec.scheduler = map.next_value_seed(NameSeed(Registry::scheduler_names))?,
@@ -949,19 +1007,21 @@ impl ScenarioError {
 
 /// The span of the value at a dotted path of the document (`protocol`,
 /// `tree`, `stripes`), when written there.
-fn value_span(src: &str, path: &[&str]) -> Option<Range<usize>> {
+fn value_span(src: &str, path: &[Seg<'_>]) -> Option<Range<usize>> {
     use toml::de::{DeTable, DeValue};
     let root = DeTable::parse(src).ok()?;
-    let mut table: &DeTable<'_> = root.get_ref();
+    let mut value: &DeValue<'_> = &DeValue::Table(root.get_ref().clone());
     let mut span = None;
-    for (i, name) in path.iter().enumerate() {
-        let (_, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *name)?;
-        span = Some(v.span());
-        match v.get_ref() {
-            DeValue::Table(t) => table = t,
-            _ if i + 1 == path.len() => {}
-            _ => return None,
-        }
+    for seg in path {
+        let next = match (seg, value) {
+            (Seg::Key(name), DeValue::Table(t)) => {
+                t.iter().find(|(k, _)| k.get_ref().as_ref() == *name).map(|(_, v)| v)
+            }
+            (Seg::Index(i), DeValue::Array(a)) => a.iter().nth(*i),
+            _ => None,
+        }?;
+        span = Some(next.span());
+        value = next.get_ref();
     }
     span
 }
@@ -971,7 +1031,7 @@ fn value_span(src: &str, path: &[&str]) -> Option<Range<usize>> {
 fn param_error(file: &str, src: &str, section: &str, key: &str, message: String) -> ScenarioError {
     let dotted = if key.is_empty() { format!("protocol.{section}") } else { format!("protocol.{section}.{key}") };
     let span = (!key.is_empty())
-        .then(|| value_span(src, &["protocol", section, key]))
+        .then(|| value_span(src, &[Seg::Key("protocol"), Seg::Key(section), Seg::Key(key)]))
         .flatten()
         .or_else(|| src.find(&format!("[protocol.{section}]")).map(|s| s..s + 1));
     let mut e = ScenarioError::at(file, src, span, message);
@@ -1036,8 +1096,43 @@ impl Scenario {
                 sc.protocol.sections.0.insert(name, v);
             }
         }
+        sc.read_variant_params(file, src, &reg)?;
         sc.validate(file, src, &reg)?;
         Ok(sc)
+    }
+
+    /// Reads every `[variants.params.<section>]`: its values by the section's
+    /// type (located errors), then the variant's effective section, the
+    /// scenario's with those keys replaced.
+    fn read_variant_params(&mut self, file: &str, src: &str, reg: &Registry) -> Result<(), ScenarioError> {
+        if self.variants.iter().all(|v| v.params.is_none()) {
+            return Ok(());
+        }
+        let doc: toml::Table =
+            toml::from_str(src).map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+        let table = |v: Option<&toml::Value>| v.and_then(toml::Value::as_table).cloned().unwrap_or_default();
+        let variants = doc.get("variants").and_then(toml::Value::as_array).cloned().unwrap_or_default();
+        for (i, v) in self.variants.iter_mut().enumerate() {
+            let Some(p) = &mut v.params else { continue };
+            let over = table(variants.get(i).and_then(|t| t.get("params")));
+            for name in std::mem::take(&mut p.written) {
+                let Some(entry) = reg.find_section(&name) else { continue };
+                let path = [Seg::Key("variants"), Seg::Index(i), Seg::Key("params"), Seg::Key(&name)];
+                entry
+                    .parse_at(src, &path)
+                    .map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+                let mut merged = table(doc.get("protocol").and_then(|t| t.get(&name)));
+                for (k, val) in table(over.get(&name)) {
+                    p.changes.push(format!("{k}={val}"));
+                    merged.insert(k, val);
+                }
+                let value = entry
+                    .from_table(merged)
+                    .map_err(|e| ScenarioError::at(file, src, None, e.message().to_string()))?;
+                p.sections.0.insert(name, value);
+            }
+        }
+        Ok(())
     }
 
     fn validate_attacks(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
@@ -1244,6 +1339,30 @@ impl Scenario {
             let Some(v) = self.protocol.sections.get_dyn(entry.name) else { continue };
             if let Err(pe) = entry.validate(v, &ctx) {
                 return Err(param_error(file, src, entry.name, pe.key, pe.message));
+            }
+        }
+        for (i, variant) in self.variants.iter().enumerate() {
+            let Some(p) = &variant.params else { continue };
+            let mut ctx = ctx.clone();
+            if let Some(m) = p.sections.get::<MeshSection>() {
+                ctx.window_chunks = m.window.0;
+            }
+            // Every section as this variant runs it (its own, else the scenario's).
+            for entry in reg.sections() {
+                let name = entry.name;
+                let Some(v) = p.sections.get_dyn(name).or_else(|| self.protocol.sections.get_dyn(name)) else {
+                    continue;
+                };
+                if let Err(pe) = entry.validate(v, &ctx) {
+                    let path =
+                        [Seg::Key("variants"), Seg::Index(i), Seg::Key("params"), Seg::Key(name), Seg::Key(pe.key)];
+                    let span = value_span(src, &path)
+                        .or_else(|| value_span(src, &path[..4]))
+                        .or_else(|| value_span(src, &path[..3]));
+                    let mut e = ScenarioError::at(file, src, span, pe.message);
+                    e.key = Some(format!("variants.params.{name}.{}", pe.key).trim_end_matches('.').to_string());
+                    return Err(e);
+                }
             }
         }
         let class_names: Vec<String> = match &self.peers.classes {
@@ -1569,6 +1688,36 @@ mod tests {
         let e = parse("[peers]\ncount = 10\n[[variants]]\nstripes = 65\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("variants.stripes"));
         assert!(e.message.contains("between 1 and 64"), "{e}");
+    }
+
+    #[test]
+    fn variants_change_any_section_key() {
+        let s = parse(
+            "[peers]\ncount = 10\n[protocol.tree]\njoin_retry_s = 3\n\
+             [[variants]]\nprotocol = \"tree-push\"\n[variants.params.tree]\nstripes = 2\nmax_depth = 9\n\
+             [[variants]]\nprotocol = \"tree-push\"\nlabel = \"plain\"\n",
+        )
+        .unwrap();
+        let (v0, l0) = s.with_variant(&s.variants[0]);
+        assert_eq!(l0, "tree-push/k=2+max_depth=9+stripes=2", "changes in key order");
+        let t = v0.protocol.section::<TreeSection>();
+        assert_eq!((t.stripes.0, t.max_depth.0, t.join_retry_s.0), (2, 9, 3.0), "the scenario's other keys stay");
+        let (v1, l1) = s.with_variant(&s.variants[1]);
+        assert_eq!((l1.as_str(), v1.protocol.section::<TreeSection>().stripes.0), ("plain", 1));
+
+        let e = parse("[peers]\ncount = 10\n[[variants]]\n[variants.params.tree]\nstripes = 0\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_deref()), (Some(5), Some(11), Some("variants.params.tree.stripes")));
+        assert!(e.message.contains("between 1 and 64"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[[variants]]\n[variants.params.gossip]\nx = 1\n").unwrap_err();
+        assert!(e.message.contains("unknown section `gossip`") && e.message.contains("`hybrid`"), "{e}");
+        // Cross-key rules hold per variant, with the variant's window.
+        let e = parse(
+            "[peers]\ncount = 10\n[protocol.tree]\nstripes = 16\n[[variants]]\n[[variants]]\n\
+             [variants.params.mesh]\nwindow = 12\nschedule_interval_s = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(7), Some("variants.params.tree.stripes")), "{e}");
+        assert!(e.message.contains("between 1 and 12"), "{e}");
     }
 
     #[test]

@@ -38,7 +38,9 @@ fn metric(csv: &str, variant: &str, metric: &str) -> f64 {
 fn compare_runs_push_random_beside_the_builtins_deterministically() {
     let (a, b) = (out("a"), out("b"));
     let first = compare(&a);
-    for label in ["push-random/f=2", "mesh-pull/donet", "tree-push/k=4", "hybrid/treebone/donet", "client-server"] {
+    let labels =
+        ["push-random/f=2", "push-random/f=3+fanout=3", "mesh-pull/donet", "tree-push/k=4", "hybrid/treebone/donet"];
+    for label in labels.into_iter().chain(["client-server"]) {
         assert!(first.contains(&format!(",{label},")), "no row for {label}:\n{first}");
     }
     // It streams: far above the client-server baseline, below the bound.
@@ -46,6 +48,9 @@ fn compare_runs_push_random_beside_the_builtins_deterministically() {
     let cs = metric(&first, "client-server", "continuity_pooled");
     assert!(c > 0.3 && c > 4.0 * cs, "push-random continuity {c} (client-server {cs})");
     assert!(c <= metric(&first, "push-random/f=2", "continuity_bound") + 0.02);
+    // A variant's [variants.params.push-random] changes its fanout: more copies, more duplicates.
+    let dup = |v: &str| metric(&first, v, "duplicate_ratio");
+    assert!(dup("push-random/f=3+fanout=3") > dup("push-random/f=2"), "fanout 3 must push more duplicates");
     // Pushing blindly costs duplicates, which are measured.
     assert!(metric(&first, "push-random/f=2", "duplicate_ratio") > 0.05);
     assert!(a.join("push-random_f_2").join("peers.csv").is_file());
