@@ -6,7 +6,7 @@
 //! named in one place whatever command runs it.
 
 use protocols::sched::SchedulerSpec;
-use sim::registry::Family;
+use sim::registry::{AddFamily, Family};
 
 use crate::peer_cmd::{self, HostFn};
 use protocols::params::Params;
@@ -21,17 +21,9 @@ pub struct Registry {
 impl Registry {
     /// The built-in sections, families and schedulers.
     pub fn builtins() -> Registry {
-        use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
-        let sim = sim::registry::Registry::builtins();
-        let hosts: Vec<(&'static str, HostFn)> = vec![
-            ("mesh-pull", peer_cmd::host::<MeshPull>),
-            ("tree-push", peer_cmd::host::<TreePush>),
-            ("hybrid", peer_cmd::host::<Hybrid>),
-            ("client-server", peer_cmd::host::<ClientServer>),
-        ];
-        let r = Registry { sim, hosts };
-        debug_assert_eq!(r.sim.family_names(), r.hosts.iter().map(|h| h.0).collect::<Vec<_>>());
-        r
+        let r = Registry { sim: sim::registry::Registry::builtins(), hosts: Vec::new() };
+        // Registering again keeps each family's place and adds its UDP host.
+        sim::families::builtin_families(r)
     }
 
     /// Adds the `[protocol.<section>]` table of type `P`.
@@ -69,5 +61,26 @@ impl Registry {
     /// Makes this registry the one scenario parsing and runs use.
     pub fn install(&self) {
         sim::registry::install(self.sim.clone());
+    }
+}
+
+impl AddFamily for Registry {
+    fn family<F: Family>(self) -> Registry {
+        Registry::family::<F>(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_family_has_a_udp_host() {
+        let r = Registry::builtins();
+        for name in r.sim().family_names() {
+            assert!(r.host(name).is_some(), "{name} has no UDP host");
+        }
+        assert_eq!(r.sim().family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server"]);
+        assert!(r.host("gossip").is_none());
     }
 }

@@ -13,8 +13,15 @@ use protocols::tree::{TreeConfig, TreePeer};
 use protocols::{PeerId, StreamParams, Time};
 
 use crate::engine::Protocol;
-use crate::registry::{self, Family};
+use crate::registry::{self, AddFamily, Family};
 use crate::scenario::{ChurnModel, Scenario};
+
+/// Registers the built-in families, in their documented order (the first is
+/// the default of `[protocol] name`). The one list of them: the simulator's
+/// registry and the CLI's (which adds a UDP host per family) both use it.
+pub fn builtin_families<R: AddFamily>(r: R) -> R {
+    r.family::<MeshPull>().family::<TreePush>().family::<Hybrid>().family::<ClientServer>()
+}
 
 /// Mesh-pull as an engine protocol.
 pub struct MeshPull {

@@ -206,6 +206,19 @@ pub trait Family: 'static {
     }
 }
 
+/// Something families are registered in (this crate's [`Registry`], and the
+/// CLI's, which adds a UDP host per family), so the built-ins are listed once
+/// ([`crate::families::builtin_families`]).
+pub trait AddFamily: Sized {
+    fn family<F: Family>(self) -> Self;
+}
+
+impl AddFamily for Registry {
+    fn family<F: Family>(self) -> Registry {
+        Registry::family::<F>(self)
+    }
+}
+
 /// A registered family.
 #[derive(Clone)]
 pub struct FamilyEntry {
@@ -259,15 +272,8 @@ impl Registry {
     /// (`mesh-pull`, `tree-push`, `hybrid`, `client-server`) and schedulers
     /// (`donet`, `random`, `rarest-first`, `edf`, `latest-useful`).
     pub fn builtins() -> Registry {
-        use crate::families::{ClientServer, Hybrid, MeshPull, TreePush};
-        let mut r = Registry::empty()
-            .section::<MeshSection>()
-            .section::<TreeSection>()
-            .section::<HybridSection>()
-            .family::<MeshPull>()
-            .family::<TreePush>()
-            .family::<Hybrid>()
-            .family::<ClientServer>();
+        let r = Registry::empty().section::<MeshSection>().section::<TreeSection>().section::<HybridSection>();
+        let mut r = crate::families::builtin_families(r);
         for spec in protocols::sched::builtins() {
             r = r.scheduler(spec);
         }
