@@ -50,6 +50,9 @@ impl<P: Params> AnySection for P {
     }
 }
 
+/// A parsed section, or the TOML error (with its span) that prevented it.
+pub type SectionResult = Result<Box<dyn AnySection>, toml::de::Error>;
+
 /// A registered `[protocol.<name>]` section.
 #[derive(Clone)]
 pub struct SectionEntry {
@@ -60,8 +63,8 @@ pub struct SectionEntry {
     pub keys: fn() -> Vec<KeyDoc>,
     /// The section's part of docs/scenario.md.
     pub markdown: fn() -> String,
-    parse: fn(&str, &[Seg<'_>]) -> Result<Box<dyn AnySection>, toml::de::Error>,
-    from_table: fn(toml::Table) -> Result<Box<dyn AnySection>, toml::de::Error>,
+    parse: fn(&str, &[Seg<'_>]) -> SectionResult,
+    from_table: fn(toml::Table) -> SectionResult,
     default: fn() -> Box<dyn AnySection>,
     validate: fn(&dyn AnySection, &ParamCtx) -> Result<(), ParamError>,
 }

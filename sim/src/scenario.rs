@@ -1017,7 +1017,7 @@ fn value_span(src: &str, path: &[Seg<'_>]) -> Option<Range<usize>> {
             (Seg::Key(name), DeValue::Table(t)) => {
                 t.iter().find(|(k, _)| k.get_ref().as_ref() == *name).map(|(_, v)| v)
             }
-            (Seg::Index(i), DeValue::Array(a)) => a.iter().nth(*i),
+            (Seg::Index(i), DeValue::Array(a)) => a.get(*i),
             _ => None,
         }?;
         span = Some(next.span());
