@@ -56,10 +56,11 @@ use rand::RngExt;
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
+use crate::media::{HasMedia, Media, MediaTimer};
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
-use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::playback::{PlayerParams, SeqRing};
 use crate::time::Time;
-use crate::wire::{Msg, Role, wire_bytes};
+use crate::wire::{Msg, Role};
 
 /// Client-server parameters; see the module doc for meanings and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -96,8 +97,7 @@ impl CdnConfig {
     }
     /// Bits a chunk occupies on the wire (payload, header and datagram headers).
     pub fn chunk_wire_bits(&self) -> u64 {
-        let len = Msg::Chunk { seq: 0, len: self.stream.chunk_bytes(), polluted: false }.encoded_len();
-        wire_bytes(len).1 * 8
+        crate::media::chunk_wire_bits(&self.stream)
     }
     /// Chunks a peer keeps requested ahead, and the source's buffer-map window:
     /// `max(request_ahead, startup_chunks)`, within `[1, ChunkMap::CAPACITY]`.
@@ -110,18 +110,17 @@ impl CdnConfig {
 /// Timers of a client-server node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CdnTimer {
-    /// Source: emit the next chunk.
-    Emit,
+    /// Source: emission; peer: playback.
+    Media(MediaTimer),
     /// Source: send the buffer map to every client.
     BufferMap,
-    /// Peer: play the chunks now due.
-    Play,
-    StartupTimeout,
     /// Peer: request round (new chunks and timed-out requests).
     Schedule,
     /// Peer: (re-)register with the source, or keep the registration alive.
     Hello,
 }
+
+crate::timer_from!(CdnTimer: Media(MediaTimer));
 
 const ABSENT: u32 = u32::MAX;
 
@@ -146,15 +145,15 @@ pub struct CdnPeer {
     is_source: bool,
     up_kbps: u32,
     active: bool,
-    have: SeqRing,
-    /// Source: newest emitted. Peer: newest the source advertised.
-    newest: Option<Seq>,
+    /// Chunks held, the player; at the source `media.newest` is the newest emitted.
+    media: Media,
+    /// Peer: newest chunk the source advertised.
+    advertised: Option<Seq>,
     // Source side: registered clients, a dense position index, and when each was last heard.
     clients: Vec<PeerId>,
     heard: Vec<Time>,
     pos: Vec<u32>,
     // Peer side.
-    player: Player,
     registered: bool,
     map_at: Time,
     requested: SeqRing,
@@ -169,18 +168,17 @@ pub struct CdnPeer {
 
 impl CdnPeer {
     pub fn new(cfg: Arc<CdnConfig>, is_source: bool, up_kbps: u32) -> CdnPeer {
-        let player = Player::new(cfg.player);
+        let media = Media::new(cfg.player);
         CdnPeer {
             cfg,
             is_source,
             up_kbps,
             active: false,
-            have: SeqRing::default(),
-            newest: None,
+            media,
+            advertised: None,
             clients: Vec::new(),
             heard: Vec::new(),
             pos: Vec::new(),
-            player,
             registered: false,
             map_at: Time::ZERO,
             requested: SeqRing::default(),
@@ -191,29 +189,13 @@ impl CdnPeer {
         }
     }
 
-    pub fn is_playing(&self) -> bool {
-        self.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.have.contains(seq)
-    }
     /// Source: the registered clients, in no particular order.
     pub fn clients(&self) -> &[PeerId] {
         &self.clients
     }
 
     fn my_map(&self) -> ChunkMap {
-        let w = self.cfg.map_window();
-        let newest = self.newest.unwrap_or(0);
-        self.have.to_map((newest + 1).saturating_sub(w as u32), w)
-    }
-
-    fn apply(&mut self, a: PlayerAction, cx: &mut Ctx<'_, CdnTimer>) {
-        match a {
-            PlayerAction::Nothing => {}
-            PlayerAction::ArmPlay(at) => cx.timer_at(at, CdnTimer::Play),
-            PlayerAction::ArmStartupTimeout(at) => cx.timer_at(at, CdnTimer::StartupTimeout),
-        }
+        self.media.map(self.cfg.map_window())
     }
 
     // ---- source ----
@@ -260,7 +242,7 @@ impl CdnPeer {
         let per_chunk = Time::transmit(self.cfg.chunk_wire_bits() / 8, self.up_kbps as u64 * 1000);
         let mut backlog = cx.upload_backlog;
         for seq in req.iter() {
-            if !self.have.contains(seq) {
+            if !self.media.have.contains(seq) {
                 continue;
             }
             if self.cfg.max_upload_backlog.is_some_and(|cap| backlog > cap) {
@@ -282,7 +264,7 @@ impl CdnPeer {
                 i += 1;
             }
         }
-        if self.newest.is_none() {
+        if self.media.newest.is_none() {
             return;
         }
         let map = self.my_map();
@@ -306,11 +288,12 @@ impl CdnPeer {
 
     fn schedule(&mut self, cx: &mut Ctx<'_, CdnTimer>) {
         let now = cx.now;
-        let Some(lo) = self.player.needed_from() else { return };
-        let Some(newest) = self.newest else { return };
+        let player = &self.media.player;
+        let Some(lo) = player.needed_from() else { return };
+        let Some(newest) = self.advertised else { return };
         let w = self.cfg.map_window();
         let stream = self.cfg.stream;
-        let playing = self.player.is_playing();
+        let playing = player.is_playing();
         let mut req = ChunkMap::new(lo, w);
         let round = self.rounds + 1;
         // Outstanding requests: forget those the player no longer needs or
@@ -323,7 +306,7 @@ impl CdnPeer {
         let mut i = 0;
         while i < self.pending.len() {
             let p = self.pending[i];
-            let deadline = self.player.deadline(p.seq, &stream, now);
+            let deadline = self.media.player.deadline(p.seq, &stream, now);
             let useless = p.seq < lo || (playing && deadline <= now);
             let due = p.dropped || p.at + rto <= now;
             if useless || (due && playing && now + expected_delay > deadline) {
@@ -344,10 +327,10 @@ impl CdnPeer {
         }
         let hi = newest.min(lo.saturating_add(w as u32 - 1));
         for seq in lo..=hi {
-            if self.have.contains(seq) || self.requested.contains(seq) {
+            if self.media.have.contains(seq) || self.requested.contains(seq) {
                 continue;
             }
-            if playing && self.player.deadline(seq, &stream, now) <= now {
+            if playing && self.media.player.deadline(seq, &stream, now) <= now {
                 continue;
             }
             req.insert(seq);
@@ -383,29 +366,31 @@ impl CdnPeer {
                 }
             }
         }
-        let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
-        let duplicate = self.have.contains(seq);
-        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
-        if duplicate || late {
+        let a = self.media.arrival(seq, from, false, cx);
+        if a.duplicate || a.late {
             return;
         }
-        self.have.insert(seq);
         // The source sends only genuine chunks; a polluted flag cannot occur here.
         debug_assert!(!polluted);
-        let a = self.player.check_startup(&self.have, cx);
-        self.apply(a, cx);
+        self.media.store(seq, false);
+        self.media.check_startup(cx);
     }
 
     fn on_buffer_map(&mut self, map: ChunkMap, cx: &mut Ctx<'_, CdnTimer>) {
         self.map_at = cx.now;
         self.registered = true;
         let Some(n) = map.newest() else { return };
-        self.newest = Some(self.newest.map_or(n, |x| x.max(n)));
-        if self.player.is_idle() {
-            let a = self.player.choose_start(n, cx.now);
-            self.apply(a, cx);
+        self.advertised = Some(self.advertised.map_or(n, |x| x.max(n)));
+        if self.media.player.is_idle() {
+            self.media.choose_start(n, cx);
         }
         self.schedule(cx);
+    }
+}
+
+impl HasMedia for CdnPeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 
@@ -417,9 +402,7 @@ impl Peer for CdnPeer {
         let role = if self.is_source { Role::Source } else { Role::Peer };
         cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
         if self.is_source {
-            let first = self.cfg.stream.newest_at(cx.now);
-            let first = if self.cfg.stream.emission(first) < cx.now { first + 1 } else { first };
-            cx.timer_at(self.cfg.stream.emission(first), CdnTimer::Emit);
+            Media::start_source(&self.cfg.stream, cx);
         } else {
             self.hello(cx);
             cx.timer_in(self.cfg.request_timeout, CdnTimer::Hello);
@@ -437,7 +420,7 @@ impl Peer for CdnPeer {
                 Msg::Hello { .. } => {
                     self.add_client(from, cx.now);
                     cx.send(from, Msg::HelloAck { accept: true, up_kbps: self.up_kbps });
-                    if self.newest.is_some() {
+                    if self.media.newest.is_some() {
                         cx.send(from, Msg::BufferMap(self.my_map()));
                     }
                 }
@@ -474,13 +457,10 @@ impl Peer for CdnPeer {
         }
         let cfg = self.cfg.clone();
         match timer {
-            CdnTimer::Emit => {
-                let seq = cfg.stream.newest_at(cx.now);
-                let first = self.newest.is_none();
-                self.have.insert(seq);
-                self.newest = Some(seq);
-                cx.timer_at(cfg.stream.emission(seq + 1), CdnTimer::Emit);
-                if first {
+            CdnTimer::Media(m) => {
+                let first = self.media.newest.is_none();
+                let emitted = self.media.on_timer(m, &cfg.stream, cx).is_some();
+                if emitted && first {
                     // Armed after the next emission so that, at equal instants,
                     // buffer maps always go out after the chunk is emitted.
                     cx.timer_in(cfg.buffer_map_interval, CdnTimer::BufferMap);
@@ -489,14 +469,6 @@ impl Peer for CdnPeer {
             CdnTimer::BufferMap => {
                 self.broadcast_map(cx);
                 cx.timer_in(cfg.buffer_map_interval, CdnTimer::BufferMap);
-            }
-            CdnTimer::Play => {
-                let a = self.player.on_play_timer(&self.have, &SeqRing::default(), &cfg.stream, cx);
-                self.apply(a, cx);
-            }
-            CdnTimer::StartupTimeout => {
-                let a = self.player.on_startup_timeout(cx);
-                self.apply(a, cx);
             }
             CdnTimer::Schedule => {
                 self.schedule(cx);
@@ -608,7 +580,7 @@ mod tests {
         assert!(p.is_playing());
         // Playing from 10.1 s: chunk k is due at 10.1 + (k - 7) s. At 11.5 s
         // chunks 7 and 8 have played; the next buffer map brings 10 and 11.
-        h.call(Time::from_millis(11_500), 5, Time::ZERO, |cx| p.on_timer(CdnTimer::Play, cx));
+        h.call(Time::from_millis(11_500), 5, Time::ZERO, |cx| p.on_timer(CdnTimer::Media(MediaTimer::Play), cx));
         let mut m = ChunkMap::new(8, 4);
         for s in 8..=11 {
             m.insert(s);
@@ -635,7 +607,7 @@ mod tests {
         let mut s = CdnPeer::new(cfg(), true, 8);
         h.call(Time::ZERO, 1, Time::ZERO, |cx| s.on_start(cx));
         for t in 0..5 {
-            h.call(Time::from_secs(t), 1, Time::ZERO, |cx| s.on_timer(CdnTimer::Emit, cx));
+            h.call(Time::from_secs(t), 1, Time::ZERO, |cx| s.on_timer(CdnTimer::Media(MediaTimer::Emit), cx));
         }
         let sent =
             h.call(Time::from_secs(5), 1, Time::ZERO, |cx| s.on_message(PeerId(7), Msg::Hello { up_kbps: 0 }, cx));

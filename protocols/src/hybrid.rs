@@ -93,6 +93,16 @@
 //! map) for a push. A peer that has received nothing `live_start_after` after
 //! joining starts at the live point and counts its misses.
 //!
+//! # Composition
+//!
+//! A hybrid node is the partner-mesh core ([`crate::meshcore`]) and the
+//! lane-tree core ([`crate::lanetree`]) side by side over one [`Media`];
+//! this module holds only what is hybrid: the policies that tie them
+//! together (pull deadlines for chunks expected by push, push relations never
+//! dropped by the mesh refresh, pull-push subscriptions and parent
+//! reselection, the treebone's stability and preemption by offered
+//! capacity, where the player starts).
+//!
 //! # Parameters
 //!
 //! [`HybridParams::default`]:
@@ -143,14 +153,17 @@ use rand::RngExt;
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
+use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
+use crate::media::{HasMedia, Media, MediaTimer};
 use crate::mesh::MeshParams;
-use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
-use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::meshcore::{MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
+use crate::peer::{Command, Ctx, Peer, StreamParams};
+use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
-use crate::sched::{Candidate, SchedInput, Scheduler, SchedulerSpec, Supplier};
+use crate::sched::SchedulerSpec;
 use crate::time::Time;
 use crate::tree::TreeParams;
-use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role, wire_bytes};
+use crate::wire::{Msg, Role};
 
 /// Most substreams a pull-push stream may have (a substream number travels as
 /// one byte; 64 keeps per-node state small).
@@ -271,8 +284,7 @@ impl HybridConfig {
 
     /// Bits a chunk occupies on the wire (payload, header and datagram headers).
     pub fn chunk_wire_bits(&self) -> u64 {
-        let len = Msg::Chunk { seq: 0, len: self.stream.chunk_bytes(), polluted: false }.encoded_len();
-        wire_bytes(len).1 * 8
+        crate::media::chunk_wire_bits(&self.stream)
     }
     /// Push lanes: 1 (the tree) in `treebone`, `substreams` in `pull-push`.
     pub fn lanes(&self) -> u32 {
@@ -298,35 +310,17 @@ impl HybridConfig {
 /// Timers of a hybrid node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HybridTimer {
-    /// Source: emit the next chunk.
-    Emit,
-    Play,
-    StartupTimeout,
+    Media(MediaTimer),
+    Mesh(MeshTimer),
+    Lane(LaneTimer),
     /// Nothing received yet: start the player at the live point.
     LiveStart,
-    BufferMap,
-    Schedule,
-    Gossip,
-    Refresh,
     TrackerRefresh,
-    /// Heartbeats to children, keep-alives to parents, child expiry, subscriptions.
-    Tick,
-    /// Is the parent of `lane` still alive?
-    ParentCheck {
-        lane: u8,
-    },
-    /// The Join number `attempt` of `lane` may have gone unanswered.
-    JoinTimeout {
-        lane: u8,
-        attempt: u32,
-    },
-    /// Treebone: start a new round of joins.
-    JoinRetry {
-        lane: u8,
-    },
     /// Treebone: the peer's age reaches the stability threshold.
     Promote,
 }
+
+crate::timer_from!(HybridTimer: Media(MediaTimer), Mesh(MeshTimer), Lane(LaneTimer));
 
 /// Per-node counters, for tests and tools.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -343,80 +337,209 @@ pub struct HybridStats {
     pub reselections: u32,
 }
 
-#[derive(Clone, Debug)]
-struct Partner {
-    id: PeerId,
-    map: ChunkMap,
-    /// Last time a buffer map (or the acceptance) arrived.
-    heard_at: Time,
-    rate_bps: u64,
-    free_at: Time,
-    bytes_from: u64,
-    bytes_to: u64,
-    /// Arrival time of the last chunk from it (for rate samples).
-    last_rx: Time,
-    /// Chunks of each lane pulled from it; halved every refresh.
-    served: Vec<u32>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    seq: Seq,
-    from: PeerId,
-    at: Time,
-    expect: Time,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Child {
-    id: PeerId,
-    /// Treebone: children it can take (0 for a leaf). Pull-push: 0.
-    fanout: u32,
-    heard: Time,
-}
-
-/// A node's push relations in one lane (the tree, or one substream).
-#[derive(Clone, Debug, Default)]
-struct Lane {
-    parent: Option<PeerId>,
-    /// The parent's root path (root first, parent last); empty while cut off.
-    path: Vec<PeerId>,
-    /// The path before the parent was lost (rejoin hints).
-    lost_path: Vec<PeerId>,
-    /// Last sign of life from the parent.
-    heard: Time,
-    check_pending: bool,
-    attached_at: Time,
-    /// Newest chunk the current parent pushed (initially the parent's head at attach).
-    last_push: Option<Seq>,
-    /// Since when the parent has been cut off from the source (empty path).
-    cut_since: Option<Time>,
-    children: Vec<Child>,
-    /// Last change of parent or children.
-    changed: Time,
-    joining: Option<PeerId>,
-    join_gen: u32,
-    /// Treebone tree walk.
-    cands: Vec<PeerId>,
-    tried: Vec<PeerId>,
-    attempts: u32,
-    retry_pending: bool,
-    /// Pull-push: partners not to ask again until the given time.
-    cooldown: Vec<(PeerId, Time)>,
-}
-
 /// Most entries of a lane's cooldown list.
 const COOLDOWN_MAX: usize = 16;
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+/// Per-partner data of a hybrid: chunks of each lane pulled from it, halved
+/// every refresh (pull-push picks parents by it).
+type Served = Vec<u32>;
+
+/// What a hybrid node keeps besides its two cores and its media.
+struct State {
+    up_kbps: u32,
+    started_at: Time,
+    in_backbone: bool,
+    /// Newest chunk received by push.
+    pushed_head: Option<Seq>,
+    /// Treebone: the player may start from partners' maps (no push) from this time.
+    start_wait_until: Option<Time>,
+    list_asked_at: Option<Time>,
+    stats: HybridStats,
+    /// Pull-push, per lane: partners not to ask again until the given time.
+    cooldown: Vec<Vec<(PeerId, Time)>>,
 }
 
-#[derive(Default)]
-struct Scratch {
-    cands: Vec<Candidate>,
-    sups: Vec<Supplier>,
-    out: Vec<crate::sched::Assignment>,
+impl State {
+    /// Pull-push: do not ask `id` again for lane `l` for `subscribe_cooldown`.
+    fn cool(&mut self, cfg: &HybridConfig, l: usize, id: PeerId, now: Time) {
+        let until = now + cfg.hybrid.subscribe_cooldown;
+        let cd = &mut self.cooldown[l];
+        cd.retain(|&(p, t)| p != id && t > now);
+        if cd.len() >= COOLDOWN_MAX {
+            cd.remove(0);
+        }
+        cd.push((id, until));
+    }
+    fn ask_tracker(&mut self, cfg: &HybridConfig, cx: &mut Ctx<'_, HybridTimer>) {
+        let want = cfg.mesh.tracker_list_size.max(cfg.tree.tracker_list_size);
+        ask_tracker_limited(&mut self.list_asked_at, cfg.tree.join_retry, cfg.tracker, want, cx);
+    }
+}
+
+fn treebone(cfg: &HybridConfig) -> bool {
+    cfg.hybrid.mode == HybridMode::Treebone
+}
+
+/// True when `seq` will be pushed by the parent of its lane (see the module doc).
+fn expected_by_push(tree: &LaneTree, seq: Seq) -> bool {
+    if tree.is_source {
+        return false;
+    }
+    let lane = &tree.lanes[(seq % tree.k()) as usize];
+    lane.parent.is_some() && !lane.path.is_empty() && lane.last_push.is_none_or(|lp| seq > lp)
+}
+
+/// Chooses the start position if the player is idle (module doc, Playback).
+fn maybe_start(
+    cfg: &HybridConfig,
+    st: &mut State,
+    is_source: bool,
+    partners: &[Partner<Served>],
+    media: &mut Media,
+    cx: &mut Ctx<'_, HybridTimer>,
+) {
+    if is_source || !media.player.is_idle() {
+        return;
+    }
+    let head = if let Some(h) = st.pushed_head {
+        // The first pushed chunk opens the startup buffer.
+        h + media.player.params().startup_chunks.max(1) - 1
+    } else {
+        let mut heads: Vec<Seq> = partners.iter().filter_map(|p| p.map.newest()).collect();
+        if heads.is_empty() {
+            return;
+        }
+        if treebone(cfg) {
+            let until = *st.start_wait_until.get_or_insert(cx.now + cfg.tree.start_wait);
+            if cx.now < until {
+                return;
+            }
+        }
+        heads.sort_unstable();
+        heads[(heads.len() - 1) / 2]
+    };
+    media.choose_start(head, cx);
+    media.check_startup(cx);
+}
+
+/// The hybrid's choices for the mesh core.
+struct MeshSide<'a> {
+    cfg: &'a HybridConfig,
+    st: &'a mut State,
+    tree: &'a mut LaneTree,
+}
+
+impl PullPolicy<HybridTimer> for MeshSide<'_> {
+    type Ext = Served;
+    fn new_ext(&self) -> Served {
+        vec![0; self.tree.lanes.len()]
+    }
+    fn ask_tracker(&mut self, starving: bool, cx: &mut Ctx<'_, HybridTimer>) {
+        if starving {
+            self.st.list_asked_at = None;
+        }
+        self.st.ask_tracker(self.cfg, cx);
+    }
+    /// In pull-push a subscription needs the partnership, so push relations
+    /// with `id` end too.
+    fn partner_removed(&mut self, id: PeerId, cx: &mut Ctx<'_, HybridTimer>) {
+        if treebone(self.cfg) {
+            return;
+        }
+        for l in 0..self.tree.lanes.len() {
+            if self.tree.lanes[l].parent == Some(id) {
+                self.tree.drop_parent(l, true, cx);
+                self.st.cool(self.cfg, l, id, cx.now);
+            }
+            if self.tree.remove_child(l, id, cx) {
+                cx.send(id, Msg::Detach { stripe: l as u8 });
+            }
+        }
+    }
+    /// Push relations are never dropped for a low score.
+    fn keep(&self, id: PeerId) -> bool {
+        self.tree.is_neighbour(id)
+    }
+    fn before_schedule(&mut self, partners: &[Partner<Served>], media: &mut Media, cx: &mut Ctx<'_, HybridTimer>) {
+        maybe_start(self.cfg, self.st, self.tree.is_source, partners, media, cx);
+    }
+    /// A chunk expected by push waits for its pull deadline.
+    fn defer(&self, seq: Seq, deadline: Time, now: Time) -> bool {
+        expected_by_push(self.tree, seq) && now + self.cfg.hybrid.pull_margin < deadline
+    }
+    fn on_refresh(&self, served: &mut Served) {
+        for s in served {
+            *s /= 2;
+        }
+    }
+}
+
+/// The hybrid's choices for the lane core.
+struct LaneSide<'a> {
+    cfg: &'a HybridConfig,
+    st: &'a mut State,
+    mesh: &'a PartnerMesh<Served>,
+    media: &'a Media,
+    is_source: bool,
+    slots: u32,
+    k: u32,
+}
+
+impl LaneSide<'_> {
+    /// Newest chunk of lane `l` held.
+    fn own_lane_head(&self, l: usize) -> Option<Seq> {
+        let k = self.k;
+        let n = self.media.newest?;
+        let back = (n % k + k - l as u32) % k;
+        let mut s = n.checked_sub(back)?;
+        let lowest = self.media.have.lowest().max(n.saturating_sub(self.cfg.mesh.window as u32));
+        while s >= lowest {
+            if self.media.have.contains(s) {
+                return Some(s);
+            }
+            s = s.checked_sub(k)?;
+        }
+        None
+    }
+}
+
+impl LanePolicy<HybridTimer> for LaneSide<'_> {
+    /// What the joiner offers as a forwarder: 0 for a treebone leaf.
+    fn offer_kbps(&self) -> u32 {
+        if treebone(self.cfg) && !self.st.in_backbone { 0 } else { self.st.up_kbps }
+    }
+    fn may_parent(&self, _lane: usize) -> bool {
+        self.slots > 0 && (self.is_source || !treebone(self.cfg) || self.st.in_backbone)
+    }
+    fn redirect_up(&self) -> bool {
+        treebone(self.cfg)
+    }
+    fn fanout(&self, _from: PeerId, _lane: usize, up_kbps: u32) -> u32 {
+        if treebone(self.cfg) { self.cfg.slots_for(up_kbps) } else { 0 }
+    }
+    fn walks(&self) -> bool {
+        treebone(self.cfg)
+    }
+    fn ask_tracker(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
+        self.st.ask_tracker(self.cfg, cx);
+    }
+    /// Chunks up to the parent's head (or our own, when its map is unknown)
+    /// were received by the parent before we subscribed: they are not pushed.
+    fn push_floor(&self, l: usize, parent: PeerId) -> Option<Seq> {
+        let parent_head = self.mesh.partner(parent).and_then(|p| lane_head(&p.map, l as u32, self.k));
+        parent_head.max(self.own_lane_head(l))
+    }
+    fn refused(&mut self, l: usize, from: PeerId, now: Time) {
+        self.st.cool(self.cfg, l, from, now);
+    }
+    fn parent_lost(&mut self, l: usize, parent: PeerId, now: Time) {
+        if !treebone(self.cfg) {
+            self.st.cool(self.cfg, l, parent, now);
+        }
+    }
+    fn source_hint_first(&self) -> bool {
+        false
+    }
 }
 
 /// A hybrid node: the source (`is_source`) or a peer.
@@ -425,34 +548,10 @@ struct Scratch {
 /// and tools.
 pub struct HybridPeer {
     cfg: Arc<HybridConfig>,
-    is_source: bool,
-    up_kbps: u32,
-    slots: u32,
-    me: PeerId,
-    active: bool,
-    started_at: Time,
-    in_backbone: bool,
-    have: SeqRing,
-    polluted: SeqRing,
-    requested: SeqRing,
-    pending: Vec<Pending>,
-    newest: Option<Seq>,
-    /// `newest` at the previous partner refresh (starvation detection).
-    newest_at_refresh: Option<Seq>,
-    /// Newest chunk received by push.
-    pushed_head: Option<Seq>,
-    player: Player,
-    /// Treebone: the player may start from partners' maps (no push) from this time.
-    start_wait_until: Option<Time>,
-    partners: Vec<Partner>,
-    hellos: Vec<(PeerId, Time)>,
-    mcache: Vec<PeerId>,
-    lanes: Vec<Lane>,
-    source: Option<PeerId>,
-    list_asked_at: Option<Time>,
-    stats: HybridStats,
-    /// This peer's chunk scheduler (built from the configuration's spec).
-    sched: Box<dyn Scheduler>,
+    mesh: PartnerMesh<Served>,
+    tree: LaneTree,
+    media: Media,
+    st: State,
 }
 
 /// Newest chunk of lane `l` (of `k`) in `map`.
@@ -473,41 +572,26 @@ impl HybridPeer {
     pub fn new(cfg: Arc<HybridConfig>, is_source: bool, up_kbps: u32) -> HybridPeer {
         let k = cfg.lanes() as usize;
         let slots = cfg.slots_for(up_kbps);
-        let player = Player::new(cfg.player);
-        let sched = cfg.scheduler.build();
-        HybridPeer {
-            sched,
-            cfg,
-            is_source,
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let tree = LaneTree::new(k, is_source, slots, cfg.tracker);
+        let media = Media::new(cfg.player);
+        let st = State {
             up_kbps,
-            slots,
-            me: PeerId(u32::MAX),
-            active: false,
             started_at: Time::ZERO,
             in_backbone: is_source,
-            have: SeqRing::default(),
-            polluted: SeqRing::default(),
-            requested: SeqRing::default(),
-            pending: Vec::new(),
-            newest: None,
-            newest_at_refresh: None,
             pushed_head: None,
-            player,
             start_wait_until: None,
-            partners: Vec::new(),
-            hellos: Vec::new(),
-            mcache: Vec::new(),
-            lanes: vec![Lane::default(); k],
-            source: None,
             list_asked_at: None,
             stats: HybridStats::default(),
-        }
+            cooldown: vec![Vec::new(); k],
+        };
+        HybridPeer { cfg, mesh, tree, media, st }
     }
 
     // ----- read-only getters -----
 
     pub fn is_source(&self) -> bool {
-        self.is_source
+        self.tree.is_source
     }
     pub fn mode(&self) -> HybridMode {
         self.cfg.hybrid.mode
@@ -515,15 +599,15 @@ impl HybridPeer {
     /// Treebone: whether this node is a backbone node (the source, or a stable
     /// peer with upload for a child). Always false for pull-push peers.
     pub fn in_backbone(&self) -> bool {
-        self.in_backbone
+        self.st.in_backbone
     }
     /// When the node came up.
     pub fn started_at(&self) -> Time {
-        self.started_at
+        self.st.started_at
     }
     /// Push lanes: 1 in treebone, `substreams` in pull-push.
     pub fn lane_count(&self) -> u8 {
-        self.lanes.len() as u8
+        self.tree.lanes.len() as u8
     }
     /// Treebone: the parent in the tree (`None` for the source, while joining,
     /// or for a peer that pulls only).
@@ -532,909 +616,138 @@ impl HybridPeer {
     }
     /// The parent of `lane` (the tree in treebone, a substream in pull-push).
     pub fn parent(&self, lane: u8) -> Option<PeerId> {
-        self.lanes.get(lane as usize).and_then(|l| l.parent)
+        self.tree.parent(lane as usize)
     }
     /// Children of `lane`, in push order (largest fanout first, then by arrival).
     pub fn children(&self, lane: u8) -> impl Iterator<Item = PeerId> + '_ {
-        self.lanes.get(lane as usize).into_iter().flat_map(|l| l.children.iter().map(|c| c.id))
+        self.tree.lanes.get(lane as usize).into_iter().flat_map(|l| l.children.iter().map(|c| c.id))
     }
     /// Children over all lanes.
     pub fn children_total(&self) -> usize {
-        self.lanes.iter().map(|l| l.children.len()).sum()
+        self.tree.children_total()
     }
     /// Lane-children this node can feed, from its upload capacity.
     pub fn slots(&self) -> u32 {
-        self.slots
+        self.tree.slots
     }
     /// The parent's root path in `lane` (root first, parent last); empty while cut off.
     pub fn path(&self, lane: u8) -> &[PeerId] {
-        self.lanes.get(lane as usize).map_or(&[], |l| &l.path)
+        self.tree.lanes.get(lane as usize).map_or(&[], |l| &l.path)
     }
     /// Last time the parent or the children of `lane` changed.
     pub fn last_change(&self, lane: u8) -> Time {
-        self.lanes.get(lane as usize).map_or(Time::ZERO, |l| l.changed)
+        self.tree.lanes.get(lane as usize).map_or(Time::ZERO, |l| l.changed)
     }
     /// Current subscriptions: `(lane, parent)` for every lane with a parent.
     pub fn subscriptions(&self) -> impl Iterator<Item = (u8, PeerId)> + '_ {
-        self.lanes.iter().enumerate().filter_map(|(i, l)| l.parent.map(|p| (i as u8, p)))
+        self.tree.lanes.iter().enumerate().filter_map(|(i, l)| l.parent.map(|p| (i as u8, p)))
     }
     /// Current mesh partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.partners.iter().map(|p| p.id)
-    }
-    pub fn is_playing(&self) -> bool {
-        self.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.have.contains(seq)
+        self.mesh.partners.iter().map(|p| p.id)
     }
     pub fn stats(&self) -> HybridStats {
-        self.stats
+        self.st.stats
     }
 
     // ----- helpers -----
 
-    fn k(&self) -> u32 {
-        self.lanes.len() as u32
-    }
     fn lane_of(&self, seq: Seq) -> usize {
-        (seq % self.k()) as usize
+        (seq % self.tree.k()) as usize
     }
-    fn treebone(&self) -> bool {
-        self.cfg.hybrid.mode == HybridMode::Treebone
-    }
-    /// Whether this node may have children.
-    fn may_parent(&self) -> bool {
-        self.slots > 0 && (self.is_source || !self.treebone() || self.in_backbone)
-    }
-    /// The capacity a Join advertises: what the joiner offers as a forwarder.
-    fn offer_kbps(&self) -> u32 {
-        if self.treebone() && !self.in_backbone { 0 } else { self.up_kbps }
-    }
-    fn fanout_of(&self, up_kbps: u32) -> u32 {
-        if self.treebone() { self.cfg.slots_for(up_kbps) } else { 0 }
-    }
-    fn connected(&self, l: usize) -> bool {
-        self.is_source || (self.lanes[l].parent.is_some() && !self.lanes[l].path.is_empty())
-    }
-    /// This node's root path in lane `l` (root first, self last); empty when cut off.
-    fn my_path(&self, l: usize) -> Vec<PeerId> {
-        if self.is_source {
-            return vec![self.me];
-        }
-        let lane = &self.lanes[l];
-        if lane.parent.is_none() || lane.path.is_empty() {
-            return Vec::new();
-        }
-        let mut p = Vec::with_capacity(lane.path.len() + 1);
-        p.extend_from_slice(&lane.path);
-        p.push(self.me);
-        p
-    }
-    fn path_ok(&self, path: &[PeerId]) -> bool {
-        !path.contains(&self.me) && path.len() <= self.cfg.tree.max_depth as usize
-    }
-    fn learn_source(&mut self, path: &[PeerId]) {
-        if let Some(&root) = path.first() {
-            self.source = Some(root);
-        }
-    }
-    /// True when `seq` will be pushed by the parent of its lane (see the module doc).
-    fn expected_by_push(&self, seq: Seq) -> bool {
-        if self.is_source {
-            return false;
-        }
-        let lane = &self.lanes[self.lane_of(seq)];
-        lane.parent.is_some() && !lane.path.is_empty() && lane.last_push.is_none_or(|lp| seq > lp)
-    }
-    /// Newest chunk of lane `l` held.
-    fn own_lane_head(&self, l: usize) -> Option<Seq> {
-        let k = self.k();
-        let n = self.newest?;
-        let back = (n % k + k - l as u32) % k;
-        let mut s = n.checked_sub(back)?;
-        let lowest = self.have.lowest().max(n.saturating_sub(self.cfg.mesh.window as u32));
-        while s >= lowest {
-            if self.have.contains(s) {
-                return Some(s);
-            }
-            s = s.checked_sub(k)?;
-        }
-        None
+    fn role(&self) -> Role {
+        if self.tree.is_source { Role::Source } else { Role::Peer }
     }
 
-    fn partner_mut(&mut self, id: PeerId) -> Option<&mut Partner> {
-        self.partners.iter_mut().find(|p| p.id == id)
+    /// The mesh core with its policy over the rest of the node.
+    fn mesh_side(&mut self) -> (&mut PartnerMesh<Served>, &mut Media, MeshSide<'_>) {
+        (&mut self.mesh, &mut self.media, MeshSide { cfg: &self.cfg, st: &mut self.st, tree: &mut self.tree })
     }
-    fn partner(&self, id: PeerId) -> Option<&Partner> {
-        self.partners.iter().find(|p| p.id == id)
-    }
-    fn is_partner(&self, id: PeerId) -> bool {
-        self.partners.iter().any(|p| p.id == id)
-    }
-    fn is_tree_neighbour(&self, id: PeerId) -> bool {
-        self.lanes.iter().any(|l| l.parent == Some(id) || l.children.iter().any(|c| c.id == id))
-    }
-
-    fn my_map(&self) -> ChunkMap {
-        let w = self.cfg.mesh.window;
-        let newest = self.newest.unwrap_or(0);
-        let base = (newest + 1).saturating_sub(w as u32);
-        self.have.to_map(base, w)
-    }
-
-    fn apply(&mut self, a: PlayerAction, cx: &mut Ctx<'_, HybridTimer>) {
-        match a {
-            PlayerAction::Nothing => {}
-            PlayerAction::ArmPlay(at) => cx.timer_at(at, HybridTimer::Play),
-            PlayerAction::ArmStartupTimeout(at) => cx.timer_at(at, HybridTimer::StartupTimeout),
-        }
-    }
-
-    fn jitter(&self, period: Time, cx: &mut Ctx<'_, HybridTimer>) -> Time {
-        Time(cx.rng.random_range(0..period.0.max(1)))
-    }
-
-    // ----- playback -----
-
-    /// Chooses the start position if the player is idle (module doc, Playback).
-    fn maybe_start(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        if self.is_source || !self.player.is_idle() {
-            return;
-        }
-        let head = if let Some(h) = self.pushed_head {
-            // The first pushed chunk opens the startup buffer.
-            h + self.player.params().startup_chunks.max(1) - 1
-        } else {
-            let mut heads: Vec<Seq> = self.partners.iter().filter_map(|p| p.map.newest()).collect();
-            if heads.is_empty() {
-                return;
-            }
-            if self.treebone() {
-                let until = *self.start_wait_until.get_or_insert(cx.now + self.cfg.tree.start_wait);
-                if cx.now < until {
-                    return;
-                }
-            }
-            heads.sort_unstable();
-            heads[(heads.len() - 1) / 2]
+    /// The lane core with its policy over the rest of the node.
+    fn lane_side(&mut self) -> (&mut LaneTree, LaneSide<'_>) {
+        let pol = LaneSide {
+            cfg: &self.cfg,
+            st: &mut self.st,
+            mesh: &self.mesh,
+            media: &self.media,
+            is_source: self.tree.is_source,
+            slots: self.tree.slots,
+            k: self.tree.k(),
         };
-        let a = self.player.choose_start(head, cx.now);
-        self.apply(a, cx);
-        let a = self.player.check_startup(&self.have, cx);
-        self.apply(a, cx);
+        (&mut self.tree, pol)
     }
-
-    // ----- media -----
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, HybridTimer>) {
         let now = cx.now;
         let wire_bits = self.cfg.chunk_wire_bits();
-        let asked_at = match self.pending.iter().position(|p| p.seq == seq && p.from == from) {
-            Some(i) => {
-                let p = self.pending.swap_remove(i);
-                self.requested.remove(seq);
-                self.sched.on_arrival(from, seq, p.at, cx.now);
-                Some(p.at)
-            }
-            None => None,
-        };
+        let asked_at = self.mesh.on_chunk(from, seq, len, wire_bits, now);
         let l = self.lane_of(seq);
-        let pushed = asked_at.is_none() && self.lanes[l].parent == Some(from);
-        if let Some(pt) = self.partner_mut(from) {
-            pt.bytes_from += len as u64;
-            if let Some(at) = asked_at {
-                let took = (now - at.max(pt.last_rx)).as_nanos().max(1);
-                let sample = (wire_bits as u128 * 1_000_000_000 / took as u128) as u64;
-                pt.rate_bps = ((pt.rate_bps as u128 * 7 + sample as u128 * 3) / 10).max(1) as u64;
-                pt.served[l] = pt.served[l].saturating_add(1);
-            }
-            pt.last_rx = now;
+        if asked_at.is_some()
+            && let Some(pt) = self.mesh.partner_mut(from)
+        {
+            pt.ext[l] = pt.ext[l].saturating_add(1);
         }
+        let pushed = asked_at.is_none() && self.tree.lanes[l].parent == Some(from);
         if pushed {
-            let lane = &mut self.lanes[l];
+            let lane = &mut self.tree.lanes[l];
             lane.heard = now;
             lane.last_push = Some(lane.last_push.map_or(seq, |x| x.max(seq)));
         }
-        if self.is_source {
+        if self.tree.is_source {
             return;
         }
-        let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
-        let duplicate = self.have.contains(seq) || seq < self.have.lowest();
-        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
-        if duplicate {
+        let a = self.media.arrival(seq, from, true, cx);
+        let stats = &mut self.st.stats;
+        if a.duplicate {
             if pushed {
-                self.stats.duplicate_pushes += 1;
+                stats.duplicate_pushes += 1;
             } else {
-                self.stats.duplicate_pulls += 1;
+                stats.duplicate_pulls += 1;
             }
             return;
         }
         if pushed {
-            self.stats.pushed += 1;
+            stats.pushed += 1;
         } else {
-            self.stats.pulled += 1;
+            stats.pulled += 1;
         }
-        self.have.insert(seq);
-        if polluted {
-            self.polluted.insert(seq);
-        }
-        self.newest = Some(self.newest.map_or(seq, |n| n.max(seq)));
+        self.media.store(seq, polluted);
         if pushed {
-            self.pushed_head = Some(self.pushed_head.map_or(seq, |n| n.max(seq)));
+            self.st.pushed_head = Some(self.st.pushed_head.map_or(seq, |n| n.max(seq)));
             self.forward(l, seq, len, polluted, cx);
-            self.maybe_start(cx);
+            let is_source = self.tree.is_source;
+            maybe_start(&self.cfg, &mut self.st, is_source, &self.mesh.partners, &mut self.media, cx);
         }
-        if !late {
-            let a = self.player.check_startup(&self.have, cx);
-            self.apply(a, cx);
+        if !a.late {
+            self.media.check_startup(cx);
         }
     }
 
     /// Pushes `seq` to the children of lane `l`, except those whose latest
     /// buffer map shows it.
     fn forward(&mut self, l: usize, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, HybridTimer>) {
-        for i in 0..self.lanes[l].children.len() {
-            let c = self.lanes[l].children[i].id;
-            if self.partner(c).is_some_and(|p| p.map.contains(seq)) {
+        for c in &self.tree.lanes[l].children {
+            if self.mesh.partner(c.id).is_some_and(|p| p.map.contains(seq)) {
                 continue;
             }
-            cx.send(c, Msg::Chunk { seq, len, polluted });
-        }
-    }
-
-    fn serve(&mut self, from: PeerId, req: ChunkMap, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.is_partner(from) {
-            return;
-        }
-        let len = self.cfg.stream.chunk_bytes();
-        let per_chunk = Time::transmit(self.cfg.chunk_wire_bits() / 8, self.up_kbps as u64 * 1000);
-        let mut backlog = cx.upload_backlog;
-        let mut served = 0u64;
-        for seq in req.iter() {
-            if !self.have.contains(seq) {
-                continue;
-            }
-            if backlog > self.cfg.mesh.max_upload_backlog {
-                break;
-            }
-            backlog += per_chunk;
-            served += len as u64;
-            cx.send(from, Msg::Chunk { seq, len, polluted: self.polluted.contains(seq) });
-        }
-        if let Some(p) = self.partner_mut(from) {
-            p.bytes_to += served;
-        }
-    }
-
-    /// The pull scheduler (mesh-pull's, with pull deadlines for chunks expected by push).
-    fn schedule(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        let now = cx.now;
-        let timeout = self.cfg.mesh.request_timeout;
-        let mut i = 0;
-        while i < self.pending.len() {
-            if self.pending[i].expect + timeout <= now {
-                let p = self.pending.swap_remove(i);
-                self.requested.remove(p.seq);
-                self.sched.on_expired(p.from, p.seq, now);
-                if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
-                    pt.rate_bps = (pt.rate_bps / 2).max(1);
-                }
-            } else {
-                i += 1;
-            }
-        }
-        self.maybe_start(cx);
-        let Some(newest_adv) = self.partners.iter().filter_map(|p| p.map.newest()).max() else {
-            return;
-        };
-        let Some(lo) = self.player.needed_from() else {
-            return;
-        };
-        let hi = newest_adv.min(lo.saturating_add(self.cfg.mesh.window as u32 - 1));
-        if hi < lo {
-            return;
-        }
-        let stream = self.cfg.stream;
-        let wire_bits = self.cfg.chunk_wire_bits();
-        let margin = self.cfg.hybrid.pull_margin;
-        SCRATCH.with_borrow_mut(|s| {
-            s.cands.clear();
-            for seq in lo..=hi {
-                if self.have.contains(seq) || self.requested.contains(seq) {
-                    continue;
-                }
-                let deadline = self.player.deadline(seq, &stream, now);
-                if deadline <= now && self.player.is_playing() {
-                    continue;
-                }
-                if self.expected_by_push(seq) && now + margin < deadline {
-                    continue; // the push should come first
-                }
-                let urgent = self.player.in_startup_buffer(seq);
-                s.cands.push(Candidate { seq, deadline, urgent });
-            }
-            if s.cands.is_empty() {
-                return;
-            }
-            s.sups.clear();
-            let pending = &self.pending;
-            s.sups.extend(self.partners.iter().map(|p| Supplier {
-                id: p.id,
-                map: p.map,
-                rate_bps: p.rate_bps,
-                free_at: p.free_at.max(now),
-                in_flight: pending.iter().filter(|q| q.from == p.id).count() as u32,
-            }));
-            s.out.clear();
-            let Scratch { cands, sups, out } = s;
-            let input = SchedInput {
-                now,
-                urgent: self.cfg.mesh.urgent_window,
-                chunk_wire_bits: wire_bits,
-                candidates: cands,
-                playback: self.player.needed_from(),
-                upload_backlog: cx.upload_backlog,
-            };
-            self.sched.schedule(&input, sups, out, cx.rng);
-            for (k, p) in self.partners.iter_mut().enumerate() {
-                p.free_at = sups[k].free_at;
-            }
-            out.sort_unstable_by_key(|a| (a.supplier, a.seq));
-            let mut k = 0;
-            while k < out.len() {
-                let i = out[k].supplier;
-                let mut req = ChunkMap::new(lo, self.cfg.mesh.window);
-                while k < out.len() && out[k].supplier == i {
-                    let a = out[k];
-                    req.insert(a.seq);
-                    self.requested.insert(a.seq);
-                    self.pending.push(Pending { seq: a.seq, from: self.partners[i].id, at: now, expect: a.expect });
-                    k += 1;
-                }
-                cx.send(self.partners[i].id, Msg::Request(req));
-            }
-        });
-    }
-
-    // ----- mesh membership (as mesh-pull) -----
-
-    fn add_partner(&mut self, id: PeerId, up_kbps: u32, cx: &mut Ctx<'_, HybridTimer>) {
-        if self.is_partner(id) || id == cx.me {
-            return;
-        }
-        self.partners.push(Partner {
-            id,
-            map: ChunkMap::default(),
-            heard_at: cx.now,
-            rate_bps: (up_kbps as u64 * 1000 / 2).max(1),
-            free_at: cx.now,
-            bytes_from: 0,
-            bytes_to: 0,
-            last_rx: Time::ZERO,
-            served: vec![0; self.lanes.len()],
-        });
-        cx.record(Record::NeighbourAdded { peer: id });
-        cx.send(id, Msg::BufferMap(self.my_map()));
-    }
-
-    /// Ends the partnership with `id`. In pull-push a subscription needs the
-    /// partnership, so push relations with `id` end too.
-    fn remove_partner(&mut self, id: PeerId, cx: &mut Ctx<'_, HybridTimer>) {
-        let Some(i) = self.partners.iter().position(|p| p.id == id) else {
-            return;
-        };
-        self.partners.remove(i);
-        self.sched.on_partner_removed(id);
-        cx.record(Record::NeighbourRemoved { peer: id });
-        let requested = &mut self.requested;
-        self.pending.retain(|p| {
-            if p.from == id {
-                requested.remove(p.seq);
-                false
-            } else {
-                true
-            }
-        });
-        if !self.treebone() {
-            for l in 0..self.lanes.len() {
-                if self.lanes[l].parent == Some(id) {
-                    self.drop_parent(l, true, cx);
-                    self.cool(l, id, cx.now);
-                }
-                if self.remove_child(l, id, cx) {
-                    cx.send(id, Msg::Detach { stripe: l as u8 });
-                }
-            }
-        }
-    }
-
-    fn remember(&mut self, id: PeerId, cx: &mut Ctx<'_, HybridTimer>) {
-        if id == cx.me || id == self.cfg.tracker || self.mcache.contains(&id) {
-            return;
-        }
-        if self.mcache.len() < self.cfg.mesh.mcache_size {
-            self.mcache.push(id);
-        } else if !self.mcache.is_empty() {
-            let i = cx.rng.random_range(0..self.mcache.len());
-            self.mcache[i] = id;
-        }
-    }
-
-    fn refresh(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        let now = cx.now;
-        let timeout = self.cfg.mesh.partner_timeout;
-        let silent: Vec<PeerId> = self.partners.iter().filter(|p| p.heard_at + timeout < now).map(|p| p.id).collect();
-        for id in silent {
-            self.remove_partner(id, cx);
-            self.mcache.retain(|&m| m != id);
-        }
-        self.hellos.retain(|&(_, at)| at + timeout >= now);
-        // Starving (as in mesh-pull): playing with an empty buffer and no new
-        // chunk since the last refresh. One mesh partner is then swapped for a
-        // fresh candidate and the tracker is asked, so a mesh cut off from the
-        // source (outage, partition) finds it again.
-        let drained =
-            self.player.is_playing() && self.newest.is_some_and(|n| self.player.needed_from().is_some_and(|x| n < x));
-        let starving = !self.is_source && drained && self.newest == self.newest_at_refresh;
-        self.newest_at_refresh = self.newest;
-        if !self.is_source && self.partners.len() >= self.cfg.mesh.partners {
-            let score = |p: &Partner| p.bytes_from + p.bytes_to;
-            let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
-            // Push relations are never dropped for a low score.
-            let worst = self
-                .partners
-                .iter()
-                .filter(|p| !self.is_tree_neighbour(p.id))
-                .min_by_key(|p| score(p))
-                .map(|p| (p.id, score(p)));
-            if let Some((id, s)) = worst
-                && (starving || (mean > 0.0 && (s as f64) < self.cfg.mesh.underperform_ratio * mean))
-            {
-                cx.send(id, Msg::Bye);
-                self.remove_partner(id, cx);
-            }
-        }
-        if starving {
-            self.list_asked_at = None;
-            self.ask_tracker(cx);
-        }
-        for p in &mut self.partners {
-            p.bytes_from = 0;
-            p.bytes_to = 0;
-            for s in &mut p.served {
-                *s /= 2;
-            }
-        }
-        if !self.is_source {
-            self.seek_partners(cx);
-        }
-    }
-
-    fn seek_partners(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        let want = self.cfg.mesh.partners.saturating_sub(self.partners.len() + self.hellos.len());
-        if want == 0 {
-            return;
-        }
-        let mut cands: Vec<PeerId> = self
-            .mcache
-            .iter()
-            .copied()
-            .filter(|&c| !self.is_partner(c) && !self.hellos.iter().any(|&(h, _)| h == c))
-            .collect();
-        if cands.len() < want {
-            self.ask_tracker(cx);
-        }
-        for k in 0..want.min(cands.len()) {
-            let j = cx.rng.random_range(k..cands.len());
-            cands.swap(k, j);
-            let c = cands[k];
-            self.hellos.push((c, cx.now));
-            cx.send(c, Msg::Hello { up_kbps: self.up_kbps });
-        }
-    }
-
-    fn gossip(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        if self.partners.is_empty() {
-            return;
-        }
-        let to = self.partners[cx.rng.random_range(0..self.partners.len())].id;
-        let mut sample = vec![cx.me];
-        for _ in 0..7.min(self.mcache.len()) {
-            let c = self.mcache[cx.rng.random_range(0..self.mcache.len())];
-            if c != to && !sample.contains(&c) {
-                sample.push(c);
-            }
-        }
-        cx.send(to, Msg::Gossip { peers: sample });
-    }
-
-    fn ask_tracker(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        let recent = self.list_asked_at.is_some_and(|t| t + self.cfg.tree.join_retry > cx.now);
-        if !recent {
-            self.list_asked_at = Some(cx.now);
-            let want = self.cfg.mesh.tracker_list_size.max(self.cfg.tree.tracker_list_size);
-            cx.send(self.cfg.tracker, Msg::PeerListReq { want });
-        }
-    }
-
-    // ----- push relations (tree mechanics, one lane per tree/substream) -----
-
-    fn record_change(&mut self, l: usize, now: Time) {
-        self.lanes[l].changed = now;
-    }
-
-    /// Sends the current root path of `l` to every child (after a change).
-    fn cascade(&mut self, l: usize, cx: &mut Ctx<'_, HybridTimer>) {
-        if self.lanes[l].children.is_empty() {
-            return;
-        }
-        let path = self.my_path(l);
-        for c in &self.lanes[l].children {
-            cx.send(c.id, Msg::Heartbeat { stripe: l as u8, path: path.clone() });
-        }
-    }
-
-    fn arm_check(&mut self, l: usize, at: Time, cx: &mut Ctx<'_, HybridTimer>) {
-        let lane = &mut self.lanes[l];
-        if !lane.check_pending {
-            lane.check_pending = true;
-            cx.timer_at(at, HybridTimer::ParentCheck { lane: l as u8 });
-        }
-    }
-
-    fn arm_retry(&mut self, l: usize, cx: &mut Ctx<'_, HybridTimer>) {
-        let lane = &mut self.lanes[l];
-        if !lane.retry_pending {
-            lane.retry_pending = true;
-            cx.timer_in(self.cfg.tree.join_retry, HybridTimer::JoinRetry { lane: l as u8 });
-        }
-    }
-
-    fn needs_parent(&self, l: usize) -> bool {
-        self.active && !self.is_source && self.lanes[l].parent.is_none()
-    }
-
-    /// Pull-push: do not ask `id` again for lane `l` for `subscribe_cooldown`.
-    fn cool(&mut self, l: usize, id: PeerId, now: Time) {
-        let until = now + self.cfg.hybrid.subscribe_cooldown;
-        let cd = &mut self.lanes[l].cooldown;
-        cd.retain(|&(p, t)| p != id && t > now);
-        if cd.len() >= COOLDOWN_MAX {
-            cd.remove(0);
-        }
-        cd.push((id, until));
-    }
-
-    /// Treebone: adds join candidates in front of (`front`) or behind the current ones.
-    fn add_cands(&mut self, l: usize, ids: &[PeerId], front: bool) {
-        let (me, tracker) = (self.me, self.cfg.tracker);
-        let lane = &mut self.lanes[l];
-        let mut fresh: Vec<PeerId> = Vec::with_capacity(ids.len());
-        for &c in ids {
-            if c != me && c != tracker && !lane.tried.contains(&c) && !fresh.contains(&c) {
-                fresh.push(c);
-            }
-        }
-        lane.cands.retain(|c| !fresh.contains(c));
-        if front {
-            fresh.append(&mut lane.cands);
-            lane.cands = fresh;
-        } else {
-            lane.cands.extend(fresh);
-        }
-        lane.cands.truncate(MAX_PEERS_PER_MSG);
-    }
-
-    /// Treebone: sends the next Join of the tree walk, or backs off.
-    fn try_next(&mut self, l: usize, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.treebone() || !self.needs_parent(l) || self.lanes[l].joining.is_some() {
-            return;
-        }
-        let max = self.cfg.tree.max_join_attempts;
-        let lane = &mut self.lanes[l];
-        if lane.attempts >= max {
-            lane.cands.clear();
-            lane.tried.clear();
-            lane.attempts = 0;
-            self.arm_retry(l, cx);
-            return;
-        }
-        if lane.cands.is_empty() {
-            self.ask_tracker(cx);
-            self.arm_retry(l, cx);
-            return;
-        }
-        let c = lane.cands.remove(0);
-        lane.tried.push(c);
-        lane.attempts += 1;
-        self.send_join(l, c, cx);
-    }
-
-    fn send_join(&mut self, l: usize, to: PeerId, cx: &mut Ctx<'_, HybridTimer>) {
-        let offer = self.offer_kbps();
-        let lane = &mut self.lanes[l];
-        lane.joining = Some(to);
-        lane.join_gen = lane.join_gen.wrapping_add(1);
-        let attempt = lane.join_gen;
-        cx.send(to, Msg::Join { stripe: l as u8, up_kbps: offer });
-        cx.timer_in(self.cfg.tree.join_timeout, HybridTimer::JoinTimeout { lane: l as u8, attempt });
-    }
-
-    /// Treebone: starts looking for a parent from the hints of the lost path.
-    fn rejoin(&mut self, l: usize, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.treebone() {
-            return;
-        }
-        let lane = &self.lanes[l];
-        let mut hints = Vec::with_capacity(2);
-        if lane.lost_path.len() >= 2 {
-            hints.push(lane.lost_path[lane.lost_path.len() - 2]);
-        }
-        if let Some(src) = self.source {
-            hints.push(src);
-        }
-        let lane = &mut self.lanes[l];
-        lane.tried.clear();
-        lane.attempts = 0;
-        self.add_cands(l, &hints, true);
-        self.try_next(l, cx);
-    }
-
-    fn attach(&mut self, l: usize, parent: PeerId, path: Vec<PeerId>, cx: &mut Ctx<'_, HybridTimer>) {
-        self.learn_source(&path);
-        let now = cx.now;
-        // Chunks up to the parent's head (or our own, when its map is unknown)
-        // were received by the parent before we subscribed: they are not pushed.
-        let k = self.k();
-        let parent_head = self.partner(parent).and_then(|p| lane_head(&p.map, l as u32, k));
-        let floor = parent_head.max(self.own_lane_head(l));
-        let lane = &mut self.lanes[l];
-        lane.parent = Some(parent);
-        lane.path = path;
-        lane.lost_path.clear();
-        lane.heard = now;
-        lane.attached_at = now;
-        lane.last_push = floor;
-        lane.cut_since = None;
-        lane.joining = None;
-        lane.cands.clear();
-        lane.tried.clear();
-        lane.attempts = 0;
-        self.record_change(l, now);
-        cx.record(Record::NeighbourAdded { peer: parent });
-        let at = now + self.cfg.tree.parent_timeout;
-        self.arm_check(l, at, cx);
-        self.cascade(l, cx);
-    }
-
-    /// The parent of `l` is gone (lost, left, evicted us, or we leave it).
-    /// Children are kept and told that they are cut off.
-    fn drop_parent(&mut self, l: usize, send_detach: bool, cx: &mut Ctx<'_, HybridTimer>) {
-        let now = cx.now;
-        let lane = &mut self.lanes[l];
-        let Some(p) = lane.parent.take() else { return };
-        lane.lost_path = std::mem::take(&mut lane.path);
-        lane.last_push = None;
-        lane.cut_since = None;
-        if send_detach {
-            cx.send(p, Msg::Detach { stripe: l as u8 });
-        }
-        self.record_change(l, now);
-        cx.record(Record::NeighbourRemoved { peer: p });
-        self.cascade(l, cx);
-    }
-
-    fn remove_child(&mut self, l: usize, id: PeerId, cx: &mut Ctx<'_, HybridTimer>) -> bool {
-        let lane = &mut self.lanes[l];
-        if let Some(i) = lane.children.iter().position(|c| c.id == id) {
-            lane.children.remove(i);
-            let now = cx.now;
-            self.record_change(l, now);
-            cx.record(Record::NeighbourRemoved { peer: id });
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Drops children whose keep-alives stopped `child_timeout` ago.
-    fn expire_children(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        let limit = self.cfg.tree.child_timeout;
-        for l in 0..self.lanes.len() {
-            let now = cx.now;
-            while let Some(c) = self.lanes[l].children.iter().find(|c| c.heard + limit < now).map(|c| c.id) {
-                self.remove_child(l, c, cx);
-            }
-        }
-    }
-
-    /// Treebone: up to `redirect_max` recently heard backbone children,
-    /// largest fanout first (ties in random order).
-    fn redirects(&self, l: usize, except: PeerId, cx: &mut Ctx<'_, HybridTimer>) -> Vec<PeerId> {
-        if !self.treebone() {
-            return Vec::new();
-        }
-        let fresh = self.cfg.tree.heartbeat_interval + self.cfg.tree.heartbeat_interval;
-        let mut v: Vec<(u32, PeerId)> = self.lanes[l]
-            .children
-            .iter()
-            .filter(|c| c.fanout > 0 && c.id != except && c.heard + fresh >= cx.now)
-            .map(|c| (c.fanout, c.id))
-            .collect();
-        for i in 0..v.len() {
-            let j = cx.rng.random_range(i..v.len());
-            v.swap(i, j);
-        }
-        v.sort_by_key(|&(f, _)| std::cmp::Reverse(f));
-        v.truncate(self.cfg.tree.redirect_max as usize);
-        v.into_iter().map(|(_, id)| id).collect()
-    }
-
-    fn on_join(&mut self, from: PeerId, l: usize, up_kbps: u32, cx: &mut Ctx<'_, HybridTimer>) {
-        let now = cx.now;
-        let fanout = self.fanout_of(up_kbps);
-        if let Some(i) = self.lanes[l].children.iter().position(|c| c.id == from) {
-            // Keep-alive of an existing child, with its current offer (a leaf
-            // that became stable now offers its slots): keep the order by fanout.
-            let ch = &mut self.lanes[l].children;
-            ch[i].heard = now;
-            if ch[i].fanout != fanout {
-                let mut c = ch.remove(i);
-                c.fanout = fanout;
-                let at = ch.iter().position(|x| x.fanout < fanout).unwrap_or(ch.len());
-                ch.insert(at, c);
-            }
-            return;
-        }
-        let refuse = |to: Vec<PeerId>, cx: &mut Ctx<'_, HybridTimer>| {
-            cx.send(from, Msg::JoinAck { stripe: l as u8, accept: false, path: to });
-        };
-        if !self.may_parent() {
-            // A leaf: point up to our parent.
-            let up =
-                if self.treebone() { self.lanes[l].parent.filter(|&p| p != from && self.connected(l)) } else { None };
-            refuse(up.into_iter().collect(), cx);
-            return;
-        }
-        let path = self.my_path(l);
-        if path.is_empty() || path.contains(&from) || path.len() >= self.cfg.tree.max_depth as usize {
-            refuse(Vec::new(), cx);
-            return;
-        }
-        if self.children_total() as u32 >= self.slots {
-            self.expire_children(cx);
-        }
-        let full = self.children_total() as u32 >= self.slots;
-        // High-degree preemption: the weakest child (most recent among equals)
-        // makes room for a joiner that can feed more children.
-        let evict = if full && fanout > 0 {
-            self.lanes[l].children.iter().rev().min_by_key(|c| c.fanout).filter(|c| c.fanout < fanout).map(|c| c.id)
-        } else {
-            None
-        };
-        if full && evict.is_none() {
-            let to = self.redirects(l, from, cx);
-            refuse(to, cx);
-            return;
-        }
-        let ch = &mut self.lanes[l].children;
-        let at = ch.iter().position(|c| c.fanout < fanout).unwrap_or(ch.len());
-        ch.insert(at, Child { id: from, fanout, heard: now });
-        self.record_change(l, now);
-        cx.record(Record::NeighbourAdded { peer: from });
-        cx.send(from, Msg::JoinAck { stripe: l as u8, accept: true, path });
-        if let Some(id) = evict {
-            self.remove_child(l, id, cx);
-            let to = self.redirects(l, id, cx);
-            cx.send(id, Msg::JoinAck { stripe: l as u8, accept: false, path: to });
-        }
-    }
-
-    fn on_join_ack(&mut self, from: PeerId, l: usize, accept: bool, path: Vec<PeerId>, cx: &mut Ctx<'_, HybridTimer>) {
-        let lane = &self.lanes[l];
-        let (joining, parent) = (lane.joining == Some(from), lane.parent == Some(from));
-        if accept {
-            if joining && !self.is_source && lane.parent.is_none() {
-                self.lanes[l].joining = None;
-                if self.path_ok(&path) && !path.is_empty() {
-                    self.attach(l, from, path, cx);
-                } else {
-                    cx.send(from, Msg::Detach { stripe: l as u8 });
-                    self.after_refusal(l, from, &[], cx);
-                }
-            } else if parent {
-                self.on_parent_path(l, path, cx);
-            } else {
-                // A late acceptance: we went elsewhere.
-                if joining {
-                    self.lanes[l].joining = None;
-                }
-                cx.send(from, Msg::Detach { stripe: l as u8 });
-            }
-        } else if joining {
-            self.lanes[l].joining = None;
-            self.after_refusal(l, from, &path, cx);
-        } else if parent {
-            // Evicted by our parent (preemption): go where it says.
-            self.drop_parent(l, false, cx);
-            let lane = &mut self.lanes[l];
-            lane.tried.clear();
-            lane.attempts = 0;
-            self.after_refusal(l, from, &path, cx);
-            if let Some(src) = self.source {
-                self.add_cands(l, &[src], false);
-            }
-        }
-    }
-
-    /// A Join of `l` to `from` failed; `redirect` names other nodes to try.
-    fn after_refusal(&mut self, l: usize, from: PeerId, redirect: &[PeerId], cx: &mut Ctx<'_, HybridTimer>) {
-        if self.treebone() {
-            self.add_cands(l, redirect, true);
-            self.try_next(l, cx);
-        } else {
-            self.cool(l, from, cx.now);
-        }
-    }
-
-    /// A new root path from the parent of `l` (heartbeat or refreshed ack).
-    fn on_parent_path(&mut self, l: usize, path: Vec<PeerId>, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.path_ok(&path) {
-            // A loop through us, or too deep: leave this parent.
-            let p = self.lanes[l].parent;
-            self.drop_parent(l, true, cx);
-            self.lanes[l].lost_path.clear();
-            if let Some(p) = p
-                && !self.treebone()
-            {
-                self.cool(l, p, cx.now);
-            }
-            self.rejoin(l, cx);
-            return;
-        }
-        if self.lanes[l].path != path {
-            self.learn_source(&path);
-            let lane = &mut self.lanes[l];
-            lane.cut_since = if path.is_empty() { lane.cut_since.or(Some(cx.now)) } else { None };
-            lane.path = path;
-            self.cascade(l, cx);
-        }
-    }
-
-    fn tick(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        self.expire_children(cx);
-        let offer = self.offer_kbps();
-        for l in 0..self.lanes.len() {
-            if !self.lanes[l].children.is_empty() {
-                let path = self.my_path(l);
-                for c in &self.lanes[l].children {
-                    cx.send(c.id, Msg::Heartbeat { stripe: l as u8, path: path.clone() });
-                }
-            }
-            if let Some(p) = self.lanes[l].parent {
-                cx.send(p, Msg::Join { stripe: l as u8, up_kbps: offer });
-            }
-        }
-        if !self.treebone() && !self.is_source {
-            self.manage_subscriptions(cx);
+            cx.send(c.id, Msg::Chunk { seq, len, polluted });
         }
     }
 
     /// Pull-push: drops lagging parents and subscribes lanes without one.
     fn manage_subscriptions(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
         let now = cx.now;
-        let k = self.k();
+        let k = self.tree.k();
         let threshold = self.cfg.hybrid.reselect_threshold as u64 * k as u64;
-        for l in 0..self.lanes.len() {
-            self.lanes[l].cooldown.retain(|&(_, t)| t > now);
-            if let Some(p) = self.lanes[l].parent {
-                let lane = &self.lanes[l];
-                let patience = self.cfg.tree.parent_timeout;
+        let patience = self.cfg.tree.parent_timeout;
+        for l in 0..self.tree.lanes.len() {
+            self.st.cooldown[l].retain(|&(_, t)| t > now);
+            if let Some(p) = self.tree.lanes[l].parent {
+                let lane = &self.tree.lanes[l];
                 if lane.attached_at + patience > now {
                     continue;
                 }
-                let best = self.partners.iter().filter_map(|q| lane_head(&q.map, l as u32, k)).max();
+                let best = self.mesh.partners.iter().filter_map(|q| lane_head(&q.map, l as u32, k)).max();
                 let lagging = match (best, lane.last_push) {
                     // Cut off from the source for longer than a parent may be silent.
                     _ if lane.path.is_empty() => lane.cut_since.is_some_and(|t| t + patience <= now),
@@ -1443,31 +756,39 @@ impl HybridPeer {
                     (None, _) => false,
                 };
                 if lagging {
-                    self.drop_parent(l, true, cx);
-                    self.cool(l, p, now);
-                    self.stats.reselections += 1;
+                    self.tree.drop_parent(l, true, cx);
+                    self.st.cool(&self.cfg, l, p, now);
+                    self.st.stats.reselections += 1;
                 } else {
                     continue;
                 }
             }
             // Pull first: the startup buffer is pulled, pushes serve the playing peer.
-            if self.lanes[l].joining.is_some() || !self.player.is_playing() {
+            if self.tree.lanes[l].joining.is_some() || !self.media.player.is_playing() {
                 continue;
             }
-            let lane = &self.lanes[l];
+            let lane = &self.tree.lanes[l];
+            let cooldown = &self.st.cooldown[l];
             let best = self
+                .mesh
                 .partners
                 .iter()
-                .filter(|q| {
-                    !lane.cooldown.iter().any(|&(c, _)| c == q.id) && !lane.children.iter().any(|c| c.id == q.id)
-                })
-                .filter_map(|q| lane_head(&q.map, l as u32, k).map(|h| ((q.served[l], h), q.id)))
+                .filter(|q| !cooldown.iter().any(|&(c, _)| c == q.id) && !lane.children.iter().any(|c| c.id == q.id))
+                .filter_map(|q| lane_head(&q.map, l as u32, k).map(|h| ((q.ext[l], h), q.id)))
                 .max_by_key(|&(key, _)| key)
                 .map(|(_, id)| id);
             if let Some(to) = best {
-                self.send_join(l, to, cx);
+                let offer = self.lane_side().1.offer_kbps();
+                let cfg = self.cfg.clone();
+                self.tree.send_join(l, to, offer, &cfg.tree, cx);
             }
         }
+    }
+}
+
+impl HasMedia for HybridPeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 
@@ -1476,259 +797,107 @@ impl Peer for HybridPeer {
 
     /// As mesh-pull's partner list, plus the push lanes.
     fn prefetch(&self) {
-        prefetch_slice(&self.partners, 3);
-        prefetch_slice(&self.pending, 2);
-        prefetch_slice(&self.lanes, 2);
+        prefetch_slice(&self.mesh.partners, 3);
+        prefetch_slice(&self.mesh.pending, 2);
+        prefetch_slice(&self.tree.lanes, 2);
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, HybridTimer>) {
-        self.active = true;
-        self.me = cx.me;
-        self.started_at = cx.now;
-        let m = self.cfg.mesh.clone();
-        let role = if self.is_source { Role::Source } else { Role::Peer };
-        cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
-        cx.timer_in(m.tracker_refresh, HybridTimer::TrackerRefresh);
-        let j = self.jitter(m.buffer_map_interval, cx);
-        cx.timer_in(j, HybridTimer::BufferMap);
-        let j = self.jitter(m.gossip_interval, cx);
-        cx.timer_in(j, HybridTimer::Gossip);
-        let j = self.jitter(m.refresh_interval, cx);
-        cx.timer_in(j, HybridTimer::Refresh);
-        let j = self.jitter(self.cfg.tree.heartbeat_interval, cx);
-        cx.timer_in(j, HybridTimer::Tick);
-        if self.is_source {
-            self.source = Some(cx.me);
-            let first = self.cfg.stream.newest_at(cx.now);
-            let at = self.cfg.stream.emission(first);
-            let first = if at < cx.now { first + 1 } else { first };
-            cx.timer_at(self.cfg.stream.emission(first), HybridTimer::Emit);
+        self.tree.active = true;
+        self.tree.me = cx.me;
+        self.st.started_at = cx.now;
+        let cfg = self.cfg.clone();
+        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.st.up_kbps });
+        cx.timer_in(cfg.mesh.tracker_refresh, HybridTimer::TrackerRefresh);
+        self.mesh.start(&cfg.mesh, cx);
+        self.tree.start_tick(&cfg.tree, cx);
+        if self.tree.is_source {
+            self.tree.source = Some(cx.me);
+            Media::start_source(&cfg.stream, cx);
         } else {
-            self.ask_tracker(cx);
-            let j = self.jitter(m.schedule_interval, cx);
-            cx.timer_in(j, HybridTimer::Schedule);
-            cx.timer_in(self.cfg.tree.live_start_after, HybridTimer::LiveStart);
-            if self.treebone() {
-                self.arm_retry(0, cx);
-                if self.slots > 0 {
-                    cx.timer_in(self.cfg.stable_age(), HybridTimer::Promote);
+            self.st.ask_tracker(&cfg, cx);
+            self.mesh.start_schedule(&cfg.mesh, cx);
+            cx.timer_in(cfg.tree.live_start_after, HybridTimer::LiveStart);
+            if treebone(&cfg) {
+                self.tree.arm_retry(0, &cfg.tree, cx);
+                if self.tree.slots > 0 {
+                    cx.timer_in(cfg.stable_age(), HybridTimer::Promote);
                 }
             }
         }
     }
 
     fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.active {
+        if !self.tree.active {
             return;
         }
-        let k = self.k();
-        match msg {
-            Msg::PeerList { peers } => {
-                for &p in &peers {
-                    self.remember(p, cx);
+        let cfg = self.cfg.clone();
+        let (mesh, media, mut pol) = self.mesh_side();
+        let Some(msg) = mesh.on_message(from, msg, media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx) else {
+            return;
+        };
+        let (tree, mut pol) = self.lane_side();
+        match tree.on_message(from, msg, &cfg.tree, &mut pol, cx) {
+            Some(Msg::PeerList { peers }) if treebone(&cfg) && self.tree.needs_parent(0) => {
+                let mut list = peers;
+                for i in 0..list.len() {
+                    let j = cx.rng.random_range(i..list.len());
+                    list.swap(i, j);
                 }
-                if !self.is_source && self.partners.len() < self.cfg.mesh.partners {
-                    self.seek_partners(cx);
-                }
-                if self.treebone() && self.needs_parent(0) {
-                    let mut list = peers;
-                    for i in 0..list.len() {
-                        let j = cx.rng.random_range(i..list.len());
-                        list.swap(i, j);
-                    }
-                    let src: Vec<PeerId> = self.source.into_iter().collect();
-                    self.add_cands(0, &src, false);
-                    self.add_cands(0, &list, false);
-                    self.try_next(0, cx);
-                }
+                let (tree, mut pol) = self.lane_side();
+                let src: Vec<PeerId> = tree.source.into_iter().collect();
+                tree.add_cands(0, &src, false);
+                tree.add_cands(0, &list, false);
+                tree.try_next(0, &cfg.tree, &mut pol, cx);
             }
-            Msg::Gossip { peers } => {
-                for p in peers {
-                    self.remember(p, cx);
-                }
-                if !self.is_source && self.partners.len() < self.cfg.mesh.partners {
-                    self.seek_partners(cx);
-                }
-            }
-            Msg::Hello { up_kbps } => {
-                self.remember(from, cx);
-                let accept = self.is_partner(from) || self.partners.len() < self.cfg.mesh.partners_max;
-                if accept {
-                    self.add_partner(from, up_kbps, cx);
-                }
-                cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
-            }
-            Msg::HelloAck { accept, up_kbps } => {
-                let asked = self.hellos.iter().position(|&(h, _)| h == from);
-                if let Some(i) = asked {
-                    self.hellos.swap_remove(i);
-                }
-                if accept && asked.is_some() {
-                    if self.partners.len() < self.cfg.mesh.partners_max {
-                        self.add_partner(from, up_kbps, cx);
-                    } else {
-                        cx.send(from, Msg::Bye);
-                    }
-                } else if !accept {
-                    self.mcache.retain(|&m| m != from);
-                }
-            }
-            Msg::Bye => {
-                self.remove_partner(from, cx);
-                self.mcache.retain(|&m| m != from);
-            }
-            Msg::BufferMap(map) => {
-                let now = cx.now;
-                if let Some(p) = self.partner_mut(from) {
-                    p.map = map;
-                    p.heard_at = now;
-                }
-            }
-            Msg::Request(req) => self.serve(from, req, cx),
-            Msg::Chunk { seq, len, polluted } => self.on_chunk(from, seq, len, polluted, cx),
-            Msg::Join { stripe, up_kbps } if (stripe as u32) < k => self.on_join(from, stripe as usize, up_kbps, cx),
-            Msg::JoinAck { stripe, accept, path } if (stripe as u32) < k => {
-                self.on_join_ack(from, stripe as usize, accept, path, cx)
-            }
-            Msg::Heartbeat { stripe, path } if (stripe as u32) < k => {
-                let l = stripe as usize;
-                if self.lanes[l].parent == Some(from) {
-                    self.lanes[l].heard = cx.now;
-                    self.on_parent_path(l, path, cx);
-                } else {
-                    cx.send(from, Msg::Detach { stripe });
-                }
-            }
-            Msg::Detach { stripe } if (stripe as u32) < k => {
-                let l = stripe as usize;
-                if self.lanes[l].parent == Some(from) {
-                    self.drop_parent(l, false, cx);
-                    if self.treebone() {
-                        self.rejoin(l, cx);
-                    } else {
-                        self.cool(l, from, cx.now);
-                    }
-                } else {
-                    self.remove_child(l, from, cx);
-                }
-            }
-            Msg::Register { .. }
-            | Msg::Unregister
-            | Msg::PeerListReq { .. }
-            | Msg::Join { .. }
-            | Msg::JoinAck { .. }
-            | Msg::Detach { .. }
-            | Msg::Heartbeat { .. } => {}
+            Some(Msg::Chunk { seq, len, polluted }) => self.on_chunk(from, seq, len, polluted, cx),
+            _ => {}
         }
     }
 
     fn on_timer(&mut self, timer: HybridTimer, cx: &mut Ctx<'_, HybridTimer>) {
-        if !self.active {
+        if !self.tree.active {
             return;
         }
+        let cfg = self.cfg.clone();
         match timer {
-            HybridTimer::Emit => {
-                let seq = self.cfg.stream.newest_at(cx.now);
-                self.have.insert(seq);
-                self.newest = Some(seq);
-                let l = self.lane_of(seq);
-                let len = self.cfg.stream.chunk_bytes();
-                self.forward(l, seq, len, false, cx);
-                cx.timer_at(self.cfg.stream.emission(seq + 1), HybridTimer::Emit);
+            HybridTimer::Media(m) => {
+                if let Some(seq) = self.media.on_timer(m, &cfg.stream, cx) {
+                    let l = self.lane_of(seq);
+                    self.forward(l, seq, cfg.stream.chunk_bytes(), false, cx);
+                }
             }
-            HybridTimer::Play => {
-                let stream = self.cfg.stream;
-                let a = self.player.on_play_timer(&self.have, &self.polluted, &stream, cx);
-                self.apply(a, cx);
+            HybridTimer::Mesh(t) => {
+                let (mesh, media, mut pol) = self.mesh_side();
+                mesh.on_timer(t, media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
-            HybridTimer::StartupTimeout => {
-                let a = self.player.on_startup_timeout(cx);
-                self.apply(a, cx);
+            HybridTimer::Lane(LaneTimer::Tick) => {
+                let (tree, pol) = self.lane_side();
+                tree.tick(&cfg.tree, &pol, cx);
+                if !treebone(&cfg) && !self.tree.is_source {
+                    self.manage_subscriptions(cx);
+                }
+                cx.timer_in(cfg.tree.heartbeat_interval, LaneTimer::Tick.into());
+            }
+            HybridTimer::Lane(t) => {
+                let (tree, mut pol) = self.lane_side();
+                tree.on_timer(t, &cfg.tree, &mut pol, cx);
             }
             HybridTimer::LiveStart => {
-                if self.player.is_idle() && self.newest.is_none() {
-                    let next = self.cfg.stream.newest_at(cx.now) + 1;
-                    let startup = self.player.params().startup_chunks.max(1);
-                    let a = self.player.choose_start(next + startup - 1, cx.now);
-                    self.apply(a, cx);
+                if self.media.player.is_idle() && self.media.newest.is_none() {
+                    self.media.live_start(&cfg.stream, cx);
                 }
-            }
-            HybridTimer::BufferMap => {
-                if self.newest.is_some() {
-                    let map = self.my_map();
-                    for p in &self.partners {
-                        cx.send(p.id, Msg::BufferMap(map));
-                    }
-                }
-                cx.timer_in(self.cfg.mesh.buffer_map_interval, HybridTimer::BufferMap);
-            }
-            HybridTimer::Schedule => {
-                self.schedule(cx);
-                cx.timer_in(self.cfg.mesh.schedule_interval, HybridTimer::Schedule);
-            }
-            HybridTimer::Gossip => {
-                self.gossip(cx);
-                cx.timer_in(self.cfg.mesh.gossip_interval, HybridTimer::Gossip);
-            }
-            HybridTimer::Refresh => {
-                self.refresh(cx);
-                cx.timer_in(self.cfg.mesh.refresh_interval, HybridTimer::Refresh);
             }
             HybridTimer::TrackerRefresh => {
-                let role = if self.is_source { Role::Source } else { Role::Peer };
-                cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
-                cx.timer_in(self.cfg.mesh.tracker_refresh, HybridTimer::TrackerRefresh);
-            }
-            HybridTimer::Tick => {
-                self.tick(cx);
-                cx.timer_in(self.cfg.tree.heartbeat_interval, HybridTimer::Tick);
-            }
-            HybridTimer::ParentCheck { lane } => {
-                let l = lane as usize;
-                let Some(st) = self.lanes.get_mut(l) else { return };
-                st.check_pending = false;
-                let Some(p) = st.parent else { return };
-                let due = st.heard + self.cfg.tree.parent_timeout;
-                if due <= cx.now {
-                    self.drop_parent(l, false, cx);
-                    if self.treebone() {
-                        self.rejoin(l, cx);
-                    } else {
-                        self.cool(l, p, cx.now);
-                    }
-                } else {
-                    self.arm_check(l, due, cx);
-                }
-            }
-            HybridTimer::JoinTimeout { lane, attempt } => {
-                let l = lane as usize;
-                let Some(st) = self.lanes.get_mut(l) else { return };
-                if let Some(to) = st.joining
-                    && st.join_gen == attempt
-                {
-                    st.joining = None;
-                    self.after_refusal(l, to, &[], cx);
-                }
-            }
-            HybridTimer::JoinRetry { lane } => {
-                let l = lane as usize;
-                let Some(st) = self.lanes.get_mut(l) else { return };
-                st.retry_pending = false;
-                if self.needs_parent(l) && self.lanes[l].joining.is_none() {
-                    if self.lanes[l].cands.is_empty() {
-                        self.ask_tracker(cx);
-                        let src: Vec<PeerId> = self.source.into_iter().collect();
-                        self.add_cands(l, &src, true);
-                    }
-                    self.try_next(l, cx);
-                }
+                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.st.up_kbps });
+                cx.timer_in(cfg.mesh.tracker_refresh, HybridTimer::TrackerRefresh);
             }
             HybridTimer::Promote => {
-                if self.treebone() && !self.is_source && self.slots > 0 {
-                    self.in_backbone = true;
+                if treebone(&cfg) && !self.tree.is_source && self.tree.slots > 0 {
+                    self.st.in_backbone = true;
                     // Tell the parent at once that this child can now forward.
-                    if let Some(p) = self.lanes[0].parent {
-                        cx.send(p, Msg::Join { stripe: 0, up_kbps: self.up_kbps });
+                    if let Some(p) = self.tree.lanes[0].parent {
+                        cx.send(p, Msg::Join { stripe: 0, up_kbps: self.st.up_kbps });
                     }
                 }
             }
@@ -1738,28 +907,11 @@ impl Peer for HybridPeer {
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, HybridTimer>) {
         match cmd {
             Command::Leave { graceful } => {
-                if graceful && self.active {
-                    for p in &self.partners {
-                        cx.send(p.id, Msg::Bye);
-                    }
-                    for (l, lane) in self.lanes.iter().enumerate() {
-                        let stripe = l as u8;
-                        if let Some(p) = lane.parent {
-                            cx.send(p, Msg::Detach { stripe });
-                        }
-                        for c in &lane.children {
-                            cx.send(c.id, Msg::Detach { stripe });
-                        }
-                    }
+                let graceful = graceful && self.tree.active;
+                self.mesh.leave(graceful, cx);
+                self.tree.leave(graceful, cx);
+                if graceful {
                     cx.send(self.cfg.tracker, Msg::Unregister);
-                }
-                self.active = false;
-                self.partners = Vec::new();
-                self.pending = Vec::new();
-                self.mcache = Vec::new();
-                self.hellos = Vec::new();
-                for lane in &mut self.lanes {
-                    *lane = Lane::default();
                 }
             }
         }
@@ -1851,16 +1003,20 @@ mod tests {
         msg(&mut p, t, 1, chunk(15));
         msg(&mut p, t, 1, chunk(17));
         assert!(!p.is_playing());
-        let s = call(&mut p, 5, t, |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        let s = call(&mut p, 5, t, |p, cx| p.on_timer(HybridTimer::Mesh(MeshTimer::Schedule), cx)).sends;
         assert_eq!(requested(&s), vec![16], "only the hole below the pushed chunks is pulled");
         // 16 arrives: playback starts at 200 ms; chunk s is due at 0.2 + (s - 15) s.
         msg(&mut p, Time::from_millis(200), 7, chunk(16));
         assert!(p.is_playing());
         // At 1.5 s, 18 is due at 3.2 s: not yet within the 1 s pull margin.
-        let s = call(&mut p, 5, Time::from_millis(1_500), |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        let s =
+            call(&mut p, 5, Time::from_millis(1_500), |p, cx| p.on_timer(HybridTimer::Mesh(MeshTimer::Schedule), cx))
+                .sends;
         assert!(requested(&s).is_empty(), "{:?}", requested(&s));
         // At 2.3 s it is: 18 is pulled, 19 (due 4.2 s) still waits for the push.
-        let s = call(&mut p, 5, Time::from_millis(2_300), |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        let s =
+            call(&mut p, 5, Time::from_millis(2_300), |p, cx| p.on_timer(HybridTimer::Mesh(MeshTimer::Schedule), cx))
+                .sends;
         assert_eq!(requested(&s), vec![18]);
         // Its push arrives anyway: a duplicate, counted.
         msg(&mut p, Time::from_millis(2_400), 1, chunk(18));
@@ -1870,7 +1026,9 @@ mod tests {
         // Without a parent everything missing is pulled at once.
         msg(&mut p, Time::from_millis(2_600), 1, Msg::Detach { stripe: 0 });
         assert_eq!(p.tree_parent(), None);
-        let s = call(&mut p, 5, Time::from_millis(2_700), |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        let s =
+            call(&mut p, 5, Time::from_millis(2_700), |p, cx| p.on_timer(HybridTimer::Mesh(MeshTimer::Schedule), cx))
+                .sends;
         assert_eq!(requested(&s).first(), Some(&19));
     }
 
@@ -1919,14 +1077,18 @@ mod tests {
         // Pull first: no subscription before the player plays. The start
         // position (the lower median of the partners' heads, 20) is pulled.
         let no_join = |s: &[(PeerId, Msg)]| !s.iter().any(|(_, m)| matches!(m, Msg::Join { .. }));
-        assert!(no_join(&call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends));
-        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Schedule, cx)).sends;
+        assert!(no_join(
+            &call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Lane(LaneTimer::Tick), cx)).sends
+        ));
+        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Mesh(MeshTimer::Schedule), cx)).sends;
         assert_eq!(requested(&s), vec![20, 21, 22]);
-        assert!(no_join(&call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends));
+        assert!(no_join(
+            &call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Lane(LaneTimer::Tick), cx)).sends
+        ));
         let from = s.iter().find_map(|(to, m)| matches!(m, Msg::Request(r) if r.contains(20)).then_some(to.0));
         msg(&mut p, Time::ZERO, from.unwrap(), chunk(20));
         assert!(p.is_playing());
-        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends;
+        let s = call(&mut p, 5, Time::ZERO, |p, cx| p.on_timer(HybridTimer::Lane(LaneTimer::Tick), cx)).sends;
         let joins: Vec<(u32, u8)> = s
             .iter()
             .filter_map(|(to, m)| match m {
@@ -1947,7 +1109,7 @@ mod tests {
         msg(&mut p, Time::from_secs(1), 8, chunk(27));
         msg(&mut p, Time::from_secs(4), other, Msg::BufferMap(map(0, 30)));
         msg(&mut p, Time::from_secs(4), p0, Msg::BufferMap(map(0, 27)));
-        let s = call(&mut p, 5, Time::from_secs(4), |p, cx| p.on_timer(HybridTimer::Tick, cx)).sends;
+        let s = call(&mut p, 5, Time::from_secs(4), |p, cx| p.on_timer(HybridTimer::Lane(LaneTimer::Tick), cx)).sends;
         // Substream 0: 30 >= (parent's head at attach, at most 22) + 2 x 2: reselect.
         assert!(s.contains(&(PeerId(p0), Msg::Detach { stripe: 0 })), "{s:?}");
         assert!(s.iter().any(|(to, m)| to.0 == other && matches!(m, Msg::Join { stripe: 0, .. })));

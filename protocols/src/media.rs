@@ -14,6 +14,19 @@ use crate::peer::{Ctx, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
 use crate::wire::{Msg, wire_bytes};
 
+/// Implements `From<Core>` for a family's timer enum, one line per wrapped
+/// core timer: `protocols::timer_from!(MyTimer: Media(MediaTimer), Mesh(MeshTimer));`
+#[macro_export]
+macro_rules! timer_from {
+    ($family:ident: $($variant:ident($core:ty)),+ $(,)?) => {
+        $(impl From<$core> for $family {
+            fn from(t: $core) -> Self {
+                $family::$variant(t)
+            }
+        })+
+    };
+}
+
 /// Timers of the stream part of a node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MediaTimer {
@@ -149,5 +162,21 @@ impl Media {
         let next = stream.newest_at(cx.now) + 1;
         let startup = self.player.params().startup_chunks.max(1);
         self.choose_start(next + startup - 1, cx);
+    }
+}
+
+/// Read-only views of a node's stream, for tests and tools: every family
+/// implements [`HasMedia::media`] and gets the rest.
+pub trait HasMedia {
+    fn media(&self) -> &Media;
+    fn is_playing(&self) -> bool {
+        self.media().player.is_playing()
+    }
+    fn has_chunk(&self, seq: Seq) -> bool {
+        self.media().have.contains(seq)
+    }
+    /// Newest chunk held (emitted, for the source).
+    fn newest(&self) -> Option<Seq> {
+        self.media().newest
     }
 }

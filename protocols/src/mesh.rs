@@ -52,8 +52,8 @@
 use std::sync::Arc;
 
 use crate::ids::{PeerId, Seq};
-use crate::media::{Media, MediaTimer};
-use crate::meshcore::{MeshTimer, PartnerMesh, PullPolicy};
+use crate::media::{HasMedia, Media, MediaTimer};
+use crate::meshcore::{MeshEnv, MeshTimer, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
@@ -128,16 +128,7 @@ pub enum MeshPullTimer {
     TrackerRefresh,
 }
 
-impl From<MediaTimer> for MeshPullTimer {
-    fn from(t: MediaTimer) -> Self {
-        MeshPullTimer::Media(t)
-    }
-}
-impl From<MeshTimer> for MeshPullTimer {
-    fn from(t: MeshTimer) -> Self {
-        MeshPullTimer::Mesh(t)
-    }
-}
+crate::timer_from!(MeshPullTimer: Media(MediaTimer), Mesh(MeshTimer));
 
 /// DONet's choices for the mesh core.
 struct Donet<'a> {
@@ -193,12 +184,6 @@ impl MeshPeer {
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.mesh.partners.iter().map(|p| p.id)
     }
-    pub fn is_playing(&self) -> bool {
-        self.media.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.media.have.contains(seq)
-    }
 
     fn role(&self) -> Role {
         if self.mesh.is_source { Role::Source } else { Role::Peer }
@@ -213,6 +198,12 @@ impl MeshPeer {
         }
         self.media.store(seq, polluted);
         self.media.check_startup(cx);
+    }
+}
+
+impl HasMedia for MeshPeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 
@@ -244,9 +235,9 @@ impl Peer for MeshPeer {
             return;
         }
         let cfg = &*self.cfg;
-        let wire_bits = cfg.chunk_wire_bits();
         let mut pol = Donet { cfg };
-        let rest = self.mesh.on_message(from, msg, &self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
+        let env = MeshEnv::new(&cfg.mesh, &cfg.stream);
+        let rest = self.mesh.on_message(from, msg, &self.media, env, &mut pol, cx);
         if let Some(Msg::Chunk { seq, len, polluted }) = rest {
             self.on_chunk(from, seq, len, polluted, cx);
         }
@@ -262,9 +253,8 @@ impl Peer for MeshPeer {
                 self.media.on_timer(t, &cfg.stream, cx);
             }
             MeshPullTimer::Mesh(t) => {
-                let wire_bits = cfg.chunk_wire_bits();
                 let mut pol = Donet { cfg };
-                self.mesh.on_timer(t, &mut self.media, &cfg.mesh, &cfg.stream, wire_bits, &mut pol, cx);
+                self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             MeshPullTimer::TrackerRefresh => {
                 cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });

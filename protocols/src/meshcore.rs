@@ -31,6 +31,21 @@ use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
 use crate::time::Time;
 use crate::wire::Msg;
 
+/// The run's settings a mesh call needs.
+#[derive(Clone, Copy, Debug)]
+pub struct MeshEnv<'a> {
+    pub mesh: &'a MeshParams,
+    pub stream: &'a StreamParams,
+    /// Bits one chunk occupies on the wire.
+    pub wire_bits: u64,
+}
+
+impl<'a> MeshEnv<'a> {
+    pub fn new(mesh: &'a MeshParams, stream: &'a StreamParams) -> MeshEnv<'a> {
+        MeshEnv { mesh, stream, wire_bits: crate::media::chunk_wire_bits(stream) }
+    }
+}
+
 /// Periodic work of the mesh core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MeshTimer {
@@ -261,16 +276,8 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
 
     /// Serves a partner's request: the chunks held, in increasing order,
     /// until the upload backlog passes `max_upload_backlog`.
-    pub fn serve<T>(
-        &mut self,
-        from: PeerId,
-        req: ChunkMap,
-        media: &Media,
-        m: &MeshParams,
-        stream: &StreamParams,
-        wire_bits: u64,
-        cx: &mut Ctx<'_, T>,
-    ) {
+    pub fn serve<T>(&mut self, from: PeerId, req: ChunkMap, media: &Media, env: MeshEnv<'_>, cx: &mut Ctx<'_, T>) {
+        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits);
         if !self.is_partner(from) {
             return;
         }
@@ -297,16 +304,14 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// One scheduling round: expire unanswered requests (halving their
     /// supplier's rate estimate), let the policy start the player, then ask
     /// the scheduler and send one `Request` per chosen supplier.
-    #[allow(clippy::too_many_arguments)]
     pub fn schedule<T, P: PullPolicy<T, Ext = X>>(
         &mut self,
         media: &mut Media,
-        m: &MeshParams,
-        stream: &StreamParams,
-        wire_bits: u64,
+        env: MeshEnv<'_>,
         pol: &mut P,
         cx: &mut Ctx<'_, T>,
     ) {
+        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits);
         let now = cx.now;
         let timeout = m.request_timeout;
         let mut i = 0;
@@ -484,17 +489,15 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     }
 
     /// Runs a core timer and re-arms it.
-    #[allow(clippy::too_many_arguments)]
     pub fn on_timer<T: From<MeshTimer>, P: PullPolicy<T, Ext = X>>(
         &mut self,
         t: MeshTimer,
         media: &mut Media,
-        m: &MeshParams,
-        stream: &StreamParams,
-        wire_bits: u64,
+        env: MeshEnv<'_>,
         pol: &mut P,
         cx: &mut Ctx<'_, T>,
     ) {
+        let m = env.mesh;
         match t {
             MeshTimer::BufferMap => {
                 if media.newest.is_some() {
@@ -506,7 +509,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                 cx.timer_in(m.buffer_map_interval, MeshTimer::BufferMap.into());
             }
             MeshTimer::Schedule => {
-                self.schedule(media, m, stream, wire_bits, pol, cx);
+                self.schedule(media, env, pol, cx);
                 cx.timer_in(m.schedule_interval, MeshTimer::Schedule.into());
             }
             MeshTimer::Gossip => {
@@ -523,18 +526,16 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// Handles the mesh's messages; returns the ones it does not use.
     /// `PeerList` is handled (members remembered, partners sought) and also
     /// returned, since other parts of a node may use the list too.
-    #[allow(clippy::too_many_arguments)]
     pub fn on_message<T, P: PullPolicy<T, Ext = X>>(
         &mut self,
         from: PeerId,
         msg: Msg,
         media: &Media,
-        m: &MeshParams,
-        stream: &StreamParams,
-        wire_bits: u64,
+        env: MeshEnv<'_>,
         pol: &mut P,
         cx: &mut Ctx<'_, T>,
     ) -> Option<Msg> {
+        let m = env.mesh;
         match msg {
             Msg::PeerList { ref peers } => {
                 for &p in peers {
@@ -587,7 +588,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     p.heard_at = now;
                 }
             }
-            Msg::Request(req) => self.serve(from, req, media, m, stream, wire_bits, cx),
+            Msg::Request(req) => self.serve(from, req, media, env, cx),
             other => return Some(other),
         }
         None

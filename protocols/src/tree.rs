@@ -80,6 +80,12 @@
 //!   player at the live point of the stream schedule, so a peer the tree cannot
 //!   serve is counted as missing chunks instead of vanishing from the metrics.
 //!
+//! The mechanisms live in the lane-tree core ([`crate::lanetree`]); this
+//! module is the SplitStream family on top of it: `k` lanes (stripes), a
+//! peer interior only in its home stripe, candidates from its home stripe
+//! tried first, pushes to every child of the stripe, and the multi-stripe
+//! start position below.
+//!
 //! # Parameters ([`TreeParams::default`])
 //!
 //! | parameter | default | meaning |
@@ -122,11 +128,13 @@ use std::sync::Arc;
 use rand::RngExt;
 
 use crate::ids::{PeerId, Seq};
-use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
-use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
+use crate::media::{HasMedia, Media, MediaTimer};
+use crate::peer::{Command, Ctx, Peer, StreamParams};
+use crate::playback::{Player, PlayerParams};
 use crate::prefetch::prefetch_slice;
 use crate::time::Time;
-use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role, wire_bytes};
+use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role};
 
 /// Most stripes a multi-tree may have (a stripe number travels as one byte;
 /// 64 keeps per-node state small).
@@ -267,8 +275,7 @@ pub struct TreeConfig {
 impl TreeConfig {
     /// Bits a chunk occupies on the wire (payload, header and datagram headers).
     pub fn chunk_wire_bits(&self) -> u64 {
-        let len = Msg::Chunk { seq: 0, len: self.stream.chunk_bytes(), polluted: false }.encoded_len();
-        wire_bytes(len).1 * 8
+        crate::media::chunk_wire_bits(&self.stream)
     }
     /// Stripe-children a node with `up_kbps` of upload can feed:
     /// `min(max_slots, floor(up x k / r_wire))`, `r_wire` the stream's on-wire rate.
@@ -284,67 +291,52 @@ impl TreeConfig {
 /// Timers of a tree node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TreeTimer {
-    /// Source: emit the next chunk.
-    Emit,
-    Play,
-    StartupTimeout,
+    Media(MediaTimer),
+    Lane(LaneTimer),
     /// Choose the start position with the stripes seen so far.
     StartWait,
     /// Nothing received yet: start the player at the live point.
     LiveStart,
-    /// Heartbeats to children, keep-alives to parents, child expiry.
-    Tick,
-    /// Is the parent of `stripe` still alive?
-    ParentCheck {
-        stripe: u8,
-    },
-    /// The Join number `attempt` of `stripe` may have gone unanswered.
-    JoinTimeout {
-        stripe: u8,
-        attempt: u32,
-    },
-    /// Start a new round of joins for `stripe`.
-    JoinRetry {
-        stripe: u8,
-    },
     TrackerRefresh,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Child {
-    id: PeerId,
-    /// Children it can take in this stripe: its slots if this is its home
-    /// stripe, else zero (a leaf here).
-    fanout: u32,
-    heard: Time,
-}
+crate::timer_from!(TreeTimer: Media(MediaTimer), Lane(LaneTimer));
 
-/// A node's state in one stripe tree.
-#[derive(Clone, Debug, Default)]
-struct Stripe {
-    parent: Option<PeerId>,
-    /// The parent's root path (root first, parent last); empty while cut off
-    /// from the root or without a parent.
-    path: Vec<PeerId>,
-    /// The path before the parent was lost (rejoin hints).
-    lost_path: Vec<PeerId>,
-    /// Last sign of life from the parent.
-    heard: Time,
-    check_pending: bool,
-    children: Vec<Child>,
-    /// Last change of parent or children (for tests of stable relations).
-    changed: Time,
-    /// Outstanding Join.
-    joining: Option<PeerId>,
-    join_gen: u32,
-    cands: Vec<PeerId>,
-    tried: Vec<PeerId>,
-    attempts: u32,
-    retry_pending: bool,
-    /// First chunk of this stripe received (before the player started).
-    first_seen: Option<Seq>,
+/// What a peer has seen of one stripe before its player started.
+#[derive(Clone, Copy, Debug, Default)]
+struct Seen {
+    /// First chunk of this stripe received.
+    first: Option<Seq>,
     /// Newest chunk of this stripe received.
     newest: Option<Seq>,
+}
+
+/// SplitStream's choices for the lane core.
+struct Stripes<'a> {
+    cfg: &'a TreeConfig,
+    is_source: bool,
+    home: Option<u8>,
+    up_kbps: u32,
+    asked: &'a mut Option<Time>,
+}
+
+impl LanePolicy<TreeTimer> for Stripes<'_> {
+    fn offer_kbps(&self) -> u32 {
+        self.up_kbps
+    }
+    /// Interior only in the home stripe (the source everywhere).
+    fn may_parent(&self, lane: usize) -> bool {
+        self.is_source || self.home == Some(lane as u8)
+    }
+    /// A joiner forwards only in its home stripe, `id mod k`.
+    fn fanout(&self, from: PeerId, lane: usize, up_kbps: u32) -> u32 {
+        let k = self.cfg.tree.stripes.clamp(1, MAX_STRIPES);
+        if (from.0 % k) as usize == lane { self.cfg.slots_for(up_kbps) } else { 0 }
+    }
+    fn ask_tracker(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
+        let t = &self.cfg.tree;
+        ask_tracker_limited(self.asked, t.join_retry, self.cfg.tracker, t.tracker_list_size, cx);
+    }
 }
 
 /// A tree-push node: the source (`is_source`) or a peer.
@@ -353,20 +345,12 @@ struct Stripe {
 /// tests and tools.
 pub struct TreePeer {
     cfg: Arc<TreeConfig>,
-    is_source: bool,
+    tree: LaneTree,
     up_kbps: u32,
-    slots: u32,
-    me: PeerId,
     home: Option<u8>,
-    active: bool,
-    stripes: Vec<Stripe>,
-    have: SeqRing,
-    polluted: SeqRing,
-    newest: Option<Seq>,
-    player: Player,
+    seen: Vec<Seen>,
+    media: Media,
     start_wait_armed: bool,
-    /// The root of every tree, learned from root paths (or self).
-    source: Option<PeerId>,
     list_asked_at: Option<Time>,
 }
 
@@ -374,22 +358,16 @@ impl TreePeer {
     pub fn new(cfg: Arc<TreeConfig>, is_source: bool, up_kbps: u32) -> TreePeer {
         let k = cfg.tree.stripes.clamp(1, MAX_STRIPES) as usize;
         let slots = cfg.slots_for(up_kbps);
-        let player = Player::new(cfg.player);
+        let media = Media::new(cfg.player);
+        let tree = LaneTree::new(k, is_source, slots, cfg.tracker);
         TreePeer {
             cfg,
-            is_source,
+            tree,
             up_kbps,
-            slots,
-            me: PeerId(u32::MAX),
             home: None,
-            active: false,
-            stripes: vec![Stripe::default(); k],
-            have: SeqRing::default(),
-            polluted: SeqRing::default(),
-            newest: None,
-            player,
+            seen: vec![Seen::default(); k],
+            media,
             start_wait_armed: false,
-            source: None,
             list_asked_at: None,
         }
     }
@@ -398,22 +376,22 @@ impl TreePeer {
 
     /// Number of stripes.
     pub fn stripe_count(&self) -> u8 {
-        self.stripes.len() as u8
+        self.tree.lanes.len() as u8
     }
     pub fn is_source(&self) -> bool {
-        self.is_source
+        self.tree.is_source
     }
     /// Parent in `stripe` (`None` for the source, while joining, or for an invalid stripe).
     pub fn parent(&self, stripe: u8) -> Option<PeerId> {
-        self.stripes.get(stripe as usize).and_then(|s| s.parent)
+        self.tree.parent(stripe as usize)
     }
     /// Children in `stripe`, in push order: largest fanout first, then by arrival.
     pub fn children(&self, stripe: u8) -> impl Iterator<Item = PeerId> + '_ {
-        self.stripes.get(stripe as usize).into_iter().flat_map(|s| s.children.iter().map(|c| c.id))
+        self.tree.lanes.get(stripe as usize).into_iter().flat_map(|s| s.children.iter().map(|c| c.id))
     }
     /// Children over all stripes.
     pub fn children_total(&self) -> usize {
-        self.stripes.iter().map(|s| s.children.len()).sum()
+        self.tree.children_total()
     }
     /// The only stripe in which this peer may have children; `None` for a peer
     /// without a slot (a leaf everywhere) and for the source (interior everywhere).
@@ -422,446 +400,75 @@ impl TreePeer {
     }
     /// Stripe-children this node can feed, from its upload capacity.
     pub fn slots(&self) -> u32 {
-        self.slots
+        self.tree.slots
     }
     /// The parent's root path in `stripe` (root first, parent last); empty
     /// while cut off from the root.
     pub fn path(&self, stripe: u8) -> &[PeerId] {
-        self.stripes.get(stripe as usize).map_or(&[], |s| &s.path)
+        self.tree.lanes.get(stripe as usize).map_or(&[], |s| &s.path)
     }
     /// Last time the parent or the children of `stripe` changed.
     pub fn last_change(&self, stripe: u8) -> Time {
-        self.stripes.get(stripe as usize).map_or(Time::ZERO, |s| s.changed)
-    }
-    pub fn is_playing(&self) -> bool {
-        self.player.is_playing()
-    }
-    pub fn has_chunk(&self, seq: Seq) -> bool {
-        self.have.contains(seq)
-    }
-    /// Newest chunk received (emitted, for the source).
-    pub fn newest(&self) -> Option<Seq> {
-        self.newest
+        self.tree.lanes.get(stripe as usize).map_or(Time::ZERO, |s| s.changed)
     }
 
     // ----- helpers -----
 
     fn k(&self) -> u32 {
-        self.stripes.len() as u32
+        self.tree.k()
     }
     fn home_of(&self, id: PeerId) -> u8 {
         (id.0 % self.k()) as u8
     }
-    fn interior_in(&self, s: u8) -> bool {
-        self.is_source || self.home == Some(s)
-    }
-    fn connected(&self, s: u8) -> bool {
-        self.is_source || {
-            let st = &self.stripes[s as usize];
-            st.parent.is_some() && !st.path.is_empty()
-        }
-    }
-    /// This node's root path in `s` (root first, self last), empty when cut off.
-    fn my_path(&self, s: u8) -> Vec<PeerId> {
-        if self.is_source {
-            return vec![self.me];
-        }
-        let st = &self.stripes[s as usize];
-        if st.parent.is_none() || st.path.is_empty() {
-            return Vec::new();
-        }
-        let mut p = Vec::with_capacity(st.path.len() + 1);
-        p.extend_from_slice(&st.path);
-        p.push(self.me);
-        p
-    }
-    fn path_ok(&self, path: &[PeerId]) -> bool {
-        !path.contains(&self.me) && path.len() <= self.cfg.tree.max_depth as usize
-    }
-    fn learn_source(&mut self, path: &[PeerId]) {
-        if let Some(&root) = path.first() {
-            self.source = Some(root);
-        }
+    fn role(&self) -> Role {
+        if self.tree.is_source { Role::Source } else { Role::Peer }
     }
 
-    fn apply(&mut self, a: PlayerAction, cx: &mut Ctx<'_, TreeTimer>) {
-        match a {
-            PlayerAction::Nothing => {}
-            PlayerAction::ArmPlay(at) => cx.timer_at(at, TreeTimer::Play),
-            PlayerAction::ArmStartupTimeout(at) => cx.timer_at(at, TreeTimer::StartupTimeout),
-        }
-    }
-
-    fn record_change(&mut self, s: u8, now: Time) {
-        self.stripes[s as usize].changed = now;
-    }
-
-    /// Sends the current root path of `s` to every child (after a change).
-    fn cascade(&mut self, s: u8, cx: &mut Ctx<'_, TreeTimer>) {
-        if self.stripes[s as usize].children.is_empty() {
-            return;
-        }
-        let path = self.my_path(s);
-        for c in &self.stripes[s as usize].children {
-            cx.send(c.id, Msg::Heartbeat { stripe: s, path: path.clone() });
-        }
-    }
-
-    fn arm_check(&mut self, s: u8, at: Time, cx: &mut Ctx<'_, TreeTimer>) {
-        let st = &mut self.stripes[s as usize];
-        if !st.check_pending {
-            st.check_pending = true;
-            cx.timer_at(at, TreeTimer::ParentCheck { stripe: s });
-        }
-    }
-
-    fn arm_retry(&mut self, s: u8, cx: &mut Ctx<'_, TreeTimer>) {
-        let st = &mut self.stripes[s as usize];
-        if !st.retry_pending {
-            st.retry_pending = true;
-            cx.timer_in(self.cfg.tree.join_retry, TreeTimer::JoinRetry { stripe: s });
-        }
-    }
-
-    fn ask_tracker(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        let recent = self.list_asked_at.is_some_and(|t| t + self.cfg.tree.join_retry > cx.now);
-        if !recent {
-            self.list_asked_at = Some(cx.now);
-            cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.tree.tracker_list_size });
-        }
-    }
-
-    fn needs_parent(&self, s: u8) -> bool {
-        let st = &self.stripes[s as usize];
-        self.active && !self.is_source && st.parent.is_none()
-    }
-
-    /// Adds candidates for `s` in front of (`front`) or behind the current ones.
-    fn add_cands(&mut self, s: u8, ids: &[PeerId], front: bool) {
-        let (me, tracker) = (self.me, self.cfg.tracker);
-        let st = &mut self.stripes[s as usize];
-        let fresh: Vec<PeerId> = ids
-            .iter()
-            .copied()
-            .filter(|&c| c != me && c != tracker && !st.tried.contains(&c))
-            .fold(Vec::new(), |mut v, c| {
-                if !v.contains(&c) {
-                    v.push(c);
-                }
-                v
-            });
-        st.cands.retain(|c| !fresh.contains(c));
-        if front {
-            let mut v = fresh;
-            v.append(&mut st.cands);
-            st.cands = v;
-        } else {
-            st.cands.extend(fresh);
-        }
-        st.cands.truncate(MAX_PEERS_PER_MSG);
-    }
-
-    /// Sends the next Join of `s`, or backs off.
-    fn try_next(&mut self, s: u8, cx: &mut Ctx<'_, TreeTimer>) {
-        if !self.needs_parent(s) || self.stripes[s as usize].joining.is_some() {
-            return;
-        }
-        let max = self.cfg.tree.max_join_attempts;
-        let st = &mut self.stripes[s as usize];
-        if st.attempts >= max {
-            st.cands.clear();
-            st.tried.clear();
-            st.attempts = 0;
-            self.arm_retry(s, cx);
-            return;
-        }
-        if st.cands.is_empty() {
-            self.ask_tracker(cx);
-            self.arm_retry(s, cx);
-            return;
-        }
-        let c = st.cands.remove(0);
-        st.joining = Some(c);
-        st.tried.push(c);
-        st.attempts += 1;
-        st.join_gen = st.join_gen.wrapping_add(1);
-        let attempt = st.join_gen;
-        cx.send(c, Msg::Join { stripe: s, up_kbps: self.up_kbps });
-        cx.timer_in(self.cfg.tree.join_timeout, TreeTimer::JoinTimeout { stripe: s, attempt });
-    }
-
-    /// Starts looking for a parent of `s` from the hints of the lost path.
-    fn rejoin(&mut self, s: u8, cx: &mut Ctx<'_, TreeTimer>) {
-        let st = &self.stripes[s as usize];
-        let mut hints = Vec::with_capacity(2);
-        if st.lost_path.len() >= 2 {
-            hints.push(st.lost_path[st.lost_path.len() - 2]);
-        }
-        if let Some(src) = self.source {
-            hints.push(src);
-        }
-        let st = &mut self.stripes[s as usize];
-        st.tried.clear();
-        st.attempts = 0;
-        self.add_cands(s, &hints, true);
-        self.try_next(s, cx);
-    }
-
-    fn attach(&mut self, s: u8, parent: PeerId, path: Vec<PeerId>, cx: &mut Ctx<'_, TreeTimer>) {
-        self.learn_source(&path);
-        let now = cx.now;
-        let st = &mut self.stripes[s as usize];
-        st.parent = Some(parent);
-        st.path = path;
-        st.lost_path.clear();
-        st.heard = now;
-        st.joining = None;
-        st.cands.clear();
-        st.tried.clear();
-        st.attempts = 0;
-        self.record_change(s, now);
-        cx.record(Record::NeighbourAdded { peer: parent });
-        let at = now + self.cfg.tree.parent_timeout;
-        self.arm_check(s, at, cx);
-        self.cascade(s, cx);
-    }
-
-    /// The parent of `s` is gone (lost, left, evicted us, or we leave it).
-    /// Children are kept and told that they are cut off.
-    fn drop_parent(&mut self, s: u8, send_detach: bool, cx: &mut Ctx<'_, TreeTimer>) {
-        let now = cx.now;
-        let st = &mut self.stripes[s as usize];
-        let Some(p) = st.parent.take() else { return };
-        st.lost_path = std::mem::take(&mut st.path);
-        if send_detach {
-            cx.send(p, Msg::Detach { stripe: s });
-        }
-        self.record_change(s, now);
-        cx.record(Record::NeighbourRemoved { peer: p });
-        self.cascade(s, cx);
-    }
-
-    fn remove_child(&mut self, s: u8, id: PeerId, cx: &mut Ctx<'_, TreeTimer>) -> bool {
-        let st = &mut self.stripes[s as usize];
-        if let Some(i) = st.children.iter().position(|c| c.id == id) {
-            st.children.remove(i);
-            let now = cx.now;
-            self.record_change(s, now);
-            cx.record(Record::NeighbourRemoved { peer: id });
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Drops children whose keep-alives stopped `child_timeout` ago.
-    fn expire_children(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        let limit = self.cfg.tree.child_timeout;
-        for s in 0..self.k() as u8 {
-            let now = cx.now;
-            while let Some(c) = self.stripes[s as usize].children.iter().find(|c| c.heard + limit < now).map(|c| c.id) {
-                self.remove_child(s, c, cx);
-            }
-        }
-    }
-
-    /// Up to `redirect_max` recently heard children of `s` able to forward,
-    /// largest fanout first (ties in random order).
-    fn redirects(&self, s: u8, except: PeerId, cx: &mut Ctx<'_, TreeTimer>) -> Vec<PeerId> {
-        let fresh = self.cfg.tree.heartbeat_interval + self.cfg.tree.heartbeat_interval;
-        let mut v: Vec<(u32, PeerId)> = self.stripes[s as usize]
-            .children
-            .iter()
-            .filter(|c| c.fanout > 0 && c.id != except && c.heard + fresh >= cx.now)
-            .map(|c| (c.fanout, c.id))
-            .collect();
-        for i in 0..v.len() {
-            let j = cx.rng.random_range(i..v.len());
-            v.swap(i, j);
-        }
-        v.sort_by_key(|&(f, _)| std::cmp::Reverse(f));
-        v.truncate(self.cfg.tree.redirect_max as usize);
-        v.into_iter().map(|(_, id)| id).collect()
-    }
-
-    /// A child to evict so that a joiner of `s` with `fanout` can be adopted:
-    /// (stripe, id). Push-down: the child of `s` with the smallest fanout if it
-    /// is smaller than the joiner's (the most recent among equals). The source
-    /// may also evict a leaf of another stripe, or, when `s` has no forwarder
-    /// under it yet, a forwarder of its most crowded stripe.
-    fn victim(&self, s: u8, fanout: u32) -> Option<(u8, PeerId)> {
-        if fanout == 0 {
-            return None;
-        }
-        let st = &self.stripes[s as usize];
-        if let Some(c) = st.children.iter().rev().min_by_key(|c| c.fanout)
-            && c.fanout < fanout
-        {
-            return Some((s, c.id));
-        }
-        if !self.is_source {
-            return None;
-        }
-        let crowded = |leaf_only: bool| {
-            (0..self.k() as u8)
-                .filter(|&t| t != s)
-                .filter_map(|t| {
-                    let ch = &self.stripes[t as usize].children;
-                    let c = ch.iter().rev().find(|c| c.fanout == 0 || !leaf_only)?;
-                    Some((ch.len(), t, c.id))
-                })
-                .max_by_key(|&(n, t, _)| (n, std::cmp::Reverse(t)))
+    /// Splits the borrows: the lane core, and the policy over the rest.
+    fn parts(&mut self) -> (&mut LaneTree, Stripes<'_>) {
+        let pol = Stripes {
+            cfg: &self.cfg,
+            is_source: self.tree.is_source,
+            home: self.home,
+            up_kbps: self.up_kbps,
+            asked: &mut self.list_asked_at,
         };
-        if let Some((_, t, id)) = crowded(true) {
-            return Some((t, id));
-        }
-        if st.children.iter().any(|c| c.fanout > 0) {
-            return None;
-        }
-        crowded(false).filter(|&(n, _, _)| n >= 2).map(|(_, t, id)| (t, id))
-    }
-
-    fn on_join(&mut self, from: PeerId, s: u8, up_kbps: u32, cx: &mut Ctx<'_, TreeTimer>) {
-        let now = cx.now;
-        if let Some(c) = self.stripes[s as usize].children.iter_mut().find(|c| c.id == from) {
-            c.heard = now; // keep-alive of an existing child
-            return;
-        }
-        let refuse = |to: Vec<PeerId>, cx: &mut Ctx<'_, TreeTimer>| {
-            cx.send(from, Msg::JoinAck { stripe: s, accept: false, path: to });
-        };
-        if !self.interior_in(s) {
-            // A leaf here: point up to our parent, which is interior in `s`.
-            let up = self.stripes[s as usize].parent.filter(|&p| p != from && self.connected(s));
-            refuse(up.into_iter().collect(), cx);
-            return;
-        }
-        let path = self.my_path(s);
-        if path.is_empty() || path.contains(&from) || path.len() >= self.cfg.tree.max_depth as usize {
-            // Cut off from the root, the joiner is our ancestor, or too deep.
-            refuse(Vec::new(), cx);
-            return;
-        }
-        let fanout = if self.home_of(from) == s { self.cfg.slots_for(up_kbps) } else { 0 };
-        if self.children_total() as u32 >= self.slots {
-            self.expire_children(cx);
-        }
-        let full = self.children_total() as u32 >= self.slots;
-        let evict = if full { self.victim(s, fanout) } else { None };
-        if full && evict.is_none() {
-            let to = self.redirects(s, from, cx);
-            refuse(to, cx);
-            return;
-        }
-        // Children are kept by fanout, largest first (arrival order among
-        // equals): chunks go to forwarders before leaves, so a hop delays the
-        // deep part of the tree by as little as possible.
-        let ch = &mut self.stripes[s as usize].children;
-        let at = ch.iter().position(|c| c.fanout < fanout).unwrap_or(ch.len());
-        ch.insert(at, Child { id: from, fanout, heard: now });
-        self.record_change(s, now);
-        cx.record(Record::NeighbourAdded { peer: from });
-        cx.send(from, Msg::JoinAck { stripe: s, accept: true, path });
-        if let Some((t, id)) = evict {
-            self.remove_child(t, id, cx);
-            let to = self.redirects(t, id, cx);
-            cx.send(id, Msg::JoinAck { stripe: t, accept: false, path: to });
-        }
-    }
-
-    fn on_join_ack(&mut self, from: PeerId, s: u8, accept: bool, path: Vec<PeerId>, cx: &mut Ctx<'_, TreeTimer>) {
-        let st = &self.stripes[s as usize];
-        let (joining, parent) = (st.joining == Some(from), st.parent == Some(from));
-        if accept {
-            if joining && !self.is_source {
-                self.stripes[s as usize].joining = None;
-                if self.path_ok(&path) && !path.is_empty() {
-                    self.attach(s, from, path, cx);
-                } else {
-                    cx.send(from, Msg::Detach { stripe: s });
-                    self.try_next(s, cx);
-                }
-            } else if parent {
-                self.on_parent_path(s, path, cx);
-            } else {
-                // A late acceptance: we went elsewhere.
-                cx.send(from, Msg::Detach { stripe: s });
-            }
-        } else if joining {
-            self.stripes[s as usize].joining = None;
-            self.add_cands(s, &path, true);
-            self.try_next(s, cx);
-        } else if parent {
-            // Evicted by our parent (push-down): go where it says.
-            self.drop_parent(s, false, cx);
-            let st = &mut self.stripes[s as usize];
-            st.tried.clear();
-            st.attempts = 0;
-            self.add_cands(s, &path, true);
-            if let Some(src) = self.source {
-                self.add_cands(s, &[src], false);
-            }
-            self.try_next(s, cx);
-        }
-    }
-
-    /// A new root path from the parent of `s` (heartbeat or refreshed ack).
-    fn on_parent_path(&mut self, s: u8, path: Vec<PeerId>, cx: &mut Ctx<'_, TreeTimer>) {
-        if !self.path_ok(&path) {
-            // A loop through us, or too deep: leave this parent and rejoin.
-            self.drop_parent(s, true, cx);
-            self.stripes[s as usize].lost_path.clear();
-            self.rejoin(s, cx);
-            return;
-        }
-        if self.stripes[s as usize].path != path {
-            self.learn_source(&path);
-            self.stripes[s as usize].path = path;
-            self.cascade(s, cx);
-        }
+        (&mut self.tree, pol)
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, TreeTimer>) {
-        let s = (seq % self.k()) as u8;
+        let s = (seq % self.k()) as usize;
         let now = cx.now;
-        if self.stripes[s as usize].parent == Some(from) {
-            self.stripes[s as usize].heard = now;
-        } else if !self.is_source {
+        if !self.tree.from_parent(s, from, now) && !self.tree.is_source {
             // A stray push from a node that still takes us for its child.
-            cx.send(from, Msg::Detach { stripe: s });
+            cx.send(from, Msg::Detach { stripe: s as u8 });
         }
-        if self.is_source {
+        if self.tree.is_source {
             return;
         }
-        let late = self.player.is_playing() && self.player.needed_from().is_some_and(|n| seq < n);
-        let duplicate = self.have.contains(seq) || seq < self.have.lowest();
-        cx.record(Record::ChunkArrived { seq, from, duplicate, late });
-        if duplicate {
+        let a = self.media.arrival(seq, from, true, cx);
+        if a.duplicate {
             return;
         }
-        self.have.insert(seq);
-        if polluted {
-            self.polluted.insert(seq);
-        }
-        self.newest = Some(self.newest.map_or(seq, |n| n.max(seq)));
-        let st = &mut self.stripes[s as usize];
-        st.newest = Some(st.newest.map_or(seq, |n| n.max(seq)));
-        for c in &self.stripes[s as usize].children {
+        self.media.store(seq, polluted);
+        let seen = &mut self.seen[s];
+        seen.newest = Some(seen.newest.map_or(seq, |n| n.max(seq)));
+        for c in &self.tree.lanes[s].children {
             cx.send(c.id, Msg::Chunk { seq, len, polluted });
         }
-        if self.player.is_idle() {
-            let st = &mut self.stripes[s as usize];
-            if st.first_seen.is_none() {
-                st.first_seen = Some(seq);
+        if self.media.player.is_idle() {
+            let seen = &mut self.seen[s];
+            if seen.first.is_none() {
+                seen.first = Some(seq);
             }
-            if self.stripes.iter().all(|st| st.first_seen.is_some()) {
+            if self.seen.iter().all(|st| st.first.is_some()) {
                 self.choose_start(cx);
             } else if !self.start_wait_armed {
                 self.start_wait_armed = true;
                 cx.timer_in(self.cfg.tree.start_wait, TreeTimer::StartWait);
             }
         }
-        if !late {
+        if !a.late {
             self.check_startup(cx);
         }
     }
@@ -871,51 +478,38 @@ impl TreePeer {
     /// the same stripe (lost during a parent change) stays a hole, so the
     /// buffer restarts after it instead of waiting for the startup timeout.
     fn check_startup(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        if !self.player.is_playing()
-            && let Some(first) = self.player.needed_from()
+        let player = &self.media.player;
+        if !player.is_playing()
+            && let Some(first) = player.needed_from()
         {
-            let startup = self.player.params().startup_chunks.max(1);
+            let startup = player.params().startup_chunks.max(1);
             let k = self.k();
             let hole = (first..first + startup)
                 .rev()
-                .find(|&h| !self.have.contains(h) && self.stripes[(h % k) as usize].newest.is_some_and(|n| n > h));
+                .find(|&h| !self.media.have.contains(h) && self.seen[(h % k) as usize].newest.is_some_and(|n| n > h));
             if let Some(h) = hole {
-                self.player = Player::new(self.cfg.player);
-                let a = self.player.choose_start(h + startup, cx.now);
-                self.apply(a, cx);
+                self.media.player = Player::new(self.cfg.player);
+                self.media.choose_start(h + startup, cx);
             }
         }
-        let a = self.player.check_startup(&self.have, cx);
-        self.apply(a, cx);
+        self.media.check_startup(cx);
     }
 
     /// Start position: the smallest `x` such that every chunk `>= x` belongs to
     /// a stripe already flowing, i.e. `max_s(first_s) - k + 1`.
     fn choose_start(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
         let k = self.k();
-        let Some(x) = self.stripes.iter().filter_map(|st| st.first_seen).map(|f| (f + 1).saturating_sub(k)).max()
-        else {
+        let Some(x) = self.seen.iter().filter_map(|st| st.first).map(|f| (f + 1).saturating_sub(k)).max() else {
             return;
         };
-        let startup = self.player.params().startup_chunks.max(1);
-        let a = self.player.choose_start(x + startup - 1, cx.now);
-        self.apply(a, cx);
+        let startup = self.media.player.params().startup_chunks.max(1);
+        self.media.choose_start(x + startup - 1, cx);
     }
+}
 
-    fn tick(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        self.expire_children(cx);
-        for s in 0..self.k() as u8 {
-            let st = &self.stripes[s as usize];
-            if !st.children.is_empty() {
-                let path = self.my_path(s);
-                for c in &self.stripes[s as usize].children {
-                    cx.send(c.id, Msg::Heartbeat { stripe: s, path: path.clone() });
-                }
-            }
-            if let Some(p) = self.stripes[s as usize].parent {
-                cx.send(p, Msg::Join { stripe: s, up_kbps: self.up_kbps });
-            }
-        }
+impl HasMedia for TreePeer {
+    fn media(&self) -> &Media {
+        &self.media
     }
 }
 
@@ -924,50 +518,50 @@ impl Peer for TreePeer {
 
     /// Chunks and heartbeats go to the stripe's state and its children.
     fn prefetch(&self) {
-        prefetch_slice(&self.stripes, 4);
-        if let Some(s) = self.stripes.first() {
+        prefetch_slice(&self.tree.lanes, 4);
+        if let Some(s) = self.tree.lanes.first() {
             prefetch_slice(&s.children, 4);
         }
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        self.active = true;
-        self.me = cx.me;
+        self.tree.active = true;
+        self.tree.me = cx.me;
         let k = self.k();
-        self.home = (!self.is_source && self.slots > 0).then_some((cx.me.0 % k) as u8);
-        let t = self.cfg.tree.clone();
-        let role = if self.is_source { Role::Source } else { Role::Peer };
-        cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
+        self.home = (!self.tree.is_source && self.tree.slots > 0).then_some((cx.me.0 % k) as u8);
+        let cfg = self.cfg.clone();
+        let t = &cfg.tree;
+        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.up_kbps });
         cx.timer_in(t.tracker_refresh, TreeTimer::TrackerRefresh);
-        let j = Time(cx.rng.random_range(0..t.heartbeat_interval.0.max(1)));
-        cx.timer_in(j, TreeTimer::Tick);
-        if self.is_source {
-            self.source = Some(cx.me);
-            let first = self.cfg.stream.newest_at(cx.now);
-            let at = self.cfg.stream.emission(first);
-            let first = if at < cx.now { first + 1 } else { first };
-            cx.timer_at(self.cfg.stream.emission(first), TreeTimer::Emit);
+        self.tree.start_tick(t, cx);
+        if self.tree.is_source {
+            self.tree.source = Some(cx.me);
+            Media::start_source(&cfg.stream, cx);
         } else {
-            self.ask_tracker(cx);
+            let (tree, mut pol) = self.parts();
+            pol.ask_tracker(cx);
             cx.timer_in(t.live_start_after, TreeTimer::LiveStart);
-            for s in 0..k as u8 {
-                self.arm_retry(s, cx);
+            for s in 0..k as usize {
+                tree.arm_retry(s, t, cx);
             }
         }
     }
 
     fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, TreeTimer>) {
-        if !self.active {
+        if !self.tree.active {
             return;
         }
         let k = self.k();
-        match msg {
-            Msg::PeerList { peers } => {
-                if self.is_source {
+        let cfg = self.cfg.clone();
+        let t = &cfg.tree;
+        let (tree, mut pol) = self.parts();
+        match tree.on_message(from, msg, t, &mut pol, cx) {
+            Some(Msg::PeerList { peers }) => {
+                if self.tree.is_source {
                     return;
                 }
                 for s in 0..k as u8 {
-                    if !self.needs_parent(s) {
+                    if !self.tree.needs_parent(s as usize) {
                         continue;
                     }
                     let mut own: Vec<PeerId> = peers.iter().copied().filter(|&p| self.home_of(p) == s).collect();
@@ -978,131 +572,58 @@ impl Peer for TreePeer {
                             v.swap(i, j);
                         }
                     }
-                    let src: Vec<PeerId> = self.source.into_iter().collect();
-                    self.add_cands(s, &src, false);
-                    self.add_cands(s, &own, false);
-                    self.add_cands(s, &other, false);
-                    self.try_next(s, cx);
+                    let (tree, mut pol) = self.parts();
+                    let src: Vec<PeerId> = tree.source.into_iter().collect();
+                    let l = s as usize;
+                    tree.add_cands(l, &src, false);
+                    tree.add_cands(l, &own, false);
+                    tree.add_cands(l, &other, false);
+                    tree.try_next(l, t, &mut pol, cx);
                 }
             }
-            Msg::Join { stripe, up_kbps } if (stripe as u32) < k => self.on_join(from, stripe, up_kbps, cx),
-            Msg::JoinAck { stripe, accept, path } if (stripe as u32) < k => {
-                self.on_join_ack(from, stripe, accept, path, cx)
-            }
-            Msg::Heartbeat { stripe, path } if (stripe as u32) < k => {
-                if self.stripes[stripe as usize].parent == Some(from) {
-                    self.stripes[stripe as usize].heard = cx.now;
-                    self.on_parent_path(stripe, path, cx);
-                } else {
-                    cx.send(from, Msg::Detach { stripe });
-                }
-            }
-            Msg::Detach { stripe } if (stripe as u32) < k => {
-                if self.stripes[stripe as usize].parent == Some(from) {
-                    self.drop_parent(stripe, false, cx);
-                    self.rejoin(stripe, cx);
-                } else {
-                    self.remove_child(stripe, from, cx);
-                }
-            }
-            Msg::Chunk { seq, len, polluted } => self.on_chunk(from, seq, len, polluted, cx),
-            Msg::Register { .. }
-            | Msg::Unregister
-            | Msg::PeerListReq { .. }
-            | Msg::Hello { .. }
-            | Msg::HelloAck { .. }
-            | Msg::Bye
-            | Msg::Gossip { .. }
-            | Msg::BufferMap(_)
-            | Msg::Request(_)
-            | Msg::Join { .. }
-            | Msg::JoinAck { .. }
-            | Msg::Detach { .. }
-            | Msg::Heartbeat { .. } => {}
+            Some(Msg::Chunk { seq, len, polluted }) => self.on_chunk(from, seq, len, polluted, cx),
+            _ => {}
         }
     }
 
     fn on_timer(&mut self, timer: TreeTimer, cx: &mut Ctx<'_, TreeTimer>) {
-        if !self.active {
+        if !self.tree.active {
             return;
         }
+        let cfg = self.cfg.clone();
         match timer {
-            TreeTimer::Emit => {
-                let seq = self.cfg.stream.newest_at(cx.now);
-                self.have.insert(seq);
-                self.newest = Some(seq);
-                let s = (seq % self.k()) as usize;
-                let len = self.cfg.stream.chunk_bytes();
-                for c in &self.stripes[s].children {
-                    cx.send(c.id, Msg::Chunk { seq, len, polluted: false });
+            TreeTimer::Media(m) => {
+                if let Some(seq) = self.media.on_timer(m, &cfg.stream, cx) {
+                    let s = (seq % self.k()) as usize;
+                    let len = cfg.stream.chunk_bytes();
+                    for c in &self.tree.lanes[s].children {
+                        cx.send(c.id, Msg::Chunk { seq, len, polluted: false });
+                    }
                 }
-                cx.timer_at(self.cfg.stream.emission(seq + 1), TreeTimer::Emit);
-            }
-            TreeTimer::Play => {
-                let stream = self.cfg.stream;
-                let a = self.player.on_play_timer(&self.have, &self.polluted, &stream, cx);
-                self.apply(a, cx);
-            }
-            TreeTimer::StartupTimeout => {
-                let a = self.player.on_startup_timeout(cx);
-                self.apply(a, cx);
             }
             TreeTimer::StartWait => {
-                if self.player.is_idle() {
+                if self.media.player.is_idle() {
                     self.choose_start(cx);
                     self.check_startup(cx);
                 }
             }
             TreeTimer::LiveStart => {
-                if self.player.is_idle() && self.stripes.iter().all(|st| st.first_seen.is_none()) {
-                    // Nothing arrived: start from the next chunk of the schedule.
-                    let next = self.cfg.stream.newest_at(cx.now) + 1;
-                    let startup = self.player.params().startup_chunks.max(1);
-                    let a = self.player.choose_start(next + startup - 1, cx.now);
-                    self.apply(a, cx);
+                if self.media.player.is_idle() && self.seen.iter().all(|st| st.first.is_none()) {
+                    self.media.live_start(&cfg.stream, cx);
                 }
             }
-            TreeTimer::Tick => {
-                self.tick(cx);
-                cx.timer_in(self.cfg.tree.heartbeat_interval, TreeTimer::Tick);
+            TreeTimer::Lane(LaneTimer::Tick) => {
+                let (tree, pol) = self.parts();
+                tree.tick(&cfg.tree, &pol, cx);
+                cx.timer_in(cfg.tree.heartbeat_interval, LaneTimer::Tick.into());
             }
-            TreeTimer::ParentCheck { stripe } => {
-                let Some(st) = self.stripes.get_mut(stripe as usize) else { return };
-                st.check_pending = false;
-                if st.parent.is_none() {
-                    return;
-                }
-                let due = st.heard + self.cfg.tree.parent_timeout;
-                if due <= cx.now {
-                    self.drop_parent(stripe, false, cx);
-                    self.rejoin(stripe, cx);
-                } else {
-                    self.arm_check(stripe, due, cx);
-                }
-            }
-            TreeTimer::JoinTimeout { stripe, attempt } => {
-                let Some(st) = self.stripes.get_mut(stripe as usize) else { return };
-                if st.joining.is_some() && st.join_gen == attempt {
-                    st.joining = None;
-                    self.try_next(stripe, cx);
-                }
-            }
-            TreeTimer::JoinRetry { stripe } => {
-                let Some(st) = self.stripes.get_mut(stripe as usize) else { return };
-                st.retry_pending = false;
-                if self.needs_parent(stripe) && self.stripes[stripe as usize].joining.is_none() {
-                    if self.stripes[stripe as usize].cands.is_empty() {
-                        self.ask_tracker(cx);
-                        let src: Vec<PeerId> = self.source.into_iter().collect();
-                        self.add_cands(stripe, &src, true);
-                    }
-                    self.try_next(stripe, cx);
-                }
+            TreeTimer::Lane(l) => {
+                let (tree, mut pol) = self.parts();
+                tree.on_timer(l, &cfg.tree, &mut pol, cx);
             }
             TreeTimer::TrackerRefresh => {
-                let role = if self.is_source { Role::Source } else { Role::Peer };
-                cx.send(self.cfg.tracker, Msg::Register { role, up_kbps: self.up_kbps });
-                cx.timer_in(self.cfg.tree.tracker_refresh, TreeTimer::TrackerRefresh);
+                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.up_kbps });
+                cx.timer_in(cfg.tree.tracker_refresh, TreeTimer::TrackerRefresh);
             }
         }
     }
@@ -1110,21 +631,10 @@ impl Peer for TreePeer {
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, TreeTimer>) {
         match cmd {
             Command::Leave { graceful } => {
-                if graceful && self.active {
-                    for (s, st) in self.stripes.iter().enumerate() {
-                        let s = s as u8;
-                        if let Some(p) = st.parent {
-                            cx.send(p, Msg::Detach { stripe: s });
-                        }
-                        for c in &st.children {
-                            cx.send(c.id, Msg::Detach { stripe: s });
-                        }
-                    }
+                let graceful = graceful && self.tree.active;
+                self.tree.leave(graceful, cx);
+                if graceful {
                     cx.send(self.cfg.tracker, Msg::Unregister);
-                }
-                self.active = false;
-                for st in &mut self.stripes {
-                    *st = Stripe::default();
                 }
             }
         }
@@ -1134,7 +644,7 @@ impl Peer for TreePeer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::peer::Outbox;
+    use crate::peer::{Outbox, Record};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -1253,10 +763,14 @@ mod tests {
         msg(&mut p, 5, Time::ZERO, 20, Msg::Join { stripe: 0, up_kbps: 100 });
         // Heard at 1 s; the check at 3 s re-arms for 4 s, which declares the loss.
         msg(&mut p, 5, Time::from_secs(1), 7, Msg::Heartbeat { stripe: 0, path: vec![PeerId(1), PeerId(7)] });
-        let out = call(&mut p, 5, Time::from_secs(3), |p, cx| p.on_timer(TreeTimer::ParentCheck { stripe: 0 }, cx));
+        let out = call(&mut p, 5, Time::from_secs(3), |p, cx| {
+            p.on_timer(TreeTimer::Lane(LaneTimer::ParentCheck { lane: 0 }), cx)
+        });
         assert_eq!(p.parent(0), Some(PeerId(7)));
-        assert!(out.timers.contains(&(Time::from_secs(4), TreeTimer::ParentCheck { stripe: 0 })));
-        let out = call(&mut p, 5, Time::from_secs(4), |p, cx| p.on_timer(TreeTimer::ParentCheck { stripe: 0 }, cx));
+        assert!(out.timers.contains(&(Time::from_secs(4), TreeTimer::Lane(LaneTimer::ParentCheck { lane: 0 }))));
+        let out = call(&mut p, 5, Time::from_secs(4), |p, cx| {
+            p.on_timer(TreeTimer::Lane(LaneTimer::ParentCheck { lane: 0 }), cx)
+        });
         assert_eq!(p.parent(0), None);
         assert_eq!(p.children(0).collect::<Vec<_>>(), vec![PeerId(20)], "the subtree stays");
         assert!(out.sends.iter().any(|(to, m)| to.0 == 20 && *m == Msg::Heartbeat { stripe: 0, path: vec![] }));

@@ -32,6 +32,8 @@ pub const ID_BYTES: usize = 6;
 pub const MAX_PEERS_PER_MSG: usize = 64;
 /// Largest chunk payload accepted (bytes).
 pub const MAX_CHUNK_BYTES: u32 = 16 << 20;
+/// Largest opaque data part of a family message ([`ExtMsg`]), bytes.
+pub const MAX_EXT_DATA: usize = 4096;
 
 /// Number of datagrams and total bytes on the wire (headers included) for a
 /// message of `encoded_len` bytes.
@@ -45,6 +47,28 @@ pub fn wire_bytes(encoded_len: usize) -> (u32, u64) {
 pub enum Role {
     Peer = 0,
     Source = 1,
+}
+
+/// A family's own message, carried by every driver without knowing it: the
+/// envelope a new protocol family uses instead of adding variants to [`Msg`]
+/// (so no other protocol changes). `kind` numbers the family's message types;
+/// `peers` carries peer ids (translated by the [`IdCodec`] like every id on
+/// the wire, so the same message works in the simulator and over UDP; at most
+/// [`MAX_PEERS_PER_MSG`]); `data` is opaque (at most [`MAX_EXT_DATA`] bytes).
+/// A family converts its own message type to and from this with [`ExtCodec`].
+/// It is a control message: media travels as [`Msg::Chunk`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtMsg {
+    pub kind: u8,
+    pub peers: Vec<PeerId>,
+    pub data: Vec<u8>,
+}
+
+/// A family's message type, carried in an [`ExtMsg`].
+pub trait ExtCodec: Sized {
+    fn to_ext(&self) -> ExtMsg;
+    /// `None` for a kind or data the family does not know (the caller drops it).
+    fn from_ext(m: &ExtMsg) -> Option<Self>;
 }
 
 /// Every message any swarmlab protocol sends.
@@ -84,6 +108,8 @@ pub enum Msg {
     Detach { stripe: u8 },
     /// Parent -> child liveness for `stripe`, with the parent's path from the root.
     Heartbeat { stripe: u8, path: Vec<PeerId> },
+    /// A family's own message ([`ExtMsg`]).
+    Ext(ExtMsg),
 }
 
 /// Why a datagram or message could not be decoded.
@@ -138,6 +164,7 @@ mod tag {
     pub const JOIN_ACK: u8 = 13;
     pub const DETACH: u8 = 14;
     pub const HEARTBEAT: u8 = 15;
+    pub const EXT: u8 = 16;
 }
 
 fn map_len(m: &ChunkMap) -> usize {
@@ -160,6 +187,7 @@ impl Msg {
             Msg::JoinAck { path, .. } => 1 + 1 + 1 + ID_BYTES * path.len(),
             Msg::Detach { .. } => 1,
             Msg::Heartbeat { path, .. } => 1 + 1 + ID_BYTES * path.len(),
+            Msg::Ext(e) => 1 + 1 + ID_BYTES * e.peers.len() + 2 + e.data.len(),
         }
     }
 
@@ -186,6 +214,7 @@ impl Msg {
             Msg::JoinAck { .. } => "join-ack",
             Msg::Detach { .. } => "detach",
             Msg::Heartbeat { .. } => "heartbeat",
+            Msg::Ext(_) => "ext",
         }
     }
 
@@ -247,6 +276,13 @@ impl Msg {
             Msg::Heartbeat { stripe, path } => {
                 out.extend_from_slice(&[tag::HEARTBEAT, *stripe]);
                 put_peers(path, ids, out);
+            }
+            Msg::Ext(e) => {
+                out.extend_from_slice(&[tag::EXT, e.kind]);
+                put_peers(&e.peers, ids, out);
+                let n = e.data.len().min(MAX_EXT_DATA);
+                out.extend_from_slice(&(n as u16).to_le_bytes());
+                out.extend_from_slice(&e.data[..n]);
             }
         }
     }
@@ -324,6 +360,15 @@ impl Msg {
                 }
                 r.take(len as usize)?;
                 Msg::Chunk { seq, len, polluted: false }
+            }
+            tag::EXT => {
+                let kind = r.u8()?;
+                let peers = r.peers(ids)?;
+                let n = r.u16()? as usize;
+                if n > MAX_EXT_DATA {
+                    return Err(DecodeError::OutOfRange { field: "ext data length", value: n as u64 });
+                }
+                Msg::Ext(ExtMsg { kind, peers, data: r.take(n)?.to_vec() })
             }
             t => return Err(DecodeError::UnknownTag(t)),
         };
@@ -421,6 +466,8 @@ mod tests {
             }),
             any::<u8>().prop_map(|stripe| Msg::Detach { stripe }),
             (any::<u8>(), arb_peers()).prop_map(|(stripe, path)| Msg::Heartbeat { stripe, path }),
+            (any::<u8>(), arb_peers(), proptest::collection::vec(any::<u8>(), 0..=MAX_EXT_DATA))
+                .prop_map(|(kind, peers, data)| Msg::Ext(ExtMsg { kind, peers, data })),
         ]
     }
 
@@ -464,6 +511,45 @@ mod tests {
         let mut b = vec![tag::BUFFER_MAP, 0, 0, 0, 0];
         b.extend_from_slice(&300u16.to_le_bytes());
         assert!(matches!(Msg::decode(&b, &mut DenseIds), Err(DecodeError::OutOfRange { .. })));
+        // A family message claiming more data than the envelope allows.
+        let mut b = vec![tag::EXT, 3, 0];
+        b.extend_from_slice(&(MAX_EXT_DATA as u16 + 1).to_le_bytes());
+        b.resize(b.len() + MAX_EXT_DATA + 1, 0);
+        assert_eq!(
+            Msg::decode(&b, &mut DenseIds),
+            Err(DecodeError::OutOfRange { field: "ext data length", value: MAX_EXT_DATA as u64 + 1 })
+        );
+    }
+
+    /// A family's own message type travels through the envelope and the
+    /// codec unchanged, with peer ids translated like every other id.
+    #[test]
+    fn a_family_message_round_trips_through_the_envelope() {
+        #[derive(Debug, PartialEq)]
+        enum Have {
+            Chunk { seq: Seq, from: PeerId },
+        }
+        impl ExtCodec for Have {
+            fn to_ext(&self) -> ExtMsg {
+                let Have::Chunk { seq, from } = self;
+                ExtMsg { kind: 7, peers: vec![*from], data: seq.to_le_bytes().to_vec() }
+            }
+            fn from_ext(m: &ExtMsg) -> Option<Have> {
+                let seq = Seq::from_le_bytes(m.data.as_slice().try_into().ok()?);
+                (m.kind == 7 && m.peers.len() == 1).then(|| Have::Chunk { seq, from: m.peers[0] })
+            }
+        }
+        let have = Have::Chunk { seq: 42, from: PeerId(9) };
+        let msg = Msg::Ext(have.to_ext());
+        let mut buf = Vec::new();
+        msg.encode(&DenseIds, &mut buf);
+        assert_eq!(buf.len(), msg.encoded_len());
+        assert_eq!(buf.len(), 1 + 1 + 1 + ID_BYTES + 2 + 4);
+        let Ok(Msg::Ext(back)) = Msg::decode(&buf, &mut DenseIds) else { panic!("not an ext message") };
+        assert_eq!(Have::from_ext(&back), Some(have));
+        assert_eq!(Have::from_ext(&ExtMsg { kind: 8, ..back }), None);
+        assert!(!msg.is_media());
+        assert_eq!(msg.kind(), "ext");
     }
 
     #[test]

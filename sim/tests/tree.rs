@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use analysis::Report;
+use protocols::media::HasMedia;
 use protocols::tree::{TreeConfig, TreeParams, TreePeer};
 use protocols::{PeerId, Time};
 use sim::churn;
