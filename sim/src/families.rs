@@ -31,7 +31,7 @@ pub struct MeshPull {
 impl Protocol for MeshPull {
     type Peer = MeshPeer;
     fn name(&self) -> String {
-        "mesh-pull".into()
+        <Self as Family>::NAME.into()
     }
     fn source(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
         MeshPeer::new(self.cfg.clone(), true, up_kbps)
@@ -62,7 +62,7 @@ pub struct ClientServer {
 impl Protocol for ClientServer {
     type Peer = CdnPeer;
     fn name(&self) -> String {
-        "client-server".into()
+        <Self as Family>::NAME.into()
     }
     fn source(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
         CdnPeer::new(self.cfg.clone(), true, up_kbps)
@@ -90,7 +90,7 @@ pub struct TreePush {
 impl Protocol for TreePush {
     type Peer = TreePeer;
     fn name(&self) -> String {
-        "tree-push".into()
+        <Self as Family>::NAME.into()
     }
     fn source(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
         TreePeer::new(self.cfg.clone(), true, up_kbps)
@@ -128,7 +128,7 @@ pub struct Hybrid {
 impl Protocol for Hybrid {
     type Peer = HybridPeer;
     fn name(&self) -> String {
-        "hybrid".into()
+        <Self as Family>::NAME.into()
     }
     fn source(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
         HybridPeer::new(self.cfg.clone(), true, up_kbps)

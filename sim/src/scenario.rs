@@ -6,6 +6,11 @@
 //! beside it (see `docs` in the README and `scenarios/*.toml`); unknown keys are
 //! errors. Every error names the file, line, column and key, the bad value and
 //! what is allowed ([`ScenarioError`]); nothing here panics on bad input.
+//!
+//! `[protocol]` is read against the installed registry
+//! ([`crate::registry::current`]): family and scheduler names, and each
+//! `[protocol.<section>]` (and `[variants.params.<section>]`) table by its
+//! registered parameter type (`protocols::params`).
 
 use std::fmt;
 use std::ops::Range;
