@@ -50,3 +50,9 @@ fn the_name_is_registered_and_checked() {
 fn sim_parse(text: &str) -> Result<(), String> {
     swarmlab::sim::scenario::Scenario::parse("r.toml", text).map(|_| ()).map_err(|e| e.to_string())
 }
+
+#[test]
+fn the_scheduler_fits_in_one_file_under_80_lines() {
+    let n = include_str!("../src/lib.rs").lines().count();
+    assert!(n < 80, "src/lib.rs has {n} lines; docs/extending.md promises under 80");
+}
