@@ -12,11 +12,10 @@
 //! `[protocol.<section>]` (and `[variants.params.<section>]`) table by its
 //! registered parameter type (`protocols::params`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
-
-use std::collections::BTreeMap;
 
 use protocols::params::{Count, HybridModeName, HybridSection, MeshSection, ParamCtx, Params, TreeSection};
 use serde::Deserialize;
