@@ -107,6 +107,9 @@ enum Command {
     Peer(Box<peer_cmd::Args>),
     /// Run a scenario in the simulator and as real peer processes on loopback; compare the metrics.
     Validate(validate::Args),
+    /// Print the registered protocol families, schedulers and parameter sections
+    /// (the `[protocol]` reference of docs/scenario.md, Markdown, for this build).
+    Protocols,
 }
 
 /// Runs the CLI (arguments from the process) with `registry`'s families,
@@ -158,6 +161,10 @@ where
         Command::Bench(a) => bench::main(a),
         Command::Peer(a) => peer_cmd::main(*a, &registry),
         Command::Validate(a) => validate::main(a),
+        Command::Protocols => {
+            let _ = write!(std::io::stdout().lock(), "{}", registry.sim().markdown());
+            ExitCode::SUCCESS
+        }
     }
 }
 
