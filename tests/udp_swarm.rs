@@ -4,11 +4,17 @@
 //!   chunks it played are exactly the source's (generated from the media seed);
 //! - one peer, flooded with junk datagrams from another socket, keeps playing
 //!   and counts the junk as dropped;
+//! - the source, sent a chunk numbered u32::MAX and a buffer map of the far
+//!   future, and the tracker, sent registrations and greedy member requests,
+//!   both also flooded with junk, keep the stream flowing (the source counts
+//!   the hostile messages as protocol-level drops);
 //! - one peer SIGKILLed mid-stream does not stop the others;
 //! - one peer sent SIGTERM mid-stream leaves gracefully (logs `leave` with
 //!   graceful = 1 and its final counters).
 
 use std::net::UdpSocket;
+
+use protocols::Msg;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -116,6 +122,34 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
         x ^= x << 17;
         x
     };
+    // Well-formed hostile messages (from a socket of their own, so that the
+    // junk's blacklisting does not hide them): a chunk numbered u32::MAX and a
+    // buffer map of the far future at the source, registrations and greedy
+    // member requests at the tracker.
+    let hostile = UdpSocket::bind("127.0.0.1:0").expect("hostile socket");
+    let frames = |msg_no: u32, m: Msg| {
+        let mut bytes = Vec::new();
+        m.encode(&protocols::wire::DenseIds, &mut bytes);
+        if let Msg::Chunk { len, .. } = m {
+            bytes.resize(bytes.len() + len as usize, 0x5A);
+        }
+        let mut out = Vec::new();
+        net::frame::fragment(msg_no, &bytes, &mut out);
+        out
+    };
+    let mut future = protocols::ChunkMap::new(u32::MAX - 100, 120);
+    future.insert(u32::MAX - 1);
+    let at_source = [Msg::Chunk { seq: u32::MAX, len: 16, polluted: false }, Msg::BufferMap(future)];
+    let at_tracker =
+        [Msg::Register { role: protocols::wire::Role::Source, up_kbps: u32::MAX }, Msg::PeerListReq { want: u16::MAX }];
+    for k in 0..20u32 {
+        for d in frames(2 * k, at_source[k as usize % 2].clone()) {
+            let _ = hostile.send_to(&d, ("127.0.0.1", sp));
+        }
+        for d in frames(2 * k + 1, at_tracker[k as usize % 2].clone()) {
+            let _ = hostile.send_to(&d, ("127.0.0.1", tp));
+        }
+    }
     for k in 0..1500u32 {
         let len = (next() % 1500) as usize;
         let mut d: Vec<u8> = (0..len).map(|_| next() as u8).collect();
@@ -128,6 +162,10 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
             d.extend([7u8; 32]);
         }
         let _ = junk.send_to(&d, ("127.0.0.1", victim_port));
+        // The source and the tracker get their share of the junk too.
+        if k % 3 == 0 {
+            let _ = junk.send_to(&d, ("127.0.0.1", [sp, tp][(k / 3) as usize % 2]));
+        }
         if k % 100 == 0 {
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -164,5 +202,10 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
             assert!(dropped >= 1000, "the flooded peer counted only {dropped} drops: {:?}", p.stats);
         }
     }
+    // The source dropped the hostile chunk (and stale maps) and kept streaming:
+    // the peers above played on after it.
+    let src = read_records(&dir.join("source.csv"));
+    let dropped = src.stats.iter().find(|(k, _)| k == "drop_protocol").map_or(0, |s| s.1);
+    assert!(dropped >= 1, "the source recorded no protocol-level drop: {:?}", src.stats);
     let _ = std::fs::remove_dir_all(&dir);
 }

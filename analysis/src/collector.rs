@@ -152,6 +152,8 @@ pub struct Collector {
     pub eject_times: Vec<Time>,
     /// Honest-attacker relations that ended because either side left, or were open at the end.
     pub relations_not_ejected: u32,
+    /// Well-formed messages protocols dropped for implausible values, by reason.
+    pub dropped: std::collections::BTreeMap<protocols::DropReason, u64>,
 }
 
 /// A set of node ids: open addressing with linear probing in a power-of-two
@@ -229,6 +231,7 @@ impl Collector {
             attack_relations: Default::default(),
             eject_times: Vec::new(),
             relations_not_ejected: 0,
+            dropped: std::collections::BTreeMap::new(),
         }
     }
 
@@ -459,6 +462,7 @@ impl Collector {
                 }
             }
             Record::Rejected { .. } => self.node(id).rejected_chunks += 1,
+            Record::Dropped { reason, .. } => *self.dropped.entry(reason).or_insert(0) += 1,
         }
     }
 }

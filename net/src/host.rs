@@ -131,6 +131,8 @@ pub struct Stats {
     pub drop_expired: u64,
     pub drop_decode: u64,
     pub drop_host_msg: u64,
+    /// Well-formed messages the protocol dropped for implausible values.
+    pub drop_protocol: u64,
     pub drop_rx_queue: u64,
     pub drop_down_queue: u64,
     pub drop_unverified: u64,
@@ -161,6 +163,7 @@ impl Stats {
             ("drop_expired", self.drop_expired),
             ("drop_decode", self.drop_decode),
             ("drop_host_msg", self.drop_host_msg),
+            ("drop_protocol", self.drop_protocol),
             ("drop_rx_queue", self.drop_rx_queue),
             ("drop_down_queue", self.drop_down_queue),
             ("drop_unverified", self.drop_unverified),
@@ -410,6 +413,10 @@ impl<P: Peer> Host<P> {
                 self.log(format_args!("{t},arrived,{seq},{},{},\n", duplicate as u8, late as u8))
             }
             Record::Rejected { seq, from } => self.log(format_args!("{t},rejected,{seq},,,{}\n", from.0)),
+            Record::Dropped { from, reason } => {
+                self.stats.drop_protocol += 1;
+                self.log(format_args!("{t},dropped,,,,{} {}\n", from.0, reason.name()))
+            }
             Record::NeighbourAdded { .. } | Record::NeighbourRemoved { .. } => {}
         }
         if self.sinks.keep {
@@ -599,8 +606,10 @@ impl<P: Peer> Host<P> {
             Some(h) => {
                 let polluted = media::hash(&payload) != h;
                 self.deliver_chunk(from, seq, payload, polluted, now);
-                if self.store.hash(seq + 1).is_none() {
-                    self.request_hashes(seq + 1, now);
+                if let Some(next) = seq.checked_add(1)
+                    && self.store.hash(next).is_none()
+                {
+                    self.request_hashes(next, now);
                 }
             }
             None => {
@@ -680,7 +689,16 @@ impl<P: Peer> Host<P> {
                 }
                 let n = hashes.len() as u32;
                 for (k, h) in hashes.into_iter().enumerate() {
-                    self.store.set_hash(first + k as u32, h);
+                    // Numbers past `Seq::MAX` or beyond the live point are no real chunk's.
+                    match first.checked_add(k as u32) {
+                        Some(seq) if protocols::media::Media::plausible(seq, &self.cfg.stream, now) => {
+                            self.store.set_hash(seq, h)
+                        }
+                        _ => {
+                            self.stats.drop_host_msg += 1;
+                            break;
+                        }
+                    }
                 }
                 if self.hash_req.is_some_and(|(f, _)| f >= first) {
                     self.hash_req = None;

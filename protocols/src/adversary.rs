@@ -35,7 +35,7 @@
 //! protocol parameter (`MeshParams::request_timeout`); the simulator switches
 //! it off by making the timeout longer than the run.
 //!
-//! Parameters and defaults ([`Defences::default`]):
+//! Parameters and defaults ([`Defences::none`]):
 //!
 //! | parameter | default | meaning |
 //! |---|---|---|

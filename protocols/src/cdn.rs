@@ -19,7 +19,7 @@
 //!   when no buffer map has come for three intervals; the source forgets a
 //!   client silent for `client_timeout` (crash) or that says `Bye`;
 //! - a peer starts its player `startup_chunks` back from the newest chunk it
-//!   learns of (the shared [`Player`]), then every `schedule_interval` and on
+//!   learns of (the shared [`Player`](crate::playback::Player)), then every `schedule_interval` and on
 //!   every buffer map requests the missing chunks of
 //!   `[next needed, next needed + max(request_ahead, startup_chunks))` that the
 //!   source holds and that it has not requested yet, in one `Request` bitmap.
@@ -57,7 +57,7 @@ use rand::RngExt;
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::media::{HasMedia, Media, MediaTimer};
-use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
+use crate::peer::{Command, Ctx, DropReason, Peer, Record, StreamParams};
 use crate::playback::{PlayerParams, SeqRing};
 use crate::time::Time;
 use crate::wire::{Msg, Role};
@@ -344,6 +344,9 @@ impl CdnPeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, polluted: bool, cx: &mut Ctx<'_, CdnTimer>) {
+        if !Media::admit(seq, from, self.is_source, &self.cfg.stream, cx) {
+            return;
+        }
         let now = cx.now;
         if let Some(i) = self.pending.iter().position(|p| p.seq == seq) {
             let p = self.pending.swap_remove(i);
@@ -370,13 +373,18 @@ impl CdnPeer {
         if a.duplicate || a.late {
             return;
         }
-        // The source sends only genuine chunks; a polluted flag cannot occur here.
-        debug_assert!(!polluted);
-        self.media.store(seq, false);
+        // The source sends only genuine chunks, but over UDP a chunk whose
+        // payload failed verification (e.g. a spoofed datagram) arrives marked
+        // polluted: it is kept as such, and the player reports it.
+        self.media.store(seq, polluted);
         self.media.check_startup(cx);
     }
 
     fn on_buffer_map(&mut self, map: ChunkMap, cx: &mut Ctx<'_, CdnTimer>) {
+        if map.newest().is_some_and(|n| !Media::plausible(n, &self.cfg.stream, cx.now)) {
+            cx.record(Record::Dropped { from: self.cfg.source, reason: DropReason::FutureMap });
+            return;
+        }
         self.map_at = cx.now;
         self.registered = true;
         let Some(n) = map.newest() else { return };
@@ -426,6 +434,9 @@ impl Peer for CdnPeer {
                 }
                 Msg::Request(req) => self.serve(from, req, cx),
                 Msg::Bye => self.remove_client(from),
+                Msg::Chunk { seq, .. } => {
+                    Media::admit(seq, from, true, &self.cfg.stream, cx);
+                }
                 _ => {}
             }
             return;

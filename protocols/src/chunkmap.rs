@@ -19,9 +19,15 @@ impl ChunkMap {
     /// The largest window a map can describe (and so the largest buffer-map window).
     pub const CAPACITY: u16 = 256;
 
-    /// An empty map over `[base, base + len)`; `len` is clamped to [`Self::CAPACITY`].
+    /// An empty map over `[base, base + len)`; `len` is clamped to
+    /// [`Self::CAPACITY`] and so that the window ends at or before `Seq::MAX`
+    /// (a map from the wire may name any base).
     pub fn new(base: Seq, len: u16) -> ChunkMap {
-        ChunkMap { base, len: len.min(Self::CAPACITY), bits: [0; 4] }
+        ChunkMap { base, len: Self::fit(base, len), bits: [0; 4] }
+    }
+    fn fit(base: Seq, len: u16) -> u16 {
+        let room = (Seq::MAX - base) as u64 + 1;
+        (len.min(Self::CAPACITY) as u64).min(room) as u16
     }
     pub fn base(&self) -> Seq {
         self.base
@@ -95,7 +101,7 @@ impl ChunkMap {
     }
     /// Builds a map from raw words; bits at or beyond `len` are cleared.
     pub fn from_words(base: Seq, len: u16, mut bits: [u64; 4]) -> ChunkMap {
-        let len = len.min(Self::CAPACITY);
+        let len = Self::fit(base, len);
         for (w, word) in bits.iter_mut().enumerate() {
             let lo = w as u16 * 64;
             if len <= lo {

@@ -79,10 +79,10 @@
 //! see the same hole and pull it themselves), and skips a child whose latest
 //! buffer map shows the chunk. So a chunk is fetched twice only when a push
 //! was overtaken by its pull deadline, or across a parent change; such
-//! arrivals are recorded as duplicates ([`Record::ChunkArrived`]) and counted
+//! arrivals are recorded as duplicates ([`Record::ChunkArrived`](crate::peer::Record::ChunkArrived)) and counted
 //! per node ([`HybridStats`]).
 //!
-//! **Playback** uses the shared [`Player`]. A peer whose first chunks come by
+//! **Playback** uses the shared [`Player`](crate::playback::Player). A peer whose first chunks come by
 //! push starts, as in tree-push, at the first pushed chunk and waits for
 //! `startup_chunks` from there (they come by push), so its lag is the tree's.
 //! (Starting `startup_chunks` earlier and pulling the older part of the buffer
@@ -678,6 +678,9 @@ impl HybridPeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, HybridTimer>) {
+        if !Media::admit(seq, from, self.tree.is_source, &self.cfg.stream, cx) {
+            return;
+        }
         let now = cx.now;
         let wire_bits = self.cfg.chunk_wire_bits();
         let asked_at = self.mesh.on_chunk(from, seq, len, wire_bits, now);
@@ -940,6 +943,11 @@ mod tests {
         })
     }
 
+    /// The tests' clock starts here, so that the chunks they use (up to 40)
+    /// have been emitted by the stream's schedule (later chunks are dropped as
+    /// coming from the future).
+    const T0: Time = Time::from_secs(60);
+
     fn call(
         p: &mut HybridPeer,
         me: u32,
@@ -948,7 +956,7 @@ mod tests {
     ) -> Outbox<HybridTimer> {
         let mut rng = ChaCha8Rng::seed_from_u64(me as u64);
         let mut out = Outbox::default();
-        let mut cx = Ctx::new(now, PeerId(me), &mut rng, Time::ZERO, &mut out);
+        let mut cx = Ctx::new(T0 + now, PeerId(me), &mut rng, Time::ZERO, &mut out);
         f(p, &mut cx);
         out
     }

@@ -7,11 +7,17 @@
 //! Layers, bottom up:
 //! - [`time`], [`ids`]: integer nanoseconds, dense peer ids, chunk sequence numbers;
 //! - [`chunkmap`], [`playback`]: bitsets over chunks, the shared player model;
-//! - [`wire`]: the [`Msg`] enum of every protocol and its exact-length codec;
+//! - [`wire`]: the [`Msg`] enum, the [`ExtMsg`] envelope for a family's own
+//!   messages, and the exact-length codec;
 //! - [`peer`]: the [`Peer`] trait, [`Ctx`] and [`Outbox`], [`Record`]s for metrics;
 //! - [`tracker`], [`node`]: the bootstrap tracker and the node wrapper drivers hold;
-//! - [`sched`]: chunk schedulers; [`mesh`]: mesh-pull (CoolStreaming/DONet);
-//!   [`tree`], [`hybrid`], [`cdn`]: the other protocol families;
+//! - the protocol kit: [`media`] (chunk store, player, emission: every node),
+//!   [`meshcore`] (the partner-mesh core) and [`lanetree`] (the lane-tree
+//!   core), each steered by a family's policy; [`sched`]: chunk schedulers
+//!   with per-peer state behind one trait;
+//! - the families built from the kit: [`mesh`] (mesh-pull, CoolStreaming/DONet),
+//!   [`tree`] (tree-push, SplitStream stripes), [`hybrid`] (mTreebone and
+//!   GridMedia/Coolstreaming+ pull-push), [`cdn`] (client-server);
 //! - [`adversary`]: malicious behaviours and defences wrapped around any protocol;
 //! - [`prefetch`]: cache hints for the simulator's event loop;
 //! - [`params`]: the scenario parameter sections (`[protocol.<section>]`), defaults in one place.
@@ -39,6 +45,6 @@ pub mod wire;
 pub use chunkmap::ChunkMap;
 pub use ids::{PeerId, Seq};
 pub use node::Node;
-pub use peer::{Command, Ctx, Outbox, Peer, Record, StreamParams};
+pub use peer::{Command, Ctx, DropReason, Outbox, Peer, Record, StreamParams};
 pub use time::Time;
 pub use wire::{ExtCodec, ExtMsg, Msg};

@@ -10,8 +10,9 @@
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
-use crate::peer::{Ctx, Record, StreamParams};
+use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::{Player, PlayerAction, PlayerParams, SeqRing};
+use crate::time::Time;
 use crate::wire::{Msg, wire_bytes};
 
 /// Implements `From<Core>` for a family's timer enum, one line per wrapped
@@ -65,7 +66,37 @@ pub struct Arrival {
     pub late: bool,
 }
 
+/// How far ahead of a receiver's own view of the live point a sender's clock
+/// may be: over UDP every node maps a shared epoch to its own clock, so
+/// honest chunks and buffer maps can appear that much early. Anything beyond
+/// is dropped ([`Media::plausible`]).
+pub const MAX_CLOCK_SKEW: Time = Time::from_secs(5);
+
 impl Media {
+    /// Whether chunk `seq` can exist at `now`: emitted no later than
+    /// `now + MAX_CLOCK_SKEW` by the stream's schedule. Every number a
+    /// receiver takes from the wire is checked against this before it
+    /// touches its state (a chunk numbered `Seq::MAX` would otherwise slide
+    /// the chunk store past every real chunk).
+    pub fn plausible(seq: Seq, stream: &StreamParams, now: Time) -> bool {
+        stream.emission(seq) <= now + MAX_CLOCK_SKEW
+    }
+
+    /// Checks an incoming chunk before anything else sees it: a source takes
+    /// no chunks, and no chunk may be newer than the live point. Records the
+    /// drop and returns false when the chunk must be ignored.
+    pub fn admit<T>(seq: Seq, from: PeerId, is_source: bool, stream: &StreamParams, cx: &mut Ctx<'_, T>) -> bool {
+        let reason = if is_source {
+            DropReason::ChunkToSource
+        } else if !Self::plausible(seq, stream, cx.now) {
+            DropReason::FutureChunk
+        } else {
+            return true;
+        };
+        cx.record(Record::Dropped { from, reason });
+        false
+    }
+
     pub fn new(player: PlayerParams) -> Media {
         Media { have: SeqRing::default(), polluted: SeqRing::default(), newest: None, player: Player::new(player) }
     }

@@ -190,6 +190,9 @@ impl MeshPeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
+        if !Media::admit(seq, from, self.mesh.is_source, &self.cfg.stream, cx) {
+            return;
+        }
         let wire_bits = self.cfg.chunk_wire_bits();
         self.mesh.on_chunk(from, seq, len, wire_bits, cx.now);
         let a = self.media.arrival(seq, from, false, cx);

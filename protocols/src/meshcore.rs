@@ -25,7 +25,7 @@ use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::media::Media;
 use crate::mesh::MeshParams;
-use crate::peer::{Ctx, Record, StreamParams};
+use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
 use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
 use crate::time::Time;
@@ -583,6 +583,10 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             }
             Msg::BufferMap(map) => {
                 let now = cx.now;
+                if map.newest().is_some_and(|n| !Media::plausible(n, env.stream, now)) {
+                    cx.record(Record::Dropped { from, reason: DropReason::FutureMap });
+                    return None;
+                }
                 if let Some(p) = self.partner_mut(from) {
                     p.map = map;
                     p.heard_at = now;

@@ -86,6 +86,33 @@ pub enum Record {
         seq: Seq,
         from: PeerId,
     },
+    /// A well-formed message from `from` carried values no honest node sends
+    /// and was dropped before it touched the protocol's state.
+    Dropped {
+        from: PeerId,
+        reason: DropReason,
+    },
+}
+
+/// Why a protocol dropped a well-formed message ([`Record::Dropped`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// A chunk numbered beyond the live point (plus the clock-skew allowance).
+    FutureChunk,
+    /// A buffer map advertising chunks beyond the live point.
+    FutureMap,
+    /// A chunk sent to the source, which never takes chunks.
+    ChunkToSource,
+}
+
+impl DropReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::FutureChunk => "future-chunk",
+            DropReason::FutureMap => "future-map",
+            DropReason::ChunkToSource => "chunk-to-source",
+        }
+    }
 }
 
 /// What a protocol asks of its driver during one call.

@@ -47,7 +47,8 @@ impl SeqRing {
             return false;
         }
         if seq - self.lowest >= Self::SLOTS {
-            self.advance_to(seq + 1 - Self::SLOTS);
+            // `seq >= SLOTS` here, so this cannot overflow (even at `Seq::MAX`).
+            self.advance_to(seq - (Self::SLOTS - 1));
         }
         let w = (seq % Self::SLOTS) as usize / 64;
         let b = 1u64 << (seq % 64);

@@ -437,6 +437,9 @@ impl TreePeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, TreeTimer>) {
+        if !Media::admit(seq, from, self.tree.is_source, &self.cfg.stream, cx) {
+            return;
+        }
         let s = (seq % self.k()) as usize;
         let now = cx.now;
         if !self.tree.from_parent(s, from, now) && !self.tree.is_source {

@@ -715,11 +715,15 @@ impl<F: Protocol> Engine<F> {
         }
         slot.tx_count += 1;
         let n = slot.tx_count;
-        let prop = self.latency.latency(i, tx.to);
-        let lost = self.loss > 0.0 && {
-            let p_msg = 1.0 - (1.0 - self.loss).powi(tx.datagrams as i32);
-            rngs::unit(self.seed, Stream::Loss, i as u64, n) < p_msg
-        };
+        // A made-up destination (a hostile member list can name ids no node
+        // has) is lost in the core: the sender's link was used all the same.
+        let known = (tx.to as usize) < self.hot.len();
+        let prop = if known { self.latency.latency(i, tx.to) } else { Time::ZERO };
+        let lost = !known
+            || (self.loss > 0.0 && {
+                let p_msg = 1.0 - (1.0 - self.loss).powi(tx.datagrams as i32);
+                rngs::unit(self.seed, Stream::Loss, i as u64, n) < p_msg
+            });
         let deliver_at = match self.hot.get_mut(tx.to as usize) {
             Some(r) => {
                 let start = r.down_free.max(up_start + prop);
@@ -753,14 +757,17 @@ impl<F: Protocol> Engine<F> {
         self.traffic.delivered += bytes;
         self.collector.delivered(PeerId(to), bytes, msg.is_media());
         self.collector.learns(PeerId(to), PeerId(from));
+        // Address exposure counts real nodes only (a hostile list may name
+        // ids that no node has).
+        let n = self.hot.len();
         match &msg {
             Msg::PeerList { peers } | Msg::Gossip { peers } => {
-                for &p in peers {
+                for &p in peers.iter().filter(|p| p.index() < n) {
                     self.collector.learns(PeerId(to), p);
                 }
             }
             Msg::JoinAck { path, .. } | Msg::Heartbeat { path, .. } => {
-                for &p in path {
+                for &p in path.iter().filter(|p| p.index() < n) {
                     self.collector.learns(PeerId(to), p);
                 }
             }

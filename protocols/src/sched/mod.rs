@@ -21,7 +21,7 @@
 //!   `free_at` never moves backwards;
 //! - randomness comes only from the `rng` passed in (the peer's own stream).
 //!
-//! The five built-in rules are in [`builtin`]; an example of a stateful
+//! The five built-in rules are in [`mod@builtin`]; an example of a stateful
 //! scheduler written outside this crate is in `examples/` (docs/extending.md).
 
 pub mod builtin;
