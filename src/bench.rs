@@ -37,8 +37,9 @@ pub struct Args {
     /// Populations to run (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1_000u32, 10_000, 100_000])]
     pub peers: Vec<u32>,
-    /// Protocols to run (comma-separated): scenario files `<DIR>/<protocol>.toml`.
-    #[arg(long, value_delimiter = ',', default_values_t = ["mesh-pull".to_string(), "tree-push".to_string(), "hybrid".to_string()])]
+    /// Protocols to run (comma-separated): scenario files `<DIR>/<protocol>.toml`
+    /// [default: every registered family with such a file].
+    #[arg(long, value_delimiter = ',')]
     pub protocols: Vec<String>,
     /// Directory of the scale scenarios.
     #[arg(long, default_value = "scenarios/scale")]
@@ -78,7 +79,7 @@ const HEADER: &[&str] = &[
     "load1_after",
 ];
 
-pub fn main(a: Args) -> ExitCode {
+pub fn main(mut a: Args) -> ExitCode {
     if a.child {
         return child(&a);
     }
@@ -99,6 +100,15 @@ pub fn main(a: Args) -> ExitCode {
                 ExitCode::from(1)
             }
         };
+    }
+    if a.protocols.is_empty() {
+        let reg = sim::registry::current();
+        a.protocols = reg
+            .family_names()
+            .into_iter()
+            .filter(|p| scenario_path(&a.scenarios, p).is_file())
+            .map(str::to_string)
+            .collect();
     }
     if a.peers.is_empty() || a.protocols.is_empty() || a.peers.contains(&0) {
         eprintln!("error: --peers and --protocols need at least one value each, and populations must be positive");
@@ -191,9 +201,11 @@ pub fn main(a: Args) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Sort key of scale.csv rows: the three protocols of the issue first.
+/// Sort key of scale.csv rows: registered families in registration order
+/// (mesh-pull, tree-push, hybrid first), then others by name.
 fn order(r: &Row) -> (usize, &str, u32, f64) {
-    let rank = ["mesh-pull", "tree-push", "hybrid"].iter().position(|p| *p == r.protocol).unwrap_or(3);
+    let names = sim::registry::current().family_names().iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let rank = names.iter().position(|p| *p == r.protocol).unwrap_or(names.len());
     (rank, r.protocol.as_str(), r.peers, r.run.sim_s)
 }
 

@@ -16,42 +16,20 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use net::{Clock, Host, HostConfig, MediaSource, Role, Sinks};
-use protocols::cdn::CdnPeer;
-use protocols::hybrid::HybridPeer;
-use protocols::mesh::MeshPeer;
 use protocols::tracker::Tracker;
-use protocols::tree::TreePeer;
-use protocols::{Node, Peer, Time};
+use protocols::{Node, Peer, PeerId, Time};
+use sim::engine::Protocol;
+use sim::registry::Family;
 use sim::runner;
-use sim::scenario::{Positive, ProtocolName, Scenario};
+use sim::scenario::{Positive, Scenario};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleArg {
     Tracker,
     Source,
     Peer,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProtocolArg {
-    MeshPull,
-    TreePush,
-    Hybrid,
-    ClientServer,
-}
-
-impl ProtocolArg {
-    pub fn name(self) -> ProtocolName {
-        match self {
-            ProtocolArg::MeshPull => ProtocolName::MeshPull,
-            ProtocolArg::TreePush => ProtocolName::TreePush,
-            ProtocolArg::Hybrid => ProtocolName::Hybrid,
-            ProtocolArg::ClientServer => ProtocolName::ClientServer,
-        }
-    }
 }
 
 /// Run one real node (tracker, source or peer) over UDP.
@@ -72,9 +50,9 @@ pub struct Args {
     /// Scenario file for protocol, stream and player parameters.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Protocol (overrides the scenario's).
-    #[arg(long, value_enum)]
-    pub protocol: Option<ProtocolArg>,
+    /// Protocol family (overrides the scenario's): any registered family.
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// Media rate, kbps (overrides the scenario's).
     #[arg(long)]
     pub rate_kbps: Option<f64>,
@@ -151,8 +129,8 @@ pub fn scenario(a: &Args) -> Result<Scenario, String> {
         Some(p) => Scenario::load(p).map_err(|e| e.to_string())?.0,
         None => Scenario::parse("(flags)", "[peers]\ncount = 1\n").map_err(|e| e.to_string())?,
     };
-    if let Some(p) = a.protocol {
-        sc.protocol.name = p.name();
+    if let Some(p) = &a.protocol {
+        sc.protocol.name = family_name(p)?;
     }
     if let Some(r) = a.rate_kbps {
         sc.stream.rate_kbps = positive("--rate-kbps", r)?;
@@ -166,8 +144,17 @@ pub fn scenario(a: &Args) -> Result<Scenario, String> {
     Ok(sc)
 }
 
-pub fn main(a: Args) -> ExitCode {
-    match run(&a) {
+/// `--protocol NAME` checked against the installed registry.
+pub fn family_name(p: &str) -> Result<String, String> {
+    let reg = sim::registry::current();
+    match reg.find_family(p) {
+        Some(f) => Ok(f.name.to_string()),
+        None => Err(format!("--protocol {p}: unknown protocol; registered: {}", reg.family_names().join(", "))),
+    }
+}
+
+pub fn main(a: Args, reg: &crate::Registry) -> ExitCode {
+    match run(&a, reg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -176,7 +163,7 @@ pub fn main(a: Args) -> ExitCode {
     }
 }
 
-fn run(a: &Args) -> Result<(), String> {
+fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
     let sc = scenario(a)?;
     if !(0.0..=1.0).contains(&a.loss) {
         return Err(format!("--loss must be in [0, 1], not {}", a.loss));
@@ -248,25 +235,40 @@ fn run(a: &Args) -> Result<(), String> {
     let term = net::signals::term_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let clock = Clock::new(epoch_ns);
     let up_kbps = (a.up_kbps.round() as u64).min(u32::MAX as u64) as u32;
-    let is_source = role == Role::Source;
-    match sc.protocol.name {
-        ProtocolName::MeshPull => {
-            let c = Arc::new(runner::mesh_config(&sc));
-            go(cfg, socket, sinks, &clock, &term, role, || MeshPeer::new(c.clone(), is_source, up_kbps))
-        }
-        ProtocolName::TreePush => {
-            let c = Arc::new(runner::tree_config(&sc));
-            go(cfg, socket, sinks, &clock, &term, role, || TreePeer::new(c.clone(), is_source, up_kbps))
-        }
-        ProtocolName::Hybrid => {
-            let c = Arc::new(runner::hybrid_config(&sc));
-            go(cfg, socket, sinks, &clock, &term, role, || HybridPeer::new(c.clone(), is_source, up_kbps))
-        }
-        ProtocolName::ClientServer => {
-            let c = Arc::new(runner::cdn_config(&sc));
-            go(cfg, socket, sinks, &clock, &term, role, || CdnPeer::new(c.clone(), is_source, up_kbps))
-        }
-    }
+    let host = reg.host(&sc.protocol.name).ok_or_else(|| {
+        format!(
+            "protocol `{}` has no UDP host registered (register it with swarmlab::Registry::family)",
+            sc.protocol.name
+        )
+    })?;
+    host(&sc, HostRun { cfg, socket, sinks, clock: &clock, term: &term, role, up_kbps })
+}
+
+/// What [`host`] needs besides the scenario: the host's configuration,
+/// socket, sinks, clock, stop flag, role and upload.
+pub struct HostRun<'a> {
+    pub cfg: HostConfig,
+    pub socket: UdpSocket,
+    pub sinks: Sinks,
+    pub clock: &'a Clock,
+    pub term: &'a std::sync::atomic::AtomicBool,
+    pub role: Role,
+    pub up_kbps: u32,
+}
+
+/// Runs one node of a family over UDP (one function per family).
+pub type HostFn = fn(&Scenario, HostRun<'_>) -> Result<(), String>;
+
+/// The UDP node of family `F`: its engine protocol's source or peer (the
+/// simulator's node id is not known over UDP; ids come from the host's address
+/// book, so `F`'s nodes are given id 1 as the source and 2 as a peer).
+pub fn host<F: Family>(sc: &Scenario, h: HostRun<'_>) -> Result<(), String> {
+    let proto = F::build(sc);
+    let is_source = h.role == Role::Source;
+    let up_kbps = h.up_kbps;
+    go(h.cfg, h.socket, h.sinks, h.clock, h.term, h.role, || {
+        if is_source { proto.source(PeerId(1), up_kbps) } else { proto.peer(PeerId(2), up_kbps) }
+    })
 }
 
 fn go<P: Peer>(

@@ -54,9 +54,9 @@ pub struct Args {
     /// Output directory [default: swarmlab-out/<scenario>-validate-seed<seed>].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Protocol (overrides the scenario's, for the simulator and every real peer).
-    #[arg(long, value_enum)]
-    pub protocol: Option<crate::peer_cmd::ProtocolArg>,
+    /// Protocol family (overrides the scenario's, for the simulator and every real peer).
+    #[arg(long)]
+    pub protocol: Option<String>,
     /// Seconds between launching the first processes and the stream epoch.
     #[arg(long, default_value_t = 2.0)]
     pub lead_s: f64,
@@ -420,8 +420,14 @@ pub fn main(a: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Some(p) = a.protocol {
-        sc.protocol.name = p.name();
+    if let Some(p) = &a.protocol {
+        match crate::peer_cmd::family_name(p) {
+            Ok(name) => sc.protocol.name = name,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
     }
     if a.netns
         && let Err(e) = crate::netns::available()

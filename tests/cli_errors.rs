@@ -473,3 +473,54 @@ fn malformed_trace_line_is_named() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("line 3") && err.contains("`x`") && err.contains("churn.trace_file"), "{err}");
 }
+
+/// Names checked against the registry: an unknown section table, an unknown
+/// family or scheduler in a variant, and `peer --protocol`.
+#[test]
+fn unknown_protocol_section_names_the_registered_ones() {
+    let r = run_scenario("unknown_section", Some("[peers]\ncount = 10\n[protocol.gossip]\nfanout = 3\n"));
+    assert_scenario_error(
+        &r,
+        Some((3, 11)),
+        Some("protocol.gossip"),
+        &["unknown field `gossip`", "`name`", "`scheduler`", "`mesh`, `tree`, `hybrid`"],
+    );
+}
+
+#[test]
+fn unknown_family_and_scheduler_in_a_variant() {
+    let r = run_scenario("variant_family", Some("[peers]\ncount = 10\n[[variants]]\nprotocol = \"gossip\"\n"));
+    assert_scenario_error(
+        &r,
+        Some((4, 12)),
+        Some("variants.protocol"),
+        &["unknown variant `gossip`", "`mesh-pull`", "`tree-push`", "`hybrid`", "`client-server`"],
+    );
+    let r = run_scenario("variant_scheduler", Some("[peers]\ncount = 10\n[[variants]]\nscheduler = \"psychic\"\n"));
+    assert_scenario_error(&r, Some((4, 13)), Some("variants.scheduler"), &["unknown variant `psychic`", "`edf`"]);
+}
+
+#[test]
+fn a_cross_key_rule_points_at_its_key() {
+    let r = run_scenario(
+        "tree_timeouts",
+        Some("[peers]\ncount = 10\n[protocol.tree]\nheartbeat_interval_s = 2\nchild_timeout_s = 1.5\n"),
+    );
+    assert_scenario_error(
+        &r,
+        Some((5, 19)),
+        Some("protocol.tree.child_timeout_s"),
+        &["must be longer than heartbeat_interval_s (2 s)"],
+    );
+}
+
+#[test]
+fn peer_refuses_an_unregistered_protocol() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_swarmlab"))
+        .args(["peer", "--role", "peer", "--bind", "127.0.0.1:0", "--protocol", "gossip"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("--protocol gossip: unknown protocol") && err.contains("client-server"), "{err}");
+}

@@ -16,12 +16,17 @@
 //!   `protocols/src/<x>.rs`; a key with a default function must have a literal
 //!   default in the doc, and a required key must not.
 //!
+//! - The `[protocol]` part of the doc (between the `GENERATED` markers) is
+//!   generated from the registry's parameter types (`Registry::markdown`:
+//!   names, types, defaults, units and meanings come from `protocols::params`)
+//!   and must equal it; `SWARMLAB_UPDATE_DOCS=1 cargo test --test docs_sync`
+//!   rewrites it. The text scans below skip `protocol.*` keys.
+//!
 //! The scans are plain text scans of rustfmt-formatted code. When the code's
 //! layout changes so that they find nothing, the sanity checks below fail and
 //! say so.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 const DOC: &str = "docs/scenario.md";
 
@@ -286,6 +291,8 @@ fn code() -> Code {
     }
     let mut keys = BTreeMap::new();
     walk(&items, "Scenario", "", &mut keys);
+    // `[protocol]` is read through the registry; its part of the doc is generated.
+    keys.retain(|k: &Key, _| !is_protocol_key(&k.0));
     let mut tagged = Vec::new();
     for (k, leaf) in &keys {
         if k.1.is_none()
@@ -297,7 +304,41 @@ fn code() -> Code {
     Code { items, keys, text, tagged }
 }
 
+/// Keys of `[protocol]` (generated part of the doc).
+fn is_protocol_key(k: &str) -> bool {
+    k == "protocol" || k.starts_with("protocol.")
+}
+
 // ---------------------------------------------------------------- the doc
+
+const BEGIN: &str =
+    "<!-- GENERATED from the registry by tests/docs_sync.rs: edit the parameter types, not this part -->";
+const END: &str = "<!-- END GENERATED -->";
+
+/// The generated `[protocol]` part of the doc.
+fn generated() -> String {
+    sim::registry::Registry::builtins().markdown()
+}
+
+/// The doc's generated part equals the registry's markdown.
+fn check_generated(doc: &str, want: &str) -> Result<(), String> {
+    let (Some(b), Some(e)) = (doc.find(BEGIN), doc.find(END)) else {
+        return Err(format!("{DOC} lacks the markers {BEGIN} ... {END}"));
+    };
+    let have = doc[b + BEGIN.len()..e].trim();
+    if have == want.trim() {
+        return Ok(());
+    }
+    let line = have.lines().zip(want.trim().lines()).position(|(x, y)| x != y);
+    let (x, y) = match line {
+        Some(i) => (have.lines().nth(i).unwrap_or(""), want.trim().lines().nth(i).unwrap_or("")),
+        None => ("(the shorter one ends)", ""),
+    };
+    Err(format!(
+        "the [protocol] part of {DOC} is not the registry's: first difference\n  doc:  {x}\n  code: {y}\n\
+         rerun with SWARMLAB_UPDATE_DOCS=1 to regenerate it"
+    ))
+}
 
 struct Row {
     line: usize,
@@ -394,7 +435,10 @@ fn toml_keys(src: &str, tagged: &[(String, String)]) -> BTreeSet<Key> {
             if k == "model" {
                 model = Some(v.trim().trim_matches('"').to_string());
             }
-            pending.push(if table.is_empty() { k.to_string() } else { format!("{table}.{k}") });
+            let key = if table.is_empty() { k.to_string() } else { format!("{table}.{k}") };
+            // `[variants.params.<section>]` tables: one documented key, `variants.params`.
+            let key = if key.starts_with("variants.params.") { "variants.params".to_string() } else { key };
+            pending.push(key);
         }
     }
     flush(&table, &mut pending, &mut model, &mut keys);
@@ -406,7 +450,7 @@ fn toml_keys(src: &str, tagged: &[(String, String)]) -> BTreeSet<Key> {
 /// Documented keys == the code's keys.
 fn check_keys(doc: &str, code: &Code) -> Result<(), String> {
     let rows = doc_rows(doc, &code.tagged)?;
-    let documented: BTreeSet<&Key> = rows.keys().collect();
+    let documented: BTreeSet<&Key> = rows.keys().filter(|k| !is_protocol_key(&k.0)).collect();
     let accepted: BTreeSet<&Key> = code.keys.keys().collect();
     let mut errs = Vec::new();
     for k in accepted.difference(&documented) {
@@ -496,40 +540,11 @@ fn fn_body<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     Some(&text[open + 1..close])
 }
 
-/// `impl Default for <X>Params` field values in `protocols/src/<x>.rs`, in seconds for times.
-fn params_defaults(section: &str) -> BTreeMap<String, Vec<f64>> {
-    let mut out = BTreeMap::new();
-    let Ok(src) = std::fs::read_to_string(Path::new("protocols/src").join(format!("{section}.rs"))) else {
-        return out;
-    };
-    let mut cap = section.to_string();
-    cap[..1].make_ascii_uppercase();
-    let Some(start) = src.find(&format!("impl Default for {cap}Params")) else { return out };
-    let body = &src[start..];
-    let body = &body[..body.find("\n}").unwrap_or(body.len())];
-    for line in body.lines() {
-        let Some((name, value)) = line.trim().trim_end_matches(',').split_once(": ") else { continue };
-        let v = numbers(value);
-        let scaled = if value.contains("from_millis") {
-            v.iter().map(|x| x / 1000.0).collect()
-        } else if value.contains("from_micros") {
-            v.iter().map(|x| x / 1e6).collect()
-        } else {
-            v
-        };
-        if !scaled.is_empty() {
-            out.insert(name.trim().to_string(), scaled);
-        }
-    }
-    out
-}
-
 /// Documented defaults agree with the code; returns how many were compared.
 fn check_defaults(doc: &str, code: &Code) -> Result<usize, String> {
     let rows = doc_rows(doc, &code.tagged)?;
     let mut errs = Vec::new();
     let mut checked = 0;
-    let mut params: BTreeMap<String, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
     for (k, row) in &rows {
         let Some(leaf) = code.keys.get(k) else { continue };
         let lit = doc_literal(&row.default);
@@ -562,14 +577,6 @@ fn check_defaults(doc: &str, code: &Code) -> Result<usize, String> {
                 }
             }
         };
-        // Optional keys of `[protocol.<x>]` take their defaults from `<X>Params::default()`.
-        let expected = expected.or_else(|| {
-            let rest = k.0.strip_prefix("protocol.")?;
-            let (section, field) = rest.split_once('.')?;
-            let p = params.entry(section.to_string()).or_insert_with(|| params_defaults(section));
-            let v = p.get(field).or_else(|| p.get(field.strip_suffix("_s")?))?;
-            Some(Lit::Nums(v.clone()))
-        });
         if matches!(&leaf.field.default, Default_::Fn(_)) && lit.is_none() {
             errs.push(format!("{at}: the code has a default; write it as a TOML literal, e.g. `500`"));
         }
@@ -597,11 +604,38 @@ fn doc() -> String {
 fn the_code_scan_finds_the_scenario_format() {
     let c = code();
     // Sanity: if these fail, the scan no longer understands sim/src (fix the scan, not the doc).
-    for k in ["stream.rate_kbps", "peers.count", "peers.classes.share", "protocol.mesh.partners", "variants.label"] {
+    for k in ["stream.rate_kbps", "peers.count", "peers.classes.share", "churn.session", "variants.label"] {
         assert!(c.keys.contains_key(&(k.to_string(), None)), "the scan of sim/src lost `{k}`: {:?}", c.keys.keys());
     }
     assert!(c.keys.contains_key(&("network.latency.ms".into(), Some("constant".into()))));
     assert!(c.keys.len() > 50, "only {} keys found", c.keys.len());
+}
+
+#[test]
+fn the_protocol_part_is_generated_from_the_registry() {
+    let want = generated();
+    if std::env::var_os("SWARMLAB_UPDATE_DOCS").is_some() {
+        let doc = doc();
+        let (b, e) = (doc.find(BEGIN).expect("begin marker"), doc.find(END).expect("end marker"));
+        let new = format!("{}{BEGIN}\n\n{}\n\n{}", &doc[..b], want.trim(), &doc[e..]);
+        std::fs::write(DOC, new).expect("write docs/scenario.md");
+    }
+    check_generated(&doc(), &want).unwrap_or_else(|e| panic!("{e}"));
+    // Every section key of every registered section is in it, with its default.
+    for s in sim::registry::Registry::builtins().sections() {
+        for k in (s.keys)() {
+            let row = format!("| `protocol.{}.{}` | {} | {} |", s.name, k.name, k.type_text(), k.default_text());
+            assert!(want.contains(&row), "{row} missing from the generated part");
+        }
+    }
+    // A stale default is caught.
+    let stale = doc().replacen(
+        "| `protocol.mesh.partners` | whole number, 1 to 64 | `4` |",
+        "| `protocol.mesh.partners` | whole number, 1 to 64 | `5` |",
+        1,
+    );
+    assert_ne!(stale, doc(), "the protocol.mesh.partners row changed: update this test");
+    assert!(check_generated(&stale, &want).unwrap_err().contains("`5`"));
 }
 
 #[test]

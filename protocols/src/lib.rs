@@ -19,7 +19,8 @@
 //!   [`tree`] (tree-push, SplitStream stripes), [`hybrid`] (mTreebone and
 //!   GridMedia/Coolstreaming+ pull-push), [`cdn`] (client-server);
 //! - [`adversary`]: malicious behaviours and defences wrapped around any protocol;
-//! - [`prefetch`]: cache hints for the simulator's event loop.
+//! - [`prefetch`]: cache hints for the simulator's event loop;
+//! - [`params`]: the scenario parameter sections (`[protocol.<section>]`), defaults in one place.
 
 pub mod adversary;
 pub mod cdn;
@@ -31,6 +32,7 @@ pub mod media;
 pub mod mesh;
 pub mod meshcore;
 pub mod node;
+pub mod params;
 pub mod peer;
 pub mod playback;
 pub mod prefetch;

@@ -1,194 +1,19 @@
 //! Runs a scenario: builds the population, the network and the protocol, drives
 //! the engine to the end and returns the [`analysis::Report`].
 
-use std::sync::Arc;
-
 use analysis::{Report, RunInfo};
+use protocols::Time;
 use protocols::adversary::Defences;
-use protocols::cdn::{CdnConfig, CdnPeer};
-use protocols::hybrid::{HybridConfig, HybridPeer};
-use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
-use protocols::playback::PlayerParams;
-use protocols::tree::{TreeConfig, TreePeer};
-use protocols::{PeerId, StreamParams, Time};
 
 use crate::churn;
 use crate::engine::{Engine, Protocol};
+pub use crate::families::{
+    ClientServer, Hybrid, MeshPull, TreePush, cdn_config, hybrid_config, mesh_config, player_params, stream_params,
+    tree_config,
+};
 use crate::latency::LatencyModel;
-use crate::scenario::{ChurnModel, ProtocolName, Scenario};
-
-/// Mesh-pull as an engine protocol.
-pub struct MeshPull {
-    cfg: Arc<MeshConfig>,
-}
-
-impl Protocol for MeshPull {
-    type Peer = MeshPeer;
-    fn name(&self) -> String {
-        "mesh-pull".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
-        MeshPeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
-        MeshPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
-
-/// The client-server baseline as an engine protocol.
-pub struct ClientServer {
-    cfg: Arc<CdnConfig>,
-}
-
-impl Protocol for ClientServer {
-    type Peer = CdnPeer;
-    fn name(&self) -> String {
-        "client-server".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
-        CdnPeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
-        CdnPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
-
-/// Tree-push (single tree, or SplitStream multi-tree with `stripes > 1`) as an engine protocol.
-pub struct TreePush {
-    pub cfg: Arc<TreeConfig>,
-}
-
-impl Protocol for TreePush {
-    type Peer = TreePeer;
-    fn name(&self) -> String {
-        "tree-push".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
-        TreePeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> TreePeer {
-        TreePeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
-
-/// Tree-push configuration of a scenario (`[protocol.tree]`, defaults from
-/// [`protocols::tree::TreeParams::default`]; the player as for every protocol).
-pub fn tree_config(sc: &Scenario) -> TreeConfig {
-    let m = mesh_config(sc);
-    TreeConfig { stream: m.stream, player: m.player, tree: sc.protocol.tree.params(), tracker: PeerId(0) }
-}
-
-/// Hybrid tree/mesh (mTreebone treebone, or GridMedia / Coolstreaming+
-/// pull-push) as an engine protocol.
-pub struct Hybrid {
-    pub cfg: Arc<HybridConfig>,
-}
-
-impl Protocol for Hybrid {
-    type Peer = HybridPeer;
-    fn name(&self) -> String {
-        "hybrid".into()
-    }
-    fn source(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
-        HybridPeer::new(self.cfg.clone(), true, up_kbps)
-    }
-    fn peer(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
-        HybridPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-}
-
-/// Hybrid configuration of a scenario: `[protocol.hybrid]` (defaults from
-/// [`protocols::hybrid::HybridParams::default`]), the mesh of `[protocol.mesh]`
-/// with mTreebone's 0.5 s buffer maps unless `buffer_map_interval_s` is set,
-/// the timers of `[protocol.tree]`, the scenario's scheduler and player. The
-/// expected session is `expected_session_s`, else the mean session of the
-/// churn model (Poisson: `session_mean_s`; trace: the mean of the sessions
-/// that end), else 300 s.
-pub fn hybrid_config(sc: &Scenario) -> HybridConfig {
-    let m = mesh_config(sc);
-    let mut mesh = m.mesh.clone();
-    if sc.protocol.mesh.buffer_map_interval_s.is_none() {
-        mesh.buffer_map_interval = Time::from_millis(500);
-    }
-    let hy = &sc.protocol.hybrid;
-    let expected_session = match (hy.expected_session_s, sc.churn.model) {
-        (Some(s), _) => Time::from_secs_f64(s.0),
-        (None, ChurnModel::Poisson) => Time::from_secs_f64(sc.churn.session_mean_s.0),
-        (None, ChurnModel::Trace) => {
-            let ended: Vec<f64> =
-                sc.churn.trace.iter().filter_map(|r| r.leave_s.map(|l| (l - r.join_s).max(0.0))).collect();
-            if ended.is_empty() {
-                HybridConfig::DEFAULT_SESSION
-            } else {
-                Time::from_secs_f64(ended.iter().sum::<f64>() / ended.len() as f64)
-            }
-        }
-        (None, ChurnModel::None) => HybridConfig::DEFAULT_SESSION,
-    };
-    HybridConfig {
-        stream: m.stream,
-        player: m.player,
-        mesh,
-        tree: sc.protocol.tree.params(),
-        hybrid: hy.params(),
-        scheduler: m.scheduler,
-        tracker: PeerId(0),
-        expected_session,
-    }
-}
-
-/// Client-server configuration of a scenario.
-pub fn cdn_config(sc: &Scenario) -> CdnConfig {
-    CdnConfig::new(stream_params(sc), mesh_config(sc).player, PeerId(0), PeerId(1))
-}
-
-/// Stream parameters of a scenario.
-pub fn stream_params(sc: &Scenario) -> StreamParams {
-    StreamParams {
-        rate_bps: (sc.stream.rate_kbps.0 * 1000.0).round() as u64,
-        chunk_duration: Time::from_secs_f64(sc.stream.chunk_s.0),
-    }
-}
-
-/// Mesh configuration of a scenario (defaults from [`MeshParams::default`]).
-pub fn mesh_config(sc: &Scenario) -> MeshConfig {
-    let d = MeshParams::default();
-    let m = &sc.protocol.mesh;
-    let u = |v: &Option<toml::Spanned<u32>>, d: usize| v.as_ref().map_or(d, |x| *x.get_ref() as usize);
-    let t = |v: Option<crate::scenario::Positive>, d: Time| v.map_or(d, |x| Time::from_secs_f64(x.0));
-    let partners = u(&m.partners, d.partners);
-    let mesh = MeshParams {
-        partners,
-        partners_max: u(&m.partners_max, d.partners_max.max(partners)),
-        window: u(&m.window, d.window as usize) as u16,
-        buffer_map_interval: t(m.buffer_map_interval_s, d.buffer_map_interval),
-        schedule_interval: t(m.schedule_interval_s, d.schedule_interval),
-        gossip_interval: t(m.gossip_interval_s, d.gossip_interval),
-        refresh_interval: t(m.refresh_interval_s, d.refresh_interval),
-        mcache_size: u(&m.mcache_size, d.mcache_size),
-        partner_timeout: t(m.partner_timeout_s, d.partner_timeout),
-        // Switching the defence off: requests wait as long as their partner stays.
-        request_timeout: if sc.defence.request_timeout {
-            t(m.request_timeout_s, d.request_timeout)
-        } else {
-            Time(u64::MAX / 4)
-        },
-        underperform_ratio: m.underperform_ratio.map_or(d.underperform_ratio, |x| x.0),
-        max_upload_backlog: t(m.max_upload_backlog_s, d.max_upload_backlog),
-        urgent_window: d.urgent_window,
-        tracker_list_size: d.tracker_list_size,
-        tracker_refresh: d.tracker_refresh,
-    };
-    let stream = stream_params(sc);
-    let startup_chunks = (sc.player.startup_s.0 / sc.stream.chunk_s.0).ceil().max(1.0) as u32;
-    MeshConfig {
-        stream,
-        player: PlayerParams { startup_chunks, startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0) },
-        mesh,
-        scheduler: protocols::sched::builtin(sc.protocol.scheduler.as_str()).expect("a built-in scheduler"),
-        tracker: PeerId(0),
-    }
-}
+use crate::registry;
+use crate::scenario::Scenario;
 
 /// Options of one run that do not come from the scenario file.
 #[derive(Clone, Debug)]
@@ -197,25 +22,20 @@ pub struct RunOptions {
     pub seed: u64,
 }
 
-/// Runs `sc` to its end. `progress` is called with the simulated time now and then.
+/// Runs `sc` to its end with its family from the installed registry
+/// ([`registry::current`]). `progress` is called with the simulated time now and then.
+///
+/// # Panics
+/// When the scenario's family is not registered: parse and run with the same registry.
 pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time)) -> Report {
-    match sc.protocol.name {
-        ProtocolName::MeshPull => {
-            let proto = MeshPull { cfg: Arc::new(mesh_config(sc)) };
-            run_with(proto, sc, opts, progress)
-        }
-        ProtocolName::ClientServer => {
-            let proto = ClientServer { cfg: Arc::new(cdn_config(sc)) };
-            run_with(proto, sc, opts, progress)
-        }
-        ProtocolName::TreePush => {
-            let proto = TreePush { cfg: Arc::new(tree_config(sc)) };
-            run_with(proto, sc, opts, progress)
-        }
-        ProtocolName::Hybrid => {
-            let proto = Hybrid { cfg: Arc::new(hybrid_config(sc)) };
-            run_with(proto, sc, opts, progress)
-        }
+    let reg = registry::current();
+    match reg.find_family(&sc.protocol.name) {
+        Some(f) => (f.run)(sc, opts, progress),
+        None => panic!(
+            "protocol `{}` is not in the installed registry ({}): parse and run with the same registry",
+            sc.protocol.name,
+            reg.family_names().join(", ")
+        ),
     }
 }
 
@@ -323,10 +143,7 @@ pub fn defences(sc: &Scenario) -> Defences {
         score_min_requests: d.score_min_requests.as_ref().map_or(base.score_min_requests, |x| *x.get_ref()),
         score_min_ratio: d.score_min_ratio.map_or(base.score_min_ratio, |x| x.0),
         ban: d.ban_s.map_or(base.ban, |x| Time::from_secs_f64(x.0)),
-        stripes: match sc.protocol.name {
-            ProtocolName::TreePush | ProtocolName::Hybrid => protocols::tree::MAX_STRIPES as u8,
-            ProtocolName::MeshPull | ProtocolName::ClientServer => 0,
-        },
+        stripes: registry::current().find_family(&sc.protocol.name).map_or(0, |f| (f.stripes)(sc)),
         stream: base.stream,
         window: mesh_config(sc).mesh.window,
     }

@@ -6,16 +6,24 @@
 //! beside it (see `docs` in the README and `scenarios/*.toml`); unknown keys are
 //! errors. Every error names the file, line, column and key, the bad value and
 //! what is allowed ([`ScenarioError`]); nothing here panics on bad input.
+//!
+//! `[protocol]` is read against the installed registry
+//! ([`crate::registry::current`]): family and scheduler names, and each
+//! `[protocol.<section>]` (and `[variants.params.<section>]`) table by its
+//! registered parameter type (`protocols::params`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
+use protocols::params::{Count, HybridModeName, HybridSection, MeshSection, ParamCtx, Params, TreeSection};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use crate::latency::LatencySpec;
+use crate::registry::{self, AnySection, Registry, Seg};
 
 macro_rules! checked_f64 {
     ($(#[$doc:meta])* $name:ident, $ok:expr, $expect:literal) => {
@@ -311,30 +319,57 @@ pub struct VariantSpec {
     pub label: Option<String>,
     /// Protocol family.
     #[serde(default)]
-    pub protocol: Option<ProtocolName>,
+    pub protocol: Option<FamilyName>,
     /// Chunk scheduler.
     #[serde(default)]
     pub scheduler: Option<SchedulerName>,
-    /// Tree-push stripes (`protocol.tree.stripes`).
+    /// Tree-push stripes (`protocol.tree.stripes`, 1 to 64).
     #[serde(default)]
-    pub stripes: Option<Spanned<u32>>,
+    pub stripes: Option<Count<1, 64>>,
     /// Hybrid mode (`protocol.hybrid.mode`).
     #[serde(default)]
     pub mode: Option<HybridModeName>,
     /// Defences of this variant (replaces `[defence]` wholesale).
     #[serde(default)]
     pub defence: Option<DefenceSpec>,
+    /// `[variants.params.<section>]`: keys of registered sections this
+    /// variant changes; the others keep the scenario's `[protocol.<section>]`.
+    #[serde(default)]
+    pub params: Option<VariantParams>,
 }
 
-impl SchedulerName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SchedulerName::Donet => "donet",
-            SchedulerName::Random => "random",
-            SchedulerName::RarestFirst => "rarest-first",
-            SchedulerName::Edf => "edf",
-            SchedulerName::LatestUseful => "latest-useful",
+/// A variant's `[variants.params]`: tables named after registered sections.
+/// Names are checked while deserializing; [`Scenario::parse`] reads the
+/// values (each by its section type, with located errors) and merges them
+/// over the scenario's sections.
+#[derive(Clone, Debug, Default)]
+pub struct VariantParams {
+    /// Section tables written, in file order.
+    written: Vec<String>,
+    /// The variant's effective sections: the scenario's, with its keys applied.
+    pub sections: Sections,
+    /// `key=value` of every key written, in key order (for the default label).
+    pub changes: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for VariantParams {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = VariantParams;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "tables named after registered sections")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<VariantParams, A::Error> {
+                let mut p = VariantParams::default();
+                while let Some(k) = map.next_key_seed(ProtocolKey { names: false })? {
+                    map.next_value::<de::IgnoredAny>()?;
+                    p.written.push(k);
+                }
+                Ok(p)
+            }
         }
+        d.deserialize_map(V)
     }
 }
 
@@ -343,23 +378,36 @@ impl Scenario {
     pub fn with_variant(&self, v: &VariantSpec) -> (Scenario, String) {
         let mut sc = self.clone();
         sc.variants.clear();
-        if let Some(p) = v.protocol {
-            sc.protocol.name = p;
+        if let Some(p) = &v.protocol {
+            sc.protocol.name = p.0.clone();
         }
-        if let Some(s) = v.scheduler {
-            sc.protocol.scheduler = s;
+        if let Some(s) = &v.scheduler {
+            sc.protocol.scheduler = s.0.clone();
         }
-        if let Some(k) = &v.stripes {
-            sc.protocol.tree.stripes = Some(k.clone());
+        if let Some(p) = &v.params {
+            for (name, value) in p.sections.iter() {
+                sc.protocol.sections.0.insert(name.to_string(), value.clone_box());
+            }
+        }
+        if let Some(k) = v.stripes {
+            let mut t: TreeSection = sc.protocol.section();
+            t.stripes = k;
+            sc.protocol.set_section(t);
         }
         if let Some(m) = v.mode {
-            sc.protocol.hybrid.mode = Some(m);
+            let mut h: HybridSection = sc.protocol.section();
+            h.mode = m;
+            sc.protocol.set_section(h);
         }
         if let Some(d) = &v.defence {
             sc.defence = d.clone();
         }
         let label = v.label.clone().unwrap_or_else(|| {
             let mut l = sc.variant_label();
+            for c in v.params.iter().flat_map(|p| &p.changes) {
+                l.push('+');
+                l.push_str(c);
+            }
             if let Some(d) = &v.defence {
                 for (on, name) in [
                     (d.integrity, "+integrity"),
@@ -380,20 +428,13 @@ impl Scenario {
         (sc, label)
     }
 
-    /// `protocol/scheduler` for pull-based protocols, the protocol name otherwise.
+    /// The label of the scenario's protocol choice in comparisons, from its
+    /// family (`mesh-pull/donet`, `tree-push/k=4`, `hybrid/treebone/donet`,
+    /// `client-server`).
     pub fn variant_label(&self) -> String {
-        match self.protocol.name {
-            ProtocolName::MeshPull => format!("{}/{}", self.protocol.name.as_str(), self.protocol.scheduler.as_str()),
-            ProtocolName::TreePush => match self.protocol.tree.stripes.as_ref().map(|k| *k.get_ref()) {
-                Some(k) if k > 1 => format!("tree-push/k={k}"),
-                _ => "tree-push".to_string(),
-            },
-            ProtocolName::Hybrid => format!(
-                "hybrid/{}/{}",
-                self.protocol.hybrid.mode.unwrap_or_default().as_str(),
-                self.protocol.scheduler.as_str()
-            ),
-            _ => self.protocol.name.as_str().to_string(),
+        match registry::current().find_family(&self.protocol.name) {
+            Some(f) => (f.label)(self),
+            None => self.protocol.name.clone(),
         }
     }
 }
@@ -650,200 +691,162 @@ fn d_zero_frac() -> Fraction {
     Fraction(0.0)
 }
 
-/// Protocol families.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProtocolName {
-    #[default]
-    MeshPull,
-    ClientServer,
-    TreePush,
-    /// Hybrid tree/mesh (`[protocol.hybrid]`: treebone or pull-push).
-    Hybrid,
-}
-
-impl ProtocolName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProtocolName::MeshPull => "mesh-pull",
-            ProtocolName::ClientServer => "client-server",
-            ProtocolName::TreePush => "tree-push",
-            ProtocolName::Hybrid => "hybrid",
-        }
-    }
-}
-
-/// Chunk schedulers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SchedulerName {
-    #[default]
-    Donet,
-    Random,
-    RarestFirst,
-    Edf,
-    LatestUseful,
-}
-
-/// `[protocol]`: which protocol runs, with its parameters.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[protocol]`: which family runs with which scheduler, and every
+/// registered `[protocol.<section>]` table (defaults for those not written).
+/// Names are checked against the installed registry ([`registry::current`])
+/// while deserializing; the sections are parsed by their registered types in
+/// [`Scenario::parse`].
+#[derive(Clone, Debug)]
 pub struct ProtocolSpec {
-    /// Protocol family (default `mesh-pull`).
-    #[serde(default)]
-    pub name: ProtocolName,
-    /// Chunk scheduler for pull-based protocols (default `donet`).
-    #[serde(default)]
-    pub scheduler: SchedulerName,
-    /// `[protocol.mesh]`: mesh-pull parameters.
-    #[serde(default)]
-    pub mesh: MeshSpec,
-    /// `[protocol.tree]`: tree-push parameters (hybrid uses their timers too).
-    #[serde(default)]
-    pub tree: TreeSpec,
-    /// `[protocol.hybrid]`: hybrid tree/mesh parameters.
-    #[serde(default)]
-    pub hybrid: HybridSpec,
+    /// Protocol family (default: the first registered, `mesh-pull`).
+    pub name: String,
+    /// Chunk scheduler for pull-based protocols (default: the first registered, `donet`).
+    pub scheduler: String,
+    /// Every registered section, by name.
+    pub sections: Sections,
+    /// Sections written in the file, in file order.
+    written: Vec<String>,
 }
 
-/// Hybrid modes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HybridModeName {
-    /// mTreebone: a push tree of stable peers, mesh pull for gaps.
-    #[default]
-    Treebone,
-    /// GridMedia / Coolstreaming+: pull first, then pushed substreams.
-    PullPush,
-}
-
-impl HybridModeName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HybridModeName::Treebone => "treebone",
-            HybridModeName::PullPush => "pull-push",
+impl Default for ProtocolSpec {
+    fn default() -> Self {
+        let reg = registry::current();
+        ProtocolSpec {
+            name: reg.family_names().first().map_or(String::new(), |n| n.to_string()),
+            scheduler: reg.scheduler_names().first().map_or(String::new(), |n| n.to_string()),
+            sections: Sections::defaults(&reg),
+            written: Vec::new(),
         }
     }
 }
 
-/// `[protocol.hybrid]`: hybrid tree/mesh parameters (defaults and meanings in
-/// `protocols::hybrid`; every key is optional). The mesh part uses
-/// `[protocol.mesh]` (buffer maps every 0.5 s unless `buffer_map_interval_s`
-/// is set), the push part the timers of `[protocol.tree]`.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HybridSpec {
-    /// `treebone` (default) or `pull-push`.
-    pub mode: Option<HybridModeName>,
-    /// Treebone: stable (may be interior) once age >= this x expected session (default 0.75; 0 to 10).
-    pub stable_fraction: Option<NonNegative>,
-    /// Expected session length, seconds (default: `churn.session_mean_s` with
-    /// Poisson churn, the mean trace session with a trace, 300 without churn).
-    pub expected_session_s: Option<Positive>,
-    /// A chunk expected by push is pulled only this long before its deadline (default 3).
-    pub pull_margin_s: Option<Positive>,
-    /// Pull-push: substreams K (default 4; 1 to 64, at most the window).
-    pub substreams: Option<Spanned<u32>>,
-    /// Pull-push: drop a parent trailing a partner by this many chunks of the substream (default 2; 1 to 64).
-    pub reselect_threshold: Option<Spanned<u32>>,
-    /// Pull-push: do not ask a refusing or dropped partner again for this long (default 10).
-    pub subscribe_cooldown_s: Option<Positive>,
-}
+impl ProtocolSpec {
+    /// Section `P` (its defaults when `P` is not registered).
+    pub fn section<P: Params>(&self) -> P {
+        self.sections.get::<P>().cloned().unwrap_or_default()
+    }
 
-impl HybridSpec {
-    /// The hybrid parameters, defaults from `protocols::hybrid::HybridParams::default`.
-    pub fn params(&self) -> protocols::hybrid::HybridParams {
-        use protocols::hybrid::{HybridMode, HybridParams};
-        let d = HybridParams::default();
-        let t = |v: Option<Positive>, d: protocols::Time| v.map_or(d, |x| protocols::Time::from_secs_f64(x.0));
-        HybridParams {
-            mode: match self.mode.unwrap_or_default() {
-                HybridModeName::Treebone => HybridMode::Treebone,
-                HybridModeName::PullPush => HybridMode::PullPush,
-            },
-            stable_fraction: self.stable_fraction.map_or(d.stable_fraction, |x| x.0),
-            pull_margin: t(self.pull_margin_s, d.pull_margin),
-            substreams: self.substreams.as_ref().map_or(d.substreams, |x| *x.get_ref()),
-            reselect_threshold: self.reselect_threshold.as_ref().map_or(d.reselect_threshold, |x| *x.get_ref()),
-            subscribe_cooldown: t(self.subscribe_cooldown_s, d.subscribe_cooldown),
-        }
+    /// Replaces section `P`.
+    pub fn set_section<P: Params>(&mut self, p: P) {
+        self.sections.0.insert(P::SECTION.to_string(), Box::new(p));
     }
 }
 
-/// `[protocol.tree]`: tree-push parameters (defaults and meanings in
-/// `protocols::tree`; every key is optional).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TreeSpec {
-    /// Stripes k: 1 = single tree (default), k > 1 = SplitStream multi-tree (1 to 64).
-    pub stripes: Option<Spanned<u32>>,
-    /// Parent -> child heartbeat and child -> parent keep-alive period (default 1).
-    pub heartbeat_interval_s: Option<Positive>,
-    /// Silence after which a child declares its parent lost (default 3).
-    pub parent_timeout_s: Option<Positive>,
-    /// Silence after which a parent drops a child (default 3).
-    pub child_timeout_s: Option<Positive>,
-    /// A Join unanswered this long counts as refused (default 1).
-    pub join_timeout_s: Option<Positive>,
-    /// Back-off before a new round of joins (default 1).
-    pub join_retry_s: Option<Positive>,
-    /// Joins per round before backing off (default 16).
-    pub max_join_attempts: Option<Spanned<u32>>,
-    /// Nodes named in a redirect (default 8).
-    pub redirect_max: Option<Spanned<u32>>,
-    /// Deepest position in a tree, the source at depth 0 (default 32, at most 63).
-    pub max_depth: Option<Spanned<u32>>,
-    /// Cap on stripe-children per node (default 64).
-    pub max_slots: Option<Spanned<u32>>,
-    /// After the first chunk, wait at most this long for the other stripes (default 5).
-    pub start_wait_s: Option<Positive>,
-    /// An unserved peer starts its player at the live point after this (default 15).
-    pub live_start_after_s: Option<Positive>,
-    /// Members asked of the tracker (default 20).
-    pub tracker_list_size: Option<Spanned<u32>>,
-}
+/// Parsed `[protocol.<section>]` values by section name.
+#[derive(Debug, Default)]
+pub struct Sections(BTreeMap<String, Box<dyn AnySection>>);
 
-impl TreeSpec {
-    /// The tree parameters, defaults from `protocols::tree::TreeParams::default`.
-    pub fn params(&self) -> protocols::tree::TreeParams {
-        let d = protocols::tree::TreeParams::default();
-        let u = |v: &Option<Spanned<u32>>, d: u32| v.as_ref().map_or(d, |x| *x.get_ref());
-        let t = |v: Option<Positive>, d: protocols::Time| v.map_or(d, |x| protocols::Time::from_secs_f64(x.0));
-        protocols::tree::TreeParams {
-            stripes: u(&self.stripes, d.stripes),
-            heartbeat_interval: t(self.heartbeat_interval_s, d.heartbeat_interval),
-            parent_timeout: t(self.parent_timeout_s, d.parent_timeout),
-            child_timeout: t(self.child_timeout_s, d.child_timeout),
-            join_timeout: t(self.join_timeout_s, d.join_timeout),
-            join_retry: t(self.join_retry_s, d.join_retry),
-            max_join_attempts: u(&self.max_join_attempts, d.max_join_attempts),
-            redirect_max: u(&self.redirect_max, d.redirect_max),
-            max_depth: u(&self.max_depth, d.max_depth),
-            max_slots: u(&self.max_slots, d.max_slots),
-            start_wait: t(self.start_wait_s, d.start_wait),
-            live_start_after: t(self.live_start_after_s, d.live_start_after),
-            tracker_list_size: u(&self.tracker_list_size, d.tracker_list_size as u32) as u16,
-            tracker_refresh: d.tracker_refresh,
-        }
+impl Clone for Sections {
+    fn clone(&self) -> Self {
+        Sections(self.0.iter().map(|(k, v)| (k.clone(), v.clone_box())).collect())
     }
 }
 
-/// `[protocol.mesh]`: mesh-pull parameters (defaults from `protocols::mesh`).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MeshSpec {
-    pub partners: Option<Spanned<u32>>,
-    pub partners_max: Option<Spanned<u32>>,
-    pub window: Option<Spanned<u32>>,
-    pub buffer_map_interval_s: Option<Positive>,
-    pub schedule_interval_s: Option<Positive>,
-    pub gossip_interval_s: Option<Positive>,
-    pub refresh_interval_s: Option<Positive>,
-    pub mcache_size: Option<Spanned<u32>>,
-    pub partner_timeout_s: Option<Positive>,
-    pub request_timeout_s: Option<Positive>,
-    pub underperform_ratio: Option<Fraction>,
-    pub max_upload_backlog_s: Option<Positive>,
+impl Sections {
+    /// Every section of `reg` at its defaults.
+    pub fn defaults(reg: &Registry) -> Sections {
+        Sections(reg.sections().iter().map(|e| (e.name.to_string(), e.default_value())).collect())
+    }
+
+    /// Section `P`, when present.
+    pub fn get<P: Params>(&self) -> Option<&P> {
+        self.0.get(P::SECTION).and_then(|v| v.as_any().downcast_ref::<P>())
+    }
+
+    /// A section by name.
+    pub fn get_dyn(&self, name: &str) -> Option<&dyn AnySection> {
+        self.0.get(name).map(|b| &**b)
+    }
+
+    /// Every section, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &dyn AnySection)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), &**v))
+    }
+}
+
+impl<'de> Deserialize<'de> for ProtocolSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ProtocolVisitor)
+    }
+}
+
+struct ProtocolVisitor;
+
+/// A key of `[protocol]` (`name`, `scheduler` or a registered section) or of
+/// `[variants.params]` (a registered section, `names: false`), checked while
+/// deserializing the key so an error points at it.
+struct ProtocolKey {
+    names: bool,
+}
+
+impl<'de> de::DeserializeSeed<'de> for ProtocolKey {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        let k = String::deserialize(d)?;
+        let reg = registry::current();
+        if (self.names && (k == "name" || k == "scheduler")) || reg.find_section(&k).is_some() {
+            return Ok(k);
+        }
+        let sections: Vec<String> = reg.section_names().iter().map(|n| format!("`{n}`")).collect();
+        let sections = if sections.is_empty() { "none".to_string() } else { sections.join(", ") };
+        Err(de::Error::custom(if self.names {
+            format!("unknown field `{k}`, expected `name`, `scheduler` or a registered section table: {sections}")
+        } else {
+            format!("unknown section `{k}`, expected a registered section table: {sections}")
+        }))
+    }
+}
+
+struct NameSeed(fn(&Registry) -> Vec<&str>);
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed {
+    type Value = String;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        let reg = registry::current();
+        registry::checked_name(d, &(self.0)(&reg))
+    }
+}
+
+impl<'de> de::Visitor<'de> for ProtocolVisitor {
+    type Value = ProtocolSpec;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a [protocol] table")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ProtocolSpec, A::Error> {
+        let mut spec = ProtocolSpec::default();
+        while let Some(k) = map.next_key_seed(ProtocolKey { names: true })? {
+            match k.as_str() {
+                "name" => spec.name = map.next_value_seed(NameSeed(Registry::family_names))?,
+                "scheduler" => spec.scheduler = map.next_value_seed(NameSeed(Registry::scheduler_names))?,
+                _ => {
+                    // Parsed by its registered type in `Scenario::parse`.
+                    map.next_value::<de::IgnoredAny>()?;
+                    spec.written.push(k);
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// A family name checked against the installed registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyName(pub String);
+
+impl<'de> Deserialize<'de> for FamilyName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        registry::checked_name(d, &registry::current().family_names()).map(FamilyName)
+    }
+}
+
+/// A scheduler name checked against the installed registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerName(pub String);
+
+impl<'de> Deserialize<'de> for SchedulerName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        registry::checked_name(d, &registry::current().scheduler_names()).map(SchedulerName)
+    }
 }
 
 /// `[player]`: playback (identical for every protocol).
@@ -1006,6 +1009,40 @@ impl ScenarioError {
     }
 }
 
+/// The span of the value at a dotted path of the document (`protocol`,
+/// `tree`, `stripes`), when written there.
+fn value_span(src: &str, path: &[Seg<'_>]) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(src).ok()?;
+    let mut value: &DeValue<'_> = &DeValue::Table(root.get_ref().clone());
+    let mut span = None;
+    for seg in path {
+        let next = match (seg, value) {
+            (Seg::Key(name), DeValue::Table(t)) => {
+                t.iter().find(|(k, _)| k.get_ref().as_ref() == *name).map(|(_, v)| v)
+            }
+            (Seg::Index(i), DeValue::Array(a)) => a.get(*i),
+            _ => None,
+        }?;
+        span = Some(next.span());
+        value = next.get_ref();
+    }
+    span
+}
+
+/// A section's cross-key error at the key it names (its value when written,
+/// else the section's header), with the dotted key.
+fn param_error(file: &str, src: &str, section: &str, key: &str, message: String) -> ScenarioError {
+    let dotted = if key.is_empty() { format!("protocol.{section}") } else { format!("protocol.{section}.{key}") };
+    let span = (!key.is_empty())
+        .then(|| value_span(src, &[Seg::Key("protocol"), Seg::Key(section), Seg::Key(key)]))
+        .flatten()
+        .or_else(|| src.find(&format!("[protocol.{section}]")).map(|s| s..s + 1));
+    let mut e = ScenarioError::at(file, src, span, message);
+    e.key = Some(dotted);
+    e
+}
+
 impl Scenario {
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
@@ -1051,10 +1088,55 @@ impl Scenario {
                     .to_string(),
             });
         }
-        let sc: Scenario =
+        let mut sc: Scenario =
             toml::from_str(src).map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
-        sc.validate(file, src)?;
+        // Second pass: each written `[protocol.<section>]` by its registered
+        // type, from the whole document so that error spans stay in place.
+        let reg = registry::current();
+        for name in std::mem::take(&mut sc.protocol.written) {
+            if let Some(entry) = reg.find_section(&name) {
+                let v =
+                    entry.parse(src).map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+                sc.protocol.sections.0.insert(name, v);
+            }
+        }
+        sc.read_variant_params(file, src, &reg)?;
+        sc.validate(file, src, &reg)?;
         Ok(sc)
+    }
+
+    /// Reads every `[variants.params.<section>]`: its values by the section's
+    /// type (located errors), then the variant's effective section, the
+    /// scenario's with those keys replaced.
+    fn read_variant_params(&mut self, file: &str, src: &str, reg: &Registry) -> Result<(), ScenarioError> {
+        if self.variants.iter().all(|v| v.params.is_none()) {
+            return Ok(());
+        }
+        let doc: toml::Table =
+            toml::from_str(src).map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+        let table = |v: Option<&toml::Value>| v.and_then(toml::Value::as_table).cloned().unwrap_or_default();
+        let variants = doc.get("variants").and_then(toml::Value::as_array).cloned().unwrap_or_default();
+        for (i, v) in self.variants.iter_mut().enumerate() {
+            let Some(p) = &mut v.params else { continue };
+            let over = table(variants.get(i).and_then(|t| t.get("params")));
+            for name in std::mem::take(&mut p.written) {
+                let Some(entry) = reg.find_section(&name) else { continue };
+                let path = [Seg::Key("variants"), Seg::Index(i), Seg::Key("params"), Seg::Key(&name)];
+                entry
+                    .parse_at(src, &path)
+                    .map_err(|e| ScenarioError::at(file, src, e.span(), e.message().to_string()))?;
+                let mut merged = table(doc.get("protocol").and_then(|t| t.get(&name)));
+                for (k, val) in table(over.get(&name)) {
+                    p.changes.push(format!("{k}={val}"));
+                    merged.insert(k, val);
+                }
+                let value = entry
+                    .from_table(merged)
+                    .map_err(|e| ScenarioError::at(file, src, None, e.message().to_string()))?;
+                p.sections.0.insert(name, value);
+            }
+        }
+        Ok(())
     }
 
     fn validate_attacks(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
@@ -1160,7 +1242,7 @@ impl Scenario {
         self.attack.iter().find(|a| a.kind == AttackKind::Sybil).map(|a| a.victim.as_ref().map_or(2, |v| *v.get_ref()))
     }
 
-    fn validate(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
+    fn validate(&self, file: &str, src: &str, reg: &Registry) -> Result<(), ScenarioError> {
         let err = |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
         if !(1..=10_000).contains(self.reps.get_ref()) {
             return err(
@@ -1248,58 +1330,44 @@ impl Scenario {
             let span = src.find("[network.latency]").map(|s| s..s + 1);
             return Err(ScenarioError::at(file, src, span, m));
         }
-        let m = &self.protocol.mesh;
-        let range = |v: &Option<Spanned<u32>>, lo: u32, hi: u32, what: &str| -> Result<(), ScenarioError> {
-            if let Some(v) = v
-                && !(lo..=hi).contains(v.get_ref())
-            {
-                return Err(ScenarioError::at(
-                    file,
-                    src,
-                    Some(v.span()),
-                    format!("invalid value {}: {what} must be between {lo} and {hi}", v.get_ref()),
-                ));
+        // Cross-key rules of every registered section, against the stream and the window.
+        let window_chunks = self.protocol.section::<MeshSection>().window.0;
+        let ctx = ParamCtx {
+            stream: protocols::StreamParams {
+                rate_bps: (self.stream.rate_kbps.0 * 1000.0).round() as u64,
+                chunk_duration: protocols::Time::from_secs_f64(self.stream.chunk_s.0),
+            },
+            window_chunks,
+        };
+        for entry in reg.sections() {
+            let Some(v) = self.protocol.sections.get_dyn(entry.name) else { continue };
+            if let Err(pe) = entry.validate(v, &ctx) {
+                return Err(param_error(file, src, entry.name, pe.key, pe.message));
             }
-            Ok(())
-        };
-        range(&m.partners, 1, 64, "partners")?;
-        range(&m.partners_max, 1, 256, "partners_max")?;
-        range(&m.window, 1, protocols::ChunkMap::CAPACITY as u32, "the buffer-map window (chunks)")?;
-        range(&m.mcache_size, 1, 4096, "mcache_size")?;
-        if let (Some(p), Some(pm)) = (&m.partners, &m.partners_max)
-            && pm.get_ref() < p.get_ref()
-        {
-            return err(pm.span(), format!("partners_max ({}) must be >= partners ({})", pm.get_ref(), p.get_ref()));
         }
-        let tr = &self.protocol.tree;
-        range(&tr.stripes, 1, protocols::tree::MAX_STRIPES, "stripes")?;
-        range(&tr.max_join_attempts, 1, 1000, "max_join_attempts")?;
-        range(&tr.redirect_max, 1, protocols::wire::MAX_PEERS_PER_MSG as u32, "redirect_max")?;
-        range(&tr.max_depth, 1, protocols::wire::MAX_PEERS_PER_MSG as u32 - 1, "max_depth")?;
-        range(&tr.max_slots, 1, 4096, "max_slots")?;
-        range(&tr.tracker_list_size, 1, protocols::wire::MAX_PEERS_PER_MSG as u32, "tracker_list_size")?;
-        // Cross-key rules (stripes vs the window, timeouts vs the heartbeat).
-        let stream = protocols::StreamParams {
-            rate_bps: (self.stream.rate_kbps.0 * 1000.0).round() as u64,
-            chunk_duration: protocols::Time::from_secs_f64(self.stream.chunk_s.0),
-        };
-        let window_chunks = m.window.as_ref().map_or(120, |w| *w.get_ref());
-        if let Err(msg) = tr.params().validate(&stream, window_chunks) {
-            let span = match &tr.stripes {
-                Some(k) if msg.starts_with("stripes") => Some(k.span()),
-                _ => src.find("[protocol.tree]").map(|s| s..s + 1),
-            };
-            return Err(ScenarioError::at(file, src, span, format!("protocol.tree: {msg}")));
-        }
-        let hy = &self.protocol.hybrid;
-        range(&hy.substreams, 1, protocols::hybrid::MAX_SUBSTREAMS, "substreams")?;
-        range(&hy.reselect_threshold, 1, 64, "reselect_threshold")?;
-        if let Err(msg) = hy.params().validate(&stream, window_chunks) {
-            let span = match &hy.substreams {
-                Some(k) if msg.starts_with("substreams") => Some(k.span()),
-                _ => src.find("[protocol.hybrid]").map(|s| s..s + 1),
-            };
-            return Err(ScenarioError::at(file, src, span, format!("protocol.hybrid: {msg}")));
+        for (i, variant) in self.variants.iter().enumerate() {
+            let Some(p) = &variant.params else { continue };
+            let mut ctx = ctx.clone();
+            if let Some(m) = p.sections.get::<MeshSection>() {
+                ctx.window_chunks = m.window.0;
+            }
+            // Every section as this variant runs it (its own, else the scenario's).
+            for entry in reg.sections() {
+                let name = entry.name;
+                let Some(v) = p.sections.get_dyn(name).or_else(|| self.protocol.sections.get_dyn(name)) else {
+                    continue;
+                };
+                if let Err(pe) = entry.validate(v, &ctx) {
+                    let path =
+                        [Seg::Key("variants"), Seg::Index(i), Seg::Key("params"), Seg::Key(name), Seg::Key(pe.key)];
+                    let span = value_span(src, &path)
+                        .or_else(|| value_span(src, &path[..4]))
+                        .or_else(|| value_span(src, &path[..3]));
+                    let mut e = ScenarioError::at(file, src, span, pe.message);
+                    e.key = Some(format!("variants.params.{name}.{}", pe.key).trim_end_matches('.').to_string());
+                    return Err(e);
+                }
+            }
         }
         let class_names: Vec<String> = match &self.peers.classes {
             None => vec!["default".into()],
@@ -1350,22 +1418,8 @@ impl Scenario {
                 );
             }
         }
-        for v in &self.variants {
-            if let Some(k) = &v.stripes
-                && !(1..=protocols::tree::MAX_STRIPES).contains(k.get_ref())
-            {
-                return err(
-                    k.span(),
-                    format!(
-                        "invalid value {}: stripes must be between 1 and {}",
-                        k.get_ref(),
-                        protocols::tree::MAX_STRIPES
-                    ),
-                );
-            }
-        }
         let startup_chunks = (self.player.startup_s.0 / self.stream.chunk_s.0).ceil();
-        let window = m.window.as_ref().map_or(120, |w| *w.get_ref()) as f64;
+        let window = window_chunks as f64;
         if startup_chunks > window {
             return Err(ScenarioError::at(
                 file,
@@ -1531,7 +1585,9 @@ mod tests {
     fn minimal_scenario_takes_defaults() {
         let s = parse("[peers]\ncount = 10\n").unwrap();
         assert_eq!(s.stream.rate_kbps.0, 500.0);
-        assert_eq!(s.protocol.name, ProtocolName::MeshPull);
+        assert_eq!(s.protocol.name, "mesh-pull");
+        assert_eq!(s.protocol.scheduler, "donet");
+        assert_eq!(s.protocol.section::<MeshSection>(), MeshSection::default());
         assert_eq!(s.seed, 1);
     }
 
@@ -1581,8 +1637,8 @@ mod tests {
              substreams = 8\npull_margin_s = 2\n",
         )
         .unwrap();
-        assert_eq!(s.protocol.name, ProtocolName::Hybrid);
-        let p = s.protocol.hybrid.params();
+        assert_eq!(s.protocol.name, "hybrid");
+        let p = s.protocol.section::<HybridSection>().to_params();
         assert_eq!((p.mode, p.substreams), (protocols::hybrid::HybridMode::PullPush, 8));
         assert_eq!(p.pull_margin, protocols::Time::from_secs(2));
         assert_eq!(s.variant_label(), "hybrid/pull-push/donet");
@@ -1595,9 +1651,77 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("protocol.hybrid.substreams"));
         assert!(e.message.contains("between 1 and 6"), "{e}");
         let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nstable_fraction = 11\n").unwrap_err();
-        assert!(e.message.contains("stable_fraction") && e.message.contains("between 0 and 10"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("protocol.hybrid.stable_fraction"));
+        assert!(e.message.contains("between 0 and 10"), "{e}");
         let e = parse("[peers]\ncount = 10\n[protocol.hybrid]\nmode = \"tree\"\n").unwrap_err();
         assert!(e.message.contains("treebone") && e.message.contains("pull-push"), "{e}");
+    }
+
+    #[test]
+    fn protocol_names_and_sections_are_checked_against_the_registry() {
+        let e = parse("[peers]\ncount = 10\n[protocol]\nscheduler = \"fifo\"\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_deref()), (Some(4), Some(13), Some("protocol.scheduler")));
+        assert!(e.message.contains("`fifo`") && e.message.contains("`latest-useful`"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.gossip]\nfanout = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("unknown field `gossip`") && e.message.contains("`mesh`, `tree`, `hybrid`"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[[variants]]\nprotocol = \"gossip\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("variants.protocol"));
+        assert!(e.message.contains("`client-server`"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.tree]\nheartbeat_interval_s = 4\nparent_timeout_s = 3.5\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(5), Some("protocol.tree.parent_timeout_s")), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.tree]\nheartbeat_interval_s = 4\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("protocol.tree.parent_timeout_s")), "{e}");
+        let e = parse("[peers]\ncount = 10\n[protocol.mesh]\npartners = 9\npartners_max = 8\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(5), Some(16)), "{e}");
+        assert!(e.message.contains("must be >= partners (9)"), "{e}");
+    }
+
+    #[test]
+    fn variants_override_sections_and_labels_come_from_the_family() {
+        let s = parse(
+            "[peers]\ncount = 10\n[protocol]\nscheduler = \"edf\"\n[[variants]]\nprotocol = \"tree-push\"\nstripes = 4\n\
+             [[variants]]\nprotocol = \"hybrid\"\nmode = \"pull-push\"\n[[variants]]\n",
+        )
+        .unwrap();
+        let labels: Vec<String> = s.variants.iter().map(|v| s.with_variant(v).1).collect();
+        assert_eq!(labels, ["tree-push/k=4", "hybrid/pull-push/edf", "mesh-pull/edf"]);
+        let (tree, _) = s.with_variant(&s.variants[0]);
+        assert_eq!(tree.protocol.section::<TreeSection>().stripes.0, 4);
+        let e = parse("[peers]\ncount = 10\n[[variants]]\nstripes = 65\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("variants.stripes"));
+        assert!(e.message.contains("between 1 and 64"), "{e}");
+    }
+
+    #[test]
+    fn variants_change_any_section_key() {
+        let s = parse(
+            "[peers]\ncount = 10\n[protocol.tree]\njoin_retry_s = 3\n\
+             [[variants]]\nprotocol = \"tree-push\"\n[variants.params.tree]\nstripes = 2\nmax_depth = 9\n\
+             [[variants]]\nprotocol = \"tree-push\"\nlabel = \"plain\"\n",
+        )
+        .unwrap();
+        let (v0, l0) = s.with_variant(&s.variants[0]);
+        assert_eq!(l0, "tree-push/k=2+max_depth=9+stripes=2", "changes in key order");
+        let t = v0.protocol.section::<TreeSection>();
+        assert_eq!((t.stripes.0, t.max_depth.0, t.join_retry_s.0), (2, 9, 3.0), "the scenario's other keys stay");
+        let (v1, l1) = s.with_variant(&s.variants[1]);
+        assert_eq!((l1.as_str(), v1.protocol.section::<TreeSection>().stripes.0), ("plain", 1));
+
+        let e = parse("[peers]\ncount = 10\n[[variants]]\n[variants.params.tree]\nstripes = 0\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_deref()), (Some(5), Some(11), Some("variants.params.tree.stripes")));
+        assert!(e.message.contains("between 1 and 64"), "{e}");
+        let e = parse("[peers]\ncount = 10\n[[variants]]\n[variants.params.gossip]\nx = 1\n").unwrap_err();
+        assert!(e.message.contains("unknown section `gossip`") && e.message.contains("`hybrid`"), "{e}");
+        // Cross-key rules hold per variant, with the variant's window.
+        let e = parse(
+            "[peers]\ncount = 10\n[protocol.tree]\nstripes = 16\n[[variants]]\n[[variants]]\n\
+             [variants.params.mesh]\nwindow = 12\nschedule_interval_s = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(7), Some("variants.params.tree.stripes")), "{e}");
+        assert!(e.message.contains("between 1 and 12"), "{e}");
     }
 
     #[test]

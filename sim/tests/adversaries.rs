@@ -22,12 +22,29 @@ fn go(sc: &Scenario) -> Report {
     run(sc, &RunOptions { name: "adversaries".into(), seed: sc.seed }, &mut |_, _| {})
 }
 
-const PROTOCOLS: [&str; 4] = [
-    "name = \"mesh-pull\"",
-    "name = \"tree-push\"",
-    "name = \"hybrid\"\n[protocol.hybrid]\nmode = \"pull-push\"",
-    "name = \"hybrid\"\n[protocol.hybrid]\nmode = \"treebone\"",
-];
+/// `[protocol]` bodies of every registered family (each hybrid mode on its
+/// own), except the client-server baseline: its peers receive from the
+/// source only, so no peer-side attack reaches them.
+fn protocols() -> Vec<String> {
+    let mut out = Vec::new();
+    for name in sim::registry::current().family_names() {
+        match name {
+            "client-server" => {}
+            "hybrid" => {
+                for m in protocols::params::HybridModeName::ALL {
+                    out.push(format!("name = \"hybrid\"\n[protocol.hybrid]\nmode = \"{}\"", m.as_str()));
+                }
+            }
+            _ => out.push(format!("name = \"{name}\"")),
+        }
+    }
+    assert!(out.len() >= 4, "{out:?}");
+    out
+}
+
+/// The families the single-protocol tests below are about.
+const MESH: &str = "name = \"mesh-pull\"";
+const TREE: &str = "name = \"tree-push\"";
 
 fn behaviour_count(r: &Report, name: &str) -> usize {
     let i = protocols::adversary::Behaviour::NAMES.iter().position(|n| *n == name).expect("known behaviour") as u8;
@@ -37,7 +54,7 @@ fn behaviour_count(r: &Report, name: &str) -> usize {
 #[test]
 fn integrity_keeps_every_corrupted_chunk_from_being_played_in_every_protocol() {
     let attack = "[[attack]]\nkind = \"polluter\"\nshare = 0.3\n";
-    for p in PROTOCOLS {
+    for p in &protocols() {
         let open = go(&scenario(p, attack));
         assert_eq!(behaviour_count(&open, "polluter"), 18, "{p}: 30% of 60 peers");
         let played = open.get("polluted_played").unwrap();
@@ -56,7 +73,7 @@ fn integrity_keeps_every_corrupted_chunk_from_being_played_in_every_protocol() {
 #[test]
 fn blacklisting_ejects_polluters_faster_than_the_protocol_alone() {
     let attack = "[[attack]]\nkind = \"polluter\"\nshare = 0.3\n";
-    let p = PROTOCOLS[0];
+    let p = MESH;
     let open = go(&scenario(p, attack));
     let defended = go(&scenario(p, &format!("{attack}[defence]\nintegrity = true\nblacklist = true\n")));
     let (a, b) = (open.get("ejected_share").unwrap(), defended.get("ejected_share").unwrap());
@@ -68,7 +85,7 @@ fn blacklisting_ejects_polluters_faster_than_the_protocol_alone() {
 #[test]
 fn free_riders_and_withholders_upload_no_media_in_any_protocol() {
     for kind in ["free-rider", "withholder"] {
-        for p in PROTOCOLS {
+        for p in &protocols() {
             let r = go(&scenario(p, &format!("[[attack]]\nkind = \"{kind}\"\nshare = 0.3\n")));
             let attackers: Vec<_> = r.peers.iter().filter(|(_, s)| s.behaviour != 0).collect();
             assert_eq!(attackers.len(), 18, "{kind} {p}");
@@ -90,8 +107,8 @@ fn scoring_ejects_map_liars_sooner_and_more_often() {
     // deliver nothing); liars deliver part of what they are asked, so only
     // the request-fulfilment score catches them quickly.
     let attack = "[[attack]]\nkind = \"map-liar\"\nshare = 0.2\n";
-    let open = go(&scenario(PROTOCOLS[0], attack));
-    let scored = go(&scenario(PROTOCOLS[0], &format!("{attack}[defence]\nscoring = true\n")));
+    let open = go(&scenario(MESH, attack));
+    let scored = go(&scenario(MESH, &format!("{attack}[defence]\nscoring = true\n")));
     let (a, b) = (open.get("ejected_share").unwrap(), scored.get("ejected_share").unwrap());
     assert!(b > a, "ejected share {b} with scoring vs {a} without");
     let (a, b) = (open.get("eject_time_p50").unwrap(), scored.get("eject_time_p50").unwrap());
@@ -101,15 +118,15 @@ fn scoring_ejects_map_liars_sooner_and_more_often() {
 #[test]
 fn request_timeouts_are_what_keeps_withholders_from_stalling_the_mesh() {
     let attack = "[[attack]]\nkind = \"withholder\"\nshare = 0.2\n";
-    let with = go(&scenario(PROTOCOLS[0], attack));
-    let without = go(&scenario(PROTOCOLS[0], &format!("{attack}[defence]\nrequest_timeout = false\n")));
+    let with = go(&scenario(MESH, attack));
+    let without = go(&scenario(MESH, &format!("{attack}[defence]\nrequest_timeout = false\n")));
     let (a, b) = (with.get("continuity_honest").unwrap(), without.get("continuity_honest").unwrap());
     assert!(a > b + 0.05, "honest continuity {a} with request timeouts vs {b} without");
 }
 
 #[test]
 fn sybils_surround_their_victim_and_are_counted_exactly() {
-    let r = go(&scenario(PROTOCOLS[0], "[[attack]]\nkind = \"sybil\"\ncount = 12\nvictim = 5\n"));
+    let r = go(&scenario(MESH, "[[attack]]\nkind = \"sybil\"\ncount = 12\nvictim = 5\n"));
     assert_eq!(behaviour_count(&r, "sybil"), 12);
     let victim = r.peers.iter().find(|(id, _)| *id == 5).expect("victim present");
     assert_eq!(victim.1.behaviour, 0, "the victim is honest");
@@ -118,7 +135,7 @@ fn sybils_surround_their_victim_and_are_counted_exactly() {
 
 #[test]
 fn capacity_liars_get_more_children_than_their_upload_allows() {
-    let p = PROTOCOLS[1];
+    let p = TREE;
     let open = go(&scenario(p, ""));
     let lied = go(&scenario(p, "[[attack]]\nkind = \"capacity-liar\"\nshare = 0.3\nfactor = 20\n"));
     // Liars advertise 20x their upload: placed high with many children they
@@ -129,7 +146,7 @@ fn capacity_liars_get_more_children_than_their_upload_allows() {
 
 #[test]
 fn the_same_seed_gives_the_same_attackers_and_results() {
-    let sc = scenario(PROTOCOLS[0], "[[attack]]\nkind = \"polluter\"\nshare = 0.2\non_s = 10\noff_s = 10\n");
+    let sc = scenario(MESH, "[[attack]]\nkind = \"polluter\"\nshare = 0.2\non_s = 10\noff_s = 10\n");
     let (a, b) = (go(&sc), go(&sc));
     assert_eq!(analysis::output::summary_csv(&a), analysis::output::summary_csv(&b));
     assert_eq!(analysis::output::peers_csv(&a), analysis::output::peers_csv(&b));

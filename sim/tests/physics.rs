@@ -1,6 +1,6 @@
 //! Physics of the simulator: no protocol may beat the theoretical bounds, bytes
 //! are conserved, and runs are deterministic. Every protocol family is run
-//! through the same checks (`PROTOCOLS`).
+//! through the same checks (`protocols()`, from the registry).
 
 use analysis::Report;
 use analysis::collector::NodeRole;
@@ -12,10 +12,14 @@ use sim::latency::{LatencyModel, LatencySpec};
 use sim::runner::{RunOptions, run};
 use sim::scenario::Scenario;
 
-/// Every protocol the scenario format knows; each physics test runs them all.
+/// Every registered protocol family; each physics test runs them all.
 /// Tree-push runs as a 4-stripe multi-tree: in a single tree a peer whose
 /// upload is below the stream rate cannot forward at all.
-const PROTOCOLS: &[&str] = &["mesh-pull", "client-server", "tree-push", "hybrid"];
+fn protocols() -> Vec<String> {
+    let names: Vec<String> = sim::registry::current().family_names().iter().map(|n| n.to_string()).collect();
+    assert!(names.len() >= 4, "the built-in families are registered: {names:?}");
+    names
+}
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("physics.toml", text).expect("valid test scenario");
@@ -35,7 +39,7 @@ fn continuity_never_beats_the_r_max_bound() {
     let body = "duration_s = 240\n[stream]\nrate_kbps = 500\n[source]\nup_kbps = 1000\n\
                 [peers]\ncount = 60\njoin_window_s = 5\n\
                 [[peers.classes]]\nshare = 1.0\nup_kbps = 300\ndown_kbps = 4000\n";
-    for proto in PROTOCOLS {
+    for proto in &protocols() {
         let r = run_text(&with_protocol(body, proto), 1);
         let bound = r.get("continuity_bound").expect("bound");
         // r_max = min(1000, (1000 + 60 x 300) / 60) = 316.7 kbps -> bound 0.633
@@ -64,7 +68,7 @@ fn no_chunk_reaches_everyone_faster_than_store_and_forward_doubling() {
                 [peers]\ncount = 63\njoin_window_s = 2\n\
                 [[peers.classes]]\nshare = 1.0\nup_kbps = 2000\ndown_kbps = 20000\n\
                 [network.latency]\nmodel = \"constant\"\nms = 10\n";
-    for proto in PROTOCOLS {
+    for proto in &protocols() {
         let r = run_text(&with_protocol(body, proto), 3);
         let ratio = r.get("diffusion_bound_ratio_min").expect("some chunk diffused");
         assert!(ratio >= 1.0, "{proto}: a chunk diffused faster than the bound allows (ratio {ratio})");
@@ -77,7 +81,7 @@ fn bytes_are_conserved_under_churn_and_loss() {
     let body = "duration_s = 150\n[peers]\ncount = 80\n\
                 [churn]\nmodel = \"poisson\"\narrival_rate_per_s = 0.5\nsession_mean_s = 60\n\
                 [network]\nloss = 0.002\n";
-    for proto in PROTOCOLS {
+    for proto in &protocols() {
         let r = run_text(&with_protocol(body, proto), 5);
         let t = r.info.traffic;
         assert!(t.conserved(), "{proto}: {t:?}");
@@ -94,7 +98,7 @@ fn runs_are_deterministic_across_repeats_and_threads() {
     let body = "duration_s = 60\n[peers]\ncount = 40\n\
                 [churn]\nmodel = \"poisson\"\narrival_rate_per_s = 0.2\nsession_mean_s = 40\n\
                 [network]\nloss = 0.001\n[network.latency]\nmodel = \"coordinates\"\n";
-    for proto in PROTOCOLS {
+    for proto in &protocols() {
         let text = with_protocol(body, proto);
         let bytes = |r: &Report| (analysis::output::summary_csv(r), analysis::output::peers_csv(r));
         let a = bytes(&run_text(&text, 9));
