@@ -217,16 +217,10 @@ pub struct HybridParams {
     pub subscribe_cooldown: Time,
 }
 
+/// The defaults live in one place, the scenario section ([`HybridSection`](crate::params::hybrid::HybridSection)).
 impl Default for HybridParams {
     fn default() -> Self {
-        HybridParams {
-            mode: HybridMode::Treebone,
-            stable_fraction: 0.75,
-            pull_margin: Time::from_secs(3),
-            substreams: 4,
-            reselect_threshold: 2,
-            subscribe_cooldown: Time::from_secs(10),
-        }
+        crate::params::hybrid::HybridSection::default().to_params()
     }
 }
 

@@ -81,25 +81,10 @@ pub struct MeshParams {
     pub tracker_refresh: Time,
 }
 
+/// The defaults live in one place, the scenario section ([`MeshSection`](crate::params::mesh::MeshSection)).
 impl Default for MeshParams {
     fn default() -> Self {
-        MeshParams {
-            partners: 4,
-            partners_max: 8,
-            window: 120,
-            buffer_map_interval: Time::from_secs(1),
-            schedule_interval: Time::from_millis(500),
-            gossip_interval: Time::from_secs(5),
-            refresh_interval: Time::from_secs(10),
-            mcache_size: 32,
-            partner_timeout: Time::from_secs(5),
-            request_timeout: Time::from_secs(1),
-            underperform_ratio: 0.25,
-            max_upload_backlog: Time::from_secs(1),
-            urgent_window: Time::from_secs(3),
-            tracker_list_size: 20,
-            tracker_refresh: Time::from_secs(30),
-        }
+        crate::params::mesh::MeshSection::default().to_params()
     }
 }
 

@@ -181,24 +181,10 @@ pub struct TreeParams {
     pub tracker_refresh: Time,
 }
 
+/// The defaults live in one place, the scenario section ([`TreeSection`](crate::params::tree::TreeSection)).
 impl Default for TreeParams {
     fn default() -> Self {
-        TreeParams {
-            stripes: 1,
-            heartbeat_interval: Time::from_secs(1),
-            parent_timeout: Time::from_secs(3),
-            child_timeout: Time::from_secs(3),
-            join_timeout: Time::from_secs(1),
-            join_retry: Time::from_secs(1),
-            max_join_attempts: 16,
-            redirect_max: 8,
-            max_depth: 32,
-            max_slots: 64,
-            start_wait: Time::from_secs(5),
-            live_start_after: Time::from_secs(15),
-            tracker_list_size: 20,
-            tracker_refresh: Time::from_secs(30),
-        }
+        crate::params::tree::TreeSection::default().to_params()
     }
 }
 

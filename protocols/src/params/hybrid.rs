@@ -127,8 +127,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_are_the_runtime_defaults() {
-        assert_eq!(HybridSection::default().to_params(), HybridParams::default());
+    fn the_substream_cap_is_what_a_stripe_byte_and_the_docs_allow() {
         assert_eq!(crate::hybrid::MAX_SUBSTREAMS, 64);
     }
 

@@ -92,11 +92,6 @@ mod tests {
     use crate::params::SectionDoc;
 
     #[test]
-    fn defaults_are_the_runtime_defaults() {
-        assert_eq!(format!("{:?}", MeshSection::default().to_params()), format!("{:?}", MeshParams::default()));
-    }
-
-    #[test]
     fn partners_max_follows_partners_unless_set() {
         let s = MeshSection { partners: Count(12), ..Default::default() };
         assert_eq!(s.to_params().partners_max, 12);
