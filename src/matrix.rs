@@ -1,6 +1,7 @@
 //! Variants x seeds in parallel with a progress bar: `compare` and `run --reps`.
 //!
-//! The same jobs in the same order as `sim::runner::run_matrix` (every
+//! The same jobs in the same order as `sim::runner::run_matrix` (both take
+//! them from `sim::runner::matrix_jobs`: every
 //! variant of the scenario, or its own protocol, times seeds `seed ..
 //! seed + reps - 1`), each an independent deterministic run, so the reports
 //! do not depend on the thread count. What this adds is what the terminal
@@ -30,13 +31,7 @@ pub fn run(
     threads: Option<u32>,
     quiet: bool,
 ) -> Result<Matrix, String> {
-    let variants: Vec<(Scenario, String)> = if sc.variants.is_empty() {
-        vec![(sc.clone(), sc.variant_label())]
-    } else {
-        sc.variants.iter().map(|v| sc.with_variant(v)).collect()
-    };
-    let jobs: Vec<(usize, u64)> =
-        (0..variants.len()).flat_map(|v| (0..reps as u64).map(move |k| (v, seed.wrapping_add(k)))).collect();
+    let (variants, jobs) = runner::matrix_jobs(sc, seed, reps);
 
     // Progress: per job, thousandths of its simulated duration done.
     let done: Arc<Vec<AtomicU64>> = Arc::new(jobs.iter().map(|_| AtomicU64::new(0)).collect());

@@ -184,19 +184,28 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
     analysis::report::build(collector, info)
 }
 
+/// The variants of `sc` (its `[[variants]]` applied, or `sc` alone when it
+/// lists none) with their labels, and the jobs of a matrix run: `(variant
+/// index, seed)` for seeds `seed .. seed + reps`, variant-major. Every driver
+/// of a matrix (this module, the CLI's progress-showing one) uses this order.
+#[allow(clippy::type_complexity)]
+pub fn matrix_jobs(sc: &Scenario, seed: u64, reps: u32) -> (Vec<(Scenario, String)>, Vec<(usize, u64)>) {
+    let variants: Vec<(Scenario, String)> = if sc.variants.is_empty() {
+        vec![(sc.clone(), sc.variant_label())]
+    } else {
+        sc.variants.iter().map(|v| sc.with_variant(v)).collect()
+    };
+    let jobs = (0..variants.len()).flat_map(|v| (0..reps as u64).map(move |k| (v, seed.wrapping_add(k)))).collect();
+    (variants, jobs)
+}
+
 /// Runs every `[[variants]]` entry of `sc` (or `sc` alone when it lists none)
 /// with `reps` seeds each (`seed`, `seed + 1`, ...), on the same population,
 /// network and seeds for every variant. Jobs run in parallel; results come back
 /// grouped by variant in file order and by seed, whatever the thread count.
 pub fn run_matrix(sc: &Scenario, name: &str, seed: u64, reps: u32) -> Vec<(String, Vec<Report>)> {
     use rayon::prelude::*;
-    let variants: Vec<(Scenario, String)> = if sc.variants.is_empty() {
-        vec![(sc.clone(), sc.variant_label())]
-    } else {
-        sc.variants.iter().map(|v| sc.with_variant(v)).collect()
-    };
-    let jobs: Vec<(usize, u64)> =
-        (0..variants.len()).flat_map(|v| (0..reps as u64).map(move |k| (v, seed.wrapping_add(k)))).collect();
+    let (variants, jobs) = matrix_jobs(sc, seed, reps);
     let reports: Vec<Report> = jobs
         .par_iter()
         .map(|&(v, s)| run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s }, &mut |_, _| {}))
