@@ -183,7 +183,7 @@ rule_for() {
         compare/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml) echo manifest ;;
         reference/runs.csv) echo reference ;;
         scale/scale.csv) echo scale ;;
-        scale/scale.png|scale/scale.svg) echo "skip:plot of wall time and peak RSS (timings)" ;;
+        scale/scale.png|scale/scale.svg|scale/scale.pdf) echo "skip:plot of wall time and peak RSS (timings)" ;;
         perf/profile.md|perf/phold.md) echo "skip:notes on perf and callgrind measurements" ;;
         perf/callgrind.csv|perf/phold_instructions.csv)
             echo "skip:callgrind instruction counts of past commits' binaries (needs valgrind; depends on compiler and commit)" ;;
