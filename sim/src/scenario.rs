@@ -1030,6 +1030,36 @@ fn value_span(src: &str, path: &[Seg<'_>]) -> Option<Range<usize>> {
     span
 }
 
+/// Most nodes a run may be expected to create (initial peers, Poisson
+/// arrivals, flash crowds): the 10^6-peer benchmark used 6.1 GB, so twice
+/// that fits the 24 GB this project's machines have. Checked before anything
+/// is allocated (`sim::churn::population` builds the whole population first).
+pub const MAX_EXPECTED_NODES: f64 = 2_000_000.0;
+/// Longest run, seconds (30 days).
+pub const MAX_DURATION_S: f64 = 30.0 * 86_400.0;
+/// Most bandwidth classes (a node's class is stored in 16 bits).
+pub const MAX_CLASSES: usize = 1 << 16;
+
+/// `x` as written by a person: plain up to a billion, scientific beyond.
+fn compact(x: f64) -> String {
+    if x.abs() >= 1e9 { format!("{x:e}") } else { format!("{x}") }
+}
+
+/// An error at the value of a dotted path (when written in the file), with
+/// that path as its key.
+fn error_at(file: &str, src: &str, path: &[Seg<'_>], message: String) -> ScenarioError {
+    let mut e = ScenarioError::at(file, src, value_span(src, path), message);
+    let dotted: Vec<String> = path
+        .iter()
+        .filter_map(|s| match s {
+            Seg::Key(k) => Some(k.to_string()),
+            Seg::Index(_) => None,
+        })
+        .collect();
+    e.key = Some(dotted.join("."));
+    e
+}
+
 /// A section's cross-key error at the key it names (its value when written,
 /// else the section's header), with the dotted key.
 fn param_error(file: &str, src: &str, section: &str, key: &str, message: String) -> ScenarioError {
@@ -1044,6 +1074,73 @@ fn param_error(file: &str, src: &str, section: &str, key: &str, message: String)
 }
 
 impl Scenario {
+    /// Limits on totals that each key's own range does not catch: the run's
+    /// length, the number of classes, a join window longer than the run, and
+    /// the expected number of nodes over the run (which names every key that
+    /// adds to it).
+    fn validate_totals(&self, file: &str, src: &str) -> Result<(), ScenarioError> {
+        let d = self.duration_s.0;
+        if d > MAX_DURATION_S {
+            return Err(error_at(
+                file,
+                src,
+                &[Seg::Key("duration_s")],
+                format!("invalid value {}: duration_s must be at most {MAX_DURATION_S} (30 days)", compact(d)),
+            ));
+        }
+        if let Some(cs) = &self.peers.classes
+            && cs.get_ref().len() > MAX_CLASSES
+        {
+            return Err(error_at(
+                file,
+                src,
+                &[Seg::Key("peers"), Seg::Key("classes")],
+                format!("{} bandwidth classes: at most {MAX_CLASSES} are allowed", cs.get_ref().len()),
+            ));
+        }
+        let w = self.peers.join_window_s.0;
+        if w > d {
+            return Err(error_at(
+                file,
+                src,
+                &[Seg::Key("peers"), Seg::Key("join_window_s")],
+                format!(
+                    "invalid value {}: peers.join_window_s must be at most duration_s ({d}); \
+                     peers joining after the end would never take part",
+                    compact(w)
+                ),
+            ));
+        }
+        let count = *self.peers.count.get_ref() as f64;
+        let arrivals = if self.churn.model == ChurnModel::Poisson { self.churn.arrival_rate_per_s.0 * d } else { 0.0 };
+        let flash: Vec<f64> =
+            self.churn.flash.iter().map(|f| if f.at_s.0 < d { *f.peers.get_ref() as f64 } else { 0.0 }).collect();
+        let flash_total: f64 = flash.iter().sum();
+        let total = count + arrivals + flash_total;
+        if total > MAX_EXPECTED_NODES {
+            let message = format!(
+                "the run would create about {total:.0} nodes: peers.count ({count}) + \
+                 churn.arrival_rate_per_s x duration_s ({} x {d} = {arrivals:.0}) + the peers of \
+                 {} churn.flash crowds ({flash_total:.0}); at most {MAX_EXPECTED_NODES:.0} are allowed \
+                 (each node's state is allocated before the run starts)",
+                self.churn.arrival_rate_per_s.0,
+                flash.len()
+            );
+            // Blame the largest term.
+            let biggest = flash.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1));
+            let path: Vec<Seg<'_>> = if arrivals >= count && arrivals >= flash_total {
+                vec![Seg::Key("churn"), Seg::Key("arrival_rate_per_s")]
+            } else if flash_total > count {
+                let i = biggest.map_or(0, |(i, _)| i);
+                vec![Seg::Key("churn"), Seg::Key("flash"), Seg::Index(i), Seg::Key("peers")]
+            } else {
+                vec![Seg::Key("peers"), Seg::Key("count")]
+            };
+            return Err(error_at(file, src, &path, message));
+        }
+        Ok(())
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
         let file = path.display().to_string();
@@ -1266,8 +1363,8 @@ impl Scenario {
             }
         }
         for f in &self.churn.flash {
-            if *f.peers.get_ref() > 10_000_000 {
-                return err(f.peers.span(), "invalid value: at most 10,000,000 peers per flash crowd".into());
+            if *f.peers.get_ref() as f64 > MAX_EXPECTED_NODES {
+                return err(f.peers.span(), "invalid value: at most 2,000,000 peers per flash crowd".into());
             }
         }
         match (&self.churn.model, &self.churn.trace_file) {
@@ -1284,8 +1381,8 @@ impl Scenario {
             }
             _ => {}
         }
-        if *self.peers.count.get_ref() > 10_000_000 {
-            return err(self.peers.count.span(), "invalid value: at most 10,000,000 peers are supported".into());
+        if *self.peers.count.get_ref() as f64 > MAX_EXPECTED_NODES {
+            return err(self.peers.count.span(), "invalid value: at most 2,000,000 peers are supported".into());
         }
         if let Some(classes) = &self.peers.classes {
             let cs = classes.get_ref();
@@ -1323,9 +1420,7 @@ impl Scenario {
                 ),
             ));
         }
-        if self.duration_s.0 > 30.0 * 86_400.0 {
-            return Err(ScenarioError::at(file, src, None, "duration_s is above the 30-day limit".into()));
-        }
+        self.validate_totals(file, src)?;
         if let Err(m) = self.network.latency.validate() {
             let span = src.find("[network.latency]").map(|s| s..s + 1);
             return Err(ScenarioError::at(file, src, span, m));
@@ -1722,6 +1817,41 @@ mod tests {
         .unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(7), Some("variants.params.tree.stripes")), "{e}");
         assert!(e.message.contains("between 1 and 12"), "{e}");
+    }
+
+    #[test]
+    fn totals_are_bounded_before_anything_is_allocated_and_errors_are_located() {
+        // Each key within its own range, the totals not.
+        let e =
+            parse("duration_s = 600\n[peers]\ncount = 10\n[churn]\nmodel = \"poisson\"\narrival_rate_per_s = 1e12\n")
+                .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("churn.arrival_rate_per_s"));
+        assert_eq!(e.line, Some(6));
+        assert!(e.message.contains("nodes") && e.message.contains("2000000"), "{e}");
+        let flashes: String = (0..100).map(|k| format!("[[churn.flash]]\nat_s = {k}\npeers = 1000000\n")).collect();
+        let e = parse(&format!("[peers]\ncount = 10\n{flashes}")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("churn.flash.peers"));
+        assert!(e.message.contains("100 churn.flash crowds"), "{e}");
+        let e = parse("[peers]\ncount = 4000000\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("peers.count"), Some(2)));
+        let e = parse("duration_s = 1e15\n[peers]\ncount = 10\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line, e.column), (Some("duration_s"), Some(1), Some(14)));
+        let e = parse("[peers]\ncount = 10\njoin_window_s = 1e300\n").unwrap_err();
+        assert_eq!((e.key.as_deref(), e.line), (Some("peers.join_window_s"), Some(3)));
+        // Classes past 16 bits would wrap the class numbers in peers.csv.
+        let classes: String = (0..MAX_CLASSES + 1)
+            .map(|i| {
+                format!(
+                    "[[peers.classes]]\nshare = {}\nup_kbps = 500\ndown_kbps = 1000\n",
+                    1.0 / (MAX_CLASSES + 1) as f64 + if i == 0 { 1e-9 } else { 0.0 }
+                )
+            })
+            .collect();
+        let e = parse(&format!("[peers]\ncount = 10\n{classes}")).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("peers.classes"), "{e}");
+        assert!(e.message.contains("65537 bandwidth classes: at most 65536"), "{e}");
+        // At the limits: accepted.
+        assert!(parse("duration_s = 600\n[peers]\ncount = 1000\njoin_window_s = 600\n[churn]\nmodel = \"poisson\"\narrival_rate_per_s = 100\n").is_ok());
     }
 
     #[test]
