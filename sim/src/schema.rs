@@ -56,7 +56,8 @@ pub fn scenario_schema() -> String {
     out
 }
 
-/// Removes `null` from `Option` schemas: TOML has no null, a key is written or not.
+/// Removes `null` from `Option` schemas (TOML has no null, a key is written or
+/// not) and schemars' Rust number formats.
 fn drop_null(v: &mut Value) {
     match v {
         Value::Object(m) => {
@@ -86,6 +87,14 @@ fn drop_null(v: &mut Value) {
             }
             if m.get("default") == Some(&Value::Null) {
                 m.remove("default");
+            }
+            // schemars' `uint32`/`uint64`/`double` formats, which validators do
+            // not know: as bounds (a `u32` key refuses what does not fit).
+            if m.get("format").is_some_and(|f| f == "uint32") && !m.contains_key("maximum") {
+                m.insert("maximum".into(), json!(u32::MAX));
+            }
+            if m.get("format").is_some_and(|f| f == "uint32" || f == "uint64" || f == "double") {
+                m.remove("format");
             }
             m.values_mut().for_each(drop_null);
         }
