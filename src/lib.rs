@@ -125,6 +125,14 @@ enum Command {
     /// Print the registered protocol families, schedulers and parameter sections
     /// (the `[protocol]` reference of docs/scenario.md, Markdown, for this build).
     Protocols,
+    /// Print the JSON Schema of scenario files (docs/scenario.schema.json, for this build's registry).
+    ///
+    /// Generated from the parser's types: every key with its type, range,
+    /// default and meaning; `[protocol] name`, `scheduler` and the section
+    /// tables list this build's registered families, schedulers and sections.
+    /// TOML editors (taplo, Even Better TOML) use it for completion and
+    /// validation; see docs/scenario.md, "Editor support".
+    Schema,
     /// Print the metrics glossary: every metric's definition, unit, direction of improvement, coverage and source.
     Metrics {
         /// Print Markdown (the text of docs/metrics.md) instead of plain text.
@@ -186,6 +194,10 @@ where
         Command::Validate(a) => validate::main(a),
         Command::Protocols => {
             let _ = write!(std::io::stdout().lock(), "{}", registry.sim().markdown());
+            ExitCode::SUCCESS
+        }
+        Command::Schema => {
+            let _ = write!(std::io::stdout().lock(), "{}", sim::schema::scenario_schema());
             ExitCode::SUCCESS
         }
         Command::Metrics { markdown } => {

@@ -85,20 +85,23 @@ pub const MAX_ROUTERS_PER_STUB: u32 = 1_024;
 /// variant. Unknown keys are errors. See the module documentation for the
 /// meaning of each model. Call [`LatencySpec::validate`] before
 /// [`LatencyModel::build`].
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "model", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum LatencySpec {
     /// Same one-way delay between every pair.
     Constant {
         /// One-way delay in milliseconds. Default 50.
         #[serde(default = "default_ms")]
+        #[schemars(range(min = 0))]
         ms: f64,
     },
     /// Per pair uniform in `[min_ms, max_ms]`, symmetric, fixed for the run.
     Uniform {
         /// Smallest one-way delay in milliseconds. Required.
+        #[schemars(range(min = 0))]
         min_ms: f64,
         /// Largest one-way delay in milliseconds. Required.
+        #[schemars(range(min = 0))]
         max_ms: f64,
     },
     /// Nodes placed uniformly in a square of side `side` units;
@@ -106,12 +109,15 @@ pub enum LatencySpec {
     Coordinates {
         /// Delay added to every pair of distinct nodes, in milliseconds. Default 0.
         #[serde(default)]
+        #[schemars(range(min = 0))]
         base_ms: f64,
         /// Side of the square, in distance units. Default 100.
         #[serde(default = "default_side")]
+        #[schemars(extend("exclusiveMinimum" = 0))]
         side: f64,
         /// Milliseconds per distance unit. Default 1.
         #[serde(default = "default_ms_per_unit")]
+        #[schemars(range(min = 0))]
         ms_per_unit: f64,
     },
     /// GT-ITM-like transit-stub topology (Zegura et al. 1996); delay =
@@ -119,24 +125,31 @@ pub enum LatencySpec {
     TransitStub {
         /// Number of transit domains. Default 4.
         #[serde(default = "default_transit_domains")]
+        #[schemars(range(min = 1))]
         transit_domains: u32,
         /// Routers per transit domain. Default 4.
         #[serde(default = "default_routers_per_transit")]
+        #[schemars(range(min = 1))]
         routers_per_transit: u32,
         /// Stub domains hanging off each transit router. Default 3.
         #[serde(default = "default_stubs_per_transit_router")]
+        #[schemars(range(min = 1))]
         stubs_per_transit_router: u32,
         /// Routers per stub domain. Default 4.
         #[serde(default = "default_routers_per_stub")]
+        #[schemars(range(min = 1, max = MAX_ROUTERS_PER_STUB))]
         routers_per_stub: u32,
         /// `[low, high]` delay range in ms of intra- and inter-transit links. Default `[20, 40]`.
         #[serde(default = "default_transit_ms")]
+        #[schemars(inner(range(min = 0)))]
         transit_ms: [f64; 2],
         /// `[low, high]` delay range in ms of intra-stub links and stub uplinks. Default `[2, 8]`.
         #[serde(default = "default_stub_ms")]
+        #[schemars(inner(range(min = 0)))]
         stub_ms: [f64; 2],
         /// Delay in ms of the access link between a node and its stub router. Default 5.
         #[serde(default = "default_access_ms")]
+        #[schemars(range(min = 0))]
         access_ms: f64,
     },
 }

@@ -23,3 +23,4 @@ pub mod registry;
 pub mod rngs;
 pub mod runner;
 pub mod scenario;
+pub mod schema;

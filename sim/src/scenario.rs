@@ -17,19 +17,38 @@ use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
-use protocols::params::{Count, HybridModeName, HybridSection, MeshSection, ParamCtx, Params, TreeSection};
-use serde::Deserialize;
+use protocols::params::{
+    Count, HybridModeName, HybridSection, MeshSection, ParamCtx, Params, TreeSection, ValueSchema,
+};
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::latency::LatencySpec;
 use crate::registry::{self, AnySection, Registry, Seg};
 
 macro_rules! checked_f64 {
-    ($(#[$doc:meta])* $name:ident, $ok:expr, $expect:literal) => {
+    ($(#[$doc:meta])* $name:ident, $ok:expr, $expect:literal, $schema:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
         pub struct $name(pub f64);
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_f64(self.0)
+            }
+        }
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::Schema::from(crate::schema::value_schema(&$schema))
+            }
+        }
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let v = f64::deserialize(d)?;
@@ -46,19 +65,22 @@ macro_rules! checked_f64 {
 
 checked_f64!(
     /// A strictly positive finite number (rates, durations that must pass).
-    Positive, |v| v > 0.0, "a number > 0"
+    Positive, |v| v > 0.0, "a number > 0",
+    ValueSchema::Number { min: Some(0.0), exclusive: true, max: None }
 );
 checked_f64!(
     /// A finite number >= 0.
-    NonNegative, |v| v >= 0.0, "a number >= 0"
+    NonNegative, |v| v >= 0.0, "a number >= 0",
+    ValueSchema::Number { min: Some(0.0), exclusive: false, max: None }
 );
 checked_f64!(
     /// A fraction in [0, 1].
-    Fraction, |v| (0.0..=1.0).contains(&v), "a fraction between 0 and 1"
+    Fraction, |v| (0.0..=1.0).contains(&v), "a fraction between 0 and 1",
+    ValueSchema::Number { min: Some(0.0), exclusive: false, max: Some(1.0) }
 );
 
 /// A whole scenario.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Name used in outputs; default: the file stem.
@@ -69,10 +91,13 @@ pub struct Scenario {
     pub seed: u64,
     /// Simulated seconds (default 300).
     #[serde(default = "default_duration")]
+    #[schemars(range(max = 2_592_000))]
     pub duration_s: Positive,
     /// Replications: seeds `seed`, `seed + 1`, ... `seed + reps - 1` (default 1).
     /// `--reps` overrides it.
     #[serde(default = "default_reps")]
+    #[schemars(with = "u32")]
+    #[schemars(range(min = 1, max = 10_000))]
     pub reps: Spanned<u32>,
     #[serde(default)]
     pub stream: StreamSpec,
@@ -109,7 +134,7 @@ pub struct Scenario {
 
 /// `[[attack]]`: a group of malicious peers running one behaviour
 /// (see `protocols::adversary`). Give `share` or `count`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttackSpec {
     /// What the group does.
@@ -119,6 +144,7 @@ pub struct AttackSpec {
     pub share: Option<Fraction>,
     /// Or an exact number of peers (at most `peers.count`).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub count: Option<Spanned<u32>>,
     /// `polluter`: seconds of pollution per period (with `off_s`; default: always).
     #[serde(default)]
@@ -128,15 +154,19 @@ pub struct AttackSpec {
     pub off_s: Option<Positive>,
     /// `capacity-liar`: advertised upload as a multiple of the real one (default 10, 2 to 1000).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 2, max = 1000))]
     pub factor: Option<Spanned<u32>>,
     /// `sybil`: node id of the victim (default 2, the first peer to join; the
     /// victim is always honest).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 2))]
     pub victim: Option<Spanned<u32>>,
 }
 
 /// Attack kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AttackKind {
     Polluter,
@@ -161,7 +191,7 @@ impl AttackKind {
 }
 
 /// `[defence]`: switchable defences (see `protocols::adversary`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DefenceSpec {
     /// Source-signed chunks, verified by every receiver (64 bytes per chunk). Default false.
@@ -181,6 +211,8 @@ pub struct DefenceSpec {
     pub check_interval_s: Option<Positive>,
     /// Chunks asked of a neighbour in one period before scoring judges it (default 8).
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    #[schemars(range(min = 1, max = 100_000))]
     pub score_min_requests: Option<Spanned<u32>>,
     /// A judged neighbour delivering less than this share is ejected (default 0.25).
     #[serde(default)]
@@ -213,7 +245,7 @@ impl DefenceSpec {
 }
 
 /// `[[timeline]]`: one event of the scenario's timeline.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineSpec {
     /// When, in seconds from the start.
@@ -226,6 +258,7 @@ pub struct TimelineSpec {
     pub fraction: Option<Fraction>,
     /// `bandwidth`: class name whose upload changes (default: every class).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub class: Option<Spanned<String>>,
     /// `bandwidth`: upload becomes this multiple of the class's nominal upload
     /// (1 restores it; default 0.5).
@@ -238,7 +271,7 @@ pub struct TimelineSpec {
 }
 
 /// Timeline events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimelineEvent {
     /// The source loses its network connection (it keeps producing chunks).
@@ -255,7 +288,7 @@ pub enum TimelineEvent {
 }
 
 /// `[bandwidth]`: time-varying upload capacity.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BandwidthSpec {
     /// `constant` (default) or `markov`: each peer's upload is its class's
@@ -264,6 +297,8 @@ pub struct BandwidthSpec {
     pub model: BandwidthModel,
     /// Markov levels, multiples of nominal upload (default [1.0, 0.5]).
     #[serde(default)]
+    #[schemars(with = "Option<Vec<f64>>")]
+    #[schemars(length(min = 1, max = 16), inner(range(min = 0, max = 100)))]
     pub levels: Option<Spanned<Vec<f64>>>,
     /// Mean holding time of a level, seconds (default 30).
     #[serde(default)]
@@ -272,6 +307,7 @@ pub struct BandwidthSpec {
     /// file): at `t_s` the upload of `target` (empty: every peer; a class name;
     /// or `peer:<node id>`) becomes `up_factor` x nominal.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub trace_file: Option<Spanned<String>>,
     /// Trace rows, read by [`Scenario::load`].
     #[serde(skip)]
@@ -299,7 +335,7 @@ pub enum BandwidthTarget {
 }
 
 /// Bandwidth models.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum BandwidthModel {
     #[default]
@@ -311,7 +347,7 @@ pub enum BandwidthModel {
 
 /// `[[variants]]`: one protocol variant of a comparison. Unset keys keep the
 /// values of `[protocol]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantSpec {
     /// Row label (default `protocol/scheduler`).
@@ -325,9 +361,11 @@ pub struct VariantSpec {
     pub scheduler: Option<SchedulerName>,
     /// Tree-push stripes (`protocol.tree.stripes`, 1 to 64).
     #[serde(default)]
+    #[schemars(schema_with = "crate::schema::param_value::<Count<1, 64>>")]
     pub stripes: Option<Count<1, 64>>,
     /// Hybrid mode (`protocol.hybrid.mode`).
     #[serde(default)]
+    #[schemars(schema_with = "crate::schema::param_value::<HybridModeName>")]
     pub mode: Option<HybridModeName>,
     /// Defences of this variant (replaces `[defence]` wholesale).
     #[serde(default)]
@@ -450,7 +488,7 @@ fn default_duration() -> Positive {
 }
 
 /// `[stream]`: the live stream.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StreamSpec {
     /// Media rate, kbps (default 500).
@@ -473,7 +511,7 @@ impl Default for StreamSpec {
 }
 
 /// `[source]`: the stream origin.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
     /// Upload capacity, kbps (default 2000: four copies of a 500 kbps stream).
@@ -496,7 +534,7 @@ impl Default for SourceSpec {
 }
 
 /// `[tracker]`: the bootstrap directory.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackerSpec {
     /// Upload and download capacity, kbps (default 100000).
@@ -510,16 +548,19 @@ impl Default for TrackerSpec {
 }
 
 /// `[peers]`: the initial population and bandwidth classes.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PeersSpec {
     /// Peers present at the start (they join uniformly over `join_window_s`).
+    #[schemars(with = "u32")]
+    #[schemars(range(max = 10_000_000))]
     pub count: Spanned<u32>,
     /// Seconds over which the initial peers join (default 10).
     #[serde(default = "d_join_window")]
     pub join_window_s: NonNegative,
     /// Bandwidth classes; shares must sum to 1. Default: one class, 1000/8000 kbps.
     #[serde(default)]
+    #[schemars(with = "Option<Vec<ClassSpec>>")]
     pub classes: Option<Spanned<Vec<ClassSpec>>>,
 }
 fn d_join_window() -> NonNegative {
@@ -527,7 +568,7 @@ fn d_join_window() -> NonNegative {
 }
 
 /// `[[peers.classes]]`: one bandwidth class.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClassSpec {
     /// Name in reports (default `class<i>`).
@@ -542,7 +583,7 @@ pub struct ClassSpec {
 }
 
 /// `[churn]`: arrivals after the start and session lengths.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChurnSpec {
     /// `none` (default: nobody leaves, no arrivals after the start), `poisson`
@@ -563,6 +604,8 @@ pub struct ChurnSpec {
     /// Shape: Weibull k (default 0.7), log-normal sigma (default 1.0), Pareto
     /// alpha (default 2.0, must be > 1); ignored for exponential.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    #[schemars(range(max = 100), extend("exclusiveMinimum" = 0))]
     pub session_shape: Option<Spanned<f64>>,
     /// Fraction of departures that are graceful (default 0.5); the rest crash.
     #[serde(default = "d_half")]
@@ -577,6 +620,7 @@ pub struct ChurnSpec {
     /// relative to the scenario) with header `join_s,leave_s,class`; an empty
     /// `leave_s` means the peer stays; `class` is optional (a class name).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub trace_file: Option<Spanned<String>>,
     /// Trace rows, read by [`Scenario::load`].
     #[serde(skip)]
@@ -584,12 +628,14 @@ pub struct ChurnSpec {
 }
 
 /// `[[churn.flash]]`: a burst of `peers` arrivals starting at `at_s`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlashSpec {
     /// Start of the burst, seconds.
     pub at_s: NonNegative,
     /// Number of arriving peers.
+    #[schemars(with = "u32")]
+    #[schemars(range(max = 10_000_000))]
     pub peers: Spanned<u32>,
     /// `step` (all at `at_s`), `uniform` over `duration_s` (default), or
     /// `exponential` (arrival density decaying with mean `duration_s / 3`).
@@ -601,7 +647,7 @@ pub struct FlashSpec {
 }
 
 /// Shapes of a flash crowd.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlashShape {
     Step,
@@ -664,7 +710,7 @@ impl ChurnSpec {
 }
 
 /// Churn models.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChurnModel {
     /// Nobody leaves and nobody arrives after the initial population.
@@ -677,7 +723,7 @@ pub enum ChurnModel {
 }
 
 /// `[network]`: the core between access links.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// Probability that one datagram is lost (default 0).
@@ -850,7 +896,7 @@ impl<'de> Deserialize<'de> for SchedulerName {
 }
 
 /// `[player]`: playback (identical for every protocol).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlayerSpec {
     /// Seconds of consecutive media buffered before playback starts (default 10).

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Count, ParamCtx, ParamError, ParamValue, Params, Secs};
+use super::{Count, ParamCtx, ParamError, ParamValue, Params, Secs, ValueSchema};
 use crate::Time;
 use crate::hybrid::{HybridMode, HybridParams};
 
@@ -48,11 +48,15 @@ impl ParamValue for HybridModeName {
     fn literal(&self) -> String {
         format!("\"{}\"", self.as_str())
     }
+    fn schema() -> ValueSchema {
+        ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
+    }
 }
 
 crate::param_real!(
     /// `stable_fraction`: a number from 0 to 10.
-    UpTo10, |v| (0.0..=10.0).contains(&v), "number, 0 to 10", "a number between 0 and 10"
+    UpTo10, |v| (0.0..=10.0).contains(&v), "number, 0 to 10", "a number between 0 and 10",
+    schema = super::ValueSchema::Number { min: Some(0.0), exclusive: false, max: Some(10.0) }
 );
 
 crate::params_section! {

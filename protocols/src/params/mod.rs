@@ -74,12 +74,23 @@ pub struct KeyDoc {
     pub unit: &'static str,
     /// Meaning, from the key's doc comment.
     pub meaning: String,
+    /// What the value type accepts, for `swarmlab schema` (JSON Schema).
+    pub schema: ValueSchema,
 }
 
 impl KeyDoc {
     /// A key documented by its value type, default and doc comment lines.
     pub fn new(name: &'static str, ty: String, default: String, unit: &'static str, doc: &[&str]) -> KeyDoc {
-        KeyDoc { name, ty, type_note: "", default, default_note: "", unit, meaning: join_doc(doc) }
+        KeyDoc {
+            name,
+            ty,
+            type_note: "",
+            default,
+            default_note: "",
+            unit,
+            meaning: join_doc(doc),
+            schema: ValueSchema::Any,
+        }
     }
 
     /// The type column.
@@ -119,17 +130,50 @@ pub trait Params:
     }
 }
 
+/// What one value type accepts, as far as a JSON Schema can say it: the
+/// checks its `Deserialize` makes on a single value (`swarmlab schema`
+/// turns it into JSON Schema keywords).
+#[derive(Clone, Debug, PartialEq)]
+pub enum ValueSchema {
+    /// Anything (a value type that does not describe itself).
+    Any,
+    Bool,
+    /// A whole number in `[min, max]`.
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// A finite number; `min` with `exclusive` for `> min`, else `>= min`.
+    Number {
+        min: Option<f64>,
+        exclusive: bool,
+        max: Option<f64>,
+    },
+    /// One of these strings.
+    OneOf(Vec<&'static str>),
+}
+
+/// Bounds are finite constants of the value types (never NaN), so `==` is an equivalence.
+impl Eq for ValueSchema {}
+
 /// A value type usable in a section: it describes itself for the docs.
 pub trait ParamValue {
     /// The type column (`number > 0`).
     fn type_doc() -> String;
     /// The value as a TOML literal (`0.5`, `"treebone"`).
     fn literal(&self) -> String;
+    /// What it accepts, for the JSON Schema (default: anything).
+    fn schema() -> ValueSchema {
+        ValueSchema::Any
+    }
 }
 
 impl<T: ParamValue> ParamValue for Option<T> {
     fn type_doc() -> String {
         T::type_doc()
+    }
+    fn schema() -> ValueSchema {
+        T::schema()
     }
     fn literal(&self) -> String {
         self.as_ref().map_or_else(|| "unset".to_string(), T::literal)
@@ -139,6 +183,9 @@ impl<T: ParamValue> ParamValue for Option<T> {
 impl ParamValue for bool {
     fn type_doc() -> String {
         "bool".into()
+    }
+    fn schema() -> ValueSchema {
+        ValueSchema::Bool
     }
     fn literal(&self) -> String {
         self.to_string()
@@ -176,6 +223,9 @@ impl<const LO: u32, const HI: u32> ParamValue for Count<LO, HI> {
     fn type_doc() -> String {
         format!("whole number, {LO} to {HI}")
     }
+    fn schema() -> ValueSchema {
+        ValueSchema::Integer { min: LO.into(), max: HI.into() }
+    }
     fn literal(&self) -> String {
         self.0.to_string()
     }
@@ -183,10 +233,18 @@ impl<const LO: u32, const HI: u32> ParamValue for Count<LO, HI> {
 
 /// Declares a checked `f64` parameter type: a newtype whose `Deserialize`
 /// refuses non-finite values and values failing `$ok`, with a message naming
-/// what is allowed. Usable outside this crate.
+/// what is allowed. Usable outside this crate. An optional last argument,
+/// `schema = <a ValueSchema expression>`, states the same range for
+/// `swarmlab schema` (without it the schema says only "a number").
 #[macro_export]
 macro_rules! param_real {
     ($(#[$doc:meta])* $name:ident, $ok:expr, $type_doc:literal, $expect:literal) => {
+        $crate::param_real!(
+            $(#[$doc])* $name, $ok, $type_doc, $expect,
+            schema = $crate::params::ValueSchema::Number { min: None, exclusive: false, max: None }
+        );
+    };
+    ($(#[$doc:meta])* $name:ident, $ok:expr, $type_doc:literal, $expect:literal, schema = $schema:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, PartialOrd)]
         pub struct $name(pub f64);
@@ -213,21 +271,27 @@ macro_rules! param_real {
             fn literal(&self) -> String {
                 format!("{}", self.0)
             }
+            fn schema() -> $crate::params::ValueSchema {
+                $schema
+            }
         }
     };
 }
 
 param_real!(
     /// Seconds, strictly positive.
-    Secs, |v| v > 0.0, "number > 0", "a number > 0"
+    Secs, |v| v > 0.0, "number > 0", "a number > 0",
+    schema = ValueSchema::Number { min: Some(0.0), exclusive: true, max: None }
 );
 param_real!(
     /// A fraction in [0, 1].
-    Frac, |v| (0.0..=1.0).contains(&v), "fraction", "a fraction between 0 and 1"
+    Frac, |v| (0.0..=1.0).contains(&v), "fraction", "a fraction between 0 and 1",
+    schema = ValueSchema::Number { min: Some(0.0), exclusive: false, max: Some(1.0) }
 );
 param_real!(
     /// A finite number >= 0.
-    NonNeg, |v| v >= 0.0, "number ≥ 0", "a number >= 0"
+    NonNeg, |v| v >= 0.0, "number ≥ 0", "a number >= 0",
+    schema = ValueSchema::Number { min: Some(0.0), exclusive: false, max: None }
 );
 
 impl Secs {
@@ -292,6 +356,7 @@ macro_rules! params_section {
                 vec![$(
                     $crate::params::KeyDoc {
                         $( $opt: $optval, )*
+                        schema: <$ty as $crate::params::ParamValue>::schema(),
                         ..$crate::params::KeyDoc::new(
                             stringify!($field),
                             <$ty as $crate::params::ParamValue>::type_doc(),
