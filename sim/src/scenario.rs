@@ -553,10 +553,11 @@ impl Default for TrackerSpec {
 pub struct PeersSpec {
     /// Peers present at the start (they join uniformly over `join_window_s`).
     #[schemars(with = "u32")]
-    #[schemars(range(max = 10_000_000))]
+    #[schemars(range(max = 2_000_000))]
     pub count: Spanned<u32>,
-    /// Seconds over which the initial peers join (default 10).
+    /// Seconds over which the initial peers join (default 10; at most 30 days).
     #[serde(default = "d_join_window")]
+    #[schemars(range(max = 2_592_000))]
     pub join_window_s: NonNegative,
     /// Bandwidth classes; shares must sum to 1. Default: one class, 1000/8000 kbps.
     #[serde(default)]
@@ -635,7 +636,7 @@ pub struct FlashSpec {
     pub at_s: NonNegative,
     /// Number of arriving peers.
     #[schemars(with = "u32")]
-    #[schemars(range(max = 10_000_000))]
+    #[schemars(range(max = 2_000_000))]
     pub peers: Spanned<u32>,
     /// `step` (all at `at_s`), `uniform` over `duration_s` (default), or
     /// `exponential` (arrival density decaying with mean `duration_s / 3`).
@@ -1144,15 +1145,17 @@ impl Scenario {
                 format!("{} bandwidth classes: at most {MAX_CLASSES} are allowed", cs.get_ref().len()),
             ));
         }
+        // A window past the run only leaves the later peers out (tools such as
+        // `bench` shorten runs on purpose), but no window may exceed the
+        // longest run.
         let w = self.peers.join_window_s.0;
-        if w > d {
+        if w > MAX_DURATION_S {
             return Err(error_at(
                 file,
                 src,
                 &[Seg::Key("peers"), Seg::Key("join_window_s")],
                 format!(
-                    "invalid value {}: peers.join_window_s must be at most duration_s ({d}); \
-                     peers joining after the end would never take part",
+                    "invalid value {}: peers.join_window_s must be at most {MAX_DURATION_S} (30 days, the longest run)",
                     compact(w)
                 ),
             ));
