@@ -36,13 +36,16 @@ use crate::wire::Msg;
 pub struct MeshEnv<'a> {
     pub mesh: &'a MeshParams,
     pub stream: &'a StreamParams,
-    /// Bits one chunk occupies on the wire.
-    pub wire_bits: u64,
 }
 
 impl<'a> MeshEnv<'a> {
     pub fn new(mesh: &'a MeshParams, stream: &'a StreamParams) -> MeshEnv<'a> {
-        MeshEnv { mesh, stream, wire_bits: crate::media::chunk_wire_bits(stream) }
+        MeshEnv { mesh, stream }
+    }
+    /// Bits one chunk occupies on the wire (computed where a call needs it,
+    /// not for every message: most are buffer maps).
+    pub fn wire_bits(&self) -> u64 {
+        crate::media::chunk_wire_bits(self.stream)
     }
 }
 
@@ -277,7 +280,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// Serves a partner's request: the chunks held, in increasing order,
     /// until the upload backlog passes `max_upload_backlog`.
     pub fn serve<T>(&mut self, from: PeerId, req: ChunkMap, media: &Media, env: MeshEnv<'_>, cx: &mut Ctx<'_, T>) {
-        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits);
+        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits());
         if !self.is_partner(from) {
             return;
         }
@@ -311,7 +314,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         pol: &mut P,
         cx: &mut Ctx<'_, T>,
     ) {
-        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits);
+        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits());
         let now = cx.now;
         let timeout = m.request_timeout;
         let mut i = 0;
