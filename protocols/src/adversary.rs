@@ -30,7 +30,7 @@
 //! |---|---|
 //! | `integrity` | the source signs every chunk (PPSPP's sign-all, an ECDSA P-256 signature of [`SIGNATURE_BYTES`] carried with each chunk and charged on every hop); every receiver (attackers too: it is the client software) drops chunks that fail verification (`Record::Rejected`) |
 //! | `blacklist` | a peer that sent a chunk failing verification is ejected for the rest of the run: the protocol is told it left (a `Bye` and a `Detach` per stripe), and nothing to or from it passes again |
-//! | `scoring` | every `check_interval`, a neighbour that was asked for at least `score_min_requests` chunks and delivered fewer than `score_min_ratio` of them is ejected for `ban` |
+//! | `scoring` | every `check_interval`, a neighbour that was asked for at least `score_min_requests` chunks (not counting those it refused as busy) and delivered fewer than `score_min_ratio` of them is ejected for `ban` |
 //!
 //! The fourth defence of the issue, request timeouts and re-requests, is a
 //! protocol parameter (`MeshParams::request_timeout`); the simulator switches
@@ -341,6 +341,16 @@ impl<P: Peer> Peer for Guarded<P> {
                     }
                     self.inner.on_message(from, Msg::Chunk { seq, len, polluted }, cx);
                 }
+            }
+            // Refusing for a full upload queue is honest: those chunks are not
+            // held against the supplier's score. Refusing chunks it advertised
+            // but does not hold is what a buffer-map liar does: they count.
+            Msg::Refuse { chunks, busy } => {
+                if self.def.scoring && busy {
+                    let s = self.score(from);
+                    s.asked = s.asked.saturating_sub(chunks.count());
+                }
+                self.inner.on_message(from, Msg::Refuse { chunks, busy }, cx);
             }
             // Ejected peers are never learned again from member lists or redirects.
             Msg::PeerList { mut peers } => {

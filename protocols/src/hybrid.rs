@@ -388,7 +388,7 @@ fn maybe_start(
     cfg: &HybridConfig,
     st: &mut State,
     is_source: bool,
-    partners: &[Partner<Served>],
+    hint: Option<Seq>,
     media: &mut Media,
     cx: &mut Ctx<'_, HybridTimer>,
 ) {
@@ -399,18 +399,16 @@ fn maybe_start(
         // The first pushed chunk opens the startup buffer.
         h + media.player.params().startup_chunks.max(1) - 1
     } else {
-        let mut heads: Vec<Seq> = partners.iter().filter_map(|p| p.map.newest()).collect();
-        if heads.is_empty() {
+        let Some(head) = hint else {
             return;
-        }
+        };
         if treebone(cfg) {
             let until = *st.start_wait_until.get_or_insert(cx.now + cfg.tree.start_wait);
             if cx.now < until {
                 return;
             }
         }
-        heads.sort_unstable();
-        heads[(heads.len() - 1) / 2]
+        head
     };
     media.choose_start(head, cx);
     media.check_startup(cx);
@@ -454,8 +452,14 @@ impl PullPolicy<HybridTimer> for MeshSide<'_> {
     fn keep(&self, id: PeerId) -> bool {
         self.tree.is_neighbour(id)
     }
-    fn before_schedule(&mut self, partners: &[Partner<Served>], media: &mut Media, cx: &mut Ctx<'_, HybridTimer>) {
-        maybe_start(self.cfg, self.st, self.tree.is_source, partners, media, cx);
+    fn before_schedule(
+        &mut self,
+        _partners: &[Partner<Served>],
+        hint: Option<Seq>,
+        media: &mut Media,
+        cx: &mut Ctx<'_, HybridTimer>,
+    ) {
+        maybe_start(self.cfg, self.st, self.tree.is_source, hint, media, cx);
     }
     /// A chunk expected by push waits for its pull deadline.
     fn defer(&self, seq: Seq, deadline: Time, now: Time) -> bool {
@@ -713,7 +717,7 @@ impl HybridPeer {
             self.st.pushed_head = Some(self.st.pushed_head.map_or(seq, |n| n.max(seq)));
             self.forward(l, seq, len, polluted, cx);
             let is_source = self.tree.is_source;
-            maybe_start(&self.cfg, &mut self.st, is_source, &self.mesh.partners, &mut self.media, cx);
+            maybe_start(&self.cfg, &mut self.st, is_source, None, &mut self.media, cx);
         }
         if !a.late {
             self.media.check_startup(cx);

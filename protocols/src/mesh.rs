@@ -12,15 +12,20 @@
 //! Partners are refreshed every `refresh_interval`: those silent for
 //! `partner_timeout` are dropped (crash detection), the lowest-scoring one is
 //! dropped when its score (bytes exchanged both ways in the last period) is
-//! below `underperform_ratio` x the mean, or whatever it is when the player's
-//! buffer is empty and no new chunk arrived since the last refresh
-//! (starvation: the mesh may be cut off from the source), and new ones are sought from the mCache (or the tracker when
+//! below `underperform_ratio` x the mean, or whatever it is when the node
+//! starves: no new chunk arrived since the last refresh while the player's
+//! buffer is empty, or before it started while no partner advertises any
+//! chunk (the mesh may be cut off from the source, or formed before the
+//! source joined); new ones are sought from the mCache (or the tracker when
 //! it is empty or the node starves).
 //!
 //! Departures from the paper: the membership gossip sends a random sample of
 //! the mCache to one partner (DONet uses SCAM-style membership messages with
-//! TTLs); a supplier drops requests that would wait behind more than
-//! `max_upload_backlog` of queued upload (DONet leaves this unspecified);
+//! TTLs); a supplier refuses at once (`Refuse`) requests that would wait
+//! behind more than `max_upload_backlog` of queued upload, and the requester
+//! asks again at its next round (DONet leaves this unspecified); the source
+//! seeks `partners_max` partners itself at every refresh (DONet leaves the
+//! source's partners unmanaged; peers drop it like any other partner);
 //! supplier bandwidth is estimated from request-to-arrival times of past
 //! chunks, starting from half the partner's advertised upload capacity.
 //!
@@ -44,7 +49,7 @@
 //! | `partner_timeout` | 5 s | silence after which a partner is dropped |
 //! | `request_timeout` | 1 s | a request unanswered this long after its expected arrival is re-issued |
 //! | `underperform_ratio` | 0.25 | drop the worst partner if below this x mean score |
-//! | `max_upload_backlog` | 1 s | a supplier serves no request queued longer than this |
+//! | `max_upload_backlog` | 1 s | a supplier refuses a request that would wait behind more queued upload than this |
 //! | `urgent_window` | 3 s | chunks due within this are scheduled before all others |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
@@ -131,19 +136,14 @@ impl PullPolicy<MeshPullTimer> for Donet<'_> {
     /// the delivery delay of a typical path through the mesh.
     fn before_schedule(
         &mut self,
-        partners: &[crate::meshcore::Partner<()>],
+        _partners: &[crate::meshcore::Partner<()>],
+        hint: Option<Seq>,
         media: &mut Media,
         cx: &mut Ctx<'_, MeshPullTimer>,
     ) {
-        if !media.player.is_idle() {
-            return;
+        if let Some(head) = hint {
+            media.choose_start(head, cx);
         }
-        let mut heads: Vec<Seq> = partners.iter().filter_map(|p| p.map.newest()).collect();
-        if heads.is_empty() {
-            return;
-        }
-        heads.sort_unstable();
-        media.choose_start(heads[(heads.len() - 1) / 2], cx);
     }
 }
 
@@ -261,5 +261,158 @@ impl Peer for MeshPeer {
                 self.active = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunkmap::ChunkMap;
+    use crate::peer::Outbox;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// The tests' clock starts here, so chunks up to 60 have been emitted.
+    const T0: Time = Time::from_secs(60);
+
+    fn cfg() -> Arc<MeshConfig> {
+        Arc::new(MeshConfig {
+            stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
+            player: PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(30) },
+            mesh: MeshParams::default(),
+            scheduler: crate::sched::default_spec(),
+            tracker: PeerId(0),
+        })
+    }
+
+    /// Runs `f` on `p` (node `me`) at `T0 + at` with `backlog` queued on its upload.
+    fn call(
+        p: &mut MeshPeer,
+        at: Time,
+        backlog: Time,
+        f: impl FnOnce(&mut MeshPeer, &mut Ctx<'_, MeshPullTimer>),
+    ) -> Vec<(PeerId, Msg)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut out = Outbox::default();
+        let mut cx = Ctx::new(T0 + at, PeerId(5), &mut rng, backlog, &mut out);
+        f(p, &mut cx);
+        out.sends
+    }
+
+    fn msg(p: &mut MeshPeer, from: u32, m: Msg) -> Vec<(PeerId, Msg)> {
+        call(p, Time::ZERO, Time::ZERO, |p, cx| p.on_message(PeerId(from), m, cx))
+    }
+
+    fn map(seqs: impl IntoIterator<Item = Seq>) -> ChunkMap {
+        let mut m = ChunkMap::new(0, 120);
+        for s in seqs {
+            m.insert(s);
+        }
+        m
+    }
+
+    fn started(is_source: bool) -> MeshPeer {
+        let mut p = MeshPeer::new(cfg(), is_source, 2000);
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+        p
+    }
+
+    fn requests(sends: &[(PeerId, Msg)]) -> Vec<(u32, Vec<Seq>)> {
+        sends
+            .iter()
+            .filter_map(|(to, m)| match m {
+                Msg::Request(r) => Some((to.0, r.iter().collect())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_busy_supplier_refuses_at_once_and_says_why() {
+        let mut p = started(false);
+        msg(&mut p, 7, Msg::Hello { up_kbps: 1000 });
+        for s in 10..14 {
+            msg(&mut p, 7, Msg::Chunk { seq: s, len: 1000, polluted: false });
+        }
+        // 14 and 15 are not held; the upload queue is 5 s long: nothing is sent.
+        let req = map(10..16);
+        let s = call(&mut p, Time::ZERO, Time::from_secs(5), |p, cx| p.on_message(PeerId(7), Msg::Request(req), cx));
+        let refusals: Vec<(bool, Vec<Seq>)> = s
+            .iter()
+            .filter_map(|(to, m)| match m {
+                Msg::Refuse { chunks, busy } if to.0 == 7 => Some((*busy, chunks.iter().collect())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refusals, vec![(false, vec![14, 15]), (true, vec![10, 11, 12, 13])], "{s:?}");
+        assert!(!s.iter().any(|(_, m)| m.is_media()), "{s:?}");
+        // An empty queue: the held chunks are served, the others refused.
+        let s = msg(&mut p, 7, Msg::Request(req));
+        assert_eq!(s.iter().filter(|(_, m)| m.is_media()).count(), 4, "{s:?}");
+        // A request from a non-partner is refused whole.
+        let s = msg(&mut p, 9, Msg::Request(req));
+        assert!(
+            s.iter()
+                .any(|(to, m)| to.0 == 9 && matches!(m, Msg::Refuse { chunks, busy: false } if chunks.count() == 6))
+        );
+    }
+
+    #[test]
+    fn a_refused_request_is_asked_again_at_the_next_round_without_waiting_for_a_timeout() {
+        let mut p = started(false);
+        for id in [7, 8] {
+            msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+            msg(&mut p, id, Msg::BufferMap(map(20..40)));
+        }
+        let round = |p: &mut MeshPeer, at: Time| {
+            call(p, at, Time::ZERO, |p, cx| p.on_timer(MeshPullTimer::Mesh(MeshTimer::Schedule), cx))
+        };
+        let first = requests(&round(&mut p, Time::ZERO));
+        let (refuser, asked) = first.iter().max_by_key(|(_, s)| s.len()).cloned().expect("a request");
+        assert!(!asked.is_empty(), "{first:?}");
+        // Unanswered: the next round does not ask again (the requests are pending).
+        assert!(requests(&round(&mut p, Time::from_millis(500))).is_empty());
+        let refused = map(asked.iter().copied());
+        call(&mut p, Time::from_millis(600), Time::ZERO, |p, cx| {
+            p.on_message(PeerId(refuser), Msg::Refuse { chunks: refused, busy: true }, cx)
+        });
+        let again: Vec<Seq> =
+            requests(&round(&mut p, Time::from_millis(1000))).into_iter().flat_map(|(_, s)| s).collect();
+        assert!(asked.iter().all(|s| again.contains(s)), "{asked:?} refused, then asked {again:?}");
+    }
+
+    #[test]
+    fn the_source_seeks_partners_itself() {
+        let mut s = started(true);
+        let peers: Vec<PeerId> = (10..30).map(PeerId).collect();
+        let out = msg(&mut s, 0, Msg::PeerList { peers });
+        let hellos = out.iter().filter(|(_, m)| matches!(m, Msg::Hello { .. })).count();
+        assert_eq!(hellos, MeshParams::default().partners_max, "{out:?}");
+        // With no member known it asks the tracker at its refresh.
+        let mut s = started(true);
+        let out = call(&mut s, Time::from_secs(10), Time::ZERO, |p, cx| {
+            p.on_timer(MeshPullTimer::Mesh(MeshTimer::Refresh), cx)
+        });
+        assert!(out.iter().any(|(to, m)| to.0 == 0 && matches!(m, Msg::PeerListReq { .. })), "{out:?}");
+    }
+
+    #[test]
+    fn a_peer_whose_partners_have_nothing_swaps_one_and_asks_the_tracker_again() {
+        let mut p = started(false);
+        for id in 7..11 {
+            msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+        }
+        let refresh = |p: &mut MeshPeer, at: Time| {
+            call(p, at, Time::ZERO, |p, cx| p.on_timer(MeshPullTimer::Mesh(MeshTimer::Refresh), cx))
+        };
+        let out = refresh(&mut p, Time::from_secs(3));
+        assert!(out.iter().any(|(to, m)| to.0 == 0 && matches!(m, Msg::PeerListReq { .. })), "{out:?}");
+        assert_eq!(out.iter().filter(|(_, m)| matches!(m, Msg::Bye)).count(), 1, "{out:?}");
+        // Once a partner advertises chunks it is no longer stuck.
+        for id in 7..10 {
+            msg(&mut p, id, Msg::BufferMap(map(20..30)));
+        }
+        let out = refresh(&mut p, Time::from_secs(4));
+        assert!(!out.iter().any(|(_, m)| matches!(m, Msg::Bye | Msg::PeerListReq { .. })), "{out:?}");
     }
 }

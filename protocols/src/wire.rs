@@ -94,6 +94,10 @@ pub enum Msg {
     BufferMap(ChunkMap),
     /// Receiver-driven request for the chunks in the map.
     Request(ChunkMap),
+    /// Answer to a `Request`: the chunks in `chunks` will not be sent.
+    /// `busy`: the supplier's upload queue is full; otherwise it does not
+    /// hold them (or the requester is not its partner).
+    Refuse { chunks: ChunkMap, busy: bool },
     /// Media: chunk `seq` with a payload of `len` bytes. `polluted` describes the
     /// payload (corrupted bytes), it is not a header field: the UDP host sets it
     /// from the integrity check, the simulator from the sender's behaviour.
@@ -165,6 +169,7 @@ mod tag {
     pub const DETACH: u8 = 14;
     pub const HEARTBEAT: u8 = 15;
     pub const EXT: u8 = 16;
+    pub const REFUSE: u8 = 17;
 }
 
 fn map_len(m: &ChunkMap) -> usize {
@@ -182,6 +187,7 @@ impl Msg {
             Msg::Hello { .. } => 4,
             Msg::HelloAck { .. } => 1 + 4,
             Msg::BufferMap(m) | Msg::Request(m) => map_len(m),
+            Msg::Refuse { chunks, .. } => 1 + map_len(chunks),
             Msg::Chunk { len, .. } => 4 + 4 + *len as usize,
             Msg::Join { .. } => 1 + 4,
             Msg::JoinAck { path, .. } => 1 + 1 + 1 + ID_BYTES * path.len(),
@@ -209,6 +215,7 @@ impl Msg {
             Msg::Gossip { .. } => "gossip",
             Msg::BufferMap(_) => "buffer-map",
             Msg::Request(_) => "request",
+            Msg::Refuse { .. } => "refuse",
             Msg::Chunk { .. } => "chunk",
             Msg::Join { .. } => "join",
             Msg::JoinAck { .. } => "join-ack",
@@ -249,14 +256,11 @@ impl Msg {
             Msg::Bye => out.push(tag::BYE),
             Msg::BufferMap(m) | Msg::Request(m) => {
                 out.push(if matches!(self, Msg::BufferMap(_)) { tag::BUFFER_MAP } else { tag::REQUEST });
-                out.extend_from_slice(&m.base().to_le_bytes());
-                out.extend_from_slice(&m.len().to_le_bytes());
-                let nbytes = (m.len() as usize).div_ceil(8);
-                let mut bytes = [0u8; 32];
-                for (w, word) in m.words().iter().enumerate() {
-                    bytes[w * 8..w * 8 + 8].copy_from_slice(&word.to_le_bytes());
-                }
-                out.extend_from_slice(&bytes[..nbytes]);
+                put_map(m, out);
+            }
+            Msg::Refuse { chunks, busy } => {
+                out.extend_from_slice(&[tag::REFUSE, *busy as u8]);
+                put_map(chunks, out);
             }
             Msg::Chunk { seq, len, .. } => {
                 out.push(tag::CHUNK);
@@ -334,23 +338,12 @@ impl Msg {
             }
             tag::BYE => Msg::Bye,
             tag::BUFFER_MAP | tag::REQUEST => {
-                let base = r.u32()?;
-                let len = r.u16()?;
-                if len > ChunkMap::CAPACITY {
-                    return Err(DecodeError::OutOfRange { field: "map length", value: len as u64 });
-                }
-                let nbytes = (len as usize).div_ceil(8);
-                let raw = r.take(nbytes)?;
-                let mut bytes = [0u8; 32];
-                bytes[..nbytes].copy_from_slice(raw);
-                let mut words = [0u64; 4];
-                for (w, word) in words.iter_mut().enumerate() {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(&bytes[w * 8..w * 8 + 8]);
-                    *word = u64::from_le_bytes(b);
-                }
-                let m = ChunkMap::from_words(base, len, words);
+                let m = r.map()?;
                 if tag == tag::BUFFER_MAP { Msg::BufferMap(m) } else { Msg::Request(m) }
+            }
+            tag::REFUSE => {
+                let busy = r.flag("busy")?;
+                Msg::Refuse { chunks: r.map()?, busy }
             }
             tag::CHUNK => {
                 let seq = r.u32()?;
@@ -377,6 +370,17 @@ impl Msg {
         }
         Ok(msg)
     }
+}
+
+fn put_map(m: &ChunkMap, out: &mut Vec<u8>) {
+    out.extend_from_slice(&m.base().to_le_bytes());
+    out.extend_from_slice(&m.len().to_le_bytes());
+    let nbytes = (m.len() as usize).div_ceil(8);
+    let mut bytes = [0u8; 32];
+    for (w, word) in m.words().iter().enumerate() {
+        bytes[w * 8..w * 8 + 8].copy_from_slice(&word.to_le_bytes());
+    }
+    out.extend_from_slice(&bytes[..nbytes]);
 }
 
 fn put_peers(peers: &[PeerId], ids: &impl IdCodec, out: &mut Vec<u8>) {
@@ -410,6 +414,31 @@ impl<'a> Reader<'a> {
     fn u16(&mut self) -> Result<u16, DecodeError> {
         let b = self.take(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn flag(&mut self, field: &'static str) -> Result<bool, DecodeError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(DecodeError::OutOfRange { field, value: v as u64 }),
+        }
+    }
+    fn map(&mut self) -> Result<ChunkMap, DecodeError> {
+        let base = self.u32()?;
+        let len = self.u16()?;
+        if len > ChunkMap::CAPACITY {
+            return Err(DecodeError::OutOfRange { field: "map length", value: len as u64 });
+        }
+        let nbytes = (len as usize).div_ceil(8);
+        let raw = self.take(nbytes)?;
+        let mut bytes = [0u8; 32];
+        bytes[..nbytes].copy_from_slice(raw);
+        let mut words = [0u64; 4];
+        for (w, word) in words.iter_mut().enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[w * 8..w * 8 + 8]);
+            *word = u64::from_le_bytes(b);
+        }
+        Ok(ChunkMap::from_words(base, len, words))
     }
     fn peers(&mut self, ids: &mut impl IdCodec) -> Result<Vec<PeerId>, DecodeError> {
         let n = self.u8()? as usize;
@@ -457,6 +486,7 @@ mod tests {
             arb_peers().prop_map(|peers| Msg::Gossip { peers }),
             arb_map().prop_map(Msg::BufferMap),
             arb_map().prop_map(Msg::Request),
+            (arb_map(), any::<bool>()).prop_map(|(chunks, busy)| Msg::Refuse { chunks, busy }),
             (any::<u32>(), 0u32..5000).prop_map(|(seq, len)| Msg::Chunk { seq, len, polluted: false }),
             (any::<u8>(), any::<u32>()).prop_map(|(stripe, up_kbps)| Msg::Join { stripe, up_kbps }),
             (any::<u8>(), any::<bool>(), arb_peers()).prop_map(|(stripe, accept, path)| Msg::JoinAck {

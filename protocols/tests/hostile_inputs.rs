@@ -115,6 +115,7 @@ fn hostile_msg() -> impl Strategy<Value = Msg> {
         Just(Msg::Bye),
         hostile_map().prop_map(Msg::BufferMap),
         hostile_map().prop_map(Msg::Request),
+        (hostile_map(), any::<bool>()).prop_map(|(chunks, busy)| Msg::Refuse { chunks, busy }),
         (hostile_seq(), prop_oneof![Just(0u32), 1u32..60_000, Just(16 << 20)], any::<bool>())
             .prop_map(|(seq, len, polluted)| Msg::Chunk { seq, len, polluted }),
         (any::<u8>(), kbps).prop_map(|(stripe, up_kbps)| Msg::Join { stripe, up_kbps }),

@@ -1,8 +1,11 @@
 //! The `reliable` scheduler registered from outside swarmlab's crates:
 //! `compare` runs it beside built-in schedulers through the public API
-//! (`swarmlab::main_from`); against withholders, whose requests expire, its
-//! learned per-partner success rates beat DONet's rule; results are
-//! deterministic; the name is checked against the registry.
+//! (`swarmlab::main_from`) and it streams against withholders, whose
+//! requests expire; results are deterministic; the name is checked against
+//! the registry. (It used to beat DONet's rule here, while busy suppliers
+//! dropped requests silently; since they refuse them at once, the two are
+//! within noise of each other: 0.900±0.044 vs 0.912±0.041 honest continuity
+//! over 8 seeds.)
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,11 +32,11 @@ fn metric(csv: &str, variant: &str, metric: &str) -> f64 {
 }
 
 #[test]
-fn reliable_beats_donet_against_withholders_deterministically() {
+fn reliable_streams_against_withholders_deterministically() {
     let csv = compare("a");
     let reliable = metric(&csv, "mesh-pull/reliable", "continuity_honest");
     let donet = metric(&csv, "mesh-pull/donet", "continuity_honest");
-    assert!(reliable > donet, "reliable {reliable} should beat donet {donet} when partners withhold");
+    assert!(reliable > 0.8 && donet > 0.8, "both stream against withholders: reliable {reliable}, donet {donet}");
     assert!(metric(&csv, "hybrid/treebone/reliable", "continuity_honest") > 0.3, "hybrids pull with it too");
     assert_eq!(csv, compare("b"), "two runs differ");
 }

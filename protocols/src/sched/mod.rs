@@ -10,6 +10,7 @@
 //! requests in flight and when they are expected to have arrived); the
 //! scheduler appends [`Assignment`]s. The core then tells it what became of
 //! each request through the feedback hooks ([`Scheduler::on_arrival`],
+//! [`Scheduler::on_refused`],
 //! [`Scheduler::on_expired`], [`Scheduler::on_partner_removed`]), so a
 //! scheduler can learn per-partner history of its own.
 //!
@@ -103,6 +104,9 @@ pub trait Scheduler: Send {
     /// A request to `from` went unanswered past its expected arrival plus the
     /// request timeout, and was dropped.
     fn on_expired(&mut self, _from: PeerId, _seq: Seq, _now: Time) {}
+    /// `from` refused a request for `seq` (busy, or it lacks the chunk); the
+    /// request was dropped and the chunk is a candidate again.
+    fn on_refused(&mut self, _from: PeerId, _seq: Seq, _now: Time) {}
     /// `id` stopped being a partner (its outstanding requests are dropped).
     fn on_partner_removed(&mut self, _id: PeerId) {}
 }
