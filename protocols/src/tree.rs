@@ -49,8 +49,21 @@
 //!   sends it to its children in stripe `n % k`; a node forwards every new chunk
 //!   to all its children of that stripe as soon as it arrives, largest fanout
 //!   first (forwarders before leaves, so that the deep part of the tree waits
-//!   least behind a whole-chunk burst). Nothing is ever requested, and a chunk
-//!   lost on the way (or emitted while a subtree is cut off) is not recovered.
+//!   least behind a whole-chunk burst).
+//! - **Recovery** (`recover`, default on). One lost datagram loses a whole
+//!   chunk (0.1% datagram loss loses a 53-datagram chunk 5.2% of the time per
+//!   hop), and a pure push tree never sends it again. A child that receives a
+//!   chunk of a stripe above a chunk of that stripe it lacks (a hole: lost on
+//!   the way, or pushed while it changed parents) asks its parent for the
+//!   holes at once with a `Request`, and again at its heartbeats while a hole
+//!   is still missing and useful to the player: at once after a refusal for a
+//!   full upload queue, otherwise once `parent_timeout` has passed since it
+//!   was last asked. A parent serves a request from its child in
+//!   the stripe with the chunks it holds while its upload backlog is at most
+//!   [`RECOVERY_BACKLOG`], behind the pushes already queued, and refuses the
+//!   rest (`Refuse`); holes it lacks itself it recovers from its own parent,
+//!   and the child asks again at its next heartbeat. `recover = false` is the
+//!   pure push tree of the paper.
 //! - **Liveness and repair.** Every `heartbeat_interval` a parent sends each
 //!   child a `Heartbeat` with its root path, and each child re-sends `Join` to
 //!   its parent as a keep-alive. Chunks also count as a sign of life. A child
@@ -73,9 +86,10 @@
 //!   first chunk): it is the smallest `x` such that every chunk `>= x` belongs
 //!   to a stripe that was already flowing, and playback starts when
 //!   `[x, x + startup_chunks)` is present (or on the startup timeout). A hole
-//!   in that buffer below a newer chunk of the same stripe (lost during a
-//!   parent change) will never be filled by a push tree, so buffering restarts
-//!   just after it instead of waiting for the startup timeout. A peer
+//!   in that buffer below a newer chunk of the same stripe (lost, or pushed
+//!   during a parent change) may never be filled, so buffering restarts just
+//!   after it instead of waiting for the startup timeout (recovery included:
+//!   it fills holes during playback). A peer
 //!   that has received nothing `live_start_after` after joining starts its
 //!   player at the live point of the stream schedule, so a peer the tree cannot
 //!   serve is counted as missing chunks instead of vanishing from the metrics.
@@ -104,6 +118,7 @@
 //! | `live_start_after` | 15 s | an unserved peer starts its player at the live point after this |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
+//! | `recover` | true | ask the parent again for chunks lost on the way |
 //!
 //! # Departures from the paper
 //!
@@ -127,6 +142,7 @@ use std::sync::Arc;
 
 use rand::RngExt;
 
+use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
 use crate::media::{HasMedia, Media, MediaTimer};
@@ -139,6 +155,9 @@ use crate::wire::{MAX_PEERS_PER_MSG, Msg, Role};
 /// Most stripes a multi-tree may have (a stripe number travels as one byte;
 /// 64 keeps per-node state small).
 pub const MAX_STRIPES: u32 = 64;
+
+/// A parent serves recovery requests while its upload backlog is at most this.
+pub const RECOVERY_BACKLOG: Time = Time::from_secs(1);
 
 /// Tree-push parameters; see the module doc for meanings and sources.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,6 +198,8 @@ pub struct TreeParams {
     pub tracker_list_size: u16,
     /// Re-registration period with the tracker (default 30 s).
     pub tracker_refresh: Time,
+    /// Recovery of lost chunks from the parent (default on; see the module doc).
+    pub recover: bool,
 }
 
 /// The defaults live in one place, the scenario section ([`TreeSection`](crate::params::tree::TreeSection)).
@@ -338,6 +359,8 @@ pub struct TreePeer {
     media: Media,
     start_wait_armed: bool,
     list_asked_at: Option<Time>,
+    /// Recovery requests in flight: chunk, when asked.
+    recovering: Vec<(Seq, Time)>,
 }
 
 impl TreePeer {
@@ -355,6 +378,7 @@ impl TreePeer {
             media,
             start_wait_armed: false,
             list_asked_at: None,
+            recovering: Vec::new(),
         }
     }
 
@@ -440,10 +464,15 @@ impl TreePeer {
             return;
         }
         self.media.store(seq, polluted);
+        let k = self.k();
         let seen = &mut self.seen[s];
+        let gap = seen.newest.is_some_and(|n| seq > n + k);
         seen.newest = Some(seen.newest.map_or(seq, |n| n.max(seq)));
         for c in &self.tree.lanes[s].children {
             cx.send(c.id, Msg::Chunk { seq, len, polluted });
+        }
+        if gap {
+            self.recover(s, cx);
         }
         if self.media.player.is_idle() {
             let seen = &mut self.seen[s];
@@ -462,10 +491,13 @@ impl TreePeer {
         }
     }
 
-    /// Starts playback once the startup buffer is complete. A push tree never
-    /// re-sends a chunk: a hole in the startup buffer below a newer chunk of
-    /// the same stripe (lost during a parent change) stays a hole, so the
-    /// buffer restarts after it instead of waiting for the startup timeout.
+    /// Starts playback once the startup buffer is complete. A hole in the
+    /// startup buffer below a newer chunk of the same stripe (lost, or pushed
+    /// during a parent change) restarts the buffer after it instead of
+    /// waiting for the startup timeout, with or without recovery: the hole
+    /// may be missing all the way up to the root (waiting for holes to be
+    /// recovered was measured to raise lag p95 from 15 s to 34 s on
+    /// churn-300, 3 seeds).
     fn check_startup(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
         let player = &self.media.player;
         if !player.is_playing()
@@ -482,6 +514,68 @@ impl TreePeer {
             }
         }
         self.media.check_startup(cx);
+    }
+
+    /// Asks the parent of stripe `s` for the holes of the stripe: chunks
+    /// below its newest that are missing, still useful to the player and not
+    /// asked for in the last `parent_timeout` (or refused since).
+    fn recover(&mut self, s: usize, cx: &mut Ctx<'_, TreeTimer>) {
+        let t = &self.cfg.tree;
+        if !t.recover || self.tree.is_source {
+            return;
+        }
+        let (Some(parent), Some(newest)) = (self.tree.parent(s), self.seen[s].newest) else {
+            return;
+        };
+        let k = self.k();
+        let now = cx.now;
+        self.recovering.retain(|&(_, at)| at + t.parent_timeout > now);
+        // The oldest chunk worth asking: the next one the player needs, else
+        // the first chunk of the stripe that arrived.
+        let Some(first) = self.media.player.needed_from().or(self.seen[s].first) else {
+            return;
+        };
+        let lo = first.max((newest + 1).saturating_sub(ChunkMap::CAPACITY as u32));
+        let lo = lo + (s as u32 + k - lo % k) % k;
+        let mut req = ChunkMap::new(lo, (newest - lo.min(newest)).min(ChunkMap::CAPACITY as u32) as u16);
+        let mut seq = lo;
+        while seq < newest {
+            if !self.media.have.contains(seq) && !self.recovering.iter().any(|&(q, _)| q == seq) {
+                req.insert(seq);
+                self.recovering.push((seq, now));
+            }
+            seq += k;
+        }
+        if !req.is_empty() {
+            cx.send(parent, Msg::Request(req));
+        }
+    }
+
+    /// A child's recovery request: the chunks held, while the upload backlog
+    /// allows; the rest refused.
+    fn serve(&mut self, from: PeerId, req: ChunkMap, cx: &mut Ctx<'_, TreeTimer>) {
+        let k = self.k();
+        let len = self.cfg.stream.chunk_bytes();
+        let per_chunk = Time::transmit(self.cfg.chunk_wire_bits() / 8, self.up_kbps as u64 * 1000);
+        let mut backlog = cx.upload_backlog;
+        let mut missing = ChunkMap::new(req.base(), req.len());
+        let mut busy = missing;
+        for seq in req.iter() {
+            let lane = &self.tree.lanes[(seq % k) as usize];
+            if !self.media.have.contains(seq) || !lane.children.iter().any(|c| c.id == from) {
+                missing.insert(seq);
+            } else if backlog > RECOVERY_BACKLOG {
+                busy.insert(seq);
+            } else {
+                backlog += per_chunk;
+                cx.send(from, Msg::Chunk { seq, len, polluted: self.media.polluted.contains(seq) });
+            }
+        }
+        for (chunks, busy) in [(missing, false), (busy, true)] {
+            if !chunks.is_empty() {
+                cx.send(from, Msg::Refuse { chunks, busy });
+            }
+        }
     }
 
     /// Start position: the smallest `x` such that every chunk `>= x` belongs to
@@ -571,6 +665,10 @@ impl Peer for TreePeer {
                 }
             }
             Some(Msg::Chunk { seq, len, polluted }) => self.on_chunk(from, seq, len, polluted, cx),
+            Some(Msg::Request(req)) if t.recover => self.serve(from, req, cx),
+            // Busy: asked again at the next heartbeat. Not held: the parent
+            // is recovering it too and will push it down when it arrives.
+            Some(Msg::Refuse { chunks, busy: true }) => self.recovering.retain(|&(q, _)| !chunks.contains(q)),
             _ => {}
         }
     }
@@ -605,6 +703,9 @@ impl Peer for TreePeer {
                 let (tree, pol) = self.parts();
                 tree.tick(&cfg.tree, &pol, cx);
                 cx.timer_in(cfg.tree.heartbeat_interval, LaneTimer::Tick.into());
+                for s in 0..self.k() as usize {
+                    self.recover(s, cx);
+                }
             }
             TreeTimer::Lane(l) => {
                 let (tree, mut pol) = self.parts();
@@ -781,5 +882,61 @@ mod tests {
         // A push from a node that is not our parent is stopped.
         let s = msg(&mut p, 5, t, 8, Msg::Chunk { seq: 4, len: 62_500, polluted: false });
         assert_eq!(s[0], (PeerId(8), Msg::Detach { stripe: 0 }));
+    }
+
+    fn requested(sends: &[(PeerId, Msg)], to: u32) -> Vec<Seq> {
+        sends
+            .iter()
+            .filter_map(|(t, m)| match m {
+                Msg::Request(r) if t.0 == to => Some(r.iter().collect::<Vec<_>>()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn a_child_asks_its_parent_for_lost_chunks_and_the_parent_serves_them() {
+        let t = Time::from_secs(20);
+        let chunk = |seq| Msg::Chunk { seq, len: 62_500, polluted: false };
+        let mut p = attached(1, 5, 2000, 1, &[1]);
+        for seq in 10..20 {
+            msg(&mut p, 5, t, 1, chunk(seq));
+        }
+        assert!(p.is_playing());
+        // 20 and 21 were lost on the way: 22 reveals the hole, asked for at once.
+        assert_eq!(requested(&msg(&mut p, 5, t, 1, chunk(22)), 1), vec![20, 21]);
+        // Not again while the request is in flight; 21 arrives.
+        msg(&mut p, 5, t, 1, chunk(21));
+        let tick = |p: &mut TreePeer, at| call(p, 5, at, |p, cx| p.on_timer(LaneTimer::Tick.into(), cx)).sends;
+        assert!(requested(&tick(&mut p, t + Time::from_secs(1)), 1).is_empty());
+        // Still missing after `parent_timeout`: asked again.
+        assert_eq!(requested(&tick(&mut p, t + Time::from_secs(4)), 1), vec![20]);
+        // The parent's side: a child's request is served from what it holds.
+        let mut parent = attached(1, 1, 4000, 9, &[9]);
+        msg(&mut parent, 1, t, 5, Msg::Join { stripe: 0, up_kbps: 2000 });
+        msg(&mut parent, 1, t, 9, chunk(4));
+        let mut req = ChunkMap::new(4, 2);
+        req.insert(4);
+        req.insert(5);
+        let s = msg(&mut parent, 1, t, 5, Msg::Request(req));
+        assert!(s.contains(&(PeerId(5), chunk(4))), "{s:?}");
+        assert!(
+            s.iter()
+                .any(|(to, m)| to.0 == 5 && matches!(m, Msg::Refuse { chunks, busy: false } if chunks.iter().eq([5])))
+        );
+        // Without recovery nothing is asked.
+        let mut c = TreePeer::new(
+            Arc::new(TreeConfig { tree: TreeParams { recover: false, ..TreeParams::default() }, ..(*cfg(1)).clone() }),
+            false,
+            2000,
+        );
+        call(&mut c, 5, Time::ZERO, |p, cx| p.on_start(cx));
+        msg(&mut c, 5, Time::ZERO, 0, Msg::PeerList { peers: vec![PeerId(1)] });
+        msg(&mut c, 5, Time::ZERO, 1, Msg::JoinAck { stripe: 0, accept: true, path: vec![PeerId(1)] });
+        for seq in 10..20 {
+            msg(&mut c, 5, t, 1, chunk(seq));
+        }
+        assert!(requested(&msg(&mut c, 5, t, 1, chunk(22)), 1).is_empty());
     }
 }

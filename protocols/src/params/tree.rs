@@ -37,6 +37,8 @@ crate::params_section! {
         pub live_start_after_s: Secs = Secs(15.0), unit "s";
         /// members asked of the tracker
         pub tracker_list_size: Count<1, 64> = Count(20), unit "members";
+        /// tree-push: a child asks its parent again for chunks lost on the way (holes below a newer chunk of the stripe); `false` is a pure push tree
+        pub recover: bool = true, unit "—";
     }
 }
 
@@ -91,6 +93,7 @@ impl TreeSection {
             live_start_after: self.live_start_after_s.time(),
             tracker_list_size: self.tracker_list_size.0 as u16,
             tracker_refresh: Time::from_secs(30),
+            recover: self.recover,
         }
     }
 }
