@@ -225,7 +225,13 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         .map(|(_, s)| (s.up_media + s.up_control) as f64 * 8.0 / s.capacity_bits(end))
         .collect();
     let sq: f64 = utils.iter().map(|x| x * x).sum();
-    put("upload_fairness", (sq > 0.0).then(|| utils.iter().sum::<f64>().powi(2) / (utils.len() as f64 * sq)));
+    put(
+        "upload_fairness",
+        (sq > 0.0).then(|| {
+            let s = utils.iter().sum::<f64>();
+            s * s / (utils.len() as f64 * sq)
+        }),
+    );
 
     // Bounds.
     // Constant-capacity periods of every peer: closed ones from capacity
