@@ -194,6 +194,7 @@ fn assign_attacks(sc: &Scenario, seed: u64, nodes: &mut [NodeSpec]) {
             K::Withholder => Behaviour::Withholder,
             K::Sybil => Behaviour::Sybil { victim: protocols::PeerId(victim.unwrap_or(2)) },
             K::CapacityLiar => Behaviour::CapacityLiar { factor: a.factor.as_ref().map_or(10, |f| *f.get_ref()) },
+            K::Forger => Behaviour::Forger,
         };
         for i in next.by_ref().take(n) {
             nodes[i].behaviour = b;
