@@ -125,8 +125,14 @@ fn in_process_swarm_plays_exact_bytes() {
     }
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (`.ci/run`'s bounded fuzz
+/// step runs more), else 64 (plain `cargo test`).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     /// Arbitrary datagrams into a live host's receive path: no panic, every
     /// datagram either stored as a fragment or counted as a drop.
     #[test]
