@@ -497,7 +497,7 @@ pub const METRICS: &[MetricDef] = &[
         Neither,
         NonNegative,
         "hostile input",
-        "every node (tracker, source, peers)",
+        NET,
         OWN,
         "Well-formed messages a node's protocol dropped before they touched its state because a value was implausible (issue 14), summed over the dropped.<reason> metrics. Not judged: it counts what attackers (or broken peers) sent, not how well the swarm did."
     ),
@@ -508,7 +508,7 @@ pub const METRICS: &[MetricDef] = &[
         Neither,
         NonNegative,
         "hostile input",
-        "every node (tracker, source, peers)",
+        NET,
         OWN,
         "Messages dropped for one reason. future-chunk: a chunk numbered beyond the receiver's live point plus the 5 s clock-skew allowance; future-map: a buffer map advertising chunks beyond it; chunk-to-source: a chunk sent to the source; bad-stripe: a tree message (Join, JoinAck, Detach, Heartbeat) for a stripe no protocol has (64 or more). One metric per reason, 0 when none was dropped."
     ),
