@@ -598,6 +598,11 @@ impl<P: Peer> Host<P> {
             self.on_chunk(id, seq, payload, now);
             return;
         }
+        // Checks every family shares (a stripe no protocol has), as the simulator's `Guarded`.
+        if let Some(reason) = protocols::adversary::implausible(&msg) {
+            self.on_record(now, Record::Dropped { from: id, reason });
+            return;
+        }
         self.call(now, |n, cx| n.on_message(id, msg, cx));
     }
 

@@ -247,3 +247,21 @@ fn a_member_gossiping_made_up_addresses_cannot_fill_the_address_book() {
     inject(&mut h, &theirs, newcomer, &Msg::Hello { up_kbps: 100 }, n + 1);
     assert!(h.book().lookup(newcomer).is_some(), "a node that talks to the host gets in");
 }
+
+/// A tree message for a stripe no protocol has is dropped by the host before
+/// its protocol sees it, recorded and counted (as the simulator's `Guarded`).
+#[test]
+fn bad_stripes_are_dropped_and_counted_by_the_host() {
+    use protocols::wire::Msg;
+    let cfg = HostConfig::new(Role::Peer, "127.0.0.1:9200".parse().unwrap(), stream(), 1_000_000);
+    let node = Node::Member(MeshPeer::new(mesh_cfg(), false, 1000));
+    let sinks = Sinks { records: None, output: None, keep: true };
+    let mut h = Host::new(cfg, node, bind(), sinks).unwrap();
+    h.start(Time::ZERO);
+    let from: SocketAddrV4 = "127.0.0.1:9201".parse().unwrap();
+    let ids = net::addrs::AddrBook::new(16);
+    inject(&mut h, &ids, from, &Msg::Join { stripe: 200, up_kbps: 100 }, 1);
+    inject(&mut h, &ids, from, &Msg::Detach { stripe: 3 }, 2);
+    assert_eq!(h.stats.drop_protocol, 1, "{:?}", h.stats.rows());
+    assert!(h.kept.iter().any(|(_, r)| matches!(r, Record::Dropped { reason: protocols::DropReason::BadStripe, .. })));
+}

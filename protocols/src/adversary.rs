@@ -32,12 +32,12 @@
 //! | `integrity` | the source signs every chunk (PPSPP's sign-all, an ECDSA P-256 signature of [`SIGNATURE_BYTES`] carried with each chunk and charged on every hop); every receiver (attackers too: it is the client software) drops chunks that fail verification (`Record::Rejected`) |
 //! | `blacklist` | a peer that sent a chunk failing verification, or a message its receiver's protocol dropped as implausible (`Record::Dropped`, issue 14), is ejected for the rest of the run: the protocol is told it left (a `Bye` and a `Detach` per stripe), and nothing to or from it passes again |
 //!
-//! Whatever the defences, every node the simulator wraps drops (and records
-//! as `DropReason::BadStripe`) a tree message for a stripe no protocol has
+//! Whatever the defences, every node drops (and records as
+//! `DropReason::BadStripe`) a tree message for a stripe no protocol has
 //! (`stripe >= tree::MAX_STRIPES`); a stripe below that but beyond the
 //! protocol's own count is ignored by the protocol (`lanetree`) without a
-//! record, and so is every bad stripe in the UDP host, which does not wrap
-//! its node in `Guarded`. Made-up member ids cannot be told from real ones by a node: the
+//! record. The UDP host, which does not wrap its node in `Guarded`, applies
+//! the same check ([`implausible`]) before its protocol sees a message. Made-up member ids cannot be told from real ones by a node: the
 //! simulator loses what is sent to them in the core (the sender's upload is
 //! spent) and the UDP host bounds its address book (`net::addrs`).
 //! | `scoring` | every `check_interval`, a neighbour that was asked for at least `score_min_requests` chunks and delivered fewer than `score_min_ratio` of them is ejected for `ban` |
@@ -171,8 +171,8 @@ pub fn forged(me: PeerId, now: Time, stream: StreamParams, window: u16) -> Vec<M
 }
 
 /// Why `msg` is dropped whatever the protocol, if it is: a tree message for
-/// a stripe no protocol has.
-fn implausible(msg: &Msg) -> Option<DropReason> {
+/// a stripe no protocol has. [`Guarded`] and the UDP host both apply it.
+pub fn implausible(msg: &Msg) -> Option<DropReason> {
     match msg {
         Msg::Join { stripe, .. }
         | Msg::JoinAck { stripe, .. }
