@@ -301,3 +301,26 @@ fn summary_table_snapshot() {
     assert!(wrote.starts_with("wrote "), "last line: {wrote:?}");
     insta::assert_snapshot!("summary_table", table.trim_end());
 }
+
+/// A run with forgers (tests/fixtures/forger.toml) reports what the
+/// receivers dropped, by reason, in summary.csv and the printed table; the
+/// total is the sum of the reasons.
+#[test]
+fn forgers_drops_are_reported_by_reason() {
+    let tmp = TempDir::new("forgers");
+    let out = tmp.path().join("out");
+    let stdout = run_ok("tests/fixtures/forger.toml", &out, &[]);
+    assert!(stdout.contains("\nhostile input\n  dropped_messages"), "{stdout}");
+    let (_, rows) = read_csv(&out.join("summary.csv"));
+    let value = |name: &str| -> f64 {
+        let r = rows.iter().find(|r| &r[3] == name).unwrap_or_else(|| panic!("no {name} row"));
+        assert_eq!(&r[5], "messages", "{name}");
+        r[4].parse().unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let reasons = ["future-chunk", "future-map", "chunk-to-source", "bad-stripe"];
+    for r in reasons {
+        assert!(value(&format!("dropped.{r}")) > 0.0, "forgers send every kind: {r}");
+    }
+    let sum: f64 = reasons.iter().map(|r| value(&format!("dropped.{r}"))).sum();
+    assert_eq!(value("dropped_messages"), sum);
+}

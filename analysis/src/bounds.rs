@@ -97,7 +97,8 @@ pub fn continuity_bound(r_max_bps: f64, rate_bps: f64) -> f64 {
 /// node uploads at `up_bps`: `ceil(log2(n + 1)) * tau + propagation`,
 /// `tau = chunk_bits / up_bps` (rounded up like the links).
 pub fn min_diffusion_delay(n: usize, chunk_bytes_on_wire: u64, up_bps: u64, propagation: Time) -> Time {
-    let hops = ((n + 1) as f64).log2().ceil() as u64;
+    // ceil(log2(n + 1)) in integers (no platform log2).
+    let hops = (n as u64 + 1).next_power_of_two().trailing_zeros() as u64;
     let tau = Time::transmit(chunk_bytes_on_wire, up_bps);
     Time(tau.0.saturating_mul(hops)) + propagation
 }

@@ -491,6 +491,28 @@ pub const METRICS: &[MetricDef] = &[
         "Wire bytes queued or in flight when the run ended."
     ),
     m!(
+        "dropped_messages",
+        "dropped",
+        "messages",
+        Neither,
+        NonNegative,
+        "hostile input",
+        NET,
+        OWN,
+        "Well-formed messages a node's protocol dropped before they touched its state because a value was implausible (issue 14), summed over the dropped.<reason> metrics. Not judged: it counts what attackers (or broken peers) sent, not how well the swarm did."
+    ),
+    m!(
+        "dropped.<reason>",
+        "dropped",
+        "messages",
+        Neither,
+        NonNegative,
+        "hostile input",
+        NET,
+        OWN,
+        "Messages dropped for one reason. future-chunk: a chunk numbered beyond the receiver's live point plus the 5 s clock-skew allowance; future-map: a buffer map advertising chunks beyond it; chunk-to-source: a chunk sent to the source; bad-stripe: a tree message (Join, JoinAck, Detach, Heartbeat) for a stripe no protocol has (64 or more). One metric per reason, 0 when none was dropped."
+    ),
+    m!(
         "attackers",
         "attackers",
         "peers",
@@ -658,9 +680,15 @@ pub const METRICS: &[MetricDef] = &[
 ];
 
 /// The definition of a metric by its name (`upload_util.<anything>` maps to
-/// the per-class entry).
+/// the per-class entry, `dropped.<anything>` to the per-reason one).
 pub fn lookup(name: &str) -> Option<&'static MetricDef> {
-    let key = if name.starts_with("upload_util.") { "upload_util.<class>" } else { name };
+    let key = if name.starts_with("upload_util.") {
+        "upload_util.<class>"
+    } else if name.starts_with("dropped.") {
+        "dropped.<reason>"
+    } else {
+        name
+    };
     METRICS.iter().find(|d| d.name == key)
 }
 
@@ -803,9 +831,19 @@ mod tests {
         }
     }
 
+    /// The per-reason definition names every reason a protocol can drop for.
+    #[test]
+    fn every_drop_reason_is_defined() {
+        let d = lookup("dropped.<reason>").expect("defined");
+        for r in protocols::DropReason::ALL {
+            assert!(d.definition.contains(&format!("{}:", r.name())), "{} not in the glossary", r.name());
+        }
+    }
+
     #[test]
     fn per_class_metrics_resolve() {
         assert_eq!(lookup("upload_util.dsl").map(|d| d.name), Some("upload_util.<class>"));
+        assert_eq!(lookup("dropped.future-map").map(|d| d.name), Some("dropped.<reason>"));
         assert_eq!(lookup("continuity_pooled").map(|d| d.unit), Some("ratio"));
         assert!(lookup("no_such_metric").is_none());
     }

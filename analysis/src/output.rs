@@ -176,7 +176,7 @@ fn fmt_value(v: Option<f64>, unit: &str) -> String {
         None => "-".to_string(),
         Some(x) => match unit {
             "bytes" => thousands(x as u64),
-            "peers" | "chunks" | "runs" => format!("{}", x as i64),
+            "peers" | "chunks" | "runs" | "messages" => format!("{}", x as i64),
             "s" => format!("{x:.3}"),
             "kbps" => format!("{x:.1}"),
             _ => format!("{x:.4}"),
@@ -196,7 +196,7 @@ pub fn summary_table(r: &Report) -> String {
         r.info.end.as_secs_f64()
     );
     let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
-    let groups: [(&str, &[&str]); 6] = [
+    let groups: [(&str, &[&str]); 7] = [
         ("population", &["peers_joined", "peers_started", "peers_never_started"]),
         (
             "quality",
@@ -229,6 +229,7 @@ pub fn summary_table(r: &Report) -> String {
             ],
         ),
         ("bounds", &["stream_rate", "r_max", "continuity_bound", "efficiency", "diffusion_bound_ratio_min"]),
+        ("hostile input", &["dropped_messages"]),
         (
             "attacks and defences",
             &[
@@ -259,8 +260,13 @@ pub fn summary_table(r: &Report) -> String {
                 let _ = writeln!(s, "  {:<width$}  {:>14}  {}{note}", m.name, fmt_value(m.value, m.unit), m.unit);
             }
         }
-        if title == "cost" {
-            for m in r.metrics.iter().filter(|m| m.name.starts_with("upload_util.")) {
+        let per = match title {
+            "cost" => "upload_util.",
+            "hostile input" => "dropped.",
+            _ => "",
+        };
+        if !per.is_empty() {
+            for m in r.metrics.iter().filter(|m| m.name.starts_with(per)) {
                 let _ = writeln!(s, "  {:<width$}  {:>14}  {}", m.name, fmt_value(m.value, m.unit), m.unit);
             }
         }
@@ -316,6 +322,7 @@ const SECURITY_COLUMNS: &[&str] = &[
     "startup_delay_p50",
     "lag_p50",
     "control_overhead",
+    "dropped_messages",
 ];
 
 /// Header and unit of a table column, from the glossary.

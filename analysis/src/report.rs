@@ -224,8 +224,8 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         .filter(|(_, s)| s.capacity_bits(end) > 0.0)
         .map(|(_, s)| (s.up_media + s.up_control) as f64 * 8.0 / s.capacity_bits(end))
         .collect();
-    let sq: f64 = utils.iter().map(|x| x * x).sum();
-    put("upload_fairness", (sq > 0.0).then(|| utils.iter().sum::<f64>().powi(2) / (utils.len() as f64 * sq)));
+    let (sum, sq): (f64, f64) = (utils.iter().sum(), utils.iter().map(|x| x * x).sum());
+    put("upload_fairness", (sq > 0.0).then(|| sum * sum / (utils.len() as f64 * sq)));
 
     // Bounds.
     // Constant-capacity periods of every peer: closed ones from capacity
@@ -253,6 +253,13 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("bytes_lost_departed", Some(t.lost_departed as f64));
     put("bytes_discarded", Some(t.discarded as f64));
     put("bytes_queued", Some(t.queued as f64));
+
+    // Well-formed messages dropped for implausible values (issue 14), by reason.
+    put("dropped_messages", Some(c.dropped.values().sum::<u64>() as f64));
+    for r in protocols::DropReason::ALL {
+        let reason = r.name();
+        put(&format!("dropped.{reason}"), Some(c.dropped.get(&r).copied().unwrap_or(0) as f64));
+    }
 
     if info.security {
         security_metrics(&c, &peers, &info, &mut m);

@@ -20,8 +20,10 @@ pub fn t975(df: usize) -> Option<f64> {
             // Cornish-Fisher expansion around the normal quantile z = 1.959964.
             let z: f64 = 1.959_964;
             let n = df as f64;
-            let g1 = (z.powi(3) + z) / 4.0;
-            let g2 = (5.0 * z.powi(5) + 16.0 * z.powi(3) + 3.0 * z) / 96.0;
+            // Powers by multiplication: exact IEEE operations, unlike `powi`.
+            let (z3, z5) = (z * z * z, z * z * z * z * z);
+            let g1 = (z3 + z) / 4.0;
+            let g2 = (5.0 * z5 + 16.0 * z3 + 3.0 * z) / 96.0;
             Some(z + g1 / n + g2 / (n * n))
         }
     }
@@ -46,7 +48,7 @@ pub fn summarize(values: &[Option<f64>]) -> Option<Summary> {
         return None;
     }
     let mean = xs.iter().sum::<f64>() / n as f64;
-    let sd = (n > 1).then(|| (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt());
+    let sd = (n > 1).then(|| (xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64).sqrt());
     let ci95 = sd.zip(t975(n - 1)).map(|(s, t)| t * s / (n as f64).sqrt());
     Some(Summary { n, mean, sd, ci95 })
 }

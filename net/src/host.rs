@@ -296,9 +296,9 @@ impl<P: Peer> Host<P> {
             }
         };
         let mut book = AddrBook::new(1 << 16);
-        book.intern(cfg.tracker);
+        book.trust(cfg.tracker);
         if let Some(s) = cfg.source {
-            book.intern(s);
+            book.trust(s);
         }
         let me = book.intern(my_addr).unwrap_or(PeerId(0));
         let media = match cfg.role {
@@ -357,6 +357,10 @@ impl<P: Peer> Host<P> {
 
     pub fn addr(&self) -> SocketAddrV4 {
         self.my_addr
+    }
+    /// The address book (ids of the addresses this host knows; `net::addrs`).
+    pub fn book(&self) -> &AddrBook {
+        &self.book
     }
     pub fn node(&self) -> &Node<P> {
         &self.node
@@ -563,7 +567,11 @@ impl<P: Peer> Host<P> {
             }
             return;
         }
-        let msg = match Msg::decode(&m, &mut self.book) {
+        // Addresses in the message are credited to its sender (net::addrs).
+        self.book.set_reporter(Some(from));
+        let decoded = Msg::decode(&m, &mut self.book);
+        self.book.set_reporter(None);
+        let msg = match decoded {
             Ok(msg) => msg,
             Err(protocols::wire::DecodeError::UnknownPeer) => {
                 self.stats.drop_unknown += 1;
@@ -588,6 +596,11 @@ impl<P: Peer> Host<P> {
             // The decoder checked the payload is exactly `len` bytes after the 9-byte header.
             let payload = m[9..].to_vec();
             self.on_chunk(id, seq, payload, now);
+            return;
+        }
+        // Checks every family shares (a stripe no protocol has), as the simulator's `Guarded`.
+        if let Some(reason) = protocols::adversary::implausible(&msg) {
+            self.on_record(now, Record::Dropped { from: id, reason });
             return;
         }
         self.call(now, |n, cx| n.on_message(id, msg, cx));

@@ -125,8 +125,14 @@ fn in_process_swarm_plays_exact_bytes() {
     }
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (`.ci/run`'s bounded fuzz
+/// step runs more), else 64 (plain `cargo test`).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
     /// Arbitrary datagrams into a live host's receive path: no panic, every
     /// datagram either stored as a fragment or counted as a drop.
     #[test]
@@ -188,4 +194,74 @@ fn chunk_payloads_are_verified_against_the_source_hashes() {
     }
     h.tick(Time::from_secs(1));
     assert_eq!((h.stats.chunks_verified, h.stats.chunks_polluted), (1, 1), "{:?}", h.stats);
+}
+
+/// Frames `msg` (ids encoded by `ids`) as message `n` from `from` into `h` at `t` ms.
+fn inject(h: &mut Host<MeshPeer>, ids: &net::addrs::AddrBook, from: SocketAddrV4, msg: &protocols::wire::Msg, n: u32) {
+    let mut m = Vec::new();
+    msg.encode(ids, &mut m);
+    let mut ds = Vec::new();
+    net::frame::fragment(n, &m, &mut ds);
+    for d in ds {
+        h.on_datagram(from.into(), d, Time::from_millis(n as u64));
+    }
+    h.tick(Time::from_millis(n as u64 + 1));
+}
+
+/// A member gossiping made-up addresses (issue 14) fills only its own quota
+/// of the host's address book ([`net::addrs::PER_REPORTER`]); its later
+/// member lists are refused and counted, and addresses named by the tracker
+/// and datagrams from new nodes still get in.
+#[test]
+fn a_member_gossiping_made_up_addresses_cannot_fill_the_address_book() {
+    use net::addrs::{AddrBook, PER_REPORTER};
+    use protocols::wire::Msg;
+    let tracker: SocketAddrV4 = "127.0.0.1:9100".parse().unwrap();
+    let cfg = HostConfig::new(Role::Peer, tracker, stream(), 1_000_000);
+    let node = Node::Member(MeshPeer::new(mesh_cfg(), false, 1000));
+    let mut h = Host::new(cfg, node, bind(), Sinks::default()).unwrap();
+    h.start(Time::ZERO);
+    let before = h.book().len();
+    // The sender's own book gives the made-up addresses ids to encode.
+    let mut theirs = AddrBook::new(1 << 20);
+    let liar: SocketAddrV4 = "127.0.0.1:9101".parse().unwrap();
+    let mut n = 1;
+    for k in 0..100u32 {
+        let peers = (0..50)
+            .map(|i| theirs.intern(SocketAddrV4::new([10, 9, (k >> 8) as u8, k as u8].into(), 1000 + i)).unwrap())
+            .collect();
+        inject(&mut h, &theirs, liar, &Msg::Gossip { peers }, n);
+        n += 1;
+    }
+    let book = h.book();
+    assert!(book.unverified_len() > 0, "some made-up addresses were taken (up to the quota)");
+    assert!(book.unverified_len() <= PER_REPORTER as usize, "{} unverified", book.unverified_len());
+    assert!(book.len() <= before + 1 + PER_REPORTER as usize, "5,000 made-up addresses: book of {}", book.len());
+    assert!(h.stats.drop_unknown >= 90, "refused member lists are counted: {:?}", h.stats.rows());
+    // The tracker's member list and a new node's datagram still get in.
+    let real = SocketAddrV4::new([10, 1, 1, 1].into(), 7000);
+    let list = Msg::PeerList { peers: vec![theirs.intern(real).unwrap()] };
+    inject(&mut h, &theirs, tracker, &list, n);
+    assert!(h.book().lookup(real).is_some(), "the tracker's member list is believed");
+    let newcomer: SocketAddrV4 = "127.0.0.1:9102".parse().unwrap();
+    inject(&mut h, &theirs, newcomer, &Msg::Hello { up_kbps: 100 }, n + 1);
+    assert!(h.book().lookup(newcomer).is_some(), "a node that talks to the host gets in");
+}
+
+/// A tree message for a stripe no protocol has is dropped by the host before
+/// its protocol sees it, recorded and counted (as the simulator's `Guarded`).
+#[test]
+fn bad_stripes_are_dropped_and_counted_by_the_host() {
+    use protocols::wire::Msg;
+    let cfg = HostConfig::new(Role::Peer, "127.0.0.1:9200".parse().unwrap(), stream(), 1_000_000);
+    let node = Node::Member(MeshPeer::new(mesh_cfg(), false, 1000));
+    let sinks = Sinks { records: None, output: None, keep: true };
+    let mut h = Host::new(cfg, node, bind(), sinks).unwrap();
+    h.start(Time::ZERO);
+    let from: SocketAddrV4 = "127.0.0.1:9201".parse().unwrap();
+    let ids = net::addrs::AddrBook::new(16);
+    inject(&mut h, &ids, from, &Msg::Join { stripe: 200, up_kbps: 100 }, 1);
+    inject(&mut h, &ids, from, &Msg::Detach { stripe: 3 }, 2);
+    assert_eq!(h.stats.drop_protocol, 1, "{:?}", h.stats.rows());
+    assert!(h.kept.iter().any(|(_, r)| matches!(r, Record::Dropped { reason: protocols::DropReason::BadStripe, .. })));
 }

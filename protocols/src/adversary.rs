@@ -23,14 +23,25 @@
 //! | `Withholder` | advertises honestly and accepts requests and children, but uploads no chunk |
 //! | `Sybil` | one of many identities aimed at `victim`: asks the victim for a partnership every `check_interval`, lies in buffer maps, uploads no chunk |
 //! | `CapacityLiar` | advertises `factor` x its real upload (to be placed high in a tree); otherwise honest |
+//! | `Forger` | otherwise honest, but every `check_interval` sends each of the last [`FORGER_TARGETS`] nodes it talked to a batch of well-formed hostile messages ([`forged`]): a chunk numbered [`FORGED_AHEAD`] past the live point, a full buffer map of the window starting that far ahead, gossip of [`FORGED_IDS`] made-up member ids, and a `Join` and a `Heartbeat` (with made-up path) for stripe [`FORGED_STRIPE`] |
 //!
 //! Defences ([`Defences`]), each switchable:
 //!
 //! | defence | effect |
 //! |---|---|
 //! | `integrity` | the source signs every chunk (PPSPP's sign-all, an ECDSA P-256 signature of [`SIGNATURE_BYTES`] carried with each chunk and charged on every hop); every receiver (attackers too: it is the client software) drops chunks that fail verification (`Record::Rejected`) |
-//! | `blacklist` | a peer that sent a chunk failing verification is ejected for the rest of the run: the protocol is told it left (a `Bye` and a `Detach` per stripe), and nothing to or from it passes again |
+//! | `blacklist` | a peer that sent a chunk failing verification, or a message its receiver's protocol dropped as implausible (`Record::Dropped`, issue 14), is ejected for the rest of the run: the protocol is told it left (a `Bye` and a `Detach` per stripe), and nothing to or from it passes again |
 //! | `scoring` | every `check_interval`, a neighbour that was asked for at least `score_min_requests` chunks (not counting those it refused as busy) and delivered fewer than `score_min_ratio` of them is ejected for `ban` |
+//!
+//! Whatever the defences, every node drops (and records as
+//! `DropReason::BadStripe`) a tree message for a stripe no protocol has
+//! (`stripe >= tree::MAX_STRIPES`); a stripe below that but beyond the
+//! protocol's own count is ignored by the protocol (`lanetree`) without a
+//! record. The UDP host, which does not wrap its node in `Guarded`, applies
+//! the same check ([`implausible`]) before its protocol sees a message.
+//! Made-up member ids cannot be told from real ones by a node: the
+//! simulator loses what is sent to them in the core (the sender's upload is
+//! spent) and the UDP host bounds its address book (`net::addrs`).
 //!
 //! The fourth defence of the issue, request timeouts and re-requests, is a
 //! protocol parameter (`MeshParams::request_timeout`); the simulator switches
@@ -49,9 +60,22 @@ use std::sync::Arc;
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::PeerId;
+use crate::peer::DropReason;
 use crate::peer::{Command, Ctx, Peer, Record, StreamParams};
 use crate::time::Time;
+use crate::tree::MAX_STRIPES;
 use crate::wire::Msg;
+
+/// How many recent contacts a [`Behaviour::Forger`] sends its batch to.
+pub const FORGER_TARGETS: usize = 16;
+/// How far past the live point a forger's chunk and buffer map are numbered.
+pub const FORGED_AHEAD: u32 = 1_000_000;
+/// Made-up member ids in a forger's gossip.
+pub const FORGED_IDS: u32 = 8;
+/// The stripe of a forger's tree messages (no protocol has it).
+pub const FORGED_STRIPE: u8 = 200;
+/// First made-up id a forger gossips (no run has this many nodes).
+const FORGED_ID_BASE: u32 = 3_000_000_000;
 
 /// Bytes of the per-chunk source signature when integrity is on (ECDSA P-256, as PPSPP's sign-all).
 pub const SIGNATURE_BYTES: u32 = 64;
@@ -78,12 +102,15 @@ pub enum Behaviour {
     CapacityLiar {
         factor: u32,
     },
+    /// Honest, plus a batch of well-formed hostile messages every
+    /// `check_interval` to its recent contacts ([`forged`]).
+    Forger,
 }
 
 impl Behaviour {
     /// Every behaviour's name, in [`Behaviour::index`] order.
-    pub const NAMES: [&'static str; 7] =
-        ["honest", "polluter", "free-rider", "map-liar", "withholder", "sybil", "capacity-liar"];
+    pub const NAMES: [&'static str; 8] =
+        ["honest", "polluter", "free-rider", "map-liar", "withholder", "sybil", "capacity-liar", "forger"];
 
     /// Dense index (0 = honest), for per-behaviour counters.
     pub fn index(self) -> u8 {
@@ -95,6 +122,7 @@ impl Behaviour {
             Behaviour::Withholder => 4,
             Behaviour::Sybil { .. } => 5,
             Behaviour::CapacityLiar { .. } => 6,
+            Behaviour::Forger => 7,
         }
     }
     pub fn name(self) -> &'static str {
@@ -121,6 +149,41 @@ impl Behaviour {
             Behaviour::Polluter { on, off } => now.0 % (on.0 + off.0).max(1) < on.0,
             _ => false,
         }
+    }
+}
+
+/// A forger's batch for one target at `now`: well-formed messages with
+/// values no honest node sends (issue 14).
+pub fn forged(me: PeerId, now: Time, stream: StreamParams, window: u16) -> Vec<Msg> {
+    let ahead = stream.newest_at(now).saturating_add(FORGED_AHEAD);
+    let w = window.clamp(1, ChunkMap::CAPACITY);
+    let mut map = ChunkMap::new(ahead, w);
+    for s in ahead..ahead.saturating_add(w as u32) {
+        map.insert(s);
+    }
+    let fake = |i: u32| PeerId(FORGED_ID_BASE.wrapping_add(me.0.wrapping_mul(FORGED_IDS)).wrapping_add(i));
+    vec![
+        Msg::Chunk { seq: ahead, len: stream.chunk_bytes(), polluted: false },
+        Msg::BufferMap(map),
+        Msg::Gossip { peers: (0..FORGED_IDS).map(fake).collect() },
+        Msg::Join { stripe: FORGED_STRIPE, up_kbps: u32::MAX / 2 },
+        Msg::Heartbeat { stripe: FORGED_STRIPE, path: vec![fake(0), fake(1)] },
+    ]
+}
+
+/// Why `msg` is dropped whatever the protocol, if it is: a tree message for
+/// a stripe no protocol has. [`Guarded`] and the UDP host both apply it.
+pub fn implausible(msg: &Msg) -> Option<DropReason> {
+    match msg {
+        Msg::Join { stripe, .. }
+        | Msg::JoinAck { stripe, .. }
+        | Msg::Detach { stripe }
+        | Msg::Heartbeat { stripe, .. }
+            if *stripe as u32 >= MAX_STRIPES =>
+        {
+            Some(DropReason::BadStripe)
+        }
+        _ => None,
     }
 }
 
@@ -176,11 +239,21 @@ pub struct Guarded<P> {
     banned: Vec<(PeerId, Time)>,
     scores: Vec<Score>,
     next_check: Time,
+    /// A forger's most recent contacts (at most [`FORGER_TARGETS`]).
+    contacts: Vec<PeerId>,
 }
 
 impl<P: Peer> Guarded<P> {
     pub fn new(inner: P, behaviour: Behaviour, def: Arc<Defences>) -> Guarded<P> {
-        Guarded { inner, behaviour, def, banned: Vec::new(), scores: Vec::new(), next_check: Time::ZERO }
+        Guarded {
+            inner,
+            behaviour,
+            def,
+            banned: Vec::new(),
+            scores: Vec::new(),
+            next_check: Time::ZERO,
+            contacts: Vec::new(),
+        }
     }
     pub fn behaviour(&self) -> Behaviour {
         self.behaviour
@@ -191,7 +264,11 @@ impl<P: Peer> Guarded<P> {
     }
     /// Nothing to rewrite: an honest node with no defence on.
     fn transparent(&self) -> bool {
-        self.behaviour.is_honest() && !self.def.integrity && !self.def.scoring && self.banned.is_empty()
+        self.behaviour.is_honest()
+            && !self.def.integrity
+            && !self.def.blacklist
+            && !self.def.scoring
+            && self.banned.is_empty()
     }
 
     /// Ejects `peer` until `until`: the protocol hears that it left every relation.
@@ -230,6 +307,12 @@ impl<P: Peer> Guarded<P> {
             let to = sends[k].0;
             if self.is_banned(to, now) {
                 continue;
+            }
+            if b == Behaviour::Forger && !self.contacts.contains(&to) {
+                if self.contacts.len() == FORGER_TARGETS {
+                    self.contacts.remove(0);
+                }
+                self.contacts.push(to);
             }
             let msg = &mut sends[k].1;
             match msg {
@@ -282,6 +365,13 @@ impl<P: Peer> Guarded<P> {
         {
             cx.send(victim, Msg::Hello { up_kbps: u32::MAX / 2 });
         }
+        if self.behaviour == Behaviour::Forger {
+            for &to in &self.contacts {
+                for m in forged(cx.me, cx.now, self.def.stream, self.def.window) {
+                    cx.send(to, m);
+                }
+            }
+        }
         if self.def.scoring {
             let min = self.def.score_min_requests;
             let ratio = self.def.score_min_ratio;
@@ -319,13 +409,23 @@ impl<P: Peer> Peer for Guarded<P> {
     }
 
     fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, P::Timer>) {
-        if self.transparent() {
-            return self.inner.on_message(from, msg, cx);
-        }
         if self.is_banned(from, cx.now) {
             return;
         }
+        if let Some(reason) = implausible(&msg) {
+            cx.record(Record::Dropped { from, reason });
+            if self.def.blacklist {
+                let start = cx.sends_len();
+                self.eject(from, Time::MAX, cx);
+                self.outgoing(start, cx);
+            }
+            return;
+        }
+        if self.transparent() {
+            return self.inner.on_message(from, msg, cx);
+        }
         let start = cx.sends_len();
+        let records = cx.records_len();
         match msg {
             Msg::Chunk { seq, len, polluted } => {
                 let len = if self.def.integrity { len.saturating_sub(SIGNATURE_BYTES) } else { len };
@@ -366,6 +466,12 @@ impl<P: Peer> Peer for Guarded<P> {
                 self.inner.on_message(from, Msg::JoinAck { stripe, accept: false, path }, cx);
             }
             msg => self.inner.on_message(from, msg, cx),
+        }
+        // The protocol dropped what `from` sent as implausible: eject it.
+        if self.def.blacklist
+            && cx.records_since(records).iter().any(|r| matches!(r, Record::Dropped { from: f, .. } if *f == from))
+        {
+            self.eject(from, Time::MAX, cx);
         }
         self.periodic(cx);
         self.outgoing(start, cx);
@@ -553,6 +659,67 @@ mod tests {
     }
 
     #[test]
+    fn forgers_send_their_batch_to_recent_contacts_every_check_interval() {
+        let mut g = guarded(Behaviour::Forger, Defences::none(stream()), vec![(PeerId(3), Msg::Bye)]);
+        let out = fire(&mut g, Time::ZERO); // arms the check before it knows anyone: honest sends only
+        assert_eq!(out.sends, vec![(PeerId(3), Msg::Bye)]);
+        let out = fire(&mut g, Time::from_secs(10));
+        let forged = forged(PeerId(9), Time::from_secs(10), stream(), 120);
+        assert_eq!(out.sends.len(), 1 + forged.len());
+        assert_eq!(out.sends[1..], forged.into_iter().map(|m| (PeerId(3), m)).collect::<Vec<_>>());
+        let Msg::Chunk { seq, .. } = out.sends[1].1 else { panic!() };
+        assert_eq!(seq, 10 + FORGED_AHEAD);
+        let Msg::BufferMap(m) = out.sends[2].1 else { panic!() };
+        assert_eq!((m.base(), m.count()), (10 + FORGED_AHEAD, 120));
+        assert!(fire(&mut g, Time::from_secs(15)).sends.len() == 1, "once per check_interval");
+    }
+
+    #[test]
+    fn bad_stripes_are_dropped_by_every_node_and_blacklisting_ejects_the_sender() {
+        let join = Msg::Join { stripe: FORGED_STRIPE, up_kbps: 1 };
+        let mut g = guarded(Behaviour::Honest, Defences::none(stream()), vec![]);
+        let out = deliver(&mut g, Time::ZERO, 4, join.clone());
+        assert_eq!(out.records, vec![Record::Dropped { from: PeerId(4), reason: DropReason::BadStripe }]);
+        assert!(g.inner.heard.is_empty() && !g.is_banned(PeerId(4), Time::ZERO));
+        let ok = Msg::Join { stripe: (MAX_STRIPES - 1) as u8, up_kbps: 1 };
+        assert!(deliver(&mut g, Time::ZERO, 4, ok).records.is_empty());
+        let def = Defences { integrity: true, blacklist: true, ..Defences::none(stream()) };
+        let mut g = guarded(Behaviour::Honest, def, vec![]);
+        deliver(&mut g, Time::ZERO, 4, join);
+        assert!(g.is_banned(PeerId(4), Time::from_secs(1_000_000)));
+        assert_eq!(g.inner.heard, vec![(PeerId(4), Msg::Bye), (PeerId(4), Msg::Detach { stripe: 0 })]);
+    }
+
+    /// A protocol that drops every chunk as implausible, as `media` does a future one.
+    struct Picky;
+    impl Peer for Picky {
+        type Timer = ();
+        fn on_start(&mut self, _: &mut Ctx<'_, ()>) {}
+        fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, ()>) {
+            if msg.is_media() {
+                cx.record(Record::Dropped { from, reason: DropReason::FutureChunk });
+            }
+        }
+        fn on_timer(&mut self, _: (), _: &mut Ctx<'_, ()>) {}
+        fn on_command(&mut self, _: Command, _: &mut Ctx<'_, ()>) {}
+    }
+
+    #[test]
+    fn blacklisting_ejects_a_sender_whose_message_the_protocol_dropped() {
+        for blacklist in [false, true] {
+            let def = Defences { integrity: true, blacklist, ..Defences::none(stream()) };
+            let mut g = Guarded::new(Picky, Behaviour::Honest, Arc::new(def));
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let mut out = Outbox::default();
+            let mut cx = Ctx::new(Time::ZERO, PeerId(9), &mut rng, Time::ZERO, &mut out);
+            g.on_message(PeerId(4), Msg::Hello { up_kbps: 1 }, &mut cx);
+            assert!(!g.is_banned(PeerId(4), Time::ZERO), "a plausible message ejects nobody");
+            g.on_message(PeerId(4), chunk(1, false), &mut cx);
+            assert_eq!(g.is_banned(PeerId(4), Time::from_secs(1_000_000)), blacklist);
+        }
+    }
+
+    #[test]
     fn capacity_liars_and_free_riders_advertise_what_they_claim() {
         assert_eq!(Behaviour::CapacityLiar { factor: 10 }.advertised_kbps(500), 5000);
         assert_eq!(Behaviour::FreeRider.advertised_kbps(500), 0);
@@ -566,6 +733,7 @@ mod tests {
                 Behaviour::Withholder,
                 Behaviour::Sybil { victim: PeerId(2) },
                 Behaviour::CapacityLiar { factor: 2 },
+                Behaviour::Forger,
             ][i];
             assert_eq!((b.index() as usize, b.name()), (i, *n));
         }

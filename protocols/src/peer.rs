@@ -103,14 +103,23 @@ pub enum DropReason {
     FutureMap,
     /// A chunk sent to the source, which never takes chunks.
     ChunkToSource,
+    /// A tree message (`Join`, `JoinAck`, `Detach`, `Heartbeat`) for a stripe
+    /// no protocol has (at least [`crate::tree::MAX_STRIPES`]); checked by
+    /// [`crate::adversary::Guarded`] for every family.
+    BadStripe,
 }
 
 impl DropReason {
+    /// Every reason, in order (the report has one metric per reason).
+    pub const ALL: [DropReason; 4] =
+        [DropReason::FutureChunk, DropReason::FutureMap, DropReason::ChunkToSource, DropReason::BadStripe];
+
     pub fn name(self) -> &'static str {
         match self {
             DropReason::FutureChunk => "future-chunk",
             DropReason::FutureMap => "future-map",
             DropReason::ChunkToSource => "chunk-to-source",
+            DropReason::BadStripe => "bad-stripe",
         }
     }
 }
@@ -169,6 +178,13 @@ impl<'a, T> Ctx<'a, T> {
     pub fn record(&mut self, r: Record) {
         self.out.records.push(r);
     }
+    /// Records made so far in this call's outbox (a wrapper marks where its inner call began).
+    pub fn records_since(&self, start: usize) -> &[Record] {
+        self.out.records.get(start..).unwrap_or(&[])
+    }
+    pub fn records_len(&self) -> usize {
+        self.out.records.len()
+    }
     /// Messages queued so far in this call's outbox (a wrapper marks where its inner call began).
     pub fn sends_len(&self) -> usize {
         self.out.sends.len()
@@ -201,6 +217,21 @@ pub trait Peer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drop_reasons_are_all_listed_once_with_distinct_names() {
+        // Exhaustive: a new reason fails to compile here until it is listed.
+        let position = |r: DropReason| match r {
+            DropReason::FutureChunk => 0,
+            DropReason::FutureMap => 1,
+            DropReason::ChunkToSource => 2,
+            DropReason::BadStripe => 3,
+        };
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(position(*r), i, "{r:?}");
+            assert!(DropReason::ALL[..i].iter().all(|q| q.name() != r.name()), "{r:?}");
+        }
+    }
 
     #[test]
     fn chunk_bytes_and_emission() {

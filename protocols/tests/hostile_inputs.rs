@@ -247,8 +247,14 @@ fn no_future_chunk(name: &str, n: &dyn Fuzzed) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Cases per property: `PROPTEST_CASES` when set (`.ci/run`'s bounded fuzz
+/// step runs more), else 64 (plain `cargo test`).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// A source fed hostile messages keeps emitting and holding every chunk.
     #[test]

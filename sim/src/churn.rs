@@ -53,10 +53,11 @@ fn pick_class(classes: &[Class], u: f64) -> usize {
     classes.len() - 1
 }
 
-/// Exponential draw with the given mean (seconds), via inversion.
+/// Exponential draw with the given mean (seconds), via inversion; `libm`'s
+/// `log`, so the same on every platform (`sim::dist`).
 pub fn exponential(rng: &mut impl rand::Rng, mean_s: f64) -> f64 {
     let u: f64 = rng.random::<f64>();
-    -mean_s * (1.0 - u).ln()
+    -mean_s * libm::log(1.0 - u)
 }
 
 /// Every node of the run, in join order (tracker, source, peers).
@@ -193,6 +194,7 @@ fn assign_attacks(sc: &Scenario, seed: u64, nodes: &mut [NodeSpec]) {
             K::Withholder => Behaviour::Withholder,
             K::Sybil => Behaviour::Sybil { victim: protocols::PeerId(victim.unwrap_or(2)) },
             K::CapacityLiar => Behaviour::CapacityLiar { factor: a.factor.as_ref().map_or(10, |f| *f.get_ref()) },
+            K::Forger => Behaviour::Forger,
         };
         for i in next.by_ref().take(n) {
             nodes[i].behaviour = b;
@@ -293,5 +295,28 @@ mod tests {
         let first = nodes[2..].iter().filter(|n| n.class == 0).count();
         assert!((1_850..=2_150).contains(&first), "{first}");
         assert!(nodes[2..].iter().all(|n| n.leave.is_none()), "no churn model: nobody leaves");
+    }
+
+    /// The population of a Poisson-churn scenario, join and leave times to
+    /// the nanosecond: drawn with `libm`'s `log` only, so the same on every
+    /// platform; a platform `ln` that rounds differently would move them.
+    #[test]
+    fn poisson_population_is_pinned() {
+        let s = sc(
+            "duration_s = 100\n[peers]\ncount = 1\n[churn]\nmodel = \"poisson\"\narrival_rate_per_s = 1\nsession_mean_s = 30\n",
+        );
+        let nodes = population(&s, 5);
+        let got: Vec<(u64, Option<u64>)> =
+            nodes[2..6].iter().map(|n| (n.join.as_nanos(), n.leave.map(|t| t.0.as_nanos()))).collect();
+        assert_eq!(
+            got,
+            [
+                (1327942712, Some(34347798685)),
+                (3159308563, Some(23382976779)),
+                (3196551506, Some(5613532319)),
+                (3588212615, Some(29492685023))
+            ],
+            "{got:?}"
+        );
     }
 }

@@ -61,6 +61,13 @@ fn transmit_bits(bits: u64, bps: u64) -> Time {
     Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64)
 }
 
+/// Probability that a message of `datagrams` datagrams is lost when each is
+/// lost with probability `loss`: `1 - (1 - loss)^datagrams`, with `libm`'s
+/// `pow` (`f64::powi` is not documented to give the same result everywhere).
+fn message_loss(loss: f64, datagrams: u32) -> f64 {
+    1.0 - libm::pow(1.0 - loss, datagrams as f64)
+}
+
 /// Sets the factor of class `class` (every class for `None`) in a per-class
 /// table covering `classes` classes (missing entries are 1).
 fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Option<u16>, factor: f64) {
@@ -396,7 +403,7 @@ impl<F: Protocol> Engine<F> {
         let s = &mut self.slots[i as usize];
         s.level_draws += 1;
         let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
-        let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * (1.0 - u).ln());
+        let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * libm::log(1.0 - u));
         let at = self.now + hold.max(Time(1));
         self.push(at, Ev::Modulate(i));
     }
@@ -721,7 +728,7 @@ impl<F: Protocol> Engine<F> {
         let prop = if known { self.latency.latency(i, tx.to) } else { Time::ZERO };
         let lost = !known
             || (self.loss > 0.0 && {
-                let p_msg = 1.0 - (1.0 - self.loss).powi(tx.datagrams as i32);
+                let p_msg = message_loss(self.loss, tx.datagrams);
                 rngs::unit(self.seed, Stream::Loss, i as u64, n) < p_msg
             });
         let deliver_at = match self.hot.get_mut(tx.to as usize) {
@@ -774,5 +781,24 @@ impl<F: Protocol> Engine<F> {
             _ => {}
         }
         self.call(to, |n, cx| n.on_message(PeerId(from), msg, cx));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message_loss;
+
+    /// Pinned bit for bit (libm and IEEE-754 basic operations only, so the
+    /// same on every platform), and checked against the definition.
+    #[test]
+    fn message_loss_is_pinned() {
+        let got = [message_loss(0.01, 1), message_loss(0.01, 3), message_loss(0.2, 45), message_loss(0.0, 9)];
+        assert_eq!(
+            got.map(f64::to_bits),
+            [4576918229304087680, 4584217951810505920, 4607182026481158946, 0],
+            "{got:?}"
+        );
+        assert!((got[1] - (1.0 - 0.99 * 0.99 * 0.99)).abs() < 1e-15);
+        assert_eq!(got[3], 0.0);
     }
 }

@@ -175,6 +175,7 @@ pub enum AttackKind {
     Withholder,
     Sybil,
     CapacityLiar,
+    Forger,
 }
 
 impl AttackKind {
@@ -186,6 +187,7 @@ impl AttackKind {
             AttackKind::Withholder => "withholder",
             AttackKind::Sybil => "sybil",
             AttackKind::CapacityLiar => "capacity-liar",
+            AttackKind::Forger => "forger",
         }
     }
 }
@@ -197,7 +199,8 @@ pub struct DefenceSpec {
     /// Source-signed chunks, verified by every receiver (64 bytes per chunk). Default false.
     #[serde(default)]
     pub integrity: bool,
-    /// Eject for good a peer that sent a chunk failing verification (needs `integrity`). Default false.
+    /// Eject for good a peer that sent a chunk failing verification, or a
+    /// message the receiver's protocol dropped as implausible (needs `integrity`). Default false.
     #[serde(default)]
     pub blacklist: bool,
     /// Eject neighbours that deliver too little of what they are asked. Default false.

@@ -151,3 +151,33 @@ fn the_same_seed_gives_the_same_attackers_and_results() {
     assert_eq!(analysis::output::summary_csv(&a), analysis::output::summary_csv(&b));
     assert_eq!(analysis::output::peers_csv(&a), analysis::output::peers_csv(&b));
 }
+
+/// Forgers' well-formed hostile messages (issue 14) are dropped and counted
+/// by reason in every protocol; honest peers keep playing, and blacklisting
+/// ejects the forgers on their first dropped message.
+#[test]
+fn forgers_messages_are_dropped_and_counted_in_every_protocol() {
+    let attack = "[[attack]]\nkind = \"forger\"\nshare = 0.2\n";
+    for p in &protocols() {
+        let open = go(&scenario(p, attack));
+        let defended = go(&scenario(p, &format!("{attack}[defence]\nintegrity = true\nblacklist = true\n")));
+        for r in [&open, &defended] {
+            let by_reason: f64 = protocols::DropReason::ALL
+                .iter()
+                .map(|d| r.get(&format!("dropped.{}", d.name())).expect("every reason is reported"))
+                .sum();
+            assert_eq!(r.get("dropped_messages"), Some(by_reason), "{p}: the total is the sum of the reasons");
+            assert!(r.info.traffic.conserved(), "{p}");
+        }
+        assert_eq!(behaviour_count(&open, "forger"), 12, "{p}: 20% of 60 peers");
+        assert!(open.get("dropped.future-chunk").unwrap() > 0.0, "{p}: future chunks are dropped");
+        assert!(open.get("dropped.bad-stripe").unwrap() > 0.0, "{p}: bad stripes are dropped");
+        // Blacklisting: one dropped message ejects the forger, so far fewer are dropped.
+        let (n_open, n_def) = (open.get("dropped_messages").unwrap(), defended.get("dropped_messages").unwrap());
+        assert!(n_def > 0.0 && n_def < n_open / 2.0, "{p}: {n_def} dropped with blacklisting, {n_open} without");
+        let (e_open, e_def) = (open.get("ejected_share").unwrap(), defended.get("ejected_share").unwrap());
+        assert!(e_def > 0.9 && e_def > e_open, "{p}: ejected share {e_def} with blacklisting, {e_open} without");
+        let c = defended.get("continuity_honest").unwrap();
+        assert!(c > 0.95, "{p}: honest peers keep playing with blacklisting ({c})");
+    }
+}

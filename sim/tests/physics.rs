@@ -209,7 +209,7 @@ fn ideal_binomial_push_meets_the_bound_and_links_are_not_faster_than_their_rate(
         let last = got.iter().map(|&(_, t)| t).max().expect("arrivals");
         let len = Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();
         let tau = Time::transmit(wire_bytes(len).1, up);
-        let hops = ((n + 1) as f64).log2().ceil() as u64;
+        let hops = (n as u64 + 1).next_power_of_two().trailing_zeros() as u64;
         let bound = Time(tau.0 * hops) + prop;
         assert!(last >= bound, "n={n}: last arrival {last:?} beats the bound {bound:?}");
         // Each hop costs exactly tau + propagation on an otherwise idle network.

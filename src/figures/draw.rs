@@ -80,13 +80,13 @@ fn fit(lo: f64, hi: f64, limits: (f64, f64), pad: f64) -> (f64, f64) {
 /// (so that even a single point gets labelled ticks on both sides).
 fn decades(lo: f64, hi: f64) -> (f64, f64) {
     let (lo, hi) = (lo.max(1e-9), hi.max(lo.max(1e-9)));
-    (10f64.powf((lo.log10() - 0.15).floor()), 10f64.powf((hi.log10() + 0.15).ceil()))
+    (libm::pow(10.0, (libm::log10(lo) - 0.15).floor()), libm::pow(10.0, (libm::log10(hi) + 0.15).ceil()))
 }
 
 /// Tick labels of a log axis: 1, 2 and 5 times powers of ten, with
 /// thousands separators.
 fn log_tick(v: &f64) -> String {
-    let m = v / 10f64.powf(v.log10().floor());
+    let m = v / libm::pow(10.0, libm::log10(*v).floor());
     if ![1.0, 2.0, 5.0].iter().any(|k| (m - k).abs() < 1e-6) {
         return String::new();
     }
