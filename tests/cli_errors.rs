@@ -178,7 +178,7 @@ fn negative_class_upload() {
              down_kbps = 1000\n",
         ),
     );
-    assert_scenario_error(&r, Some((6, 11)), Some("peers.classes.up_kbps"), &["-100", ">= 0"]);
+    assert_scenario_error(&r, Some((6, 11)), Some("peers.classes.up_kbps"), &["-100", "> 0", "free-rider"]);
 }
 
 #[test]

@@ -124,7 +124,7 @@ pub const METRICS: &[MetricDef] = &[
         "quality",
         DUE,
         DONET,
-        "Continuity index per peer, played / due (chunks played by their playout deadline over chunks whose deadline passed while the peer was present), averaged over peers."
+        "Continuity index per peer, played / due (chunks played by their playout deadline over chunks whose deadline passed while the peer was present), averaged over the peers that started playing (those that never did are in peers_never_started and continuity_all)."
     ),
     m!(
         "continuity_pooled",
@@ -135,7 +135,18 @@ pub const METRICS: &[MetricDef] = &[
         "quality",
         DUE,
         DONET,
-        "Continuity index pooled over peers: sum of chunks played / sum of chunks due. Weights each peer by its number of deadlines (its time in the swarm after it started playing); the headline quality metric."
+        "Continuity index pooled over the peers that started playing: sum of chunks played / sum of chunks due. Weights each peer by its number of deadlines (its time in the swarm after it started playing); the headline quality metric (continuity_all also counts peers that never started)."
+    ),
+    m!(
+        "continuity_all",
+        "continuity (all)",
+        "ratio",
+        Higher,
+        Unit,
+        "quality",
+        DUE,
+        OWN,
+        "continuity_pooled over every peer, including those that never started playing: such a peer counts as missing every chunk due from its join plus the startup timeout (player.startup_timeout_s) until it left or the run ended."
     ),
     m!(
         "continuity_p05",

@@ -74,6 +74,9 @@ pub struct RunInfo {
     pub security: bool,
     /// The Sybil attack's victim, if any.
     pub victim: Option<u32>,
+    /// The player's startup timeout: from `join + startup_timeout` a peer
+    /// that never started counts as missing in `continuity_all`.
+    pub startup_timeout: Time,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -159,6 +162,19 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("continuity_mean", mean(&cont));
     put("continuity_pooled", pooled);
     put("continuity_p05", quantile_sorted(&cont, 0.05));
+    // Every peer, never-started ones included: a peer that never played
+    // counts as missing every chunk due from join + startup timeout (when
+    // any player would have started) until it left or the run ended.
+    let never_due: u64 = peers
+        .iter()
+        .filter(|(_, s)| s.play_start.is_none())
+        .map(|(_, s)| {
+            let from = s.joined + info.startup_timeout;
+            let until = s.left.unwrap_or(end).min(end);
+            if until > from { (until - from).as_nanos() / stream.chunk_duration.as_nanos().max(1) } else { 0 }
+        })
+        .sum();
+    put("continuity_all", (due + never_due > 0).then(|| played as f64 / (due + never_due) as f64));
 
     // Startup and lag.
     let startup = sorted(peers.iter().filter_map(|(_, s)| s.startup_delay()).map(secs).collect());

@@ -180,6 +180,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
             .collect(),
         security: !sc.attack.is_empty() || sc.defence.any(),
         victim: sc.sybil_victim(),
+        startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
     };
     analysis::report::build(collector, info)
 }

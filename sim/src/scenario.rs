@@ -69,6 +69,14 @@ checked_f64!(
     ValueSchema::Number { min: Some(0.0), exclusive: true, max: None }
 );
 checked_f64!(
+    /// A peer's upload capacity, kbps: strictly positive, since every message
+    /// a peer sends (register, hello, requests, buffer maps) crosses its
+    /// upload link; 0 would silence it, not make it a non-contributor.
+    UploadKbps, |v| v > 0.0,
+    "a number > 0 (every message a peer sends crosses its upload link; for a peer that uploads no media, give it a few kbps for its control messages or make it an attacker: [[attack]] kind = \"free-rider\")",
+    ValueSchema::Number { min: Some(0.0), exclusive: true, max: None }
+);
+checked_f64!(
     /// A finite number >= 0.
     NonNegative, |v| v >= 0.0, "a number >= 0",
     ValueSchema::Number { min: Some(0.0), exclusive: false, max: None }
@@ -580,8 +588,8 @@ pub struct ClassSpec {
     pub name: Option<String>,
     /// Fraction of peers in this class.
     pub share: Fraction,
-    /// Upload capacity, kbps (0 allowed: a peer that cannot upload).
-    pub up_kbps: NonNegative,
+    /// Upload capacity, kbps (> 0: every message a peer sends crosses its upload link).
+    pub up_kbps: UploadKbps,
     /// Download capacity, kbps.
     pub down_kbps: Positive,
 }
@@ -1744,6 +1752,12 @@ mod tests {
         assert_eq!((e.line, e.column), (Some(5), Some(13)));
         assert_eq!(e.key.as_deref(), Some("stream.rate_kbps"));
         assert!(e.message.contains("-5") && e.message.contains("> 0"), "{e}");
+
+        // A peer without upload could not even send its requests: refused, with the alternatives.
+        let e =
+            parse("[peers]\ncount = 10\n[[peers.classes]]\nshare = 1.0\nup_kbps = 0\ndown_kbps = 100\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_deref()), (Some(5), Some(11), Some("peers.classes.up_kbps")));
+        assert!(e.message.contains("> 0") && e.message.contains("free-rider"), "{e}");
 
         let e = parse("[peers]\ncount = 10\nbogus = 1\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("peers.bogus"));

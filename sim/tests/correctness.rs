@@ -87,3 +87,23 @@ fn push_trees_recover_chunks_lost_on_the_way() {
     assert!(off < 0.95, "the loss does hurt a pure push tree: {off}");
     assert!(on > off + 0.03 && on > 0.97, "recovery: {on} vs {off} without");
 }
+
+/// A peer that never starts playing used to vanish from every continuity
+/// figure (they cover the peers that played); `continuity_all` counts it as
+/// missing every chunk due from join + startup timeout. Here the tracker is
+/// unreachable from the start, so mesh peers never find partners.
+#[test]
+fn peers_that_never_start_count_in_continuity_all() {
+    let text = "duration_s = 90\n[stream]\nrate_kbps = 500\n[source]\nup_kbps = 2000\n\
+                [peers]\ncount = 20\njoin_window_s = 5\n\
+                [[peers.classes]]\nshare = 1.0\nup_kbps = 1000\ndown_kbps = 10000\n\
+                [[timeline]]\nat_s = 0\nevent = \"tracker-down\"\n";
+    let r = run_text(text, 1);
+    assert_eq!(r.get("peers_started"), Some(0.0));
+    assert_eq!(r.get("continuity_pooled"), None, "no peer played: undefined");
+    assert_eq!(r.get("continuity_all"), Some(0.0), "but every peer missed everything");
+    // Where every peer plays, the two agree.
+    let ok = run_text(&text.replace("[[timeline]]\nat_s = 0\nevent = \"tracker-down\"\n", ""), 1);
+    assert_eq!(ok.get("peers_never_started"), Some(0.0));
+    assert_eq!(ok.get("continuity_all"), ok.get("continuity_pooled"));
+}
