@@ -91,6 +91,8 @@ fn read_log(path: &Path, end: Time) -> NodeLog {
             Some("play_start") => num(2).map(|s| Record::PlayStart { first: s as u32 }),
             Some("played") => num(2).map(|s| Record::Played { seq: s as u32, polluted: num(3) == Some(1) }),
             Some("missed") => num(2).map(|s| Record::Missed { seq: s as u32 }),
+            Some("stall") => num(2).map(|s| Record::Stall { seq: s as u32 }),
+            Some("resume") => num(2).map(|s| Record::Resume { seq: s as u32 }),
             Some("arrived") => num(2).map(|s| Record::ChunkArrived {
                 seq: s as u32,
                 from: PeerId(0),

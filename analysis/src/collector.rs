@@ -67,6 +67,10 @@ pub struct PeerStats {
     pub rejected_chunks: u32,
     /// Wire bytes of corrupted chunks it uploaded (its own or relayed).
     pub up_polluted: u64,
+    /// Re-buffering player: stalls, their total time, and the open one.
+    pub rebuffers: u32,
+    pub rebuffer_time: Time,
+    pub stalled_since: Option<Time>,
 }
 
 impl PeerStats {
@@ -291,6 +295,9 @@ impl Collector {
         }
         n.left = Some(now);
         n.cur_run = 0;
+        if let Some(since) = n.stalled_since.take() {
+            n.rebuffer_time += now - since;
+        }
         if !self.attack_relations.is_empty() {
             let before = self.attack_relations.len();
             self.attack_relations.retain(|&(h, a), _| h != id.0 && a != id.0);
@@ -422,6 +429,17 @@ impl Collector {
                 n.polluted_played += polluted as u32;
                 n.cur_run = 0;
                 self.at(now).played += 1;
+            }
+            Record::Stall { .. } => {
+                let n = self.node(id);
+                n.rebuffers += 1;
+                n.stalled_since = Some(now);
+            }
+            Record::Resume { .. } => {
+                let n = self.node(id);
+                if let Some(since) = n.stalled_since.take() {
+                    n.rebuffer_time += now - since;
+                }
             }
             Record::Missed { .. } => {
                 let n = self.node(id);

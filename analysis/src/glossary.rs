@@ -138,13 +138,46 @@ pub const METRICS: &[MetricDef] = &[
         "Continuity index pooled over the peers that started playing: sum of chunks played / sum of chunks due. Weights each peer by its number of deadlines (its time in the swarm after it started playing); the headline quality metric (continuity_all also counts peers that never started)."
     ),
     m!(
+        "rebuffer_events",
+        "rebuffers",
+        "stalls",
+        Lower,
+        NonNegative,
+        "quality",
+        PEERS,
+        OWN,
+        "Re-buffering player only (player.on_miss = \"rebuffer\"): stalls, summed over peers; a stall starts when the next chunk is missing at its deadline."
+    ),
+    m!(
+        "rebuffer_time_mean",
+        "rebuffer time",
+        "s",
+        Lower,
+        NonNegative,
+        "quality",
+        PLAYING,
+        OWN,
+        "Re-buffering player only: time a peer spent stalled (a stall open at its departure or the end counts until then), averaged over the peers that started playing."
+    ),
+    m!(
+        "rebuffer_ratio",
+        "rebuffer ratio",
+        "ratio",
+        Lower,
+        Unit,
+        "quality",
+        PLAYING,
+        OWN,
+        "Re-buffering player only: time stalled / time since playback started, summed over the peers that started playing."
+    ),
+    m!(
         "continuity_all",
         "continuity (all)",
         "ratio",
         Higher,
         Unit,
         "quality",
-        DUE,
+        PEERS,
         OWN,
         "continuity_pooled over every peer, including those that never started playing: such a peer counts as missing every chunk due from its join plus the startup timeout (player.startup_timeout_s) until it left or the run ended."
     ),

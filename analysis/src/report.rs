@@ -77,6 +77,9 @@ pub struct RunInfo {
     /// The player's startup timeout: from `join + startup_timeout` a peer
     /// that never started counts as missing in `continuity_all`.
     pub startup_timeout: Time,
+    /// The player re-buffers on a miss (`player.on_miss = "rebuffer"`):
+    /// report the re-buffering metrics.
+    pub rebuffer: bool,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -218,6 +221,16 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("stall_runs", Some(peers.iter().map(|(_, s)| s.stall_runs as f64).sum()));
     put("longest_stall", peers.iter().map(|(_, s)| s.longest_stall as f64).reduce(f64::max));
     put("polluted_played", Some(peers.iter().map(|(_, s)| s.polluted_played as f64).sum()));
+    if info.rebuffer {
+        // A stall still open at the end counts until the end.
+        let stall = |s: &PeerStats| s.rebuffer_time + s.stalled_since.map_or(Time::ZERO, |t| end.max(t) - t);
+        let played: Vec<&PeerStats> = peers.iter().map(|(_, s)| s).filter(|s| s.play_start.is_some()).collect();
+        put("rebuffer_events", Some(played.iter().map(|s| s.rebuffers as f64).sum()));
+        put("rebuffer_time_mean", mean(&played.iter().map(|s| secs(stall(s))).collect::<Vec<_>>()));
+        let total: f64 = played.iter().map(|s| secs(s.left.unwrap_or(end).min(end) - s.play_start.unwrap())).sum();
+        let stalled: f64 = played.iter().map(|s| secs(stall(s))).sum();
+        put("rebuffer_ratio", (total > 0.0).then(|| stalled / total));
+    }
 
     // Overheads and load.
     let (down_media, down_ctrl) = c.nodes.iter().fold((0u64, 0u64), |(a, b), s| (a + s.down_media, b + s.down_control));

@@ -413,6 +413,8 @@ impl<P: Peer> Host<P> {
                 }
             }
             Record::Missed { seq } => self.log(format_args!("{t},missed,{seq},,,\n")),
+            Record::Stall { seq } => self.log(format_args!("{t},stall,{seq},,,\n")),
+            Record::Resume { seq } => self.log(format_args!("{t},resume,{seq},,,\n")),
             Record::ChunkArrived { seq, duplicate, late, .. } => {
                 self.log(format_args!("{t},arrived,{seq},{},{},\n", duplicate as u8, late as u8))
             }

@@ -42,7 +42,7 @@ fn mesh_cfg() -> Arc<MeshConfig> {
     };
     Arc::new(MeshConfig {
         stream: stream(),
-        player: PlayerParams { startup_chunks: 5, startup_timeout: Time::from_secs(3) },
+        player: PlayerParams { startup_chunks: 5, startup_timeout: Time::from_secs(3), rebuffer_chunks: None },
         mesh,
         scheduler: protocols::sched::default_spec(),
         tracker: PeerId(0),

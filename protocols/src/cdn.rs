@@ -528,7 +528,7 @@ mod tests {
 
     fn cfg() -> Arc<CdnConfig> {
         let stream = StreamParams { rate_bps: 8_000, chunk_duration: Time::from_secs(1) };
-        let player = PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(30) };
+        let player = PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(30), rebuffer_chunks: None };
         Arc::new(CdnConfig {
             request_ahead: 4,
             request_timeout: Time::from_secs(2),

@@ -931,7 +931,7 @@ mod tests {
     fn cfg(hybrid: HybridParams, startup_chunks: u32) -> Arc<HybridConfig> {
         Arc::new(HybridConfig {
             stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
-            player: PlayerParams { startup_chunks, startup_timeout: Time::from_secs(30) },
+            player: PlayerParams { startup_chunks, startup_timeout: Time::from_secs(30), rebuffer_chunks: None },
             mesh: MeshParams::default(),
             tree: TreeParams::default(),
             hybrid,

@@ -140,7 +140,7 @@ impl Media {
                 Self::apply(a, cx);
             }
             MediaTimer::StartupTimeout => {
-                let a = self.player.on_startup_timeout(cx);
+                let a = self.player.on_startup_timeout(&self.have, cx);
                 Self::apply(a, cx);
             }
         }

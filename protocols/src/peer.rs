@@ -66,6 +66,15 @@ pub enum Record {
     Missed {
         seq: Seq,
     },
+    /// Re-buffering player: chunk `seq` was absent at its deadline and
+    /// playback stalled.
+    Stall {
+        seq: Seq,
+    },
+    /// A stall ended: playback resumes at `seq` now.
+    Resume {
+        seq: Seq,
+    },
     /// A media message arrived. `duplicate` if the chunk was already held (or
     /// arrived after its deadline, when it is useless).
     ChunkArrived {

@@ -96,11 +96,19 @@ pub struct PlayerParams {
     pub startup_chunks: u32,
     /// Start playing anyway this long after the start position was chosen (default 30 s).
     pub startup_timeout: Time,
+    /// What the player does when the next chunk is missing at its deadline:
+    /// `None` skips it (a live player that keeps the schedule; the default),
+    /// `Some(n)` stalls and re-buffers until the `n` chunks from the missing
+    /// one are held, then resumes with every later deadline shifted by the
+    /// stall. A stall longer than `startup_timeout` gives up on the missing
+    /// chunks: it resumes at the first held chunk after them once the `n`
+    /// chunks from there are held (the skipped ones count as missed).
+    pub rebuffer_chunks: Option<u32>,
 }
 
 impl Default for PlayerParams {
     fn default() -> Self {
-        PlayerParams { startup_chunks: 10, startup_timeout: Time::from_secs(30) }
+        PlayerParams { startup_chunks: 10, startup_timeout: Time::from_secs(30), rebuffer_chunks: None }
     }
 }
 
@@ -112,9 +120,12 @@ enum PlayerState {
     Buffering { first: Seq, since: Time },
     /// Playing: chunk `next` is due at `start + (next - first) * chunk_duration`.
     Playing { first: Seq, start: Time, next: Seq },
+    /// Re-buffering (`rebuffer_chunks`): chunk `at` was missing at its
+    /// deadline; stalled since `since`.
+    Stalled { at: Seq, since: Time },
 }
 
-/// Live player: startup buffer, deadlines, skip on miss.
+/// Live player: startup buffer, deadlines, skip or re-buffer on a miss.
 #[derive(Clone)]
 pub struct Player {
     params: PlayerParams,
@@ -141,12 +152,21 @@ impl Player {
     pub fn is_idle(&self) -> bool {
         self.state == PlayerState::Idle
     }
+    /// Started: playing, or stalled while re-buffering.
     pub fn is_playing(&self) -> bool {
-        matches!(self.state, PlayerState::Playing { .. })
+        matches!(self.state, PlayerState::Playing { .. } | PlayerState::Stalled { .. })
     }
-    /// True while buffering and `seq` belongs to the startup buffer.
+    /// Stalled, re-buffering.
+    pub fn is_stalled(&self) -> bool {
+        matches!(self.state, PlayerState::Stalled { .. })
+    }
+    /// True while buffering (or re-buffering) and `seq` belongs to the buffer it waits for.
     pub fn in_startup_buffer(&self, seq: Seq) -> bool {
-        matches!(self.state, PlayerState::Buffering { first, .. } if seq >= first && seq < first + self.params.startup_chunks)
+        match self.state {
+            PlayerState::Buffering { first, .. } => seq >= first && seq < first + self.params.startup_chunks,
+            PlayerState::Stalled { at, .. } => seq >= at && seq < at + self.params.rebuffer_chunks.unwrap_or(1).max(1),
+            _ => false,
+        }
     }
     /// First chunk the player still needs (the start position while buffering,
     /// the next chunk to play while playing), or `None` while idle.
@@ -155,6 +175,7 @@ impl Player {
             PlayerState::Idle => None,
             PlayerState::Buffering { first, .. } => Some(first),
             PlayerState::Playing { next, .. } => Some(next),
+            PlayerState::Stalled { at, .. } => Some(at),
         }
     }
     /// Deadline of `seq`. While buffering it is projected as if the startup
@@ -165,6 +186,10 @@ impl Player {
             PlayerState::Idle => return Time::MAX,
             PlayerState::Buffering { first, .. } => {
                 (first, now + Time(stream.chunk_duration.0.saturating_mul(self.params.startup_chunks as u64)))
+            }
+            PlayerState::Stalled { at, .. } => {
+                let n = self.params.rebuffer_chunks.unwrap_or(1).max(1) as u64;
+                (at, now + Time(stream.chunk_duration.0.saturating_mul(n)))
             }
             PlayerState::Playing { first, start, .. } => (first, start),
         };
@@ -181,23 +206,57 @@ impl Player {
         self.state = PlayerState::Buffering { first, since: now };
         PlayerAction::ArmStartupTimeout(now + self.params.startup_timeout)
     }
-    /// Call after chunks arrive: starts playback once the startup buffer is full.
+    /// Call after chunks arrive: starts playback once the startup buffer is
+    /// full, or resumes a stall once the re-buffer is.
     pub fn check_startup<T>(&mut self, have: &SeqRing, cx: &mut Ctx<'_, T>) -> PlayerAction {
-        if let PlayerState::Buffering { first, .. } = self.state
-            && (first..first + self.params.startup_chunks).all(|s| have.contains(s))
-        {
-            return self.start(first, cx);
+        match self.state {
+            PlayerState::Buffering { first, .. }
+                if (first..first + self.params.startup_chunks).all(|s| have.contains(s)) =>
+            {
+                self.start(first, cx)
+            }
+            PlayerState::Stalled { at, since } => {
+                let n = self.params.rebuffer_chunks.unwrap_or(1).max(1);
+                let from = if cx.now >= since + self.params.startup_timeout {
+                    // Given up on the missing chunks: resume at the first held one after them.
+                    match (at..at.saturating_add(SeqRing::SLOTS)).find(|&s| have.contains(s)) {
+                        Some(s) => s,
+                        None => return PlayerAction::Nothing,
+                    }
+                } else {
+                    at
+                };
+                if (from..from + n).all(|s| have.contains(s)) {
+                    self.resume(at, from, cx)
+                } else {
+                    PlayerAction::Nothing
+                }
+            }
+            _ => PlayerAction::Nothing,
         }
-        PlayerAction::Nothing
     }
-    /// Call when the startup timeout fires: starts playback whatever is buffered.
-    pub fn on_startup_timeout<T>(&mut self, cx: &mut Ctx<'_, T>) -> PlayerAction {
+    /// Call when the startup timeout fires: starts playback whatever is
+    /// buffered, or lets a stall give up on its missing chunks.
+    pub fn on_startup_timeout<T>(&mut self, have: &SeqRing, cx: &mut Ctx<'_, T>) -> PlayerAction {
         match self.state {
             PlayerState::Buffering { first, since } if cx.now >= since + self.params.startup_timeout => {
                 self.start(first, cx)
             }
+            PlayerState::Stalled { since, .. } if cx.now >= since + self.params.startup_timeout => {
+                self.check_startup(have, cx)
+            }
             _ => PlayerAction::Nothing,
         }
+    }
+    /// Ends a stall at `at`: playback resumes now at `from` (the chunks in
+    /// between, if it gave up on them, are missed).
+    fn resume<T>(&mut self, at: Seq, from: Seq, cx: &mut Ctx<'_, T>) -> PlayerAction {
+        for seq in at..from {
+            cx.record(Record::Missed { seq });
+        }
+        self.state = PlayerState::Playing { first: from, start: cx.now, next: from };
+        cx.record(Record::Resume { seq: from });
+        PlayerAction::ArmPlay(cx.now)
     }
     fn start<T>(&mut self, first: Seq, cx: &mut Ctx<'_, T>) -> PlayerAction {
         self.state = PlayerState::Playing { first, start: cx.now, next: first };
@@ -220,6 +279,10 @@ impl Player {
         while due(next) <= cx.now {
             if have.contains(next) {
                 cx.record(Record::Played { seq: next, polluted: polluted.contains(next) });
+            } else if self.params.rebuffer_chunks.is_some() {
+                self.state = PlayerState::Stalled { at: next, since: cx.now };
+                cx.record(Record::Stall { seq: next });
+                return PlayerAction::ArmStartupTimeout(cx.now + self.params.startup_timeout);
             } else {
                 cx.record(Record::Missed { seq: next });
             }
@@ -274,7 +337,11 @@ mod tests {
         let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out: Outbox<()> = Outbox::default();
-        let mut p = Player::new(PlayerParams { startup_chunks: 2, startup_timeout: Time::from_secs(10) });
+        let mut p = Player::new(PlayerParams {
+            startup_chunks: 2,
+            startup_timeout: Time::from_secs(10),
+            rebuffer_chunks: None,
+        });
         let mut have = SeqRing::default();
         let none = SeqRing::default();
         assert_eq!(p.choose_start(11, Time::ZERO), PlayerAction::ArmStartupTimeout(Time::from_secs(10)));
@@ -302,12 +369,91 @@ mod tests {
     fn startup_timeout_starts_with_a_partial_buffer() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut out: Outbox<()> = Outbox::default();
-        let mut p = Player::new(PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(4) });
+        let mut p =
+            Player::new(PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(4), rebuffer_chunks: None });
         p.choose_start(2, Time::from_secs(1));
         let mut early = Ctx::new(Time::from_secs(2), PeerId(1), &mut rng, Time::ZERO, &mut out);
-        assert_eq!(p.on_startup_timeout(&mut early), PlayerAction::Nothing);
+        assert_eq!(p.on_startup_timeout(&SeqRing::default(), &mut early), PlayerAction::Nothing);
         let mut cx = Ctx::new(Time::from_secs(5), PeerId(1), &mut rng, Time::ZERO, &mut out);
-        assert_eq!(p.on_startup_timeout(&mut cx), PlayerAction::ArmPlay(Time::from_secs(5)));
+        assert_eq!(p.on_startup_timeout(&SeqRing::default(), &mut cx), PlayerAction::ArmPlay(Time::from_secs(5)));
         assert!(p.is_playing());
+    }
+
+    #[test]
+    fn a_rebuffering_player_stalls_on_a_miss_and_resumes_later() {
+        let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out: Outbox<()> = Outbox::default();
+        let params = PlayerParams { startup_chunks: 2, startup_timeout: Time::from_secs(10), rebuffer_chunks: Some(2) };
+        let mut p = Player::new(params);
+        let (mut have, none) = (SeqRing::default(), SeqRing::default());
+        p.choose_start(11, Time::ZERO);
+        have.insert(10);
+        have.insert(11);
+        macro_rules! at {
+            ($s:expr) => {
+                &mut Ctx::new(Time::from_secs($s), PeerId(5), &mut rng, Time::ZERO, &mut out)
+            };
+        }
+        assert_eq!(p.check_startup(&have, at!(1)), PlayerAction::ArmPlay(Time::from_secs(1)));
+        // 10 at 1 s, 11 at 2 s, 12 missing at 3 s: stall instead of a miss.
+        assert_eq!(
+            p.on_play_timer(&have, &none, &stream, at!(3)),
+            PlayerAction::ArmStartupTimeout(Time::from_secs(13))
+        );
+        assert!(p.is_playing() && p.is_stalled() && p.in_startup_buffer(13) && !p.in_startup_buffer(14));
+        have.insert(12);
+        assert_eq!(p.check_startup(&have, at!(5)), PlayerAction::Nothing, "13 missing still");
+        have.insert(13);
+        assert_eq!(p.check_startup(&have, at!(6)), PlayerAction::ArmPlay(Time::from_secs(6)));
+        // Resumed: 12 is due now, 13 one second later.
+        assert_eq!(p.on_play_timer(&have, &none, &stream, at!(7)), PlayerAction::ArmPlay(Time::from_secs(8)));
+        assert_eq!(
+            out.records,
+            vec![
+                Record::PlayStart { first: 10 },
+                Record::Played { seq: 10, polluted: false },
+                Record::Played { seq: 11, polluted: false },
+                Record::Stall { seq: 12 },
+                Record::Resume { seq: 12 },
+                Record::Played { seq: 12, polluted: false },
+                Record::Played { seq: 13, polluted: false },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_stall_longer_than_the_timeout_gives_up_on_the_missing_chunks() {
+        let stream = StreamParams { rate_bps: 8000, chunk_duration: Time::from_secs(1) };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out: Outbox<()> = Outbox::default();
+        let params = PlayerParams { startup_chunks: 1, startup_timeout: Time::from_secs(5), rebuffer_chunks: Some(2) };
+        let mut p = Player::new(params);
+        let (mut have, none) = (SeqRing::default(), SeqRing::default());
+        p.choose_start(0, Time::ZERO);
+        have.insert(0);
+        macro_rules! at {
+            ($s:expr) => {
+                &mut Ctx::new(Time::from_secs($s), PeerId(5), &mut rng, Time::ZERO, &mut out)
+            };
+        }
+        p.check_startup(&have, at!(0));
+        p.on_play_timer(&have, &none, &stream, at!(1)); // stalls at 1
+        for s in [4, 5] {
+            have.insert(s);
+        }
+        assert_eq!(p.check_startup(&have, at!(3)), PlayerAction::Nothing, "1 may still come");
+        assert_eq!(p.on_startup_timeout(&have, at!(6)), PlayerAction::ArmPlay(Time::from_secs(6)));
+        assert_eq!(p.needed_from(), Some(4));
+        let tail: Vec<Record> = out.records[out.records.len() - 4..].to_vec();
+        assert_eq!(
+            tail,
+            vec![
+                Record::Missed { seq: 1 },
+                Record::Missed { seq: 2 },
+                Record::Missed { seq: 3 },
+                Record::Resume { seq: 4 }
+            ]
+        );
     }
 }

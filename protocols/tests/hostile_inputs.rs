@@ -29,7 +29,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 const STREAM: StreamParams = StreamParams { rate_bps: 400_000, chunk_duration: Time::from_secs(1) };
-const PLAYER: PlayerParams = PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(10) };
+const PLAYER: PlayerParams =
+    PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(10), rebuffer_chunks: None };
 
 /// Drives one node: its timers in time order, messages in between.
 struct Driver<P: Peer> {

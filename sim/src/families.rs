@@ -220,7 +220,13 @@ pub fn stream_params(sc: &Scenario) -> StreamParams {
 /// Player parameters of a scenario (`[player]`), the same for every family.
 pub fn player_params(sc: &Scenario) -> PlayerParams {
     let startup_chunks = (sc.player.startup_s.0 / sc.stream.chunk_s.0).ceil().max(1.0) as u32;
-    PlayerParams { startup_chunks, startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0) }
+    let rebuffer_chunks = (sc.player.on_miss == crate::scenario::OnMiss::Rebuffer)
+        .then(|| (sc.player.rebuffer_s.0 / sc.stream.chunk_s.0).ceil().max(1.0) as u32);
+    PlayerParams {
+        startup_chunks,
+        startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
+        rebuffer_chunks,
+    }
 }
 
 /// Mesh configuration of a scenario (`[protocol.mesh]`, the scenario's

@@ -181,6 +181,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         security: !sc.attack.is_empty() || sc.defence.any(),
         victim: sc.sybil_victim(),
         startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
+        rebuffer: sc.player.on_miss == crate::scenario::OnMiss::Rebuffer,
     };
     analysis::report::build(collector, info)
 }

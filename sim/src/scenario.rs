@@ -917,6 +917,30 @@ pub struct PlayerSpec {
     /// Start anyway this long after choosing a start position (default 30).
     #[serde(default = "d_startup_timeout")]
     pub startup_timeout_s: Positive,
+    /// What the player does when the next chunk is missing at its deadline:
+    /// `skip` it (default: keep the live schedule) or `rebuffer` (stall until
+    /// `rebuffer_s` of media from it are held, then resume later; a stall
+    /// longer than `startup_timeout_s` gives up on the missing chunks).
+    #[serde(default)]
+    pub on_miss: OnMiss,
+    /// Seconds of consecutive media a stalled player waits for (default 3;
+    /// only with `on_miss = "rebuffer"`).
+    #[serde(default = "d_rebuffer")]
+    pub rebuffer_s: Positive,
+}
+
+/// `player.on_miss`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnMiss {
+    /// Skip the missing chunk and keep the live schedule.
+    #[default]
+    Skip,
+    /// Stall and re-buffer.
+    Rebuffer,
+}
+fn d_rebuffer() -> Positive {
+    Positive(3.0)
 }
 fn d_startup() -> Positive {
     Positive(10.0)
@@ -926,7 +950,12 @@ fn d_startup_timeout() -> Positive {
 }
 impl Default for PlayerSpec {
     fn default() -> Self {
-        PlayerSpec { startup_s: d_startup(), startup_timeout_s: d_startup_timeout() }
+        PlayerSpec {
+            startup_s: d_startup(),
+            startup_timeout_s: d_startup_timeout(),
+            on_miss: OnMiss::Skip,
+            rebuffer_s: d_rebuffer(),
+        }
     }
 }
 

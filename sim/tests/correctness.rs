@@ -107,3 +107,27 @@ fn peers_that_never_start_count_in_continuity_all() {
     assert_eq!(ok.get("peers_never_started"), Some(0.0));
     assert_eq!(ok.get("continuity_all"), ok.get("continuity_pooled"));
 }
+
+/// A skipping player keeps the live schedule whatever it misses; a
+/// re-buffering one (`player.on_miss = "rebuffer"`) stalls instead, and the
+/// stalls are reported. A 20 s source outage in a push tree: the skipping
+/// peers miss what the outage held back, the re-buffering ones play it late.
+#[test]
+fn a_rebuffering_player_trades_misses_for_reported_stalls() {
+    let text = "duration_s = 120\n[stream]\nrate_kbps = 500\n[source]\nup_kbps = 3000\n\
+                [peers]\ncount = 60\njoin_window_s = 5\n\
+                [[peers.classes]]\nshare = 1.0\nup_kbps = 1500\ndown_kbps = 10000\n\
+                [[timeline]]\nat_s = 50\nevent = \"source-down\"\n\
+                [[timeline]]\nat_s = 70\nevent = \"source-up\"\n\
+                [protocol]\nname = \"tree-push\"\n";
+    let skip = run_text(text, 1);
+    let rebuf = run_text(&format!("{text}[player]\non_miss = \"rebuffer\"\n"), 1);
+    assert_eq!(skip.get("rebuffer_events"), None, "reported only for a re-buffering player");
+    let (cs, cr) = (skip.get("continuity_pooled").unwrap(), rebuf.get("continuity_pooled").unwrap());
+    assert!(cs < 0.9, "the outage costs a skipping player: {cs}");
+    assert!(cr > cs + 0.05, "re-buffering plays what skipping missed: {cr} vs {cs}");
+    let events = rebuf.get("rebuffer_events").unwrap();
+    let ratio = rebuf.get("rebuffer_ratio").unwrap();
+    assert!(events >= 60.0, "every peer stalled at least once: {events}");
+    assert!(ratio > 0.05 && ratio < 1.0, "stall share {ratio}");
+}
