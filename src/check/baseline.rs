@@ -21,6 +21,9 @@ use std::path::Path;
 /// The format this build reads and writes.
 pub const FORMAT: &str = "swarmlab-check/2";
 
+/// One seed's values, one per metric column (`None`: undefined).
+pub type Row = (u64, Vec<Option<f64>>);
+
 /// One scenario's per-seed values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
@@ -29,7 +32,7 @@ pub struct Table {
     pub metrics: Vec<String>,
     /// Variants in file order, each with its seeds in file order and one
     /// value per metric column.
-    pub variants: Vec<(String, Vec<(u64, Vec<Option<f64>>)>)>,
+    pub variants: Vec<(String, Vec<Row>)>,
 }
 
 impl Table {

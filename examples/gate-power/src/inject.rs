@@ -218,6 +218,48 @@ mod tests {
         }
     }
 
+    /// A small static swarm of every family: 20 peers, 40 s.
+    const SCENARIO: &str = "seed = 5\nduration_s = 40\n[stream]\nrate_kbps = 400\n[source]\nup_kbps = 4000\n\
+        [peers]\ncount = 20\njoin_window_s = 5\n[[peers.classes]]\nname = \"a\"\nshare = 1.0\nup_kbps = 1200\n\
+        down_kbps = 8000\n[network.latency]\nmodel = \"constant\"\nms = 20\n";
+
+    fn report<F: Family>(inject: Inject) -> swarmlab::analysis::Report {
+        let sc = Scenario::parse("inject-test.toml", SCENARIO).expect("the test scenario parses");
+        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5 };
+        let proto = InjectedProto { inner: F::build(&sc), inject };
+        sim::runner::run_with(proto, &sc, &opts, &mut |_, _| {})
+    }
+
+    fn plain<F: Family>() -> swarmlab::analysis::Report {
+        let sc = Scenario::parse("inject-test.toml", SCENARIO).expect("the test scenario parses");
+        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5 };
+        sim::runner::run_with(F::build(&sc), &sc, &opts, &mut |_, _| {})
+    }
+
+    fn transparent_and_effective<F: Family>() {
+        let base = plain::<F>();
+        assert_eq!(report::<F>(Inject::None).metrics, base.metrics, "{}: `none` must change nothing", F::NAME);
+        let get = |r: &swarmlab::analysis::Report, m| r.get(m).unwrap_or(f64::NAN);
+        let dropped = report::<F>(Inject::Drop(0.2));
+        assert!(
+            get(&dropped, "continuity_mean") < get(&base, "continuity_mean")
+                || get(&dropped, "startup_delay_p50") > get(&base, "startup_delay_p50"),
+            "{}: dropping 20% of chunk sends must cost continuity or startup",
+            F::NAME
+        );
+        let slow = report::<F>(Inject::Delay(Time::from_secs(2)));
+        assert!(get(&slow, "lag_p50") > get(&base, "lag_p50"), "{}: 2 s more per hop must raise the lag", F::NAME);
+    }
+
+    #[test]
+    fn none_is_transparent_and_injections_cost_every_family() {
+        use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
+        transparent_and_effective::<MeshPull>();
+        transparent_and_effective::<TreePush>();
+        transparent_and_effective::<Hybrid>();
+        transparent_and_effective::<ClientServer>();
+    }
+
     #[test]
     fn drop_draws_look_uniform() {
         let n = 20_000u32;

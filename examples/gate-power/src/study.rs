@@ -33,6 +33,7 @@ use swarmlab::check::paired::RULES;
 use swarmlab::check::{compare, tests_in};
 
 /// Parsed arguments.
+#[derive(Debug)]
 struct Opts {
     pool: PathBuf,
     out: PathBuf,
@@ -262,7 +263,7 @@ fn run(args: &[String]) -> Result<(), String> {
          detected,detection_rate,detected_on_continuity,detected_on_startup,detected_on_lag\n",
     );
     let mut points: BTreeMap<(String, &'static str), Vec<(f64, f64)>> = BTreeMap::new();
-    for ((l, sname, v), t) in tally_r.iter().map(|(k, t)| (k, t)) {
+    for ((l, sname, v), t) in &tally_r {
         let s = suite.iter().find(|s| &s.name == sname).expect("a scenario of the suite");
         let eff_of = |metric| effect(s, l, v, metric).map(|(_, b, c, _)| bad_direction(metric, b, c));
         let (cd, sr, lr) = (eff_of("continuity_mean"), eff_of("startup_delay_p50"), eff_of("lag_p50"));
@@ -285,6 +286,14 @@ fn run(args: &[String]) -> Result<(), String> {
             );
         }
         let key = |axis| (v.clone(), axis);
+        // The no-change condition is every panel's first point.
+        if l == "neutral" {
+            for (axis, x) in [("continuity", cd), ("lag", lr), ("startup", sr)] {
+                if let Some(x) = x {
+                    points.entry(key(axis)).or_default().push((x, t.any as f64 / t.runs.max(1) as f64));
+                }
+            }
+        }
         if l.starts_with("drop=")
             && let Some(x) = cd
         {
@@ -350,7 +359,7 @@ mod tests {
     #[test]
     fn interpolation_and_bounds() {
         let p = [(0.02, 1.0), (0.005, 0.2), (0.01, 0.6)];
-        assert_eq!(at(&p, 0.01), Some(0.6));
+        assert!((at(&p, 0.01).unwrap() - 0.6).abs() < 1e-12);
         assert!((at(&p, 0.015).unwrap() - 0.8).abs() < 1e-12);
         assert_eq!(at(&p, 0.03), None);
         assert_eq!(at(&p, 0.001), None);
