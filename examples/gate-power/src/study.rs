@@ -194,6 +194,12 @@ fn bad_direction(metric: &str, base: f64, change: f64) -> f64 {
     }
 }
 
+/// A variant's name on the plot and in summary.csv: scenario and variant
+/// (two scenarios may have a variant of the same name).
+fn label(scenario: &str, variant: &str) -> String {
+    format!("{scenario} {variant}")
+}
+
 /// Linear interpolation of detection at effect `x` over points sorted by effect;
 /// `None` when `x` is outside the measured effects.
 fn at(points: &[(f64, f64)], x: f64) -> Option<f64> {
@@ -285,7 +291,7 @@ fn run(args: &[String]) -> Result<(), String> {
                 on("lag_p50")
             );
         }
-        let key = |axis| (v.clone(), axis);
+        let key = |axis| (label(sname, v), axis);
         // The no-change condition is every panel's first point.
         if l == "neutral" {
             for (axis, x) in [("continuity", cd), ("lag", lr), ("startup", sr)] {
@@ -324,15 +330,16 @@ fn run(args: &[String]) -> Result<(), String> {
 
     // summary.csv: detection at the targets, per variant.
     let mut sum = String::from(
-        "variant,detection_at_continuity_drop_0.01,detection_at_lag_rise_10pct,detection_at_startup_rise_10pct\n",
+        "scenario,variant,detection_at_continuity_drop_0.01,detection_at_lag_rise_10pct,detection_at_startup_rise_10pct\n",
     );
     let variants: Vec<String> =
-        suite.iter().flat_map(|s| s.tables["none"].variants.iter().map(|v| v.0.clone())).collect();
+        suite.iter().flat_map(|s| s.tables["none"].variants.iter().map(|v| label(&s.name, &v.0))).collect();
     for v in &variants {
         let get = |axis, x| points.get(&(v.clone(), axis)).and_then(|p| at(p, x));
         let _ = writeln!(
             sum,
-            "{v},{},{},{}",
+            "{},{},{},{}",
+            v.replacen(' ', ",", 1),
             fmt_opt(get("continuity", 0.01)),
             fmt_opt(get("lag", 0.10)),
             fmt_opt(get("startup", 0.10))
