@@ -23,7 +23,7 @@ case "${1:-}" in
     "") ;;
     *) echo "usage: $0 [--resume]  (K=<seeds per pool> in the environment, default 400)" >&2; exit 2 ;;
 esac
-LEVELS=(none neutral drop=0.005 drop=0.01 drop=0.02 drop=0.04 drop=0.08 drop=0.16 delay=0.1 delay=0.25 delay=0.5 delay=1)
+LEVELS=(none neutral drop=0.005 drop=0.01 drop=0.02 drop=0.04 drop=0.08 drop=0.16 delay=0.1 delay=0.18 delay=0.25 delay=0.5 delay=1 delay=2)
 
 cargo build --release --locked -p gate-power
 BIN=target/release/gate-power

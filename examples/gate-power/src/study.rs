@@ -108,6 +108,27 @@ fn load(o: &Opts) -> Result<(Vec<Suite>, usize), String> {
     Ok((suite, k.unwrap_or(0)))
 }
 
+/// The location-shift cross-check: the `neutral` pool with one metric moved
+/// by exactly a target's size on every seed (name, metric, new value of x).
+const SHIFTS: [(&str, &str, fn(f64) -> f64); 3] = [
+    ("shift:continuity_mean-0.01", "continuity_mean", |x| x - 0.01),
+    ("shift:lag_p50+10%", "lag_p50", |x| x * 1.1),
+    ("shift:startup_delay_p50+10%", "startup_delay_p50", |x| x * 1.1),
+];
+
+/// `t` with `metric` mapped through `f` on every seed.
+fn shifted(t: &Table, metric: &str, f: fn(f64) -> f64) -> Table {
+    let mut t = t.clone();
+    if let Some(c) = t.metrics.iter().position(|m| m == metric) {
+        for (_, rows) in &mut t.variants {
+            for (_, vals) in rows {
+                vals[c] = vals[c].map(f);
+            }
+        }
+    }
+    t
+}
+
 /// `t` restricted to the pool rows `idx` (positions, repeats allowed),
 /// relabelled with seeds 0.. so repeated seeds stay distinct pairs.
 fn subset(t: &Table, idx: &[usize]) -> Table {
@@ -238,8 +259,20 @@ fn run(args: &[String]) -> Result<(), String> {
     let resampled: Vec<Vec<Vec<usize>>> = (0..o.runs)
         .map(|_| suite.iter().map(|s| (0..s.reps).map(|_| rng.random_range(0..k)).collect()).collect())
         .collect();
-    let (tally_d, fail_d) = replay(&suite, &o.levels, m, &disjoint);
-    let (tally_r, fail_r) = replay(&suite, &o.levels, m, &resampled);
+    // The shifts of the neutral pool join the injected levels.
+    let mut suite = suite;
+    let mut levels = o.levels.clone();
+    if o.levels.iter().any(|l| l == "neutral") {
+        for s in &mut suite {
+            for (name, metric, f) in SHIFTS {
+                let t = shifted(&s.tables["neutral"], metric, f);
+                s.tables.insert(name.to_string(), t);
+            }
+        }
+        levels.extend(SHIFTS.iter().map(|s| s.0.to_string()));
+    }
+    let (tally_d, fail_d) = replay(&suite, &levels, m, &disjoint);
+    let (tally_r, fail_r) = replay(&suite, &levels, m, &resampled);
 
     std::fs::create_dir_all(&o.out).map_err(|e| format!("cannot create {}: {e}", o.out.display()))?;
     let write = |name: &str, text: &str| {
@@ -249,7 +282,7 @@ fn run(args: &[String]) -> Result<(), String> {
 
     // effects.csv
     let mut eff = String::from("injection,scenario,variant,metric,n,baseline_mean,change,se,change_bad_direction\n");
-    for l in o.levels.iter().filter(|l| *l != "none") {
+    for l in levels.iter().filter(|l| *l != "none") {
         for s in &suite {
             for (v, _) in &s.tables["none"].variants {
                 for r in &RULES {
@@ -330,13 +363,14 @@ fn run(args: &[String]) -> Result<(), String> {
 
     // summary.csv: detection at the targets, per variant.
     let mut sum = String::from(
-        "scenario,variant,detection_at_continuity_drop_0.01,detection_at_lag_rise_10pct,detection_at_startup_rise_10pct\n",
+        "scenario,variant,detection_at_continuity_drop_0.01,detection_at_lag_rise_10pct,detection_at_startup_rise_10pct,\
+         shift_continuity_drop_0.01,shift_lag_rise_10pct,shift_startup_rise_10pct\n",
     );
     let variants: Vec<String> =
         suite.iter().flat_map(|s| s.tables["none"].variants.iter().map(|v| label(&s.name, &v.0))).collect();
     for v in &variants {
         let get = |axis, x| points.get(&(v.clone(), axis)).and_then(|p| at(p, x));
-        let _ = writeln!(
+        let _ = write!(
             sum,
             "{},{},{},{}",
             v.replacen(' ', ",", 1),
@@ -344,6 +378,14 @@ fn run(args: &[String]) -> Result<(), String> {
             fmt_opt(get("lag", 0.10)),
             fmt_opt(get("startup", 0.10))
         );
+        let (sname, variant) = v.split_once(' ').expect("a label");
+        for (shift, _, _) in SHIFTS {
+            let rate = tally_r
+                .get(&(shift.to_string(), sname.to_string(), variant.to_string()))
+                .map(|t| t.any as f64 / t.runs.max(1) as f64);
+            let _ = write!(sum, ",{}", fmt_opt(rate));
+        }
+        sum.push('\n');
     }
     write("summary.csv", &sum)?;
     write("power.svg", &crate::svg::plot(&points, &variants))?;
