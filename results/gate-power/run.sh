@@ -5,7 +5,7 @@
 # wrapped in an injection), then replays the gate on seed subsets of those
 # pools and writes power.csv, false-alarms.csv, effects.csv and power.svg here.
 #
-#   results/gate-power/run.sh            # K = 400 seeds per pool (about 25 min on 2 cores)
+#   results/gate-power/run.sh            # K = 400 seeds per pool (about 40 min on 2 shared cores)
 #   K=200 results/gate-power/run.sh      # a quicker, coarser study
 #   results/gate-power/run.sh --resume   # keep the pools already complete
 #
