@@ -110,7 +110,10 @@ fn load(o: &Opts) -> Result<(Vec<Suite>, usize), String> {
 
 /// The location-shift cross-check: the `neutral` pool with one metric moved
 /// by exactly a target's size on every seed (name, metric, new value of x).
-const SHIFTS: [(&str, &str, fn(f64) -> f64); 3] = [
+/// A shift: its level name, the metric it moves and how.
+type Shift = (&'static str, &'static str, fn(f64) -> f64);
+
+const SHIFTS: [Shift; 3] = [
     ("shift:continuity_mean-0.01", "continuity_mean", |x| x - 0.01),
     ("shift:lag_p50+10%", "lag_p50", |x| x * 1.1),
     ("shift:startup_delay_p50+10%", "startup_delay_p50", |x| x * 1.1),
