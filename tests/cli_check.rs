@@ -106,7 +106,8 @@ fn fails_against_a_better_baseline_and_passes_after_update() {
     assert!(stdout.contains("REGRESSION mesh-pull/donet continuity_mean [ratio]"), "{stdout}");
     assert!(stdout.contains("paired over 10 seeds; interval [-"), "{stdout}");
     assert!(stdout.contains("moved most on seed "), "{stdout}");
-    assert!(stdout.contains("compare tests/fixtures/check/gate.toml --seed "), "{stdout}");
+    // No [[variants]] in the fixture: `run` reproduces it (`compare` would refuse it).
+    assert!(stdout.contains("-- run tests/fixtures/check/gate.toml --seed "), "{stdout}");
     assert!(stdout.contains(&format!("git log -1 --format=%H -- {}", s(&base.join("gate.csv")))), "{stdout}");
     assert!(stderr.contains("error:") && stderr.contains("--update"), "{stderr}");
 

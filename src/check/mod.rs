@@ -277,14 +277,15 @@ fn explain(l: &Line, m: usize, alpha: f64) -> String {
 }
 
 /// The command that reruns `seed` of a scenario with the code that made the
-/// baseline file (the commit that last changed it) and with this code, side by side.
-fn reproduce(scenario: &Path, base_file: &Path, seed: u64) -> String {
+/// baseline file (the commit that last changed it) and with this code, side
+/// by side; `cmd` is `compare` for a scenario with `[[variants]]`, else `run`.
+fn reproduce(scenario: &Path, base_file: &Path, seed: u64, cmd: &str) -> String {
     let (sc, bf) = (scenario.display(), base_file.display());
     format!(
         "  reproduce seed {seed} with the baseline's code and with this code, side by side:\n    \
          git worktree add /tmp/swarmlab-baseline \"$(git log -1 --format=%H -- {bf})\" && \
-         (cd /tmp/swarmlab-baseline && cargo run --release -- compare {sc} --seed {seed} --reps 1 --out /tmp/gate-baseline) && \
-         cargo run --release -- compare {sc} --seed {seed} --reps 1 --out /tmp/gate-new\n"
+         (cd /tmp/swarmlab-baseline && cargo run --release -- {cmd} {sc} --seed {seed} --reps 1 --out /tmp/gate-baseline) && \
+         cargo run --release -- {cmd} {sc} --seed {seed} --reps 1 --out /tmp/gate-new\n"
     )
 }
 
@@ -409,7 +410,7 @@ pub fn main(args: Args) -> ExitCode {
         (args.tolerance * 100.0 * 1e6).round() / 1e6
     );
     let mut regressions: Vec<String> = Vec::new();
-    for (((p, _, name), base), (seeds, new)) in suite.iter().zip(&bases).zip(&news) {
+    for (((p, sc, name), base), (seeds, new)) in suite.iter().zip(&bases).zip(&news) {
         let mut base = base.clone();
         for v in &mut base.variants {
             v.1.retain(|r| seeds.contains(&r.0));
@@ -436,7 +437,8 @@ pub fn main(args: Args) -> ExitCode {
             regressions.push(format!("{name}: {label}"));
         }
         if let Some((seed, _, _)) = worse.iter().find_map(|l| l.outcome.and_then(|o| o.worst)) {
-            let _ = write!(stdout, "{}", reproduce(p, &base_file, seed));
+            let cmd = if sc.variants.is_empty() { "run" } else { "compare" };
+            let _ = write!(stdout, "{}", reproduce(p, &base_file, seed, cmd));
         }
         let _ = writeln!(
             stdout,
@@ -510,7 +512,7 @@ mod tests {
         let e = explain(l, 1, 0.05);
         assert!(e.contains("REGRESSION v continuity_mean"), "{e}");
         assert!(e.contains("interval [") && e.contains("moved most on seed 2"), "{e}");
-        let e = reproduce(Path::new("scenarios/ci/x.toml"), Path::new("results/baseline/x.csv"), 2);
+        let e = reproduce(Path::new("scenarios/ci/x.toml"), Path::new("results/baseline/x.csv"), 2, "compare");
         assert!(e.contains("compare scenarios/ci/x.toml --seed 2 --reps 1"), "{e}");
         assert!(e.contains("git log -1 --format=%H -- results/baseline/x.csv"), "{e}");
     }
