@@ -97,7 +97,7 @@ export SWARMLAB_NO_BUILD=1
 # regenerate everything first, so that no manifest sees a results/ already
 # rewritten by this script (which would mark its git_commit -dirty).
 
-regen_baseline() { # src/check.rs: `--update` is the one way to make baselines
+regen_baseline() { # src/check/mod.rs: `--update` is the one way to make baselines
     mkdir -p "$NEW/baseline"
     "$BIN" check scenarios/ci/*.toml --baseline "$NEW/baseline" --update
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod check;
+pub mod check;
 mod hugepages;
 mod manifest;
 mod matrix;
