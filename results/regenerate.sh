@@ -11,7 +11,7 @@
 #                      compared file is identical, 1 otherwise, 2 on bad usage
 #                      or a failed build.
 #   --write            the same, then copy into results/ every regenerated
-#                      scenario of baseline, compare, attack and dynamics
+#                      scenario of baseline, compare, attack, dynamics and targets
 #                      that differs (its .txt, -replications.csv and
 #                      -manifest.toml together), and print
 #                      `git status --short results/`. Identical scenarios are
@@ -23,7 +23,7 @@
 #                      regeneration failed, a file has no rule, or one of
 #                      those checked-only groups differs.
 #   --only LIST        groups to do (comma-separated) out of:
-#                      baseline compare attack dynamics reference scale validate perf
+#                      baseline compare attack dynamics targets reference scale validate perf
 #                      (default: all).
 #   --jobs N           groups regenerated at once (default 1). `compare`
 #                      and `check` already run their seeds and variants in
@@ -35,8 +35,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
-ALL_GROUPS=(baseline compare attack dynamics reference scale validate perf)
-WRITTEN_GROUPS=" baseline compare attack dynamics " # copied into results/ by --write
+ALL_GROUPS=(baseline compare attack dynamics targets reference scale validate perf)
+WRITTEN_GROUPS=" baseline compare attack dynamics targets " # copied into results/ by --write
 mode=check
 only=""
 jobs=1
@@ -104,6 +104,7 @@ regen_baseline() { # src/check/mod.rs: `--update` is the one way to make baselin
 regen_compare() { RESULTS_DEST=$NEW bash results/compare/run.sh; }
 regen_attack() { RESULTS_DEST=$NEW bash results/attack/run.sh attack; }
 regen_dynamics() { RESULTS_DEST=$NEW bash results/attack/run.sh dynamics; }
+regen_targets() { RESULTS_DEST=$NEW bash results/targets/run.sh; }
 regen_reference() { REFERENCE_OUT=$NEW/reference/runs.csv bash results/reference/run.sh; }
 regen_scale() { # results/scale/README.md's command, at the --scale-peers populations
     mkdir -p "$NEW/scale"
@@ -156,7 +157,7 @@ run_group() { # group: runs regen_<group>, records exit status, wall and CPU sec
 
 echo "== regenerating (logs in $LOGS/)"
 # Longest first, so that --jobs 2 packs well.
-order=(attack dynamics compare scale reference baseline validate perf)
+order=(attack dynamics compare targets scale reference baseline validate perf)
 for g in "${order[@]}"; do
     [[ " ${groups[*]} " == *" $g "* ]] || continue
     if [ "$jobs" -gt 1 ]; then
@@ -178,9 +179,10 @@ rule_for() {
     case "$1" in
         */README.md|*.sh) echo none ;;
         baseline/*.csv) echo exact ;;
-        compare/*.txt|attack/*.txt|dynamics/*.txt) echo txt ;;
-        compare/*-replications.csv|attack/*-replications.csv|dynamics/*-replications.csv) echo exact ;;
-        compare/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml) echo manifest ;;
+        compare/*.txt|attack/*.txt|dynamics/*.txt|targets/*.txt) echo txt ;;
+        compare/*-replications.csv|attack/*-replications.csv|dynamics/*-replications.csv|targets/*-replications.csv) echo exact ;;
+        targets/targets.csv) echo exact ;;
+        compare/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml|targets/*-manifest.toml) echo manifest ;;
         reference/runs.csv) echo reference ;;
         scale/scale.csv) echo scale ;;
         scale/scale.png|scale/scale.svg|scale/scale.pdf) echo "skip:plot of wall time and peak RSS (timings)" ;;
@@ -371,7 +373,7 @@ if [ ${#skipped[@]} -gt 0 ]; then
 fi
 if [ "$mode" = write ]; then
     echo
-    echo "== writing: every differing scenario of baseline, compare, attack and dynamics"
+    echo "== writing: every differing scenario of baseline, compare, attack, dynamics and targets"
     written=0
     for g in "${groups[@]}"; do
         [[ "$WRITTEN_GROUPS" == *" $g "* ]] && [ -d "$NEW/$g" ] || continue
