@@ -25,10 +25,12 @@ use crate::{StreamParams, Time};
 
 pub mod hybrid;
 pub mod mesh;
+pub mod push;
 pub mod tree;
 
 pub use hybrid::{HybridModeName, HybridSection};
 pub use mesh::MeshSection;
+pub use push::PushSection;
 pub use tree::TreeSection;
 
 /// What a section's cross-key rules may look at besides the section itself.
