@@ -53,6 +53,7 @@
 //! | `urgent_window` | 3 s | chunks due within this are scheduled before all others |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
+//! | `degree` | `fixed` | `proportional`: a peer seeks `max(partners, round(partners x up / rate))` partners and accepts `partners_max / partners` times that (PRIME, Magharei & Rejaie, INFOCOM 2007; see [`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)) |
 
 use std::sync::Arc;
 
@@ -84,6 +85,17 @@ pub struct MeshParams {
     pub urgent_window: Time,
     pub tracker_list_size: u16,
     pub tracker_refresh: Time,
+    pub degree: Degree,
+}
+
+/// How many partners a peer seeks ([`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Degree {
+    /// `partners` and `partners_max` for every peer (DONet).
+    #[default]
+    Fixed,
+    /// Scaled by the peer's upload relative to the stream rate (PRIME).
+    Proportional,
 }
 
 /// The defaults live in one place, the scenario section ([`MeshSection`](crate::params::mesh::MeshSection)).
@@ -160,7 +172,8 @@ pub struct MeshPeer {
 
 impl MeshPeer {
     pub fn new(cfg: Arc<MeshConfig>, is_source: bool, up_kbps: u32) -> MeshPeer {
-        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker)
+            .with_degree(&cfg.mesh, &cfg.stream);
         let media = Media::new(cfg.player);
         MeshPeer { cfg, mesh, active: false, media }
     }
@@ -414,5 +427,38 @@ mod tests {
         }
         let out = refresh(&mut p, Time::from_secs(4));
         assert!(!out.iter().any(|(_, m)| matches!(m, Msg::Bye | Msg::PeerListReq { .. })), "{out:?}");
+    }
+
+    #[test]
+    fn proportional_degree_scales_the_partner_count_with_upload() {
+        let stream = cfg().stream;
+        let fixed = MeshParams::default();
+        let prop = MeshParams { degree: Degree::Proportional, ..MeshParams::default() };
+        let limits = |m: &MeshParams, up: u32, src: bool| {
+            let pm = PartnerMesh::<()>::new(crate::sched::default_spec().build(), src, up, PeerId(0))
+                .with_degree(m, &stream);
+            (pm.target(m), pm.max_partners(m))
+        };
+        // 2,000 kbps is 4 streams of 500 kbps: 4 x 4 partners sought, twice that accepted.
+        assert_eq!(limits(&prop, 2000, false), (16, 32));
+        assert_eq!(limits(&fixed, 2000, false), (4, 8));
+        // Below the stream rate a peer still seeks the fixed degree; the source is unchanged.
+        assert_eq!(limits(&prop, 100, false), (4, 8));
+        assert_eq!(limits(&prop, 2000, true), (8, 8));
+        assert_eq!(limits(&prop, u32::MAX, false), (256, 256));
+        // A proportional peer accepts a ninth partner; a fixed one refuses it.
+        for (m, accepts) in [(fixed, false), (prop, true)] {
+            let c = Arc::new(MeshConfig { mesh: m, ..(*cfg()).clone() });
+            let mut p = MeshPeer::new(c, false, 2000);
+            call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+            for id in 10..18 {
+                msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+            }
+            let out = msg(&mut p, 30, Msg::Hello { up_kbps: 1000 });
+            assert!(
+                out.iter().any(|(_, m)| matches!(m, Msg::HelloAck { accept, .. } if *accept == accepts)),
+                "{out:?}"
+            );
+        }
     }
 }

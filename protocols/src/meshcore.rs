@@ -24,7 +24,7 @@ use rand::RngExt;
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::media::Media;
-use crate::mesh::MeshParams;
+use crate::mesh::{Degree, MeshParams};
 use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
 use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
@@ -150,6 +150,9 @@ pub struct PartnerMesh<X> {
     pub hellos: Vec<(PeerId, Time)>,
     /// The membership cache.
     pub mcache: Vec<PeerId>,
+    /// Partners sought and most accepted when set by [`PartnerMesh::with_degree`]
+    /// (`degree = "proportional"`); `None`: `partners` and `partners_max`.
+    degree: Option<(usize, usize)>,
     sched: Box<dyn Scheduler>,
 }
 
@@ -165,8 +168,34 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             requested: SeqRing::default(),
             hellos: Vec::new(),
             mcache: Vec::new(),
+            degree: None,
             sched,
         }
+    }
+
+    /// Applies `[protocol.mesh] degree`. With [`Degree::Proportional`] a
+    /// peer's partner count scales with its upload, after PRIME (Magharei &
+    /// Rejaie, INFOCOM 2007): every partnership is meant to carry about the
+    /// same bandwidth, `rate / partners` each way, so a peer seeks
+    /// `max(partners, round(partners x up / rate))` partners (its upload
+    /// divided by the per-partner share) and accepts up to
+    /// `partners_max / partners` times that (at most 256). PRIME's incoming
+    /// degree (proportional to download) is the fixed `partners`: a DONet
+    /// partnership is two-way, so one count serves both directions and no
+    /// peer seeks fewer than the fixed degree. The source keeps `partners_max`.
+    pub fn with_degree(mut self, m: &MeshParams, stream: &StreamParams) -> Self {
+        if m.degree == Degree::Proportional && !self.is_source && stream.rate_bps > 0 {
+            let share = self.up_kbps as f64 * 1000.0 / stream.rate_bps as f64;
+            let want = ((m.partners as f64 * share).round() as usize).clamp(m.partners, 256);
+            let most = (want * m.partners_max).div_ceil(m.partners.max(1)).clamp(want, 256);
+            self.degree = Some((want, most));
+        }
+        self
+    }
+
+    /// Most partners accepted: `partners_max`, or the proportional maximum.
+    pub fn max_partners(&self, m: &MeshParams) -> usize {
+        self.degree.map_or(m.partners_max, |d| d.1)
     }
 
     pub fn partner(&self, id: PeerId) -> Option<&Partner<X>> {
@@ -481,7 +510,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         let stuck = !player.is_playing() && media.newest.is_none() && self.partners.iter().all(|p| p.map.is_empty());
         let starving = !self.is_source && (drained || stuck) && media.newest == self.newest_at_refresh;
         self.newest_at_refresh = media.newest;
-        if !self.is_source && self.partners.len() >= m.partners {
+        if !self.is_source && self.partners.len() >= self.target(m) {
             let score = |p: &Partner<X>| p.bytes_from + p.bytes_to;
             let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
             let worst =
@@ -504,9 +533,10 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         self.seek_partners(m, pol, cx);
     }
 
-    /// Partners sought: `partners`, or `partners_max` for the source.
-    fn target(&self, m: &MeshParams) -> usize {
-        if self.is_source { m.partners_max } else { m.partners }
+    /// Partners sought: `partners` (or the proportional target), or
+    /// `partners_max` for the source.
+    pub fn target(&self, m: &MeshParams) -> usize {
+        if self.is_source { m.partners_max } else { self.degree.map_or(m.partners, |d| d.0) }
     }
 
     /// Sends `Hello` to random mCache members until `partners` partners (and
@@ -621,7 +651,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             }
             Msg::Hello { up_kbps } => {
                 self.remember(from, m, cx);
-                let accept = self.is_partner(from) || self.partners.len() < m.partners_max;
+                let accept = self.is_partner(from) || self.partners.len() < self.max_partners(m);
                 if accept {
                     self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
                 }
@@ -633,7 +663,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     self.hellos.swap_remove(i);
                 }
                 if accept && asked.is_some() {
-                    if self.partners.len() < m.partners_max {
+                    if self.partners.len() < self.max_partners(m) {
                         self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
                     } else {
                         cx.send(from, Msg::Bye);

@@ -266,7 +266,8 @@ pub fn select(
 
 impl PushPeer {
     pub fn new(cfg: Arc<PushConfig>, is_source: bool, up_kbps: u32) -> PushPeer {
-        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker)
+            .with_degree(&cfg.mesh, &cfg.stream);
         let media = Media::new(cfg.player);
         PushPeer { cfg, mesh, active: false, armed: false, unsent: Vec::new(), media }
     }
