@@ -65,7 +65,7 @@ use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
 use crate::sched::SchedulerSpec;
 use crate::time::Time;
-use crate::wire::{Msg, Role};
+use crate::wire::Msg;
 
 /// Mesh-pull parameters; see the module doc for meanings and sources.
 #[derive(Clone, Debug, PartialEq)]
@@ -183,10 +183,6 @@ impl MeshPeer {
         self.mesh.partners.iter().map(|p| p.id)
     }
 
-    fn role(&self) -> Role {
-        if self.mesh.is_source { Role::Source } else { Role::Peer }
-    }
-
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
         if !Media::admit(seq, from, self.mesh.is_source, &self.cfg.stream, cx) {
             return;
@@ -220,7 +216,7 @@ impl Peer for MeshPeer {
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshPullTimer>) {
         self.active = true;
         let cfg = self.cfg.clone();
-        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+        self.mesh.register(cx);
         cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
         self.mesh.start(&cfg.mesh, cx);
         if self.mesh.is_source {
@@ -258,7 +254,7 @@ impl Peer for MeshPeer {
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             MeshPullTimer::TrackerRefresh => {
-                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+                self.mesh.register(cx);
                 cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
             }
         }
@@ -267,10 +263,7 @@ impl Peer for MeshPeer {
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, MeshPullTimer>) {
         match cmd {
             Command::Leave { graceful } => {
-                self.mesh.leave(graceful, cx);
-                if graceful {
-                    cx.send(self.cfg.tracker, Msg::Unregister);
-                }
+                self.mesh.depart(graceful, cx);
                 self.active = false;
             }
         }

@@ -29,7 +29,7 @@ use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
 use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
 use crate::time::Time;
-use crate::wire::Msg;
+use crate::wire::{Msg, Role};
 
 /// The run's settings a mesh call needs.
 #[derive(Clone, Copy, Debug)]
@@ -692,6 +692,21 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             other => return Some(other),
         }
         None
+    }
+
+    /// (Re-)registers with the tracker, as the source or a peer.
+    pub fn register<T>(&self, cx: &mut Ctx<'_, T>) {
+        let role = if self.is_source { Role::Source } else { Role::Peer };
+        cx.send(self.tracker, Msg::Register { role, up_kbps: self.up_kbps });
+    }
+
+    /// The node leaves the swarm: [`PartnerMesh::leave`], then, when
+    /// graceful, `Unregister` to the tracker.
+    pub fn depart<T>(&mut self, graceful: bool, cx: &mut Ctx<'_, T>) {
+        self.leave(graceful, cx);
+        if graceful {
+            cx.send(self.tracker, Msg::Unregister);
+        }
     }
 
     /// Graceful or not, the node leaves: `Bye` to every partner when graceful,

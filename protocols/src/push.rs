@@ -58,7 +58,7 @@ use crate::playback::{PlayerParams, SeqRing};
 use crate::prefetch::prefetch_slice;
 use crate::sched::SchedulerSpec;
 use crate::time::Time;
-use crate::wire::{ExtCodec, ExtMsg, Msg, Role};
+use crate::wire::{ExtCodec, ExtMsg, Msg};
 
 /// How a sender picks the receiver of a push.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -225,21 +225,32 @@ fn choose_chunk(
     }
 }
 
-/// The push decision of a sender: (partner index, chunk), `None` when no
-/// push is made. `Err(())`: nobody needs anything (the sender may sleep).
+/// A sender's push decision ([`select`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Push this chunk to the partner at this index.
+    Push(usize, Seq),
+    /// The random partner chosen needs nothing: this transmission slot is lost.
+    Lost,
+    /// No partner needs anything the sender holds: it may sleep.
+    Idle,
+}
+
+/// The push decision of a sender under `params`' rules.
 pub fn select(
     params: &PushParams,
     partners: &[Partner<Known>],
     media: &Media,
     window: u16,
     rng: &mut rand_chacha::ChaCha8Rng,
-) -> Result<Option<(usize, Seq)>, ()> {
+) -> Decision {
     let Some(range) = pushable(media, window) else {
-        return Err(());
+        return Decision::Idle;
     };
     if partners.is_empty() {
-        return Err(());
+        return Decision::Idle;
     }
+    let decide = |i: usize, c: Option<Seq>| c.map_or(Decision::Lost, |s| Decision::Push(i, s));
     let needs = |p: &Partner<Known>| match params.chunk {
         ChunkRule::LatestBlind => !holds(p, range.1),
         _ => (range.0..=range.1).any(|s| media.have.contains(s) && !holds(p, s)),
@@ -247,19 +258,21 @@ pub fn select(
     match params.peer {
         PeerRule::Random => {
             if !partners.iter().any(needs) {
-                return Err(());
+                return Decision::Idle;
             }
             let i = rng.random_range(0..partners.len());
-            Ok(choose_chunk(params.chunk, &partners[i], media, range, rng).map(|s| (i, s)))
+            decide(i, choose_chunk(params.chunk, &partners[i], media, range, rng))
         }
         PeerRule::RandomUseful => {
             let n = partners.iter().filter(|p| needs(p)).count();
             if n == 0 {
-                return Err(());
+                return Decision::Idle;
             }
             let k = rng.random_range(0..n);
-            let i = partners.iter().enumerate().filter(|(_, p)| needs(p)).nth(k).map(|(i, _)| i).ok_or(())?;
-            Ok(choose_chunk(params.chunk, &partners[i], media, range, rng).map(|s| (i, s)))
+            match partners.iter().enumerate().filter(|(_, p)| needs(p)).nth(k) {
+                Some((i, p)) => decide(i, choose_chunk(params.chunk, p, media, range, rng)),
+                None => Decision::Idle,
+            }
         }
     }
 }
@@ -275,10 +288,6 @@ impl PushPeer {
     /// Current partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.mesh.partners.iter().map(|p| p.id)
-    }
-
-    fn role(&self) -> Role {
-        if self.mesh.is_source { Role::Source } else { Role::Peer }
     }
 
     /// Time one chunk takes to leave at this node's upload rate.
@@ -318,9 +327,9 @@ impl PushPeer {
         let cfg = &*self.cfg;
         match select(&cfg.push, &self.mesh.partners, &self.media, cfg.mesh.window, cx.rng) {
             // Nobody needs anything: sleep until a chunk or a buffer map arrives.
-            Err(()) => {}
-            Ok(choice) => {
-                if let Some((i, seq)) = choice {
+            Decision::Idle => {}
+            d => {
+                if let Decision::Push(i, seq) = d {
                     self.push_to(i, seq, cx);
                 }
                 // A lost slot (random peer needing nothing) costs a chunk time too.
@@ -434,7 +443,7 @@ impl Peer for PushPeer {
     fn on_start(&mut self, cx: &mut Ctx<'_, PushTimer>) {
         self.active = true;
         let cfg = self.cfg.clone();
-        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+        self.mesh.register(cx);
         cx.timer_in(cfg.mesh.tracker_refresh, PushTimer::TrackerRefresh);
         self.mesh.start(&cfg.mesh, cx);
         if self.mesh.is_source {
@@ -478,7 +487,7 @@ impl Peer for PushPeer {
             }
             PushTimer::Push => self.on_push(cx),
             PushTimer::TrackerRefresh => {
-                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+                self.mesh.register(cx);
                 cx.timer_in(cfg.mesh.tracker_refresh, PushTimer::TrackerRefresh);
             }
         }
@@ -487,10 +496,7 @@ impl Peer for PushPeer {
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, PushTimer>) {
         match cmd {
             Command::Leave { graceful } => {
-                self.mesh.leave(graceful, cx);
-                if graceful {
-                    cx.send(self.cfg.tracker, Msg::Unregister);
-                }
+                self.mesh.depart(graceful, cx);
                 self.active = false;
             }
         }
@@ -608,9 +614,11 @@ mod tests {
         // Latest blind to a random peer: always 20, to 8 (which has it) too.
         let mut to = Vec::new();
         for _ in 0..40 {
-            let (i, s) = select(&rule(ChunkRule::LatestBlind, PeerRule::Random), partners, &p.media, 120, &mut rng)
-                .unwrap()
-                .unwrap();
+            let Decision::Push(i, s) =
+                select(&rule(ChunkRule::LatestBlind, PeerRule::Random), partners, &p.media, 120, &mut rng)
+            else {
+                panic!("latest blind always pushes")
+            };
             assert_eq!(s, 20);
             to.push(partners[i].id.0);
         }
@@ -618,21 +626,24 @@ mod tests {
         // Latest blind to a random useful peer: only 7 lacks 20.
         for _ in 0..20 {
             let c = select(&rule(ChunkRule::LatestBlind, PeerRule::RandomUseful), partners, &p.media, 120, &mut rng);
-            assert_eq!(c.unwrap().map(|(i, s)| (partners[i].id.0, s)), Some((7, 20)));
+            assert!(matches!(c, Decision::Push(i, 20) if partners[i].id.0 == 7), "{c:?}");
         }
         // Random useful chunk: 19 or 20, both seen.
         let mut seen = Vec::new();
         for _ in 0..40 {
             let c = select(&rule(ChunkRule::RandomUseful, PeerRule::RandomUseful), partners, &p.media, 120, &mut rng);
-            seen.push(c.unwrap().unwrap().1);
+            let Decision::Push(_, s) = c else { panic!("{c:?}") };
+            seen.push(s);
         }
         assert!(seen.iter().all(|s| [19, 20].contains(s)) && seen.contains(&19) && seen.contains(&20), "{seen:?}");
         // Random peer, latest useful: 8 needs nothing, so some slots are lost.
         let outcomes: Vec<Option<u32>> = (0..40)
             .map(|_| {
-                select(&rule(ChunkRule::LatestUseful, PeerRule::Random), partners, &p.media, 120, &mut rng)
-                    .unwrap()
-                    .map(|(i, _)| partners[i].id.0)
+                match select(&rule(ChunkRule::LatestUseful, PeerRule::Random), partners, &p.media, 120, &mut rng) {
+                    Decision::Push(i, _) => Some(partners[i].id.0),
+                    Decision::Lost => None,
+                    Decision::Idle => panic!("7 needs something"),
+                }
             })
             .collect();
         assert!(outcomes.contains(&None) && outcomes.contains(&Some(7)), "{outcomes:?}");

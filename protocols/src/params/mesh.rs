@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Count, Frac, ParamCtx, ParamError, ParamValue, Params, Secs, ValueSchema};
+use super::{Count, Frac, ParamCtx, ParamError, Params, Secs};
 use crate::Time;
 use crate::mesh::{Degree, MeshParams};
 
@@ -18,28 +18,7 @@ pub enum DegreeName {
     Proportional,
 }
 
-impl DegreeName {
-    pub const ALL: [DegreeName; 2] = [DegreeName::Fixed, DegreeName::Proportional];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DegreeName::Fixed => "fixed",
-            DegreeName::Proportional => "proportional",
-        }
-    }
-}
-
-impl ParamValue for DegreeName {
-    fn type_doc() -> String {
-        let names: Vec<String> = Self::ALL.iter().map(|m| format!("`\"{}\"`", m.as_str())).collect();
-        format!("one of {}", names.join(", "))
-    }
-    fn literal(&self) -> String {
-        format!("\"{}\"", self.as_str())
-    }
-    fn schema() -> ValueSchema {
-        ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
-    }
-}
+crate::name_param!(DegreeName { Fixed => "fixed", Proportional => "proportional" });
 
 /// Buffer-map period when `buffer_map_interval_s` is not set, seconds.
 pub const BUFFER_MAP_INTERVAL_S: f64 = 1.0;

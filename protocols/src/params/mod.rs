@@ -194,6 +194,34 @@ impl ParamValue for bool {
     }
 }
 
+/// A closed set of names as a parameter value: an enum (deriving serde with
+/// `rename_all = "kebab-case"`) gets `ALL`, `as_str` and its [`ParamValue`]
+/// (type doc "one of ...", TOML literal, schema `OneOf`) from one list:
+/// `name_param!(MyName { A => "a", B => "b" });`
+#[macro_export]
+macro_rules! name_param {
+    ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($t::$v => $s),+ }
+            }
+        }
+        impl $crate::params::ParamValue for $t {
+            fn type_doc() -> String {
+                let names: Vec<String> = Self::ALL.iter().map(|m| format!("`\"{}\"`", m.as_str())).collect();
+                format!("one of {}", names.join(", "))
+            }
+            fn literal(&self) -> String {
+                format!("\"{}\"", self.as_str())
+            }
+            fn schema() -> $crate::params::ValueSchema {
+                $crate::params::ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
+            }
+        }
+    };
+}
+
 /// A whole number in `[LO, HI]`; anything else is refused while deserializing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Count<const LO: u32, const HI: u32>(pub u32);

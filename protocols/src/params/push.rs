@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Count, ParamCtx, ParamError, ParamValue, Params, ValueSchema};
+use super::{Count, ParamCtx, ParamError, Params};
 use crate::push::{ChunkRule, PeerRule, PushParams};
 
 /// `protocol.push.peer`: how a sender picks the receiver of its next push.
@@ -34,38 +34,31 @@ pub enum ChunkRuleName {
     LatestBlind,
 }
 
-macro_rules! name_value {
-    ($t:ty, [$($v:ident => $s:literal),+], $rule:ty) => {
-        impl $t {
-            pub const ALL: &'static [$t] = &[$(<$t>::$v),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$t>::$v => $s),+ }
-            }
-            pub fn rule(self) -> $rule {
-                match self { $(<$t>::$v => <$rule>::$v),+ }
-            }
+crate::name_param!(PeerRuleName { Random => "random", RandomUseful => "random-useful" });
+crate::name_param!(ChunkRuleName {
+    LatestUseful => "latest-useful",
+    RandomUseful => "random-useful",
+    LatestBlind => "latest-blind",
+});
+
+impl PeerRuleName {
+    pub fn rule(self) -> PeerRule {
+        match self {
+            PeerRuleName::Random => PeerRule::Random,
+            PeerRuleName::RandomUseful => PeerRule::RandomUseful,
         }
-        impl ParamValue for $t {
-            fn type_doc() -> String {
-                let names: Vec<String> = Self::ALL.iter().map(|m| format!("`\"{}\"`", m.as_str())).collect();
-                format!("one of {}", names.join(", "))
-            }
-            fn literal(&self) -> String {
-                format!("\"{}\"", self.as_str())
-            }
-            fn schema() -> ValueSchema {
-                ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
-            }
-        }
-    };
+    }
 }
 
-name_value!(PeerRuleName, [Random => "random", RandomUseful => "random-useful"], PeerRule);
-name_value!(
-    ChunkRuleName,
-    [LatestUseful => "latest-useful", RandomUseful => "random-useful", LatestBlind => "latest-blind"],
-    ChunkRule
-);
+impl ChunkRuleName {
+    pub fn rule(self) -> ChunkRule {
+        match self {
+            ChunkRuleName::LatestUseful => ChunkRule::LatestUseful,
+            ChunkRuleName::RandomUseful => ChunkRule::RandomUseful,
+            ChunkRuleName::LatestBlind => ChunkRule::LatestBlind,
+        }
+    }
+}
 
 crate::params_section! {
     /// Sender-driven push after Massoulié et al. (INFOCOM 2007) and Bonald et
@@ -109,7 +102,7 @@ impl PushSection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::params::SectionDoc;
+    use crate::params::{ParamValue, SectionDoc};
 
     fn parse<T: for<'de> Deserialize<'de>>(v: &str) -> Result<T, String> {
         use serde::de::IntoDeserializer;
