@@ -714,6 +714,7 @@ impl HybridPeer {
             stats.pulled += 1;
         }
         self.media.store(seq, polluted);
+        self.mesh.announce(seq, from, &self.cfg.mesh, cx);
         if pushed {
             self.st.pushed_head = Some(self.st.pushed_head.map_or(seq, |n| n.max(seq)));
             self.forward(l, seq, len, polluted, cx);

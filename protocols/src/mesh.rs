@@ -53,6 +53,7 @@
 //! | `urgent_window` | 3 s | chunks due within this are scheduled before all others |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
+//! | `have` | false | true: a `Have` to every partner on each new chunk, full buffer maps only every `max(buffer_map_interval, partner_timeout / 2)` (Chainsaw, Pai et al., IPTPS 2005; Zhang et al., JSAC 2007, discuss the overhead/delay trade-off) |
 //! | `degree` | `fixed` | `proportional`: a peer seeks `max(partners, round(partners x up / rate))` partners and accepts `partners_max / partners` times that (PRIME, Magharei & Rejaie, INFOCOM 2007; see [`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)) |
 
 use std::sync::Arc;
@@ -86,6 +87,7 @@ pub struct MeshParams {
     pub tracker_list_size: u16,
     pub tracker_refresh: Time,
     pub degree: Degree,
+    pub have: bool,
 }
 
 /// How many partners a peer seeks ([`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)).
@@ -194,6 +196,7 @@ impl MeshPeer {
             return;
         }
         self.media.store(seq, polluted);
+        self.mesh.announce(seq, from, &self.cfg.mesh, cx);
         self.media.check_startup(cx);
     }
 }
@@ -274,7 +277,9 @@ impl Peer for MeshPeer {
 mod tests {
     use super::*;
     use crate::chunkmap::ChunkMap;
+    use crate::meshcore::Have;
     use crate::peer::Outbox;
+    use crate::wire::ExtCodec;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -453,5 +458,65 @@ mod tests {
                 "{out:?}"
             );
         }
+    }
+
+    #[test]
+    fn with_have_on_arrivals_are_announced_and_a_have_makes_the_chunk_requestable() {
+        let c = Arc::new(MeshConfig { mesh: MeshParams { have: true, ..MeshParams::default() }, ..(*cfg()).clone() });
+        let mut p = MeshPeer::new(c, false, 2000);
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+        for id in [7, 8] {
+            msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+            msg(&mut p, id, Msg::BufferMap(map(20..40)));
+        }
+        // A new chunk from 7 is announced to 8 only; a duplicate is not.
+        let out = msg(&mut p, 7, Msg::Chunk { seq: 20, len: 1000, polluted: false });
+        let haves: Vec<(u32, Option<Have>)> = out
+            .iter()
+            .filter_map(|(to, m)| match m {
+                Msg::Ext(e) => Some((to.0, Have::from_ext(e))),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(haves, vec![(8, Some(Have { seq: 20 }))]);
+        assert!(
+            !msg(&mut p, 8, Msg::Chunk { seq: 20, len: 1000, polluted: false })
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Ext(_)))
+        );
+        // 8 announces 45, beyond its last map: the map slides and 45 can be asked of 8.
+        msg(&mut p, 8, Msg::Ext(Have { seq: 45 }.to_ext()));
+        assert!(p.mesh.partner(PeerId(8)).is_some_and(|q| q.map.contains(45) && q.map.contains(39)));
+        // One from the future is dropped and recorded.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut out = Outbox::default();
+        let mut cx = Ctx::new(T0, PeerId(5), &mut rng, Time::ZERO, &mut out);
+        p.on_message(PeerId(8), Msg::Ext(Have { seq: Seq::MAX }.to_ext()), &mut cx);
+        assert!(
+            out.records.contains(&crate::peer::Record::Dropped {
+                from: PeerId(8),
+                reason: crate::peer::DropReason::FutureMap
+            })
+        );
+        // Without `have` the same message is not the core's and changes nothing.
+        let mut q = started(false);
+        msg(&mut q, 8, Msg::Hello { up_kbps: 1000 });
+        msg(&mut q, 8, Msg::Ext(Have { seq: 45 }.to_ext()));
+        assert!(q.mesh.partner(PeerId(8)).is_some_and(|x| !x.map.contains(45)));
+        assert_eq!(
+            PartnerMesh::<()>::map_interval(&MeshParams { have: true, ..MeshParams::default() }),
+            Time::from_millis(2500)
+        );
+    }
+
+    #[test]
+    fn a_map_slides_forward_to_take_a_newer_chunk_and_ignores_an_older_one() {
+        use crate::meshcore::map_with;
+        let m = map_with(ChunkMap::default(), 300, 120);
+        assert_eq!((m.base(), m.len(), m.newest()), (181, 120, Some(300)));
+        let m2 = map_with(m, 10, 120);
+        assert_eq!(m2, m);
+        let m3 = map_with(m, 350, 120);
+        assert_eq!(m3.iter().collect::<Vec<_>>(), vec![300, 350]);
     }
 }

@@ -29,7 +29,51 @@ use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
 use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
 use crate::time::Time;
-use crate::wire::{Msg, Role};
+use crate::wire::{ExtCodec, ExtMsg, Msg, Role};
+
+/// "I now hold chunk `seq`": the per-arrival notification of
+/// `[protocol.mesh] have = true` (Chainsaw-style, instead of periodic
+/// buffer maps) and of random-push. Travels in `Msg::Ext` (kind 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Have {
+    pub seq: Seq,
+}
+
+impl Have {
+    const KIND: u8 = 1;
+}
+
+impl ExtCodec for Have {
+    fn to_ext(&self) -> ExtMsg {
+        ExtMsg { kind: Self::KIND, peers: Vec::new(), data: self.seq.to_le_bytes().to_vec() }
+    }
+    fn from_ext(m: &ExtMsg) -> Option<Have> {
+        let b: [u8; 4] = m.data.as_slice().try_into().ok()?;
+        (m.kind == Self::KIND && m.peers.is_empty()).then_some(Have { seq: Seq::from_le_bytes(b) })
+    }
+}
+
+/// `map` with `seq` added, slid forward (keeping its length, `window` for an
+/// empty map) when `seq` is beyond its end; unchanged when `seq` is below it.
+pub fn map_with(map: ChunkMap, seq: Seq, window: u16) -> ChunkMap {
+    if map.covers(seq) {
+        let mut m = map;
+        m.insert(seq);
+        return m;
+    }
+    // A map of no length (a partner's before its first buffer map) takes `window`.
+    let zero_len = map.end() == map.base() as u64;
+    if !zero_len && seq < map.base() {
+        return map;
+    }
+    let len = if zero_len { window } else { map.len() };
+    let mut m = ChunkMap::new((seq + 1).saturating_sub(len as u32), len);
+    for s in map.iter() {
+        m.insert(s);
+    }
+    m.insert(seq);
+    m
+}
 
 /// The run's settings a mesh call needs.
 #[derive(Clone, Copy, Debug)]
@@ -212,7 +256,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// The schedule timer runs on peers only.
     pub fn start<T: From<MeshTimer>>(&mut self, m: &MeshParams, cx: &mut Ctx<'_, T>) {
         for (period, t) in [
-            (m.buffer_map_interval, MeshTimer::BufferMap),
+            (Self::map_interval(m), MeshTimer::BufferMap),
             (m.gossip_interval, MeshTimer::Gossip),
             (m.refresh_interval, MeshTimer::Refresh),
         ] {
@@ -601,7 +645,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                         cx.send(p.id, Msg::BufferMap(map));
                     }
                 }
-                cx.timer_in(m.buffer_map_interval, MeshTimer::BufferMap.into());
+                cx.timer_in(Self::map_interval(m), MeshTimer::BufferMap.into());
             }
             MeshTimer::Schedule => {
                 self.schedule(media, env, pol, cx);
@@ -687,11 +731,43 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     p.heard_at = now;
                 }
             }
+            Msg::Ext(ref e) if m.have => {
+                let Some(Have { seq }) = Have::from_ext(e) else {
+                    return Some(msg);
+                };
+                let now = cx.now;
+                if !Media::plausible(seq, env.stream, now) {
+                    cx.record(Record::Dropped { from, reason: DropReason::FutureMap });
+                    return None;
+                }
+                if let Some(p) = self.partner_mut(from) {
+                    p.map = map_with(p.map, seq, m.window);
+                    p.heard_at = now;
+                }
+            }
             Msg::Request(req) => self.serve(from, req, media, env, cx),
             Msg::Refuse { chunks, .. } => self.on_refuse(from, chunks, cx.now),
             other => return Some(other),
         }
         None
+    }
+
+    /// A new chunk was stored: with `have` on, every partner but `except`
+    /// (its sender) is told at once.
+    pub fn announce<T>(&self, seq: Seq, except: PeerId, m: &MeshParams, cx: &mut Ctx<'_, T>) {
+        if m.have {
+            let msg = Msg::Ext(Have { seq }.to_ext());
+            for p in self.partners.iter().filter(|p| p.id != except) {
+                cx.send(p.id, msg.clone());
+            }
+        }
+    }
+
+    /// Period of full buffer maps: `buffer_map_interval`, or with `have`
+    /// on (changes travel as `Have`s) at least `partner_timeout / 2`, as the
+    /// keep-alive that partner liveness needs and to resynchronise.
+    pub fn map_interval(m: &MeshParams) -> Time {
+        if m.have { m.buffer_map_interval.max(Time(m.partner_timeout.0 / 2)) } else { m.buffer_map_interval }
     }
 
     /// (Re-)registers with the tracker, as the source or a peer.

@@ -52,7 +52,7 @@ use rand::RngExt;
 use crate::ids::{PeerId, Seq};
 use crate::media::{HasMedia, Media, MediaTimer};
 use crate::mesh::MeshParams;
-use crate::meshcore::{MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
+use crate::meshcore::{Have, MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, DropReason, Peer, Record, StreamParams};
 use crate::playback::{PlayerParams, SeqRing};
 use crate::prefetch::prefetch_slice;
@@ -91,27 +91,6 @@ pub struct PushParams {
     pub chunk: ChunkRule,
     pub source_copies: u32,
     pub have: bool,
-}
-
-/// The family's own message: "I now hold chunk `seq`" (sent to every
-/// partner on each new chunk when `have` is on).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Have {
-    pub seq: Seq,
-}
-
-impl Have {
-    const KIND: u8 = 1;
-}
-
-impl ExtCodec for Have {
-    fn to_ext(&self) -> ExtMsg {
-        ExtMsg { kind: Self::KIND, peers: Vec::new(), data: self.seq.to_le_bytes().to_vec() }
-    }
-    fn from_ext(m: &ExtMsg) -> Option<Have> {
-        let b: [u8; 4] = m.data.as_slice().try_into().ok()?;
-        (m.kind == Self::KIND && m.peers.is_empty()).then_some(Have { seq: Seq::from_le_bytes(b) })
-    }
 }
 
 /// The defaults live in one place, the scenario section ([`PushSection`](crate::params::PushSection)).

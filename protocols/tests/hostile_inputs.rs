@@ -127,7 +127,7 @@ fn hostile_msg() -> impl Strategy<Value = Msg> {
         (any::<u8>(), ids(), proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(kind, peers, data)| Msg::Ext(ExtMsg { kind, peers, data })),
         // random-push's own message, with hostile chunk numbers.
-        hostile_seq().prop_map(|seq| Msg::Ext(protocols::push::Have { seq }.to_ext())),
+        hostile_seq().prop_map(|seq| Msg::Ext(protocols::meshcore::Have { seq }.to_ext())),
     ]
 }
 
@@ -153,13 +153,16 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 type Make = Box<dyn Fn(bool) -> Box<dyn Fuzzed>>;
 
 fn families() -> Vec<(&'static str, Make)> {
-    let mesh = Arc::new(MeshConfig {
-        stream: STREAM,
-        player: PLAYER,
-        mesh: MeshParams::default(),
-        scheduler: protocols::sched::default_spec(),
-        tracker: PeerId(0),
-    });
+    let mesh_with = |have| {
+        Arc::new(MeshConfig {
+            stream: STREAM,
+            player: PLAYER,
+            mesh: MeshParams { have, ..MeshParams::default() },
+            scheduler: protocols::sched::default_spec(),
+            tracker: PeerId(0),
+        })
+    };
+    let (mesh, mesh_have) = (mesh_with(false), mesh_with(true));
     let tree = |stripes| {
         Arc::new(TreeConfig {
             stream: STREAM,
@@ -196,6 +199,10 @@ fn families() -> Vec<(&'static str, Make)> {
     let (push_have, push_maps) = (push(true), push(false));
     vec![
         ("mesh-pull", Box::new(move |s| Box::new(Driver::start(MeshPeer::new(mesh.clone(), s, 2_000), me(s))))),
+        (
+            "mesh-pull/have",
+            Box::new(move |s| Box::new(Driver::start(MeshPeer::new(mesh_have.clone(), s, 2_000), me(s)))),
+        ),
         ("tree-push", Box::new(move |s| Box::new(Driver::start(TreePeer::new(tree1.clone(), s, 2_000), me(s))))),
         ("tree-push/k=4", Box::new(move |s| Box::new(Driver::start(TreePeer::new(tree4.clone(), s, 2_000), me(s))))),
         (

@@ -58,6 +58,8 @@ crate::params_section! {
         pub max_upload_backlog_s: Secs = Secs(1.0), unit "s";
         /// partner count: `fixed` (`partners` for every peer, DONet) or `proportional` (a peer seeks max(`partners`, round(`partners` x its upload / the stream rate)) and accepts `partners_max`/`partners` times that, at most 256; after PRIME, Magharei & Rejaie 2007); the source always seeks `partners_max`
         pub degree: DegreeName = DegreeName::Fixed, unit "—";
+        /// notify-on-arrival (Chainsaw, Pai et al. 2005): on each new chunk a node sends every partner a small `have` message, and full buffer maps only every max(`buffer_map_interval_s`, `partner_timeout_s` / 2) as keep-alives; false: DONet's periodic buffer maps only
+        pub have: bool = false, unit "—";
     }
 }
 
@@ -103,6 +105,7 @@ impl MeshSection {
                 DegreeName::Fixed => Degree::Fixed,
                 DegreeName::Proportional => Degree::Proportional,
             },
+            have: self.have,
         }
     }
 }
@@ -132,7 +135,7 @@ mod tests {
     #[test]
     fn every_field_is_documented_in_order() {
         let names: Vec<&str> = MeshSection::keys().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 13);
+        assert_eq!(names.len(), 14);
         assert_eq!(names[0], "partners");
         assert_eq!(names[11], "max_upload_backlog_s");
         assert_eq!(names[12], "degree");
