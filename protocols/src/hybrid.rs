@@ -570,7 +570,8 @@ impl HybridPeer {
     pub fn new(cfg: Arc<HybridConfig>, is_source: bool, up_kbps: u32) -> HybridPeer {
         let k = cfg.lanes() as usize;
         let slots = cfg.slots_for(up_kbps);
-        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker)
+            .with_degree(&cfg.mesh, &cfg.stream);
         let tree = LaneTree::new(k, is_source, slots, cfg.tracker);
         let media = Media::new(cfg.player);
         let st = State {
@@ -713,6 +714,7 @@ impl HybridPeer {
             stats.pulled += 1;
         }
         self.media.store(seq, polluted);
+        self.mesh.announce(seq, from, &self.cfg.mesh, cx);
         if pushed {
             self.st.pushed_head = Some(self.st.pushed_head.map_or(seq, |n| n.max(seq)));
             self.forward(l, seq, len, polluted, cx);

@@ -36,6 +36,7 @@ pub mod params;
 pub mod peer;
 pub mod playback;
 pub mod prefetch;
+pub mod push;
 pub mod sched;
 pub mod time;
 pub mod tracker;

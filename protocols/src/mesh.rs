@@ -53,6 +53,8 @@
 //! | `urgent_window` | 3 s | chunks due within this are scheduled before all others |
 //! | `tracker_list_size` | 20 | members asked of the tracker |
 //! | `tracker_refresh` | 30 s | re-registration period |
+//! | `have` | false | true: a `Have` to every partner on each new chunk, full buffer maps only every `max(buffer_map_interval, partner_timeout / 2)` (Chainsaw, Pai et al., IPTPS 2005; Zhang et al., JSAC 2007, discuss the overhead/delay trade-off) |
+//! | `degree` | `fixed` | `proportional`: a peer seeks `max(partners, round(partners x up / rate))` partners and accepts `partners_max / partners` times that (PRIME, Magharei & Rejaie, INFOCOM 2007; see [`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)) |
 
 use std::sync::Arc;
 
@@ -64,7 +66,7 @@ use crate::playback::PlayerParams;
 use crate::prefetch::prefetch_slice;
 use crate::sched::SchedulerSpec;
 use crate::time::Time;
-use crate::wire::{Msg, Role};
+use crate::wire::Msg;
 
 /// Mesh-pull parameters; see the module doc for meanings and sources.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +86,18 @@ pub struct MeshParams {
     pub urgent_window: Time,
     pub tracker_list_size: u16,
     pub tracker_refresh: Time,
+    pub degree: Degree,
+    pub have: bool,
+}
+
+/// How many partners a peer seeks ([`PartnerMesh::with_degree`](crate::meshcore::PartnerMesh::with_degree)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Degree {
+    /// `partners` and `partners_max` for every peer (DONet).
+    #[default]
+    Fixed,
+    /// Scaled by the peer's upload relative to the stream rate (PRIME).
+    Proportional,
 }
 
 /// The defaults live in one place, the scenario section ([`MeshSection`](crate::params::mesh::MeshSection)).
@@ -160,7 +174,8 @@ pub struct MeshPeer {
 
 impl MeshPeer {
     pub fn new(cfg: Arc<MeshConfig>, is_source: bool, up_kbps: u32) -> MeshPeer {
-        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker);
+        let mesh = PartnerMesh::new(cfg.scheduler.build(), is_source, up_kbps, cfg.tracker)
+            .with_degree(&cfg.mesh, &cfg.stream);
         let media = Media::new(cfg.player);
         MeshPeer { cfg, mesh, active: false, media }
     }
@@ -168,10 +183,6 @@ impl MeshPeer {
     /// Current partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
         self.mesh.partners.iter().map(|p| p.id)
-    }
-
-    fn role(&self) -> Role {
-        if self.mesh.is_source { Role::Source } else { Role::Peer }
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
@@ -185,6 +196,7 @@ impl MeshPeer {
             return;
         }
         self.media.store(seq, polluted);
+        self.mesh.announce(seq, from, &self.cfg.mesh, cx);
         self.media.check_startup(cx);
     }
 }
@@ -207,7 +219,7 @@ impl Peer for MeshPeer {
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshPullTimer>) {
         self.active = true;
         let cfg = self.cfg.clone();
-        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+        self.mesh.register(cx);
         cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
         self.mesh.start(&cfg.mesh, cx);
         if self.mesh.is_source {
@@ -245,7 +257,7 @@ impl Peer for MeshPeer {
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             MeshPullTimer::TrackerRefresh => {
-                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.mesh.up_kbps });
+                self.mesh.register(cx);
                 cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
             }
         }
@@ -254,10 +266,7 @@ impl Peer for MeshPeer {
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, MeshPullTimer>) {
         match cmd {
             Command::Leave { graceful } => {
-                self.mesh.leave(graceful, cx);
-                if graceful {
-                    cx.send(self.cfg.tracker, Msg::Unregister);
-                }
+                self.mesh.depart(graceful, cx);
                 self.active = false;
             }
         }
@@ -268,7 +277,9 @@ impl Peer for MeshPeer {
 mod tests {
     use super::*;
     use crate::chunkmap::ChunkMap;
+    use crate::meshcore::Have;
     use crate::peer::Outbox;
+    use crate::wire::ExtCodec;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -414,5 +425,98 @@ mod tests {
         }
         let out = refresh(&mut p, Time::from_secs(4));
         assert!(!out.iter().any(|(_, m)| matches!(m, Msg::Bye | Msg::PeerListReq { .. })), "{out:?}");
+    }
+
+    #[test]
+    fn proportional_degree_scales_the_partner_count_with_upload() {
+        let stream = cfg().stream;
+        let fixed = MeshParams::default();
+        let prop = MeshParams { degree: Degree::Proportional, ..MeshParams::default() };
+        let limits = |m: &MeshParams, up: u32, src: bool| {
+            let pm = PartnerMesh::<()>::new(crate::sched::default_spec().build(), src, up, PeerId(0))
+                .with_degree(m, &stream);
+            (pm.target(m), pm.max_partners(m))
+        };
+        // 2,000 kbps is 4 streams of 500 kbps: 4 x 4 partners sought, twice that accepted.
+        assert_eq!(limits(&prop, 2000, false), (16, 32));
+        assert_eq!(limits(&fixed, 2000, false), (4, 8));
+        // Below the stream rate a peer still seeks the fixed degree; the source is unchanged.
+        assert_eq!(limits(&prop, 100, false), (4, 8));
+        assert_eq!(limits(&prop, 2000, true), (8, 8));
+        assert_eq!(limits(&prop, u32::MAX, false), (256, 256));
+        // A proportional peer accepts a ninth partner; a fixed one refuses it.
+        for (m, accepts) in [(fixed, false), (prop, true)] {
+            let c = Arc::new(MeshConfig { mesh: m, ..(*cfg()).clone() });
+            let mut p = MeshPeer::new(c, false, 2000);
+            call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+            for id in 10..18 {
+                msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+            }
+            let out = msg(&mut p, 30, Msg::Hello { up_kbps: 1000 });
+            assert!(
+                out.iter().any(|(_, m)| matches!(m, Msg::HelloAck { accept, .. } if *accept == accepts)),
+                "{out:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn with_have_on_arrivals_are_announced_and_a_have_makes_the_chunk_requestable() {
+        let c = Arc::new(MeshConfig { mesh: MeshParams { have: true, ..MeshParams::default() }, ..(*cfg()).clone() });
+        let mut p = MeshPeer::new(c, false, 2000);
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+        for id in [7, 8] {
+            msg(&mut p, id, Msg::Hello { up_kbps: 1000 });
+            msg(&mut p, id, Msg::BufferMap(map(20..40)));
+        }
+        // A new chunk from 7 is announced to 8 only; a duplicate is not.
+        let out = msg(&mut p, 7, Msg::Chunk { seq: 20, len: 1000, polluted: false });
+        let haves: Vec<(u32, Option<Have>)> = out
+            .iter()
+            .filter_map(|(to, m)| match m {
+                Msg::Ext(e) => Some((to.0, Have::from_ext(e))),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(haves, vec![(8, Some(Have { seq: 20 }))]);
+        assert!(
+            !msg(&mut p, 8, Msg::Chunk { seq: 20, len: 1000, polluted: false })
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Ext(_)))
+        );
+        // 8 announces 45, beyond its last map: the map slides and 45 can be asked of 8.
+        msg(&mut p, 8, Msg::Ext(Have { seq: 45 }.to_ext()));
+        assert!(p.mesh.partner(PeerId(8)).is_some_and(|q| q.map.contains(45) && q.map.contains(39)));
+        // One from the future is dropped and recorded.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut out = Outbox::default();
+        let mut cx = Ctx::new(T0, PeerId(5), &mut rng, Time::ZERO, &mut out);
+        p.on_message(PeerId(8), Msg::Ext(Have { seq: Seq::MAX }.to_ext()), &mut cx);
+        assert!(
+            out.records.contains(&crate::peer::Record::Dropped {
+                from: PeerId(8),
+                reason: crate::peer::DropReason::FutureMap
+            })
+        );
+        // Without `have` the same message is not the core's and changes nothing.
+        let mut q = started(false);
+        msg(&mut q, 8, Msg::Hello { up_kbps: 1000 });
+        msg(&mut q, 8, Msg::Ext(Have { seq: 45 }.to_ext()));
+        assert!(q.mesh.partner(PeerId(8)).is_some_and(|x| !x.map.contains(45)));
+        assert_eq!(
+            PartnerMesh::<()>::map_interval(&MeshParams { have: true, ..MeshParams::default() }),
+            Time::from_millis(2500)
+        );
+    }
+
+    #[test]
+    fn a_map_slides_forward_to_take_a_newer_chunk_and_ignores_an_older_one() {
+        use crate::meshcore::map_with;
+        let m = map_with(ChunkMap::default(), 300, 120);
+        assert_eq!((m.base(), m.len(), m.newest()), (181, 120, Some(300)));
+        let m2 = map_with(m, 10, 120);
+        assert_eq!(m2, m);
+        let m3 = map_with(m, 350, 120);
+        assert_eq!(m3.iter().collect::<Vec<_>>(), vec![300, 350]);
     }
 }

@@ -24,12 +24,56 @@ use rand::RngExt;
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::media::Media;
-use crate::mesh::MeshParams;
+use crate::mesh::{Degree, MeshParams};
 use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
 use crate::sched::{Assignment, Candidate, SchedInput, Scheduler, Supplier};
 use crate::time::Time;
-use crate::wire::Msg;
+use crate::wire::{ExtCodec, ExtMsg, Msg, Role};
+
+/// "I now hold chunk `seq`": the per-arrival notification of
+/// `[protocol.mesh] have = true` (Chainsaw-style, instead of periodic
+/// buffer maps) and of random-push. Travels in `Msg::Ext` (kind 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Have {
+    pub seq: Seq,
+}
+
+impl Have {
+    const KIND: u8 = 1;
+}
+
+impl ExtCodec for Have {
+    fn to_ext(&self) -> ExtMsg {
+        ExtMsg { kind: Self::KIND, peers: Vec::new(), data: self.seq.to_le_bytes().to_vec() }
+    }
+    fn from_ext(m: &ExtMsg) -> Option<Have> {
+        let b: [u8; 4] = m.data.as_slice().try_into().ok()?;
+        (m.kind == Self::KIND && m.peers.is_empty()).then_some(Have { seq: Seq::from_le_bytes(b) })
+    }
+}
+
+/// `map` with `seq` added, slid forward (keeping its length, `window` for an
+/// empty map) when `seq` is beyond its end; unchanged when `seq` is below it.
+pub fn map_with(map: ChunkMap, seq: Seq, window: u16) -> ChunkMap {
+    if map.covers(seq) {
+        let mut m = map;
+        m.insert(seq);
+        return m;
+    }
+    // A map of no length (a partner's before its first buffer map) takes `window`.
+    let zero_len = map.end() == map.base() as u64;
+    if !zero_len && seq < map.base() {
+        return map;
+    }
+    let len = if zero_len { window } else { map.len() };
+    let mut m = ChunkMap::new((seq + 1).saturating_sub(len as u32), len);
+    for s in map.iter() {
+        m.insert(s);
+    }
+    m.insert(seq);
+    m
+}
 
 /// The run's settings a mesh call needs.
 #[derive(Clone, Copy, Debug)]
@@ -150,6 +194,9 @@ pub struct PartnerMesh<X> {
     pub hellos: Vec<(PeerId, Time)>,
     /// The membership cache.
     pub mcache: Vec<PeerId>,
+    /// Partners sought and most accepted when set by [`PartnerMesh::with_degree`]
+    /// (`degree = "proportional"`); `None`: `partners` and `partners_max`.
+    degree: Option<(usize, usize)>,
     sched: Box<dyn Scheduler>,
 }
 
@@ -165,8 +212,34 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             requested: SeqRing::default(),
             hellos: Vec::new(),
             mcache: Vec::new(),
+            degree: None,
             sched,
         }
+    }
+
+    /// Applies `[protocol.mesh] degree`. With [`Degree::Proportional`] a
+    /// peer's partner count scales with its upload, after PRIME (Magharei &
+    /// Rejaie, INFOCOM 2007): every partnership is meant to carry about the
+    /// same bandwidth, `rate / partners` each way, so a peer seeks
+    /// `max(partners, round(partners x up / rate))` partners (its upload
+    /// divided by the per-partner share) and accepts up to
+    /// `partners_max / partners` times that (at most 256). PRIME's incoming
+    /// degree (proportional to download) is the fixed `partners`: a DONet
+    /// partnership is two-way, so one count serves both directions and no
+    /// peer seeks fewer than the fixed degree. The source keeps `partners_max`.
+    pub fn with_degree(mut self, m: &MeshParams, stream: &StreamParams) -> Self {
+        if m.degree == Degree::Proportional && !self.is_source && stream.rate_bps > 0 {
+            let share = self.up_kbps as f64 * 1000.0 / stream.rate_bps as f64;
+            let want = ((m.partners as f64 * share).round() as usize).clamp(m.partners, 256);
+            let most = (want * m.partners_max).div_ceil(m.partners.max(1)).clamp(want, 256);
+            self.degree = Some((want, most));
+        }
+        self
+    }
+
+    /// Most partners accepted: `partners_max`, or the proportional maximum.
+    pub fn max_partners(&self, m: &MeshParams) -> usize {
+        self.degree.map_or(m.partners_max, |d| d.1)
     }
 
     pub fn partner(&self, id: PeerId) -> Option<&Partner<X>> {
@@ -183,7 +256,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// The schedule timer runs on peers only.
     pub fn start<T: From<MeshTimer>>(&mut self, m: &MeshParams, cx: &mut Ctx<'_, T>) {
         for (period, t) in [
-            (m.buffer_map_interval, MeshTimer::BufferMap),
+            (Self::map_interval(m), MeshTimer::BufferMap),
             (m.gossip_interval, MeshTimer::Gossip),
             (m.refresh_interval, MeshTimer::Refresh),
         ] {
@@ -481,7 +554,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         let stuck = !player.is_playing() && media.newest.is_none() && self.partners.iter().all(|p| p.map.is_empty());
         let starving = !self.is_source && (drained || stuck) && media.newest == self.newest_at_refresh;
         self.newest_at_refresh = media.newest;
-        if !self.is_source && self.partners.len() >= m.partners {
+        if !self.is_source && self.partners.len() >= self.target(m) {
             let score = |p: &Partner<X>| p.bytes_from + p.bytes_to;
             let mean = self.partners.iter().map(score).sum::<u64>() as f64 / self.partners.len() as f64;
             let worst =
@@ -504,9 +577,10 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         self.seek_partners(m, pol, cx);
     }
 
-    /// Partners sought: `partners`, or `partners_max` for the source.
-    fn target(&self, m: &MeshParams) -> usize {
-        if self.is_source { m.partners_max } else { m.partners }
+    /// Partners sought: `partners` (or the proportional target), or
+    /// `partners_max` for the source.
+    pub fn target(&self, m: &MeshParams) -> usize {
+        if self.is_source { m.partners_max } else { self.degree.map_or(m.partners, |d| d.0) }
     }
 
     /// Sends `Hello` to random mCache members until `partners` partners (and
@@ -571,7 +645,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                         cx.send(p.id, Msg::BufferMap(map));
                     }
                 }
-                cx.timer_in(m.buffer_map_interval, MeshTimer::BufferMap.into());
+                cx.timer_in(Self::map_interval(m), MeshTimer::BufferMap.into());
             }
             MeshTimer::Schedule => {
                 self.schedule(media, env, pol, cx);
@@ -621,7 +695,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             }
             Msg::Hello { up_kbps } => {
                 self.remember(from, m, cx);
-                let accept = self.is_partner(from) || self.partners.len() < m.partners_max;
+                let accept = self.is_partner(from) || self.partners.len() < self.max_partners(m);
                 if accept {
                     self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
                 }
@@ -633,7 +707,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     self.hellos.swap_remove(i);
                 }
                 if accept && asked.is_some() {
-                    if self.partners.len() < m.partners_max {
+                    if self.partners.len() < self.max_partners(m) {
                         self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
                     } else {
                         cx.send(from, Msg::Bye);
@@ -657,11 +731,58 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     p.heard_at = now;
                 }
             }
+            Msg::Ext(ref e) if m.have => {
+                let Some(Have { seq }) = Have::from_ext(e) else {
+                    return Some(msg);
+                };
+                let now = cx.now;
+                if !Media::plausible(seq, env.stream, now) {
+                    cx.record(Record::Dropped { from, reason: DropReason::FutureMap });
+                    return None;
+                }
+                if let Some(p) = self.partner_mut(from) {
+                    p.map = map_with(p.map, seq, m.window);
+                    p.heard_at = now;
+                }
+            }
             Msg::Request(req) => self.serve(from, req, media, env, cx),
             Msg::Refuse { chunks, .. } => self.on_refuse(from, chunks, cx.now),
             other => return Some(other),
         }
         None
+    }
+
+    /// A new chunk was stored: with `have` on, every partner but `except`
+    /// (its sender) is told at once.
+    pub fn announce<T>(&self, seq: Seq, except: PeerId, m: &MeshParams, cx: &mut Ctx<'_, T>) {
+        if m.have {
+            let msg = Msg::Ext(Have { seq }.to_ext());
+            for p in self.partners.iter().filter(|p| p.id != except) {
+                cx.send(p.id, msg.clone());
+            }
+        }
+    }
+
+    /// Period of full buffer maps: `buffer_map_interval`, or with `have`
+    /// on (changes travel as `Have`s) at least `partner_timeout / 2`, as the
+    /// keep-alive that partner liveness needs and to resynchronise.
+    pub fn map_interval(m: &MeshParams) -> Time {
+        if m.have { m.buffer_map_interval.max(Time(m.partner_timeout.0 / 2)) } else { m.buffer_map_interval }
+    }
+
+    /// (Re-)registers with the tracker, as the source or a peer.
+    pub fn register<T>(&self, cx: &mut Ctx<'_, T>) {
+        let role = if self.is_source { Role::Source } else { Role::Peer };
+        cx.send(self.tracker, Msg::Register { role, up_kbps: self.up_kbps });
+    }
+
+    /// The node leaves the swarm: [`PartnerMesh::leave`], then, when
+    /// graceful, `Unregister` to the tracker.
+    pub fn depart<T>(&mut self, graceful: bool, cx: &mut Ctx<'_, T>) {
+        self.leave(graceful, cx);
+        if graceful {
+            cx.send(self.tracker, Msg::Unregister);
+        }
     }
 
     /// Graceful or not, the node leaves: `Bye` to every partner when graceful,

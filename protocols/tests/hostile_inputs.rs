@@ -16,11 +16,13 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
+use protocols::ExtCodec;
 use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridMode, HybridParams, HybridPeer};
 use protocols::media::{HasMedia, MAX_CLOCK_SKEW, Media};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
+use protocols::push::{PushConfig, PushParams, PushPeer};
 use protocols::tracker::{Tracker, TrackerParams};
 use protocols::tree::{TreeConfig, TreeParams, TreePeer};
 use protocols::wire::{ExtMsg, Role};
@@ -125,6 +127,8 @@ fn hostile_msg() -> impl Strategy<Value = Msg> {
         (any::<u8>(), ids()).prop_map(|(stripe, path)| Msg::Heartbeat { stripe, path }),
         (any::<u8>(), ids(), proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(kind, peers, data)| Msg::Ext(ExtMsg { kind, peers, data })),
+        // random-push's own message, with hostile chunk numbers.
+        hostile_seq().prop_map(|seq| Msg::Ext(protocols::meshcore::Have { seq }.to_ext())),
     ]
 }
 
@@ -150,13 +154,16 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
 type Make = Box<dyn Fn(bool) -> Box<dyn Fuzzed>>;
 
 fn families() -> Vec<(&'static str, Make)> {
-    let mesh = Arc::new(MeshConfig {
-        stream: STREAM,
-        player: PLAYER,
-        mesh: MeshParams::default(),
-        scheduler: protocols::sched::default_spec(),
-        tracker: PeerId(0),
-    });
+    let mesh_with = |have| {
+        Arc::new(MeshConfig {
+            stream: STREAM,
+            player: PLAYER,
+            mesh: MeshParams { have, ..MeshParams::default() },
+            scheduler: protocols::sched::default_spec(),
+            tracker: PeerId(0),
+        })
+    };
+    let (mesh, mesh_have) = (mesh_with(false), mesh_with(true));
     let tree = |stripes| {
         Arc::new(TreeConfig {
             stream: STREAM,
@@ -180,8 +187,23 @@ fn families() -> Vec<(&'static str, Make)> {
     };
     let (treebone, pullpush) = (hybrid(HybridMode::Treebone), hybrid(HybridMode::PullPush));
     let cdn = Arc::new(CdnConfig::new(STREAM, PLAYER, PeerId(0), PeerId(1)));
+    let push = |have| {
+        Arc::new(PushConfig {
+            stream: STREAM,
+            player: PLAYER,
+            mesh: MeshParams::default(),
+            push: PushParams { have, ..PushParams::default() },
+            scheduler: protocols::sched::default_spec(),
+            tracker: PeerId(0),
+        })
+    };
+    let (push_have, push_maps) = (push(true), push(false));
     vec![
         ("mesh-pull", Box::new(move |s| Box::new(Driver::start(MeshPeer::new(mesh.clone(), s, 2_000), me(s))))),
+        (
+            "mesh-pull/have",
+            Box::new(move |s| Box::new(Driver::start(MeshPeer::new(mesh_have.clone(), s, 2_000), me(s)))),
+        ),
         ("tree-push", Box::new(move |s| Box::new(Driver::start(TreePeer::new(tree1.clone(), s, 2_000), me(s))))),
         ("tree-push/k=4", Box::new(move |s| Box::new(Driver::start(TreePeer::new(tree4.clone(), s, 2_000), me(s))))),
         (
@@ -193,6 +215,11 @@ fn families() -> Vec<(&'static str, Make)> {
             Box::new(move |s| Box::new(Driver::start(HybridPeer::new(pullpush.clone(), s, 2_000), me(s)))),
         ),
         ("client-server", Box::new(move |s| Box::new(Driver::start(CdnPeer::new(cdn.clone(), s, 2_000), me(s))))),
+        ("random-push", Box::new(move |s| Box::new(Driver::start(PushPeer::new(push_have.clone(), s, 2_000), me(s))))),
+        (
+            "random-push/maps-only",
+            Box::new(move |s| Box::new(Driver::start(PushPeer::new(push_maps.clone(), s, 2_000), me(s)))),
+        ),
     ]
 }
 

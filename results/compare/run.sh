@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates results/compare/ (issue 3): the static and churn comparisons
-# (3 seeds each) and the bandwidth-starved one (one seed) through
+# (3 seeds each), the bandwidth-starved one (one seed), and issue 13's
+# reference protocols (reference-300, 5 seeds; degree-static-300 and
+# degree-starved-300, 3 seeds) through
 # `swarmlab compare`, every variant on the same population, network and seeds.
 # Run from anywhere: bash results/compare/run.sh
 #
@@ -17,7 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=${RESULTS_DEST:-results}/compare
 [ "${SWARMLAB_NO_BUILD:-}" = 1 ] || cargo build --release --locked
-scenarios=(scenarios/compare/static-300.toml scenarios/compare/churn-300.toml scenarios/starved-300.toml)
+scenarios=(scenarios/compare/static-300.toml scenarios/compare/churn-300.toml scenarios/starved-300.toml
+    scenarios/compare/reference-300.toml scenarios/compare/degree-static-300.toml scenarios/compare/degree-starved-300.toml)
 for f in "${scenarios[@]}"; do
     out=target/compare-$(basename "$f" .toml)
     rm -rf "$out"

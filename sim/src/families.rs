@@ -7,8 +7,9 @@ use std::sync::Arc;
 use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridPeer};
 use protocols::mesh::{MeshConfig, MeshPeer};
-use protocols::params::{HybridSection, MeshSection, TreeSection};
+use protocols::params::{HybridSection, MeshSection, PushSection, TreeSection};
 use protocols::playback::PlayerParams;
+use protocols::push::{PushConfig, PushPeer};
 use protocols::tree::{TreeConfig, TreePeer};
 use protocols::{PeerId, StreamParams, Time};
 
@@ -20,7 +21,7 @@ use crate::scenario::{ChurnModel, Scenario};
 /// the default of `[protocol] name`). The one list of them: the simulator's
 /// registry and the CLI's (which adds a UDP host per family) both use it.
 pub fn builtin_families<R: AddFamily>(r: R) -> R {
-    r.family::<MeshPull>().family::<TreePush>().family::<Hybrid>().family::<ClientServer>()
+    r.family::<MeshPull>().family::<TreePush>().family::<Hybrid>().family::<ClientServer>().family::<RandomPush>()
 }
 
 /// Mesh-pull as an engine protocol.
@@ -151,6 +152,53 @@ impl Family for Hybrid {
     }
     fn stripes(_sc: &Scenario) -> u8 {
         protocols::tree::MAX_STRIPES as u8
+    }
+}
+
+/// Sender-driven random-useful push (Massoulié et al. 2007, Bonald et al.
+/// 2008) as an engine protocol.
+pub struct RandomPush {
+    pub cfg: Arc<PushConfig>,
+}
+
+impl Protocol for RandomPush {
+    type Peer = PushPeer;
+    fn name(&self) -> String {
+        <Self as Family>::NAME.into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> PushPeer {
+        PushPeer::new(self.cfg.clone(), true, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> PushPeer {
+        PushPeer::new(self.cfg.clone(), false, up_kbps)
+    }
+}
+
+impl Family for RandomPush {
+    const NAME: &'static str = "random-push";
+    const ABOUT: &'static str = "sender-driven push to a random partner whenever the upload link is free (Massoulié et al. 2007, Bonald et al. 2008)";
+    const SECTIONS: &'static [&'static str] = &["push", "mesh"];
+    type Proto = RandomPush;
+    fn build(sc: &Scenario) -> RandomPush {
+        RandomPush { cfg: Arc::new(push_config(sc)) }
+    }
+    fn label(sc: &Scenario) -> String {
+        let p = sc.protocol.section::<PushSection>();
+        format!("random-push/{}/{}", p.peer.as_str(), p.chunk.as_str())
+    }
+}
+
+/// Random-push configuration of a scenario: `[protocol.push]` and the mesh of
+/// `[protocol.mesh]` (its scheduler is built but never run).
+pub fn push_config(sc: &Scenario) -> PushConfig {
+    let m = mesh_config(sc);
+    PushConfig {
+        stream: m.stream,
+        player: m.player,
+        mesh: m.mesh,
+        push: sc.protocol.section::<PushSection>().to_params(),
+        scheduler: m.scheduler,
+        tracker: PeerId(0),
     }
 }
 

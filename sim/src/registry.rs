@@ -25,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use analysis::Report;
 use protocols::Time;
-use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, TreeSection};
+use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, PushSection, TreeSection};
 use protocols::sched::SchedulerSpec;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -271,11 +271,15 @@ impl Registry {
         Registry::default()
     }
 
-    /// The built-in sections (`mesh`, `tree`, `hybrid`), families
-    /// (`mesh-pull`, `tree-push`, `hybrid`, `client-server`) and schedulers
+    /// The built-in sections (`mesh`, `tree`, `hybrid`, `push`), families
+    /// (`mesh-pull`, `tree-push`, `hybrid`, `client-server`, `random-push`) and schedulers
     /// (`donet`, `random`, `rarest-first`, `edf`, `latest-useful`).
     pub fn builtins() -> Registry {
-        let r = Registry::empty().section::<MeshSection>().section::<TreeSection>().section::<HybridSection>();
+        let r = Registry::empty()
+            .section::<MeshSection>()
+            .section::<TreeSection>()
+            .section::<HybridSection>()
+            .section::<PushSection>();
         let mut r = crate::families::builtin_families(r);
         for spec in protocols::sched::builtins() {
             r = r.scheduler(spec);
@@ -439,9 +443,9 @@ mod tests {
     #[test]
     fn builtins_are_in_their_documented_order() {
         let r = Registry::builtins();
-        assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server"]);
+        assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server", "random-push"]);
         assert_eq!(r.scheduler_names(), ["donet", "random", "rarest-first", "edf", "latest-useful"]);
-        assert_eq!(r.section_names(), ["mesh", "tree", "hybrid"]);
+        assert_eq!(r.section_names(), ["mesh", "tree", "hybrid", "push"]);
         let specs: Vec<&str> = protocols::sched::builtins().iter().map(|s| s.name()).collect();
         assert_eq!(r.scheduler_names(), specs);
     }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Count, ParamCtx, ParamError, ParamValue, Params, Secs, ValueSchema};
+use super::{Count, ParamCtx, ParamError, Params, Secs};
 use crate::Time;
 use crate::hybrid::{HybridMode, HybridParams};
 
@@ -22,34 +22,14 @@ pub enum HybridModeName {
     PullPush,
 }
 
+crate::name_param!(HybridModeName { Treebone => "treebone", PullPush => "pull-push" });
+
 impl HybridModeName {
-    pub const ALL: [HybridModeName; 2] = [HybridModeName::Treebone, HybridModeName::PullPush];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HybridModeName::Treebone => "treebone",
-            HybridModeName::PullPush => "pull-push",
-        }
-    }
-
     pub fn mode(self) -> HybridMode {
         match self {
             HybridModeName::Treebone => HybridMode::Treebone,
             HybridModeName::PullPush => HybridMode::PullPush,
         }
-    }
-}
-
-impl ParamValue for HybridModeName {
-    fn type_doc() -> String {
-        let names: Vec<String> = Self::ALL.iter().map(|m| format!("`\"{}\"`", m.as_str())).collect();
-        format!("one of {}", names.join(", "))
-    }
-    fn literal(&self) -> String {
-        format!("\"{}\"", self.as_str())
-    }
-    fn schema() -> ValueSchema {
-        ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
     }
 }
 
@@ -129,6 +109,7 @@ impl HybridSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::ParamValue;
 
     #[test]
     fn the_substream_cap_is_what_a_stripe_byte_and_the_docs_allow() {

@@ -1,9 +1,24 @@
 //! `[protocol.mesh]`: mesh-pull (CoolStreaming/DONet) parameters, read by
 //! mesh-pull and by both hybrids; converted into [`MeshParams`].
 
+use serde::{Deserialize, Serialize};
+
 use super::{Count, Frac, ParamCtx, ParamError, Params, Secs};
 use crate::Time;
-use crate::mesh::MeshParams;
+use crate::mesh::{Degree, MeshParams};
+
+/// `protocol.mesh.degree`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DegreeName {
+    /// Every peer seeks `partners` (DONet).
+    #[default]
+    Fixed,
+    /// Partners scale with upload / stream rate (PRIME).
+    Proportional,
+}
+
+crate::name_param!(DegreeName { Fixed => "fixed", Proportional => "proportional" });
 
 /// Buffer-map period when `buffer_map_interval_s` is not set, seconds.
 pub const BUFFER_MAP_INTERVAL_S: f64 = 1.0;
@@ -41,6 +56,10 @@ crate::params_section! {
         pub underperform_ratio: Frac = Frac(0.25), unit "—";
         /// a supplier serves no request that would wait behind more than this much queued upload
         pub max_upload_backlog_s: Secs = Secs(1.0), unit "s";
+        /// partner count: `fixed` (`partners` for every peer, DONet) or `proportional` (a peer seeks max(`partners`, round(`partners` x its upload / the stream rate)) and accepts `partners_max`/`partners` times that, at most 256; after PRIME, Magharei & Rejaie 2007); the source always seeks `partners_max`
+        pub degree: DegreeName = DegreeName::Fixed, unit "—";
+        /// notify-on-arrival (Chainsaw, Pai et al. 2005): on each new chunk a node sends every partner a small `have` message, and full buffer maps only every max(`buffer_map_interval_s`, `partner_timeout_s` / 2) as keep-alives; false: DONet's periodic buffer maps only
+        pub have: bool = false, unit "—";
     }
 }
 
@@ -82,6 +101,11 @@ impl MeshSection {
             urgent_window: Time::from_secs(3),
             tracker_list_size: 20,
             tracker_refresh: Time::from_secs(30),
+            degree: match self.degree {
+                DegreeName::Fixed => Degree::Fixed,
+                DegreeName::Proportional => Degree::Proportional,
+            },
+            have: self.have,
         }
     }
 }
@@ -111,9 +135,10 @@ mod tests {
     #[test]
     fn every_field_is_documented_in_order() {
         let names: Vec<&str> = MeshSection::keys().iter().map(|k| k.name).collect();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 14);
         assert_eq!(names[0], "partners");
         assert_eq!(names[11], "max_upload_backlog_s");
+        assert_eq!(names[12], "degree");
         assert!(MeshSection::keys().iter().all(|k| !k.meaning.is_empty()));
     }
 }

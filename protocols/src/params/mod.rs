@@ -25,10 +25,12 @@ use crate::{StreamParams, Time};
 
 pub mod hybrid;
 pub mod mesh;
+pub mod push;
 pub mod tree;
 
 pub use hybrid::{HybridModeName, HybridSection};
 pub use mesh::MeshSection;
+pub use push::PushSection;
 pub use tree::TreeSection;
 
 /// What a section's cross-key rules may look at besides the section itself.
@@ -190,6 +192,34 @@ impl ParamValue for bool {
     fn literal(&self) -> String {
         self.to_string()
     }
+}
+
+/// A closed set of names as a parameter value: an enum (deriving serde with
+/// `rename_all = "kebab-case"`) gets `ALL`, `as_str` and its [`ParamValue`]
+/// (type doc "one of ...", TOML literal, schema `OneOf`) from one list:
+/// `name_param!(MyName { A => "a", B => "b" });`
+#[macro_export]
+macro_rules! name_param {
+    ($t:ident { $($v:ident => $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($t::$v => $s),+ }
+            }
+        }
+        impl $crate::params::ParamValue for $t {
+            fn type_doc() -> String {
+                let names: Vec<String> = Self::ALL.iter().map(|m| format!("`\"{}\"`", m.as_str())).collect();
+                format!("one of {}", names.join(", "))
+            }
+            fn literal(&self) -> String {
+                format!("\"{}\"", self.as_str())
+            }
+            fn schema() -> $crate::params::ValueSchema {
+                $crate::params::ValueSchema::OneOf(Self::ALL.iter().map(|m| m.as_str()).collect())
+            }
+        }
+    };
 }
 
 /// A whole number in `[LO, HI]`; anything else is refused while deserializing.
