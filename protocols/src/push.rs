@@ -496,7 +496,7 @@ mod tests {
     fn cfg(push: PushParams) -> Arc<PushConfig> {
         Arc::new(PushConfig {
             stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
-            player: PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(30) },
+            player: PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(30), rebuffer_chunks: None },
             mesh: MeshParams::default(),
             push,
             scheduler: crate::sched::default_spec(),
