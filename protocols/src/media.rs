@@ -173,6 +173,46 @@ impl Media {
         self.newest = Some(self.newest.map_or(seq, |n| n.max(seq)));
     }
 
+    /// Serves a request from `from`: the chunks of `req` that `may` allows and
+    /// the store holds, in increasing order, while the upload backlog is at
+    /// most `up.cap`; the rest is refused at once, one `Refuse` per reason
+    /// (`busy`: the queue passed the cap; otherwise not held or not
+    /// allowed). Returns the media bytes sent. Mesh partners and tree
+    /// children (recovery) are served this way.
+    pub fn serve<T>(
+        &self,
+        from: PeerId,
+        req: ChunkMap,
+        may: impl Fn(Seq) -> bool,
+        up: Uplink,
+        stream: &StreamParams,
+        cx: &mut Ctx<'_, T>,
+    ) -> u64 {
+        let len = stream.chunk_bytes();
+        let per_chunk = Time::transmit(chunk_wire_bits(stream) / 8, up.kbps as u64 * 1000);
+        let mut backlog = cx.upload_backlog;
+        let mut missing = ChunkMap::new(req.base(), req.len());
+        let mut busy = missing;
+        let mut served = 0u64;
+        for seq in req.iter() {
+            if !self.have.contains(seq) || !may(seq) {
+                missing.insert(seq);
+            } else if backlog > up.cap {
+                busy.insert(seq);
+            } else {
+                backlog += per_chunk;
+                served += len as u64;
+                cx.send(from, Msg::Chunk { seq, len, polluted: self.polluted.contains(seq) });
+            }
+        }
+        for (chunks, busy) in [(missing, false), (busy, true)] {
+            if !chunks.is_empty() {
+                cx.send(from, Msg::Refuse { chunks, busy });
+            }
+        }
+        served
+    }
+
     /// Starts the player when the startup buffer is complete.
     pub fn check_startup<T: From<MediaTimer>>(&mut self, cx: &mut Ctx<'_, T>) {
         let a = self.player.check_startup(&self.have, cx);
@@ -194,6 +234,14 @@ impl Media {
         let startup = self.player.params().startup_chunks.max(1);
         self.choose_start(next + startup - 1, cx);
     }
+}
+
+/// A server's upload for [`Media::serve`]: its capacity and the longest
+/// upload backlog behind which it still takes a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Uplink {
+    pub kbps: u32,
+    pub cap: Time,
 }
 
 /// Read-only views of a node's stream, for tests and tools: every family

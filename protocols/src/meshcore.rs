@@ -23,7 +23,7 @@ use rand::RngExt;
 
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
-use crate::media::Media;
+use crate::media::{Media, Uplink};
 use crate::mesh::{Degree, MeshParams};
 use crate::peer::{Ctx, DropReason, Record, StreamParams};
 use crate::playback::SeqRing;
@@ -365,30 +365,9 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// how long its queue needs before it could serve again, so the requester
     /// asks again at its next round instead of waiting for a timeout.
     pub fn serve<T>(&mut self, from: PeerId, req: ChunkMap, media: &Media, env: MeshEnv<'_>, cx: &mut Ctx<'_, T>) {
-        let (m, stream, wire_bits) = (env.mesh, env.stream, env.wire_bits());
-        let mut missing = ChunkMap::new(req.base(), req.len());
-        let mut busy = missing;
         let partner = self.is_partner(from);
-        let len = stream.chunk_bytes();
-        let per_chunk = Time::transmit(wire_bits / 8, self.up_kbps as u64 * 1000);
-        let mut backlog = cx.upload_backlog;
-        let mut served = 0u64;
-        for seq in req.iter() {
-            if !partner || !media.have.contains(seq) {
-                missing.insert(seq);
-            } else if backlog > m.max_upload_backlog {
-                busy.insert(seq);
-            } else {
-                backlog += per_chunk;
-                served += len as u64;
-                cx.send(from, Msg::Chunk { seq, len, polluted: media.polluted.contains(seq) });
-            }
-        }
-        for (chunks, busy) in [(missing, false), (busy, true)] {
-            if !chunks.is_empty() {
-                cx.send(from, Msg::Refuse { chunks, busy });
-            }
-        }
+        let up = Uplink { kbps: self.up_kbps, cap: env.mesh.max_upload_backlog };
+        let served = media.serve(from, req, |_| partner, up, env.stream, cx);
         if let Some(p) = self.partner_mut(from) {
             p.bytes_to += served;
         }

@@ -145,7 +145,7 @@ use rand::RngExt;
 use crate::chunkmap::ChunkMap;
 use crate::ids::{PeerId, Seq};
 use crate::lanetree::{LanePolicy, LaneTimer, LaneTree, ask_tracker_limited};
-use crate::media::{HasMedia, Media, MediaTimer};
+use crate::media::{HasMedia, Media, MediaTimer, Uplink};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::{Player, PlayerParams};
 use crate::prefetch::prefetch_slice;
@@ -555,27 +555,10 @@ impl TreePeer {
     /// allows; the rest refused.
     fn serve(&mut self, from: PeerId, req: ChunkMap, cx: &mut Ctx<'_, TreeTimer>) {
         let k = self.k();
-        let len = self.cfg.stream.chunk_bytes();
-        let per_chunk = Time::transmit(self.cfg.chunk_wire_bits() / 8, self.up_kbps as u64 * 1000);
-        let mut backlog = cx.upload_backlog;
-        let mut missing = ChunkMap::new(req.base(), req.len());
-        let mut busy = missing;
-        for seq in req.iter() {
-            let lane = &self.tree.lanes[(seq % k) as usize];
-            if !self.media.have.contains(seq) || !lane.children.iter().any(|c| c.id == from) {
-                missing.insert(seq);
-            } else if backlog > RECOVERY_BACKLOG {
-                busy.insert(seq);
-            } else {
-                backlog += per_chunk;
-                cx.send(from, Msg::Chunk { seq, len, polluted: self.media.polluted.contains(seq) });
-            }
-        }
-        for (chunks, busy) in [(missing, false), (busy, true)] {
-            if !chunks.is_empty() {
-                cx.send(from, Msg::Refuse { chunks, busy });
-            }
-        }
+        let lanes = &self.tree.lanes;
+        let child = |seq: Seq| lanes[(seq % k) as usize].children.iter().any(|c| c.id == from);
+        let up = Uplink { kbps: self.up_kbps, cap: RECOVERY_BACKLOG };
+        self.media.serve(from, req, child, up, &self.cfg.stream, cx);
     }
 
     /// Start position: the smallest `x` such that every chunk `>= x` belongs to
