@@ -237,6 +237,9 @@ fn run_real(
     lead_s: f64,
     net: Option<&crate::netns::Net>,
 ) -> Result<Vec<NodeLog>, String> {
+    if specs.iter().any(|s| s.role == NodeRole::Edge) {
+        return Err(format!("family `{}` needs a CDN edge node, which the UDP host does not run", sc.protocol.name));
+    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let end_s = sc.duration_s.0;
@@ -276,7 +279,7 @@ fn run_real(
                     NodeRole::Tracker => ("tracker", tracker.clone()),
                     NodeRole::Source => ("source", source.clone()),
                     NodeRole::Peer if net.is_some() => ("peer", format!("{}:7000", crate::netns::addr(i))),
-                    NodeRole::Peer => ("peer", "127.0.0.1:0".to_string()),
+                    NodeRole::Peer | NodeRole::Edge => ("peer", "127.0.0.1:0".to_string()),
                 };
                 let mut args: Vec<String> = vec![
                     "peer".into(),

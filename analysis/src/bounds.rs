@@ -58,11 +58,18 @@ fn sweep_population(intervals: &[(Time, Time, f64)], end: Time, mut f: impl FnMu
 /// Time average of `r_max(t)` over `[0, end)`, counting only instants when at
 /// least one peer is present. `intervals` are `(join, leave, up_bps)` per peer
 /// (or per constant-capacity segment of a peer).
-/// Returns `None` when no peer is ever present.
-pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], end: Time) -> Option<f64> {
+/// Returns `None` when no peer is ever present. `helper_bps`: upload of
+/// servers that relay the stream but do not originate it (a CDN edge fed by
+/// the source), added to the peers' supply but not to the source term.
+pub fn time_averaged_r_max(
+    source_up_bps: f64,
+    helper_bps: f64,
+    intervals: &[(Time, Time, f64)],
+    end: Time,
+) -> Option<f64> {
     let (mut acc, mut covered) = (0f64, 0f64);
     sweep_population(intervals, end, |n, sum, dt| {
-        acc += r_max(source_up_bps, sum, n) * dt;
+        acc += r_max(source_up_bps, sum + helper_bps, n) * dt;
         covered += dt;
     });
     (covered > 0.0).then(|| acc / covered)
@@ -72,9 +79,11 @@ pub fn time_averaged_r_max(source_up_bps: f64, intervals: &[(Time, Time, f64)], 
 /// peer-weighted time average of `min(1, r_max(t) / r)`,
 /// `sum n(t) min(1, r_max(t)/r) dt / sum n(t) dt`. Averaging r_max first and
 /// capping after would let a short, sparsely populated start (huge r_max)
-/// inflate the bound. `None` when no peer is ever present.
+/// inflate the bound. `None` when no peer is ever present. `helper_bps` as
+/// in [`time_averaged_r_max`].
 pub fn weighted_continuity_bound(
     source_up_bps: f64,
+    helper_bps: f64,
     intervals: &[(Time, Time, f64)],
     end: Time,
     rate_bps: f64,
@@ -82,7 +91,7 @@ pub fn weighted_continuity_bound(
     let (mut num, mut den) = (0f64, 0f64);
     sweep_population(intervals, end, |n, sum, dt| {
         let w = n as f64 * dt;
-        num += w * continuity_bound(r_max(source_up_bps, sum, n), rate_bps);
+        num += w * continuity_bound(r_max(source_up_bps, sum + helper_bps, n), rate_bps);
         den += w;
     });
     (den > 0.0).then(|| num / den)
@@ -119,10 +128,10 @@ mod tests {
         let s = Time::from_secs;
         // One peer of 1000 for 10 s, then nobody, then two peers of 0 for 10 s.
         let iv = [(s(0), s(10), 1000.0), (s(20), s(30), 0.0), (s(20), s(30), 0.0)];
-        let avg = time_averaged_r_max(1000.0, &iv, s(40)).unwrap();
+        let avg = time_averaged_r_max(1000.0, 0.0, &iv, s(40)).unwrap();
         // r_max = 1000 for 10 s and (1000 + 0) / 2 = 500 for 10 s.
         assert!((avg - 750.0).abs() < 1e-9, "{avg}");
-        assert_eq!(time_averaged_r_max(1.0, &[], s(1)), None);
+        assert_eq!(time_averaged_r_max(1.0, 0.0, &[], s(1)), None);
     }
 
     #[test]
@@ -132,7 +141,7 @@ mod tests {
         // of zero upload and a 1000 bps source: r_max = 100, bound 0.2 at r = 500.
         let mut iv = vec![(s(0), s(100), 0.0)];
         iv.extend((0..9).map(|_| (s(10), s(100), 0.0)));
-        let b = weighted_continuity_bound(1000.0, &iv, s(100), 500.0).unwrap();
+        let b = weighted_continuity_bound(1000.0, 0.0, &iv, s(100), 500.0).unwrap();
         let expected = (10.0 * 1.0 + 900.0 * 0.2) / (10.0 + 900.0);
         assert!((b - expected).abs() < 1e-12, "{b} vs {expected}");
     }

@@ -17,6 +17,8 @@ pub enum NodeRole {
     Peer,
     Source,
     Tracker,
+    /// A CDN edge server (families that fall back to a CDN, [`NodeRole::is_infrastructure`]).
+    Edge,
 }
 
 impl NodeRole {
@@ -25,7 +27,12 @@ impl NodeRole {
             NodeRole::Peer => "peer",
             NodeRole::Source => "source",
             NodeRole::Tracker => "tracker",
+            NodeRole::Edge => "edge",
         }
+    }
+    /// Paid-for servers that deliver media: the source (origin) and a CDN edge.
+    pub fn is_infrastructure(self) -> bool {
+        matches!(self, NodeRole::Source | NodeRole::Edge)
     }
 }
 
@@ -120,6 +127,8 @@ pub struct Bucket {
     pub peer_upload: u64,
     /// Upload bytes serialized by the source.
     pub source_upload: u64,
+    /// Upload bytes serialized by a CDN edge.
+    pub edge_upload: u64,
 }
 
 /// Accumulates a run.
@@ -158,6 +167,10 @@ pub struct Collector {
     pub relations_not_ejected: u32,
     /// Well-formed messages protocols dropped for implausible values, by reason.
     pub dropped: std::collections::BTreeMap<protocols::DropReason, u64>,
+    /// Media wire bytes delivered to peers, by the sender's kind: from peers
+    /// (peer-to-peer) and from the infrastructure (source and CDN edge).
+    pub media_to_peers_from_peers: u64,
+    pub media_to_peers_from_infra: u64,
 }
 
 /// A set of node ids: open addressing with linear probing in a power-of-two
@@ -236,6 +249,8 @@ impl Collector {
             eject_times: Vec::new(),
             relations_not_ejected: 0,
             dropped: std::collections::BTreeMap::new(),
+            media_to_peers_from_peers: 0,
+            media_to_peers_from_infra: 0,
         }
     }
 
@@ -398,6 +413,7 @@ impl Collector {
         match role {
             NodeRole::Peer => self.at(now).peer_upload += wire_bytes,
             NodeRole::Source => self.at(now).source_upload += wire_bytes,
+            NodeRole::Edge => self.at(now).edge_upload += wire_bytes,
             NodeRole::Tracker => {}
         }
     }
@@ -410,6 +426,21 @@ impl Collector {
     pub fn delivered(&mut self, to: PeerId, wire_bytes: u64, media: bool) {
         let n = self.node(to);
         if media { n.down_media += wire_bytes } else { n.down_control += wire_bytes }
+    }
+
+    /// A media message of `wire_bytes` from `from` was delivered to `to`
+    /// (after [`Collector::delivered`]): counted by sender kind when `to` is
+    /// a peer (P2P offload, CDN accounting).
+    pub fn media_from(&mut self, to: PeerId, from: PeerId, wire_bytes: u64) {
+        let role = |c: &Collector, id: PeerId| c.nodes.get(id.index()).map(|n| n.role);
+        if role(self, to) != Some(NodeRole::Peer) {
+            return;
+        }
+        match role(self, from) {
+            Some(NodeRole::Peer) => self.media_to_peers_from_peers += wire_bytes,
+            Some(r) if r.is_infrastructure() => self.media_to_peers_from_infra += wire_bytes,
+            _ => {}
+        }
     }
 
     pub fn record(&mut self, id: PeerId, now: Time, r: &Record) {

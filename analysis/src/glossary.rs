@@ -392,6 +392,61 @@ pub const METRICS: &[MetricDef] = &[
         "Bytes the source uploaded (media and control) / bytes of the stream emitted during the run: how many copies of the stream the source sent. A client-server system needs one per viewer."
     ),
     m!(
+        "p2p_offload",
+        "P2P offload",
+        "ratio",
+        Higher,
+        Unit,
+        "cost",
+        "media delivered to peers",
+        "Huang, Li, Ross, Wang and Zhang, peer-assisted streaming (Can Internet video-on-demand be profitable?), SIGCOMM 2007",
+        "With `[cdn]` (or a family with a CDN edge): media wire bytes delivered to peers by peers / media wire bytes delivered to peers by anyone (peers, the source, the CDN edge). 0 for client-server; `1 - p2p_offload` is the infrastructure's share."
+    ),
+    m!(
+        "cdn_egress_gb",
+        "CDN egress",
+        "GB",
+        Lower,
+        NonNegative,
+        "cost",
+        "the source and the CDN edge",
+        OWN,
+        "With `[cdn]`: wire bytes (media and control) uploaded by the infrastructure, the source (origin) and the CDN edge, in 10^9 bytes. The source counts in every family: it is the paid-for server whatever delivers the stream further."
+    ),
+    m!(
+        "cdn_edge_gb",
+        "edge egress",
+        "GB",
+        Lower,
+        NonNegative,
+        "cost",
+        "the CDN edge",
+        OWN,
+        "With `[cdn]`: wire bytes uploaded by the CDN edge alone (0 in families without an edge), in 10^9 bytes."
+    ),
+    m!(
+        "cdn_egress_peak_mbps",
+        "CDN egress peak",
+        "Mbps",
+        Lower,
+        NonNegative,
+        "cost",
+        "the source and the CDN edge",
+        OWN,
+        "With `[cdn]`: the largest upload rate of the source and the CDN edge together over the run's time buckets (the timeseries buckets: about 1/600 of the run, at least 1 s), in 10^6 bits per second. What a CDN bills by peak (95th-percentile billing uses 5-minute buckets)."
+    ),
+    m!(
+        "cdn_cost",
+        "CDN cost",
+        "currency",
+        Lower,
+        NonNegative,
+        "cost",
+        "the source and the CDN edge",
+        OWN,
+        "With `[cdn]`: `cdn_egress_gb` x `[cdn] price_per_gb` (volume pricing; the currency is the price's)."
+    ),
+    m!(
         "upload_util.<class>",
         "upload utilization",
         "ratio",

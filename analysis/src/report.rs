@@ -80,6 +80,16 @@ pub struct RunInfo {
     /// The player re-buffers on a miss (`player.on_miss = "rebuffer"`):
     /// report the re-buffering metrics.
     pub rebuffer: bool,
+    /// Report the delivery-cost metrics (P2P offload, CDN egress and cost):
+    /// the scenario has a `[cdn]` table or its family uses a CDN edge.
+    pub cdn: Option<CdnPricing>,
+}
+
+/// What CDN delivery costs (`[cdn]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CdnPricing {
+    /// Price of one GB (10^9 bytes) of egress.
+    pub price_per_gb: f64,
 }
 
 /// The metrics of a run plus its per-peer rows.
@@ -150,6 +160,10 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         .map(|(i, s)| (i as u32, s.clone()))
         .collect();
     let source = c.nodes.iter().find(|s| s.present && s.role == NodeRole::Source).cloned().unwrap_or_default();
+    // CDN edges relay the stream: their upload adds to the supply in every
+    // bound (not to the source term: they get the stream from the source).
+    let edges: Vec<&PeerStats> = c.nodes.iter().filter(|s| s.present && s.role == NodeRole::Edge).collect();
+    let helper_bps: f64 = edges.iter().map(|s| s.up_bps as f64).sum();
 
     // Population.
     let started = peers.iter().filter(|(_, s)| s.play_start.is_some()).count();
@@ -197,7 +211,13 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("delivery_delay_p99", q(0.99));
     let chunk_len = protocols::Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();
     let chunk_wire = wire::wire_bytes(chunk_len).1;
-    let u_max = peers.iter().map(|(_, s)| s.up_bps).chain([info.source_up_bps]).max().unwrap_or(0);
+    let u_max = peers
+        .iter()
+        .map(|(_, s)| s.up_bps)
+        .chain(edges.iter().map(|s| s.up_bps))
+        .chain([info.source_up_bps])
+        .max()
+        .unwrap_or(0);
     let mut diff = Vec::new();
     let mut ratio_min: Option<f64> = None;
     for (seq, ch) in c.chunks.iter().enumerate() {
@@ -206,7 +226,9 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         }
         let d = ch.last_arrival - stream.emission(seq as u32);
         diff.push(secs(d));
-        let b = bounds::min_diffusion_delay(ch.receivers as usize, chunk_wire, u_max, info.min_propagation);
+        // An edge is one more holder the doubling may use.
+        let holders = ch.receivers as usize + edges.len();
+        let b = bounds::min_diffusion_delay(holders, chunk_wire, u_max, info.min_propagation);
         if b > Time::ZERO {
             let r = d.as_nanos() as f64 / b.as_nanos() as f64;
             ratio_min = Some(ratio_min.map_or(r, |x: f64| x.min(r)));
@@ -240,6 +262,9 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("duplicate_ratio", (useful > 0).then(|| dup as f64 / useful as f64));
     let emitted_bytes = stream.chunk_bytes() as f64 * (stream.newest_at(end) as f64 + 1.0);
     put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes));
+    if let Some(pricing) = info.cdn {
+        cdn_metrics(&c, pricing, &mut put);
+    }
 
     // Upload utilization.
     for (k, name) in info.class_names.iter().enumerate() {
@@ -261,15 +286,22 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     // changes, then each peer's open period to its departure or the end.
     let mut intervals: Vec<(Time, Time, f64)> = c.segments.clone();
     intervals.extend(peers.iter().map(|(_, s)| (s.cap_since, s.left.unwrap_or(end), s.up_bps as f64)));
-    let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, &intervals, end);
-    let bound = bounds::weighted_continuity_bound(info.source_up_bps as f64, &intervals, end, stream.rate_bps as f64);
+    let rmax = bounds::time_averaged_r_max(info.source_up_bps as f64, helper_bps, &intervals, end);
+    let bound = bounds::weighted_continuity_bound(
+        info.source_up_bps as f64,
+        helper_bps,
+        &intervals,
+        end,
+        stream.rate_bps as f64,
+    );
     put("stream_rate", Some(stream.rate_bps as f64 / 1000.0));
     put("r_max", rmax.map(|r| r / 1000.0));
     put("continuity_bound", bound);
     // Finite-horizon capacity bound: every played chunk is one chunk message
     // (chunk_wire bytes) that some node's upload carried within the run.
     let capacity_bytes = info.source_up_bps as f64 / 8.0 * secs(end)
-        + peers.iter().map(|(_, s)| s.capacity_bits(end) / 8.0).sum::<f64>();
+        + peers.iter().map(|(_, s)| s.capacity_bits(end) / 8.0).sum::<f64>()
+        + edges.iter().map(|s| s.capacity_bits(end) / 8.0).sum::<f64>();
     let capacity_bound = (due > 0).then(|| (capacity_bytes / (chunk_wire as f64 * due as f64)).min(1.0));
     put("capacity_bound", capacity_bound);
     put("efficiency", pooled.zip(bound).map(|(p, b)| p / b));
@@ -307,6 +339,23 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     let n_buckets = (end.0.div_ceil(c.bucket.0.max(1))) as usize;
     buckets.resize(n_buckets.max(buckets.len()), Default::default());
     Report { info, metrics: m, peers, stream, bucket: c.bucket, buckets }
+}
+
+/// Delivery-cost metrics: where peers' media came from and what the
+/// infrastructure (source and CDN edge) uploaded.
+fn cdn_metrics(c: &Collector, pricing: CdnPricing, put: &mut impl FnMut(&str, Option<f64>)) {
+    let (p2p, infra) = (c.media_to_peers_from_peers, c.media_to_peers_from_infra);
+    put("p2p_offload", (p2p + infra > 0).then(|| p2p as f64 / (p2p + infra) as f64));
+    let up = |s: &PeerStats| s.up_media + s.up_control;
+    let egress: u64 = c.nodes.iter().filter(|s| s.present && s.role.is_infrastructure()).map(up).sum();
+    let edge: u64 = c.nodes.iter().filter(|s| s.present && s.role == NodeRole::Edge).map(up).sum();
+    let gb = egress as f64 / 1e9;
+    put("cdn_egress_gb", Some(gb));
+    put("cdn_edge_gb", Some(edge as f64 / 1e9));
+    let width = c.bucket.as_secs_f64();
+    let peak = c.buckets.iter().map(|b| b.source_upload + b.edge_upload).max().unwrap_or(0);
+    put("cdn_egress_peak_mbps", Some(peak as f64 * 8.0 / width / 1e6));
+    put("cdn_cost", Some(gb * pricing.price_per_gb));
 }
 
 /// Attack and defence metrics (see the module table).

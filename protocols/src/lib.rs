@@ -17,12 +17,14 @@
 //!   with per-peer state behind one trait;
 //! - the families built from the kit: [`mesh`] (mesh-pull, CoolStreaming/DONet),
 //!   [`tree`] (tree-push, SplitStream stripes), [`hybrid`] (mTreebone and
-//!   GridMedia/Coolstreaming+ pull-push), [`cdn`] (client-server);
+//!   GridMedia/Coolstreaming+ pull-push), [`cdn`] (client-server), [`push`]
+//!   (random-push), [`assist`] (CDN-assisted mesh-pull with a CDN edge);
 //! - [`adversary`]: malicious behaviours and defences wrapped around any protocol;
 //! - [`prefetch`]: cache hints for the simulator's event loop;
 //! - [`params`]: the scenario parameter sections (`[protocol.<section>]`), defaults in one place.
 
 pub mod adversary;
+pub mod assist;
 pub mod cdn;
 pub mod chunkmap;
 pub mod hybrid;

@@ -134,15 +134,15 @@ pub enum MeshPullTimer {
 
 crate::timer_from!(MeshPullTimer: Media(MediaTimer), Mesh(MeshTimer));
 
-/// DONet's choices for the mesh core.
-struct Donet<'a> {
-    cfg: &'a MeshConfig,
+/// DONet's choices for the mesh core (also the CDN-assisted family's, [`crate::assist`]).
+pub(crate) struct Donet<'a> {
+    pub(crate) cfg: &'a MeshConfig,
 }
 
-impl PullPolicy<MeshPullTimer> for Donet<'_> {
+impl<T: From<MediaTimer>> PullPolicy<T> for Donet<'_> {
     type Ext = ();
     fn new_ext(&self) {}
-    fn ask_tracker(&mut self, _starving: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
+    fn ask_tracker(&mut self, _starving: bool, cx: &mut Ctx<'_, T>) {
         cx.send(self.cfg.tracker, Msg::PeerListReq { want: self.cfg.mesh.tracker_list_size });
     }
     /// Start from the newest chunk a majority of partners hold (the lower
@@ -153,7 +153,7 @@ impl PullPolicy<MeshPullTimer> for Donet<'_> {
         _partners: &[crate::meshcore::Partner<()>],
         hint: Option<Seq>,
         media: &mut Media,
-        cx: &mut Ctx<'_, MeshPullTimer>,
+        cx: &mut Ctx<'_, T>,
     ) {
         if let Some(head) = hint {
             media.choose_start(head, cx);

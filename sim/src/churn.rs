@@ -86,6 +86,17 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             behaviour: Behaviour::Honest,
         },
     ];
+    if let Some(cdn) = sc.cdn_spec().filter(|_| sc.has_edge()) {
+        nodes.push(NodeSpec {
+            role: NodeRole::Edge,
+            class: 0,
+            up_bps: (cdn.edge_up_kbps.0 * 1000.0).round() as u64,
+            down_bps: (cdn.edge_down_kbps.0 * 1000.0).round() as u64,
+            join: Time::ZERO,
+            leave: None,
+            behaviour: Behaviour::Honest,
+        });
+    }
     // Departures are drawn for every model but `none`; trace rows carry their own.
     let churn = sc.churn.model != ChurnModel::None;
     let session = sc.churn.session_dist();
@@ -176,7 +187,7 @@ fn assign_attacks(sc: &Scenario, seed: u64, nodes: &mut [NodeSpec]) {
         let j = rng.random_range(k..ids.len());
         ids.swap(k, j);
     }
-    let peers = (nodes.len() - 2) as f64;
+    let peers = nodes.iter().filter(|n| n.role == NodeRole::Peer).count() as f64;
     let mut next = ids.into_iter();
     for a in &sc.attack {
         let n = match (&a.count, a.share) {

@@ -90,6 +90,11 @@ pub trait Protocol {
     fn source(&self, id: PeerId, up_kbps: u32) -> Self::Peer;
     /// An ordinary peer.
     fn peer(&self, id: PeerId, up_kbps: u32) -> Self::Peer;
+    /// The CDN edge server, in families that have one
+    /// ([`crate::registry::Family::EDGE`]; default: an ordinary peer).
+    fn edge(&self, id: PeerId, up_kbps: u32) -> Self::Peer {
+        self.peer(id, up_kbps)
+    }
 }
 
 /// A node of the run, known before it joins.
@@ -227,6 +232,9 @@ pub struct Engine<F: Protocol> {
     node_down: std::collections::BTreeMap<u32, f64>,
     modulation: Option<Modulation>,
     defences: Arc<Defences>,
+    /// The CDN edge node and its one-way propagation delay to every node
+    /// (it replaces the latency model's for messages to or from it).
+    edge: Option<(u32, Time)>,
 }
 
 impl<F: Protocol> Engine<F> {
@@ -273,6 +281,21 @@ impl<F: Protocol> Engine<F> {
             node_down: Default::default(),
             modulation: None,
             defences: Arc::new(Defences::none(stream)),
+            edge: None,
+        }
+    }
+
+    /// Sets the propagation delay between the CDN edge (the node whose role
+    /// is [`NodeRole::Edge`]) and every other node (call before running).
+    pub fn set_edge_latency(&mut self, latency: Time) {
+        self.edge = self.specs.iter().position(|s| s.role == NodeRole::Edge).map(|i| (i as u32, latency));
+    }
+
+    /// One-way propagation delay from `a` to `b`.
+    fn propagation(&self, a: u32, b: u32) -> Time {
+        match self.edge {
+            Some((e, l)) if a == e || b == e => l,
+            _ => self.latency.latency(a, b),
         }
     }
 
@@ -439,6 +462,11 @@ impl<F: Protocol> Engine<F> {
     pub fn latency(&self) -> &LatencyModel {
         &self.latency
     }
+    /// Smallest one-way propagation delay between two nodes (the CDN edge's included).
+    pub fn min_propagation(&self) -> Time {
+        let m = self.latency.min_latency();
+        self.edge.map_or(m, |(_, l)| m.min(l))
+    }
     /// The protocol factory this engine runs.
     pub fn protocol(&self) -> &F {
         &self.proto
@@ -600,6 +628,7 @@ impl<F: Protocol> Engine<F> {
             NodeRole::Tracker => Node::Tracker(protocols::tracker::Tracker::new(Default::default())),
             NodeRole::Source => guard(self.proto.source(id, up_kbps)),
             NodeRole::Peer => guard(self.proto.peer(id, up_kbps)),
+            NodeRole::Edge => guard(self.proto.edge(id, up_kbps)),
         };
         self.latency.place(i);
         self.slots.push(Slot {
@@ -725,7 +754,7 @@ impl<F: Protocol> Engine<F> {
         // A made-up destination (a hostile member list can name ids no node
         // has) is lost in the core: the sender's link was used all the same.
         let known = (tx.to as usize) < self.hot.len();
-        let prop = if known { self.latency.latency(i, tx.to) } else { Time::ZERO };
+        let prop = if known { self.propagation(i, tx.to) } else { Time::ZERO };
         let lost = !known
             || (self.loss > 0.0 && {
                 let p_msg = message_loss(self.loss, tx.datagrams);
@@ -763,6 +792,9 @@ impl<F: Protocol> Engine<F> {
         }
         self.traffic.delivered += bytes;
         self.collector.delivered(PeerId(to), bytes, msg.is_media());
+        if msg.is_media() {
+            self.collector.media_from(PeerId(to), PeerId(from), bytes);
+        }
         self.collector.learns(PeerId(to), PeerId(from));
         // Address exposure counts real nodes only (a hostile list may name
         // ids that no node has).

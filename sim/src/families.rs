@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
+use protocols::assist::{AssistConfig, AssistPeer, AssistRole};
 use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridPeer};
 use protocols::mesh::{MeshConfig, MeshPeer};
-use protocols::params::{HybridSection, MeshSection, PushSection, TreeSection};
+use protocols::params::{AssistSection, HybridSection, MeshSection, PushSection, TreeSection};
 use protocols::playback::PlayerParams;
 use protocols::push::{PushConfig, PushPeer};
 use protocols::tree::{TreeConfig, TreePeer};
@@ -21,7 +22,59 @@ use crate::scenario::{ChurnModel, Scenario};
 /// the default of `[protocol] name`). The one list of them: the simulator's
 /// registry and the CLI's (which adds a UDP host per family) both use it.
 pub fn builtin_families<R: AddFamily>(r: R) -> R {
-    r.family::<MeshPull>().family::<TreePush>().family::<Hybrid>().family::<ClientServer>().family::<RandomPush>()
+    r.family::<MeshPull>()
+        .family::<TreePush>()
+        .family::<Hybrid>()
+        .family::<ClientServer>()
+        .family::<RandomPush>()
+        .family::<CdnAssisted>()
+}
+
+/// CDN-assisted mesh-pull (peers fall back to a CDN edge for urgent chunks)
+/// as an engine protocol.
+pub struct CdnAssisted {
+    pub cfg: Arc<AssistConfig>,
+}
+
+impl Protocol for CdnAssisted {
+    type Peer = AssistPeer;
+    fn name(&self) -> String {
+        <Self as Family>::NAME.into()
+    }
+    fn source(&self, _id: PeerId, up_kbps: u32) -> AssistPeer {
+        AssistPeer::new(self.cfg.clone(), AssistRole::Source, up_kbps)
+    }
+    fn peer(&self, _id: PeerId, up_kbps: u32) -> AssistPeer {
+        AssistPeer::new(self.cfg.clone(), AssistRole::Peer, up_kbps)
+    }
+    fn edge(&self, _id: PeerId, up_kbps: u32) -> AssistPeer {
+        AssistPeer::new(self.cfg.clone(), AssistRole::Edge, up_kbps)
+    }
+}
+
+impl Family for CdnAssisted {
+    const NAME: &'static str = "cdn-p2p";
+    const ABOUT: &'static str = "CDN-assisted mesh-pull: peers ask a CDN edge (`[cdn]`) for chunks about to miss their deadline (LiveSky, Yin et al. 2009)";
+    const SECTIONS: &'static [&'static str] = &["assist", "mesh"];
+    const EDGE: bool = true;
+    type Proto = CdnAssisted;
+    fn build(sc: &Scenario) -> CdnAssisted {
+        CdnAssisted { cfg: Arc::new(assist_config(sc)) }
+    }
+    fn label(sc: &Scenario) -> String {
+        format!("cdn-p2p/{}", sc.protocol.scheduler)
+    }
+}
+
+/// CDN-assisted configuration of a scenario: the mesh of `[protocol.mesh]`,
+/// `[protocol.assist]`, the edge at node 2.
+pub fn assist_config(sc: &Scenario) -> AssistConfig {
+    AssistConfig {
+        mesh: mesh_config(sc),
+        assist: sc.protocol.section::<AssistSection>().to_params(),
+        source: PeerId(1),
+        edge: PeerId(2),
+    }
 }
 
 /// Mesh-pull as an engine protocol.

@@ -25,7 +25,9 @@ use std::sync::{Arc, RwLock};
 
 use analysis::Report;
 use protocols::Time;
-use protocols::params::{HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, PushSection, TreeSection};
+use protocols::params::{
+    AssistSection, HybridSection, KeyDoc, MeshSection, ParamCtx, ParamError, Params, PushSection, TreeSection,
+};
 use protocols::sched::SchedulerSpec;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -207,6 +209,9 @@ pub trait Family: 'static {
     fn stripes(_sc: &Scenario) -> u8 {
         0
     }
+    /// Whether the family's peers fall back to a CDN edge: the population
+    /// then has an edge node (node 2, `[cdn]`), built by [`Protocol::edge`].
+    const EDGE: bool = false;
 }
 
 /// Something families are registered in (this crate's [`Registry`], and the
@@ -230,6 +235,8 @@ pub struct FamilyEntry {
     pub sections: &'static [&'static str],
     pub label: fn(&Scenario) -> String,
     pub stripes: fn(&Scenario) -> u8,
+    /// [`Family::EDGE`].
+    pub edge: bool,
     pub run: RunFn,
 }
 
@@ -241,6 +248,7 @@ impl FamilyEntry {
             sections: F::SECTIONS,
             label: F::label,
             stripes: F::stripes,
+            edge: F::EDGE,
             run: |sc, opts, progress| runner::run_with(F::build(sc), sc, opts, progress),
         }
     }
@@ -279,7 +287,8 @@ impl Registry {
             .section::<MeshSection>()
             .section::<TreeSection>()
             .section::<HybridSection>()
-            .section::<PushSection>();
+            .section::<PushSection>()
+            .section::<AssistSection>();
         let mut r = crate::families::builtin_families(r);
         for spec in protocols::sched::builtins() {
             r = r.scheduler(spec);

@@ -128,6 +128,9 @@ pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F
     engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
     apply_dynamics(&mut engine, sc);
     engine.set_defences(defences(sc));
+    if let Some(cdn) = sc.cdn_spec() {
+        engine.set_edge_latency(Time::from_secs_f64(cdn.edge_latency_ms.0 / 1000.0));
+    }
     engine
 }
 
@@ -151,7 +154,7 @@ pub fn defences(sc: &Scenario) -> Defences {
 
 /// Ends a run built by [`build_engine`] (after `run_until(end)`) and computes its report.
 pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOptions) -> Report {
-    let min_propagation = engine.latency().min_latency();
+    let min_propagation = engine.min_propagation();
     let name = engine.protocol().name();
     let events = engine.events();
     let (collector, traffic) = engine.finish();
@@ -182,6 +185,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         victim: sc.sybil_victim(),
         startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
         rebuffer: sc.player.on_miss == crate::scenario::OnMiss::Rebuffer,
+        cdn: sc.cdn_spec().map(|c| analysis::report::CdnPricing { price_per_gb: c.price_per_gb.0 }),
     };
     analysis::report::build(collector, info)
 }

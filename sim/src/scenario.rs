@@ -138,6 +138,50 @@ pub struct Scenario {
     /// `[defence]`: defences every peer applies.
     #[serde(default)]
     pub defence: DefenceSpec,
+    /// `[cdn]`: the CDN edge server of families that fall back to one
+    /// (`cdn-p2p`) and the price of CDN delivery; with it, every family
+    /// reports the delivery-cost metrics.
+    #[serde(default)]
+    pub cdn: Option<CdnSpec>,
+}
+
+/// `[cdn]`: the CDN edge server and the price of CDN egress.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSpec {
+    /// Edge upload capacity, kbps (default 1000000: 1 Gbps).
+    #[serde(default = "d_edge_bw")]
+    pub edge_up_kbps: Positive,
+    /// Edge download capacity, kbps (default 1000000).
+    #[serde(default = "d_edge_bw")]
+    pub edge_down_kbps: Positive,
+    /// One-way propagation delay between the edge and every other node, ms
+    /// (default 10: an edge near its viewers).
+    #[serde(default = "d_edge_latency")]
+    pub edge_latency_ms: NonNegative,
+    /// Price of 10^9 bytes of egress from the source and the edge, in any
+    /// currency (default 0.02).
+    #[serde(default = "d_price")]
+    pub price_per_gb: NonNegative,
+}
+fn d_edge_bw() -> Positive {
+    Positive(1_000_000.0)
+}
+fn d_edge_latency() -> NonNegative {
+    NonNegative(10.0)
+}
+fn d_price() -> NonNegative {
+    NonNegative(0.02)
+}
+impl Default for CdnSpec {
+    fn default() -> Self {
+        CdnSpec {
+            edge_up_kbps: d_edge_bw(),
+            edge_down_kbps: d_edge_bw(),
+            edge_latency_ms: d_edge_latency(),
+            price_per_gb: d_price(),
+        }
+    }
 }
 
 /// `[[attack]]`: a group of malicious peers running one behaviour
@@ -1423,9 +1467,31 @@ impl Scenario {
         Ok(())
     }
 
-    /// The Sybil victim's node id, when the scenario has Sybils.
+    /// The Sybil victim's node id, when the scenario has Sybils (default:
+    /// the first peer).
     pub fn sybil_victim(&self) -> Option<u32> {
-        self.attack.iter().find(|a| a.kind == AttackKind::Sybil).map(|a| a.victim.as_ref().map_or(2, |v| *v.get_ref()))
+        let first = self.first_peer();
+        self.attack
+            .iter()
+            .find(|a| a.kind == AttackKind::Sybil)
+            .map(|a| a.victim.as_ref().map_or(first, |v| *v.get_ref()))
+    }
+
+    /// Whether the run has a CDN edge node (node 2): its family falls back
+    /// to one ([`crate::registry::Family::EDGE`]).
+    pub fn has_edge(&self) -> bool {
+        registry::current().find_family(&self.protocol.name).is_some_and(|f| f.edge)
+    }
+
+    /// Node id of the first peer: 2, or 3 after a CDN edge.
+    pub fn first_peer(&self) -> u32 {
+        2 + self.has_edge() as u32
+    }
+
+    /// The `[cdn]` table, or its defaults when the family has an edge
+    /// without one; `None`: no CDN in the run.
+    pub fn cdn_spec(&self) -> Option<CdnSpec> {
+        self.cdn.clone().or_else(|| self.has_edge().then(CdnSpec::default))
     }
 
     fn validate(&self, file: &str, src: &str, reg: &Registry) -> Result<(), ScenarioError> {

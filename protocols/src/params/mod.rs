@@ -23,11 +23,13 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::{StreamParams, Time};
 
+pub mod assist;
 pub mod hybrid;
 pub mod mesh;
 pub mod push;
 pub mod tree;
 
+pub use assist::AssistSection;
 pub use hybrid::{HybridModeName, HybridSection};
 pub use mesh::MeshSection;
 pub use push::PushSection;

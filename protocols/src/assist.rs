@@ -1,0 +1,323 @@
+//! CDN-assisted peer-to-peer streaming: peers pull from the swarm and fall
+//! back to a CDN edge server for chunks about to miss their deadline.
+//!
+//! This is peer-assisted delivery as deployed hybrid systems do it: the
+//! swarm carries what it can and a CDN covers the rest. LiveSky (Yin et
+//! al., "Design and deployment of a hybrid CDN-P2P system for live video
+//! streaming", ACM Multimedia 2009) and Akamai NetSession (Zhao et al.,
+//! "Peer-assisted content distribution in Akamai NetSession", IMC 2013) serve
+//! from edge servers what peers cannot supply in time; Huang et al. (SIGCOMM
+//! 2007) measure the server bandwidth such peer assistance saves. The
+//! fallback rule here is the simplest form of theirs: a playback-deadline
+//! window.
+//!
+//! Three node kinds:
+//! - the **source** (origin) is a mesh source ([`crate::meshcore`]) that also
+//!   sends every chunk it emits to the edge, once, over its own upload link
+//!   (the origin feeding the CDN);
+//! - the **edge** ([`AssistConfig::edge`], a node of the run with its own
+//!   upload, download and latency: `[cdn]` in the scenario) stores what the
+//!   source sends it and serves any peer's `Request` under an upload-backlog
+//!   cap, refusing the rest at once (busy, or not held yet) like a mesh
+//!   supplier ([`Media::serve`]); it neither registers with the tracker nor
+//!   joins the mesh;
+//! - a **peer** is a DONet mesh-pull peer (the policy of [`crate::mesh`],
+//!   reused) that, at each scheduling round, first asks the edge in one
+//!   `Request` for every chunk it lacks whose playback deadline is within
+//!   `edge_window` and that no partner is expected to deliver before it
+//!   (not requested, or requested with an expected arrival after the
+//!   deadline). Chunks asked of the edge are left out of the mesh's rounds
+//!   until they arrive or the edge refuses them. Before the player starts
+//!   (no deadlines yet) nothing is asked of the edge.
+//!
+//! Parameters and defaults ([`AssistParams::default`], `[protocol.assist]`):
+//!
+//! | parameter | default | meaning |
+//! |---|---|---|
+//! | `edge_window` | 2 s | a missing chunk due within this is asked of the edge |
+//! | `edge_backlog` | 1 s | the edge refuses a request that would wait behind more queued upload than this |
+//!
+//! The mesh parameters are `[protocol.mesh]`'s ([`crate::mesh`]).
+
+use std::sync::Arc;
+
+use crate::chunkmap::ChunkMap;
+use crate::ids::{PeerId, Seq};
+use crate::media::{HasMedia, Media, MediaTimer, Uplink};
+use crate::mesh::{Donet, MeshConfig};
+use crate::meshcore::{MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
+use crate::peer::{Command, Ctx, Peer};
+use crate::prefetch::prefetch_slice;
+use crate::time::Time;
+use crate::wire::Msg;
+
+/// Parameters of the CDN fallback; see the module doc.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssistParams {
+    pub edge_window: Time,
+    pub edge_backlog: Time,
+}
+
+/// The defaults live in one place, the scenario section ([`AssistSection`](crate::params::assist::AssistSection)).
+impl Default for AssistParams {
+    fn default() -> Self {
+        crate::params::assist::AssistSection::default().to_params()
+    }
+}
+
+/// Everything a CDN-assisted node needs to know about the run.
+#[derive(Clone, Debug)]
+pub struct AssistConfig {
+    /// The mesh-pull side (stream, player, `[protocol.mesh]`, scheduler, tracker).
+    pub mesh: MeshConfig,
+    pub assist: AssistParams,
+    /// The source (origin), whose chunks the edge accepts.
+    pub source: PeerId,
+    /// The CDN edge server.
+    pub edge: PeerId,
+}
+
+/// Timers of a CDN-assisted node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssistTimer {
+    Media(MediaTimer),
+    Mesh(MeshTimer),
+    TrackerRefresh,
+}
+
+crate::timer_from!(AssistTimer: Media(MediaTimer), Mesh(MeshTimer));
+
+/// What a node of the family is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssistRole {
+    Source,
+    Edge,
+    Peer,
+}
+
+/// DONet's choices, plus: chunks asked of the edge wait for it.
+struct Fallback<'a> {
+    donet: Donet<'a>,
+    asked: &'a [(Seq, Time)],
+}
+
+impl PullPolicy<AssistTimer> for Fallback<'_> {
+    type Ext = ();
+    fn new_ext(&self) {}
+    fn ask_tracker(&mut self, starving: bool, cx: &mut Ctx<'_, AssistTimer>) {
+        self.donet.ask_tracker(starving, cx);
+    }
+    fn before_schedule(
+        &mut self,
+        partners: &[Partner<()>],
+        hint: Option<Seq>,
+        media: &mut Media,
+        cx: &mut Ctx<'_, AssistTimer>,
+    ) {
+        self.donet.before_schedule(partners, hint, media, cx);
+    }
+    fn defer(&self, seq: Seq, _deadline: Time, _now: Time) -> bool {
+        self.asked.iter().any(|&(s, _)| s == seq)
+    }
+}
+
+/// A CDN-assisted node: the source, the edge or a peer.
+#[repr(C)]
+pub struct AssistPeer {
+    cfg: Arc<AssistConfig>,
+    mesh: PartnerMesh<()>,
+    active: bool,
+    role: AssistRole,
+    media: Media,
+    /// Peer: chunks asked of the edge and not yet arrived or refused, with when.
+    asked: Vec<(Seq, Time)>,
+}
+
+impl AssistPeer {
+    pub fn new(cfg: Arc<AssistConfig>, role: AssistRole, up_kbps: u32) -> AssistPeer {
+        let m = &cfg.mesh;
+        let mesh = PartnerMesh::new(m.scheduler.build(), role == AssistRole::Source, up_kbps, m.tracker)
+            .with_degree(&m.mesh, &m.stream);
+        let media = Media::new(m.player);
+        AssistPeer { cfg, mesh, active: false, role, media, asked: Vec::new() }
+    }
+
+    pub fn role(&self) -> AssistRole {
+        self.role
+    }
+
+    /// Peer: chunks asked of the edge and not yet answered.
+    pub fn asked_of_edge(&self) -> impl Iterator<Item = Seq> + '_ {
+        self.asked.iter().map(|a| a.0)
+    }
+
+    /// Current mesh partners, in the order they were added.
+    pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
+        self.mesh.partners.iter().map(|p| p.id)
+    }
+
+    fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, AssistTimer>) {
+        let stream = &self.cfg.mesh.stream;
+        if !Media::admit(seq, from, self.mesh.is_source, stream, cx) {
+            return;
+        }
+        self.asked.retain(|a| a.0 != seq);
+        let wire_bits = self.cfg.mesh.chunk_wire_bits();
+        self.mesh.on_chunk(from, seq, len, wire_bits, cx.now);
+        let a = self.media.arrival(seq, from, false, cx);
+        if a.duplicate || a.late {
+            return;
+        }
+        self.media.store(seq, polluted);
+        self.mesh.announce(seq, from, &self.cfg.mesh.mesh, cx);
+        self.media.check_startup(cx);
+    }
+
+    /// Peer: asks the edge, in one request, for the missing chunks due
+    /// within `edge_window` that no partner is expected to deliver in time.
+    fn edge_round(&mut self, cx: &mut Ctx<'_, AssistTimer>) {
+        let cfg = &*self.cfg;
+        let (stream, now) = (&cfg.mesh.stream, cx.now);
+        let player = &self.media.player;
+        let Some(lo) = player.needed_from().filter(|_| player.is_playing()) else {
+            return;
+        };
+        let have = &self.media.have;
+        self.asked.retain(|&(s, _)| s >= lo && !have.contains(s));
+        let window = cfg.mesh.mesh.window;
+        let hi = stream.newest_at(now).min(lo.saturating_add(window as u32 - 1));
+        let mut req = ChunkMap::new(lo, window);
+        for seq in lo..=hi {
+            let deadline = player.deadline(seq, stream, now);
+            if deadline > now + cfg.assist.edge_window {
+                break;
+            }
+            if deadline <= now || have.contains(seq) || self.asked.iter().any(|a| a.0 == seq) {
+                continue;
+            }
+            let on_time = |q: &crate::meshcore::Pending| q.seq == seq && q.expect <= deadline;
+            if self.mesh.requested.contains(seq) && self.mesh.pending.iter().any(on_time) {
+                continue;
+            }
+            req.insert(seq);
+            self.asked.push((seq, now));
+        }
+        if !req.is_empty() {
+            cx.send(cfg.edge, Msg::Request(req));
+        }
+    }
+
+    fn on_edge_message(&mut self, msg: Msg, cx: &mut Ctx<'_, AssistTimer>) {
+        match msg {
+            Msg::Chunk { seq, len, polluted } => self.on_chunk(self.cfg.edge, seq, len, polluted, cx),
+            Msg::Refuse { chunks, .. } => self.asked.retain(|a| !chunks.contains(a.0)),
+            _ => {}
+        }
+    }
+
+    /// The edge: stores the source's chunks, serves requests.
+    fn edge_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, AssistTimer>) {
+        let cfg = &*self.cfg;
+        match msg {
+            Msg::Chunk { seq, polluted, .. } if from == cfg.source => {
+                if Media::admit(seq, from, false, &cfg.mesh.stream, cx) {
+                    self.media.store(seq, polluted);
+                }
+            }
+            Msg::Request(req) => {
+                let up = Uplink { kbps: self.mesh.up_kbps, cap: cfg.assist.edge_backlog };
+                self.media.serve(from, req, |_| true, up, &cfg.mesh.stream, cx);
+            }
+            _ => {}
+        }
+    }
+}
+
+impl HasMedia for AssistPeer {
+    fn media(&self) -> &Media {
+        &self.media
+    }
+}
+
+impl Peer for AssistPeer {
+    type Timer = AssistTimer;
+
+    fn prefetch(&self) {
+        prefetch_slice(&self.mesh.partners, 3);
+        prefetch_slice(&self.mesh.pending, 2);
+    }
+
+    fn on_start(&mut self, cx: &mut Ctx<'_, AssistTimer>) {
+        self.active = true;
+        if self.role == AssistRole::Edge {
+            return;
+        }
+        let m = &self.cfg.mesh;
+        self.mesh.register(cx);
+        cx.timer_in(m.mesh.tracker_refresh, AssistTimer::TrackerRefresh);
+        self.mesh.start(&m.mesh, cx);
+        if self.role == AssistRole::Source {
+            Media::start_source(&m.stream, cx);
+        } else {
+            cx.send(m.tracker, Msg::PeerListReq { want: m.mesh.tracker_list_size });
+            self.mesh.start_schedule(&m.mesh, cx);
+        }
+    }
+
+    fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, AssistTimer>) {
+        if !self.active {
+            return;
+        }
+        if self.role == AssistRole::Edge {
+            return self.edge_message(from, msg, cx);
+        }
+        if from == self.cfg.edge {
+            return self.on_edge_message(msg, cx);
+        }
+        let cfg = &*self.cfg;
+        let mut pol = Fallback { donet: Donet { cfg: &cfg.mesh }, asked: &self.asked };
+        let env = MeshEnv::new(&cfg.mesh.mesh, &cfg.mesh.stream);
+        let rest = self.mesh.on_message(from, msg, &self.media, env, &mut pol, cx);
+        if let Some(Msg::Chunk { seq, len, polluted }) = rest {
+            self.on_chunk(from, seq, len, polluted, cx);
+        }
+    }
+
+    fn on_timer(&mut self, timer: AssistTimer, cx: &mut Ctx<'_, AssistTimer>) {
+        if !self.active {
+            return;
+        }
+        if timer == AssistTimer::Mesh(MeshTimer::Schedule) {
+            self.edge_round(cx);
+        }
+        let cfg = &*self.cfg;
+        let m = &cfg.mesh;
+        match timer {
+            AssistTimer::Media(t) => {
+                if let Some(seq) = self.media.on_timer(t, &m.stream, cx) {
+                    let len = m.stream.chunk_bytes();
+                    cx.send(cfg.edge, Msg::Chunk { seq, len, polluted: false });
+                }
+            }
+            AssistTimer::Mesh(t) => {
+                let mut pol = Fallback { donet: Donet { cfg: m }, asked: &self.asked };
+                self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&m.mesh, &m.stream), &mut pol, cx);
+            }
+            AssistTimer::TrackerRefresh => {
+                self.mesh.register(cx);
+                cx.timer_in(m.mesh.tracker_refresh, AssistTimer::TrackerRefresh);
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, AssistTimer>) {
+        match cmd {
+            Command::Leave { graceful } => {
+                if self.role != AssistRole::Edge {
+                    self.mesh.depart(graceful, cx);
+                }
+                self.active = false;
+            }
+        }
+    }
+}
