@@ -27,8 +27,10 @@
 //!   `edge_window` and that no partner is expected to deliver before it
 //!   (not requested, or requested with an expected arrival after the
 //!   deadline). Chunks asked of the edge are left out of the mesh's rounds
-//!   until they arrive or the edge refuses them. Before the player starts
-//!   (no deadlines yet) nothing is asked of the edge.
+//!   until they arrive or the edge refuses them; one unanswered for
+//!   `request_timeout` of `[protocol.mesh]` (lost on the way) is asked
+//!   again at the next round. Before the player starts (no deadlines yet)
+//!   nothing is asked of the edge.
 //!
 //! Parameters and defaults ([`AssistParams::default`], `[protocol.assist]`):
 //!
@@ -183,7 +185,8 @@ impl AssistPeer {
             return;
         };
         let have = &self.media.have;
-        self.asked.retain(|&(s, _)| s >= lo && !have.contains(s));
+        let timeout = cfg.mesh.mesh.request_timeout;
+        self.asked.retain(|&(s, at)| s >= lo && !have.contains(s) && at + timeout > now);
         let window = cfg.mesh.mesh.window;
         let hi = stream.newest_at(now).min(lo.saturating_add(window as u32 - 1));
         let mut req = ChunkMap::new(lo, window);
@@ -319,5 +322,178 @@ impl Peer for AssistPeer {
                 self.active = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::MeshParams;
+    use crate::peer::{Outbox, StreamParams};
+    use crate::playback::PlayerParams;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// The tests' clock starts here, so chunks up to 60 have been emitted.
+    const T0: Time = Time::from_secs(60);
+    const EDGE: PeerId = PeerId(2);
+
+    fn cfg() -> Arc<AssistConfig> {
+        Arc::new(AssistConfig {
+            mesh: MeshConfig {
+                stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
+                player: PlayerParams {
+                    startup_chunks: 4,
+                    startup_timeout: Time::from_secs(30),
+                    rebuffer_chunks: None,
+                },
+                mesh: MeshParams::default(),
+                scheduler: crate::sched::default_spec(),
+                tracker: PeerId(0),
+            },
+            assist: AssistParams::default(),
+            source: PeerId(1),
+            edge: EDGE,
+        })
+    }
+
+    fn call(
+        p: &mut AssistPeer,
+        at: Time,
+        backlog: Time,
+        f: impl FnOnce(&mut AssistPeer, &mut Ctx<'_, AssistTimer>),
+    ) -> Vec<(PeerId, Msg)> {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut out = Outbox::default();
+        let mut cx = Ctx::new(T0 + at, PeerId(5), &mut rng, backlog, &mut out);
+        f(p, &mut cx);
+        out.sends
+    }
+
+    fn started(role: AssistRole) -> AssistPeer {
+        let mut p = AssistPeer::new(cfg(), role, 2000);
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+        p
+    }
+
+    /// Requests sent to `to`, as chunk lists.
+    fn asked(sends: &[(PeerId, Msg)], to: PeerId) -> Vec<Seq> {
+        sends
+            .iter()
+            .filter_map(|(t, m)| match m {
+                Msg::Request(r) if *t == to => Some(r.iter().collect::<Vec<_>>()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    fn cmap(base: Seq, len: u16, seqs: &[Seq]) -> ChunkMap {
+        let mut m = ChunkMap::new(base, len);
+        for &s in seqs {
+            m.insert(s);
+        }
+        m
+    }
+
+    fn round(p: &mut AssistPeer, at: Time) -> Vec<(PeerId, Msg)> {
+        call(p, at, Time::ZERO, |p, cx| p.on_timer(AssistTimer::Mesh(MeshTimer::Schedule), cx))
+    }
+
+    /// A peer playing from chunk 20 (it holds 20..=23; 24 is due 4 s after T0).
+    fn playing() -> AssistPeer {
+        let mut p = started(AssistRole::Peer);
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| {
+            p.media.choose_start(23, cx);
+            for s in 20..24 {
+                p.media.store(s, false);
+            }
+            p.media.check_startup(cx);
+        });
+        assert!(p.media.player.is_playing());
+        p
+    }
+
+    #[test]
+    fn the_source_sends_each_new_chunk_to_the_edge_once() {
+        let mut s = started(AssistRole::Source);
+        let out = call(&mut s, Time::ZERO, Time::ZERO, |p, cx| p.on_timer(AssistTimer::Media(MediaTimer::Emit), cx));
+        let to_edge: Vec<&Msg> = out.iter().filter(|(t, _)| *t == EDGE).map(|(_, m)| m).collect();
+        assert!(matches!(to_edge[..], [Msg::Chunk { seq: 60, .. }]), "{out:?}");
+    }
+
+    #[test]
+    fn only_chunks_due_within_the_window_are_asked_of_the_edge() {
+        let mut p = playing();
+        // 4 s before chunk 24's deadline nothing is urgent.
+        assert!(asked(&round(&mut p, Time::ZERO), EDGE).is_empty());
+        // 1.5 s before it: 24 (due in 1.5 s) is asked, 25 (2.5 s) is not.
+        let out = round(&mut p, Time::from_millis(2500));
+        assert_eq!(asked(&out, EDGE), vec![24], "{out:?}");
+        assert_eq!(p.asked_of_edge().collect::<Vec<_>>(), vec![24]);
+        // Not asked twice while outstanding; a refusal frees it for the next
+        // round, and so does the request timeout (1 s: a lost request or chunk).
+        assert!(asked(&round(&mut p, Time::from_millis(2600)), EDGE).is_empty());
+        let mut lost = playing();
+        assert_eq!(asked(&round(&mut lost, Time::from_millis(2500)), EDGE), vec![24]);
+        // (25 has become urgent meanwhile.)
+        assert_eq!(asked(&round(&mut lost, Time::from_millis(3400)), EDGE), vec![25]);
+        assert_eq!(asked(&round(&mut lost, Time::from_millis(3500)), EDGE), vec![24]);
+        let refused = Msg::Refuse { chunks: cmap(24, 1, &[24]), busy: true };
+        call(&mut p, Time::from_millis(2700), Time::ZERO, |p, cx| p.on_message(EDGE, refused, cx));
+        assert_eq!(asked(&round(&mut p, Time::from_millis(2800)), EDGE), vec![24]);
+        // Its arrival from the edge is stored like any chunk.
+        let chunk = Msg::Chunk { seq: 24, len: 62_500, polluted: false };
+        call(&mut p, Time::from_millis(2900), Time::ZERO, |p, cx| p.on_message(EDGE, chunk, cx));
+        assert!(p.has_chunk(24) && p.asked_of_edge().next().is_none());
+    }
+
+    #[test]
+    fn a_chunk_a_partner_will_deliver_in_time_is_not_asked_of_the_edge_and_an_edge_chunk_not_of_partners() {
+        let mut p = playing();
+        call(&mut p, Time::ZERO, Time::ZERO, |p, cx| {
+            p.on_message(PeerId(7), Msg::Hello { up_kbps: 5000 }, cx);
+            let m = cmap(0, 120, &(20..40).collect::<Vec<_>>());
+            p.on_message(PeerId(7), Msg::BufferMap(m), cx);
+        });
+        // The mesh round asks the partner for 24 (and more), expected soon.
+        let first = round(&mut p, Time::from_millis(100));
+        assert!(asked(&first, PeerId(7)).contains(&24), "{first:?}");
+        // When 24 becomes urgent the partner is still expected in time: no edge request.
+        let out = round(&mut p, Time::from_millis(2500));
+        assert!(!asked(&out, EDGE).contains(&24), "{out:?}");
+        // Once asked of the edge, a chunk is left out of the mesh's rounds.
+        let mut q = playing();
+        let out = round(&mut q, Time::from_millis(2500));
+        assert_eq!(asked(&out, EDGE), vec![24]);
+        call(&mut q, Time::from_millis(2500), Time::ZERO, |p, cx| {
+            p.on_message(PeerId(7), Msg::Hello { up_kbps: 5000 }, cx);
+            let m = cmap(0, 120, &(20..40).collect::<Vec<_>>());
+            p.on_message(PeerId(7), Msg::BufferMap(m), cx);
+        });
+        let out = round(&mut q, Time::from_millis(2600));
+        let from_partner = asked(&out, PeerId(7));
+        assert!(!from_partner.is_empty() && !from_partner.contains(&24), "{out:?}");
+    }
+
+    #[test]
+    fn the_edge_stores_the_sources_chunks_only_and_serves_anyone_under_its_backlog_cap() {
+        let mut e = started(AssistRole::Edge);
+        let start = call(&mut e, Time::ZERO, Time::ZERO, |p, cx| p.on_start(cx));
+        assert!(start.is_empty(), "the edge neither registers nor seeks partners: {start:?}");
+        let chunk = |seq| Msg::Chunk { seq, len: 62_500, polluted: false };
+        call(&mut e, Time::ZERO, Time::ZERO, |p, cx| {
+            p.on_message(PeerId(1), chunk(50), cx);
+            p.on_message(PeerId(9), chunk(51), cx);
+        });
+        assert!(e.has_chunk(50) && !e.has_chunk(51), "only the source feeds the edge");
+        let req = Msg::Request(cmap(50, 2, &[50, 51]));
+        let out = call(&mut e, Time::ZERO, Time::ZERO, |p, cx| p.on_message(PeerId(9), req.clone(), cx));
+        assert!(out.iter().any(|(t, m)| t.0 == 9 && matches!(m, Msg::Chunk { seq: 50, .. })), "{out:?}");
+        assert!(out.iter().any(|(t, m)| t.0 == 9 && matches!(m, Msg::Refuse { busy: false, .. })), "{out:?}");
+        // Behind more than `edge_backlog` of queued upload it refuses as busy.
+        let out = call(&mut e, Time::ZERO, Time::from_secs(2), |p, cx| p.on_message(PeerId(9), req, cx));
+        assert!(!out.iter().any(|(_, m)| m.is_media()), "{out:?}");
+        assert!(out.iter().any(|(_, m)| matches!(m, Msg::Refuse { busy: true, .. })), "{out:?}");
     }
 }

@@ -22,6 +22,7 @@ use protocols::hybrid::{HybridConfig, HybridMode, HybridParams, HybridPeer};
 use protocols::media::{HasMedia, MAX_CLOCK_SKEW, Media};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
+use protocols::assist::{AssistConfig, AssistParams, AssistPeer, AssistRole};
 use protocols::push::{PushConfig, PushParams, PushPeer};
 use protocols::tracker::{Tracker, TrackerParams};
 use protocols::tree::{TreeConfig, TreeParams, TreePeer};
@@ -198,6 +199,13 @@ fn families() -> Vec<(&'static str, Make)> {
         })
     };
     let (push_have, push_maps) = (push(true), push(false));
+    let assist = Arc::new(AssistConfig {
+        mesh: (*mesh_with(false)).clone(),
+        assist: AssistParams::default(),
+        source: PeerId(1),
+        edge: PeerId(2),
+    });
+    let assist_role = |s| if s { AssistRole::Source } else { AssistRole::Peer };
     vec![
         ("mesh-pull", Box::new(move |s| Box::new(Driver::start(MeshPeer::new(mesh.clone(), s, 2_000), me(s))))),
         (
@@ -219,6 +227,10 @@ fn families() -> Vec<(&'static str, Make)> {
         (
             "random-push/maps-only",
             Box::new(move |s| Box::new(Driver::start(PushPeer::new(push_maps.clone(), s, 2_000), me(s)))),
+        ),
+        (
+            "cdn-p2p",
+            Box::new(move |s| Box::new(Driver::start(AssistPeer::new(assist.clone(), assist_role(s), 2_000), me(s)))),
         ),
     ]
 }

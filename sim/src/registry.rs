@@ -452,9 +452,9 @@ mod tests {
     #[test]
     fn builtins_are_in_their_documented_order() {
         let r = Registry::builtins();
-        assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server", "random-push"]);
+        assert_eq!(r.family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server", "random-push", "cdn-p2p"]);
         assert_eq!(r.scheduler_names(), ["donet", "random", "rarest-first", "edf", "latest-useful"]);
-        assert_eq!(r.section_names(), ["mesh", "tree", "hybrid", "push"]);
+        assert_eq!(r.section_names(), ["mesh", "tree", "hybrid", "push", "assist"]);
         let specs: Vec<&str> = protocols::sched::builtins().iter().map(|s| s.name()).collect();
         assert_eq!(r.scheduler_names(), specs);
     }

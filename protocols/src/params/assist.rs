@@ -39,6 +39,7 @@ impl AssistSection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::params::SectionDoc;
 
     #[test]
     fn every_field_is_documented_and_defaults_convert() {
