@@ -11,7 +11,7 @@
 #                      compared file is identical, 1 otherwise, 2 on bad usage
 #                      or a failed build.
 #   --write            the same, then copy into results/ every regenerated
-#                      scenario of baseline, compare, attack, dynamics and targets
+#                      scenario of baseline, compare, cdn, attack, dynamics and targets
 #                      that differs (its .txt, -replications.csv and
 #                      -manifest.toml together), and print
 #                      `git status --short results/`. Identical scenarios are
@@ -23,7 +23,7 @@
 #                      regeneration failed, a file has no rule, or one of
 #                      those checked-only groups differs.
 #   --only LIST        groups to do (comma-separated) out of:
-#                      baseline compare attack dynamics targets reference scale validate perf
+#                      baseline compare cdn attack dynamics targets reference scale validate perf
 #                      (default: all).
 #   --jobs N           groups regenerated at once (default 1). `compare`
 #                      and `check` already run their seeds and variants in
@@ -35,8 +35,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
-ALL_GROUPS=(baseline compare attack dynamics targets reference scale validate perf)
-WRITTEN_GROUPS=" baseline compare attack dynamics targets " # copied into results/ by --write
+ALL_GROUPS=(baseline compare cdn attack dynamics targets reference scale validate perf)
+WRITTEN_GROUPS=" baseline compare cdn attack dynamics targets " # copied into results/ by --write
 mode=check
 only=""
 jobs=1
@@ -102,6 +102,7 @@ regen_baseline() { # src/check/mod.rs: `--update` is the one way to make baselin
     "$BIN" check scenarios/ci/*.toml --baseline "$NEW/baseline" --update
 }
 regen_compare() { RESULTS_DEST=$NEW bash results/compare/run.sh; }
+regen_cdn() { RESULTS_DEST=$NEW bash results/cdn/run.sh; }
 regen_attack() { RESULTS_DEST=$NEW bash results/attack/run.sh attack; }
 regen_dynamics() { RESULTS_DEST=$NEW bash results/attack/run.sh dynamics; }
 regen_targets() { RESULTS_DEST=$NEW bash results/targets/run.sh; }
@@ -157,7 +158,7 @@ run_group() { # group: runs regen_<group>, records exit status, wall and CPU sec
 
 echo "== regenerating (logs in $LOGS/)"
 # Longest first, so that --jobs 2 packs well.
-order=(attack dynamics compare targets scale reference baseline validate perf)
+order=(attack dynamics compare cdn targets scale reference baseline validate perf)
 for g in "${order[@]}"; do
     [[ " ${groups[*]} " == *" $g "* ]] || continue
     if [ "$jobs" -gt 1 ]; then
@@ -179,10 +180,10 @@ rule_for() {
     case "$1" in
         */README.md|*.sh) echo none ;;
         baseline/*.csv) echo exact ;;
-        compare/*.txt|attack/*.txt|dynamics/*.txt|targets/*.txt) echo txt ;;
-        compare/*-replications.csv|attack/*-replications.csv|dynamics/*-replications.csv|targets/*-replications.csv) echo exact ;;
-        targets/targets.csv) echo exact ;;
-        compare/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml|targets/*-manifest.toml) echo manifest ;;
+        compare/*.txt|cdn/*.txt|attack/*.txt|dynamics/*.txt|targets/*.txt) echo txt ;;
+        compare/*-replications.csv|cdn/*-replications.csv|attack/*-replications.csv|dynamics/*-replications.csv|targets/*-replications.csv) echo exact ;;
+        targets/targets.csv|cdn/summary.csv) echo exact ;;
+        compare/*-manifest.toml|cdn/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml|targets/*-manifest.toml) echo manifest ;;
         reference/runs.csv) echo reference ;;
         scale/scale.csv) echo scale ;;
         scale/continuity-session5.csv) echo "skip:continuity check of session 5 beside wall times measured under heavy load (rerun: swarmlab bench --peers 1000,10000 --protocols mesh-pull,tree-push,hybrid --no-plot)" ;;
@@ -353,7 +354,7 @@ for g in "${groups[@]}"; do
         compare_file "$g" "$rel" "$f" "$cur/$rel"
     done < <(find "$base/$g" \( -path '*/validate/*/records' -o -path '*/validate/*/real' \) -prune -print -o -type f -print 2>/dev/null | LC_ALL=C sort)
     # Regenerated files with no committed counterpart.
-    if [[ " compare attack dynamics baseline " == *" $g "* ]] && [ -d "$cur/$g" ]; then
+    if [[ " compare cdn attack dynamics baseline " == *" $g "* ]] && [ -d "$cur/$g" ]; then
         while IFS= read -r f; do
             rel=${f#"$cur"/}
             [ -e "$base/$rel" ] || note_missing "$g" "$rel" "regenerated, not in results/"
@@ -374,7 +375,7 @@ if [ ${#skipped[@]} -gt 0 ]; then
 fi
 if [ "$mode" = write ]; then
     echo
-    echo "== writing: every differing scenario of baseline, compare, attack, dynamics and targets"
+    echo "== writing: every differing scenario of baseline, compare, cdn, attack, dynamics and targets"
     written=0
     for g in "${groups[@]}"; do
         [[ "$WRITTEN_GROUPS" == *" $g "* ]] && [ -d "$NEW/$g" ] || continue
