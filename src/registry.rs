@@ -80,7 +80,10 @@ mod tests {
         for name in r.sim().family_names() {
             assert!(r.host(name).is_some(), "{name} has no UDP host");
         }
-        assert_eq!(r.sim().family_names(), ["mesh-pull", "tree-push", "hybrid", "client-server", "random-push", "cdn-p2p"]);
+        assert_eq!(
+            r.sim().family_names(),
+            ["mesh-pull", "tree-push", "hybrid", "client-server", "random-push", "cdn-p2p"]
+        );
         assert!(r.host("gossip").is_none());
     }
 }

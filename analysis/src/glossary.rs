@@ -436,6 +436,72 @@ pub const METRICS: &[MetricDef] = &[
         "With `[cdn]`: the largest upload rate of the source and the CDN edge together over the run's time buckets (the timeseries buckets: about 1/600 of the run, at least 1 s), in 10^6 bits per second. What a CDN bills by peak (95th-percentile billing uses 5-minute buckets)."
     ),
     m!(
+        "energy_total_kwh",
+        "energy",
+        "kWh",
+        Lower,
+        NonNegative,
+        "energy",
+        "peers, source, CDN edge and the network (not the tracker)",
+        OWN,
+        "With `[energy]`: the per-node model applied to every node's bytes and presence, plus the network's energy per byte carried: the sum of the four `energy_*_kwh` parts below."
+    ),
+    m!(
+        "energy_peers_kwh",
+        "peer energy",
+        "kWh",
+        Lower,
+        NonNegative,
+        "energy",
+        "every peer",
+        OWN,
+        "With `[energy]`: sum over peers of idle power x seconds present + energy per bit x bits serialized on its upload + energy per bit x bits delivered to it (wire bytes, media and control), with its class's `[energy]` values."
+    ),
+    m!(
+        "energy_source_kwh",
+        "source energy",
+        "kWh",
+        Lower,
+        NonNegative,
+        "energy",
+        "the source",
+        OWN,
+        "With `[energy]`: the source's idle power x the run + its energy per bit x bits it sent and received."
+    ),
+    m!(
+        "energy_cdn_kwh",
+        "CDN energy",
+        "kWh",
+        Lower,
+        NonNegative,
+        "energy",
+        "the CDN edge",
+        OWN,
+        "With `[energy]`: the CDN edge's idle power x the run + its energy per bit served and received (0 without an edge)."
+    ),
+    m!(
+        "energy_network_kwh",
+        "network energy",
+        "kWh",
+        Lower,
+        NonNegative,
+        "energy",
+        NET,
+        "Aslan, Mayers, Koomey and France, electricity intensity of Internet data transmission, J. Industrial Ecology 2018",
+        "With `[energy]`: `network_kwh_per_gb` x the bytes the network carried (every wire byte a node serialized, lost ones included)."
+    ),
+    m!(
+        "energy_per_viewer_hour_wh",
+        "energy per viewer-hour",
+        "Wh",
+        Lower,
+        NonNegative,
+        "energy",
+        "every peer",
+        OWN,
+        "With `[energy]`: `energy_total_kwh` (in Wh) / the hours peers were present, summed over peers."
+    ),
+    m!(
         "cdn_cost",
         "CDN cost",
         "currency",

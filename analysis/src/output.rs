@@ -196,7 +196,7 @@ pub fn summary_table(r: &Report) -> String {
         r.info.end.as_secs_f64()
     );
     let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
-    let groups: [(&str, &[&str]); 7] = [
+    let groups: [(&str, &[&str]); 9] = [
         ("population", &["peers_joined", "peers_started", "peers_never_started"]),
         (
             "quality",
@@ -228,6 +228,18 @@ pub fn summary_table(r: &Report) -> String {
                 "source_exposure",
             ],
         ),
+        ("CDN delivery", &["p2p_offload", "cdn_egress_gb", "cdn_edge_gb", "cdn_egress_peak_mbps", "cdn_cost"]),
+        (
+            "energy",
+            &[
+                "energy_total_kwh",
+                "energy_peers_kwh",
+                "energy_source_kwh",
+                "energy_cdn_kwh",
+                "energy_network_kwh",
+                "energy_per_viewer_hour_wh",
+            ],
+        ),
         ("bounds", &["stream_rate", "r_max", "continuity_bound", "efficiency", "diffusion_bound_ratio_min"]),
         ("hostile input", &["dropped_messages"]),
         (
@@ -249,8 +261,9 @@ pub fn summary_table(r: &Report) -> String {
         ),
     ];
     for (title, names) in groups {
-        // The security group only for runs that report it (its first metric).
-        if title == "attacks and defences" && !r.metrics.iter().any(|m| m.name == names[0]) {
+        // The optional groups only for runs that report them (their first metric).
+        let optional = matches!(title, "attacks and defences" | "CDN delivery" | "energy");
+        if optional && !r.metrics.iter().any(|m| m.name == names[0]) {
             continue;
         }
         let _ = writeln!(s, "\n{title}");

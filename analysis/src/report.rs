@@ -83,6 +83,79 @@ pub struct RunInfo {
     /// Report the delivery-cost metrics (P2P offload, CDN egress and cost):
     /// the scenario has a `[cdn]` table or its family uses a CDN edge.
     pub cdn: Option<CdnPricing>,
+    /// The energy model (`[energy]`): report the energy metrics.
+    pub energy: Option<EnergyModel>,
+}
+
+/// Energy of one kind of node: idle power while present, energy per bit it
+/// serializes on its upload link and per bit delivered to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NodeEnergy {
+    pub idle_w: f64,
+    pub up_nj_per_bit: f64,
+    pub down_nj_per_bit: f64,
+}
+
+impl NodeEnergy {
+    /// Joules of a node present for `online_s` seconds that sent `up` and
+    /// received `down` wire bytes.
+    pub fn joules(&self, online_s: f64, up: u64, down: u64) -> f64 {
+        self.idle_w * online_s + (self.up_nj_per_bit * up as f64 + self.down_nj_per_bit * down as f64) * 8.0 * 1e-9
+    }
+}
+
+/// The per-node energy model of `[energy]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EnergyModel {
+    /// Peers, per bandwidth class (indexed by class).
+    pub classes: Vec<NodeEnergy>,
+    pub source: NodeEnergy,
+    pub edge: NodeEnergy,
+    /// Network energy per byte carried (every byte a node serialized), J.
+    pub network_j_per_byte: f64,
+}
+
+/// Energy of a run by part, joules.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EnergySplit {
+    pub peers: f64,
+    pub source: f64,
+    pub cdn: f64,
+    pub network: f64,
+    /// Bytes the network carried (every byte serialized by a node).
+    pub carried_bytes: u64,
+    /// Peer-seconds online.
+    pub viewer_s: f64,
+}
+
+impl EnergySplit {
+    pub fn total(&self) -> f64 {
+        self.peers + self.source + self.cdn + self.network
+    }
+}
+
+/// The energy model applied to every node's bytes and presence (the tracker
+/// is not modelled): peers by class, the source, CDN edges, and the network
+/// per byte carried.
+pub fn energy(c: &Collector, m: &EnergyModel, end: Time) -> EnergySplit {
+    let mut e = EnergySplit::default();
+    for n in c.nodes.iter().filter(|n| n.present) {
+        let online = secs(n.left.unwrap_or(end).min(end).max(n.joined) - n.joined);
+        let (up, down) = (n.up_media + n.up_control, n.down_media + n.down_control);
+        e.carried_bytes += up;
+        match n.role {
+            NodeRole::Peer => {
+                let model = m.classes.get(n.class as usize).copied().unwrap_or_default();
+                e.peers += model.joules(online, up, down);
+                e.viewer_s += online;
+            }
+            NodeRole::Source => e.source += m.source.joules(online, up, down),
+            NodeRole::Edge => e.cdn += m.edge.joules(online, up, down),
+            NodeRole::Tracker => {}
+        }
+    }
+    e.network = m.network_j_per_byte * e.carried_bytes as f64;
+    e
 }
 
 /// What CDN delivery costs (`[cdn]`).
@@ -264,6 +337,16 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes));
     if let Some(pricing) = info.cdn {
         cdn_metrics(&c, pricing, &mut put);
+    }
+    if let Some(model) = &info.energy {
+        let e = energy(&c, model, end);
+        const KWH: f64 = 3.6e6;
+        put("energy_total_kwh", Some(e.total() / KWH));
+        put("energy_peers_kwh", Some(e.peers / KWH));
+        put("energy_source_kwh", Some(e.source / KWH));
+        put("energy_cdn_kwh", Some(e.cdn / KWH));
+        put("energy_network_kwh", Some(e.network / KWH));
+        put("energy_per_viewer_hour_wh", (e.viewer_s > 0.0).then(|| e.total() / 3600.0 / (e.viewer_s / 3600.0)));
     }
 
     // Upload utilization.

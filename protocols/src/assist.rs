@@ -342,11 +342,7 @@ mod tests {
         Arc::new(AssistConfig {
             mesh: MeshConfig {
                 stream: StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) },
-                player: PlayerParams {
-                    startup_chunks: 4,
-                    startup_timeout: Time::from_secs(30),
-                    rebuffer_chunks: None,
-                },
+                player: PlayerParams { startup_chunks: 4, startup_timeout: Time::from_secs(30), rebuffer_chunks: None },
                 mesh: MeshParams::default(),
                 scheduler: crate::sched::default_spec(),
                 tracker: PeerId(0),

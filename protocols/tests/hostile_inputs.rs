@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use protocols::ExtCodec;
+use protocols::assist::{AssistConfig, AssistParams, AssistPeer, AssistRole};
 use protocols::cdn::{CdnConfig, CdnPeer};
 use protocols::hybrid::{HybridConfig, HybridMode, HybridParams, HybridPeer};
 use protocols::media::{HasMedia, MAX_CLOCK_SKEW, Media};
 use protocols::mesh::{MeshConfig, MeshParams, MeshPeer};
 use protocols::playback::PlayerParams;
-use protocols::assist::{AssistConfig, AssistParams, AssistPeer, AssistRole};
 use protocols::push::{PushConfig, PushParams, PushPeer};
 use protocols::tracker::{Tracker, TrackerParams};
 use protocols::tree::{TreeConfig, TreeParams, TreePeer};

@@ -186,6 +186,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         startup_timeout: Time::from_secs_f64(sc.player.startup_timeout_s.0),
         rebuffer: sc.player.on_miss == crate::scenario::OnMiss::Rebuffer,
         cdn: sc.cdn_spec().map(|c| analysis::report::CdnPricing { price_per_gb: c.price_per_gb.0 }),
+        energy: sc.energy_model(),
     };
     analysis::report::build(collector, info)
 }

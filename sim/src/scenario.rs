@@ -143,6 +143,71 @@ pub struct Scenario {
     /// reports the delivery-cost metrics.
     #[serde(default)]
     pub cdn: Option<CdnSpec>,
+    /// `[energy]`: the per-node energy model; with it, every run reports
+    /// the energy metrics.
+    #[serde(default)]
+    pub energy: Option<EnergySpec>,
+}
+
+/// `[energy]`: idle power and energy per bit of each kind of node, and the
+/// network's energy per byte carried. Defaults in docs/scenario.md, with
+/// their sources.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnergySpec {
+    /// Network electricity intensity, kWh per 10^9 bytes carried (default
+    /// 0.06: Aslan et al. 2018's estimate for fixed-line networks in 2015).
+    #[serde(default = "d_network_kwh")]
+    pub network_kwh_per_gb: NonNegative,
+    /// Every peer's power while present, W (default 0: no verified default).
+    #[serde(default = "d_zero")]
+    pub peer_idle_w: NonNegative,
+    /// Every peer's energy per bit it sends, nJ/bit (default 0).
+    #[serde(default = "d_zero")]
+    pub peer_up_nj_per_bit: NonNegative,
+    /// Every peer's energy per bit it receives, nJ/bit (default 0).
+    #[serde(default = "d_zero")]
+    pub peer_down_nj_per_bit: NonNegative,
+    /// The source's power while present, W (default 0).
+    #[serde(default = "d_zero")]
+    pub source_idle_w: NonNegative,
+    /// The source's energy per bit sent, nJ/bit (default 0).
+    #[serde(default = "d_zero")]
+    pub source_nj_per_bit: NonNegative,
+    /// The CDN edge's power while present, W (default 0).
+    #[serde(default = "d_zero")]
+    pub edge_idle_w: NonNegative,
+    /// The CDN edge's energy per bit served, nJ/bit (default 0).
+    #[serde(default = "d_zero")]
+    pub edge_nj_per_bit: NonNegative,
+    /// `[[energy.classes]]`: per bandwidth class, values replacing the
+    /// `peer_*` ones.
+    #[serde(default)]
+    pub classes: Vec<EnergyClassSpec>,
+}
+
+/// `[[energy.classes]]`: the energy model of one bandwidth class's peers.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnergyClassSpec {
+    /// Name of a `[[peers.classes]]` entry.
+    #[schemars(with = "String")]
+    pub class: Spanned<String>,
+    /// Power while present, W (default: `energy.peer_idle_w`).
+    #[serde(default)]
+    pub idle_w: Option<NonNegative>,
+    /// Energy per bit sent, nJ/bit (default: `energy.peer_up_nj_per_bit`).
+    #[serde(default)]
+    pub up_nj_per_bit: Option<NonNegative>,
+    /// Energy per bit received, nJ/bit (default: `energy.peer_down_nj_per_bit`).
+    #[serde(default)]
+    pub down_nj_per_bit: Option<NonNegative>,
+}
+fn d_network_kwh() -> NonNegative {
+    NonNegative(0.06)
+}
+fn d_zero() -> NonNegative {
+    NonNegative(0.0)
 }
 
 /// `[cdn]`: the CDN edge server and the price of CDN egress.
@@ -1488,6 +1553,40 @@ impl Scenario {
         2 + self.has_edge() as u32
     }
 
+    /// The energy model of `[energy]` (`None` without the table), peers by
+    /// class index.
+    pub fn energy_model(&self) -> Option<analysis::report::EnergyModel> {
+        use analysis::report::{EnergyModel, NodeEnergy};
+        let e = self.energy.as_ref()?;
+        let names: Vec<String> = crate::churn::classes(self).into_iter().map(|c| c.name).collect();
+        let peer = NodeEnergy {
+            idle_w: e.peer_idle_w.0,
+            up_nj_per_bit: e.peer_up_nj_per_bit.0,
+            down_nj_per_bit: e.peer_down_nj_per_bit.0,
+        };
+        let classes = names
+            .iter()
+            .map(|n| match e.classes.iter().rev().find(|c| c.class.get_ref() == n) {
+                None => peer,
+                Some(c) => NodeEnergy {
+                    idle_w: c.idle_w.map_or(peer.idle_w, |x| x.0),
+                    up_nj_per_bit: c.up_nj_per_bit.map_or(peer.up_nj_per_bit, |x| x.0),
+                    down_nj_per_bit: c.down_nj_per_bit.map_or(peer.down_nj_per_bit, |x| x.0),
+                },
+            })
+            .collect();
+        Some(EnergyModel {
+            classes,
+            source: NodeEnergy {
+                idle_w: e.source_idle_w.0,
+                up_nj_per_bit: e.source_nj_per_bit.0,
+                down_nj_per_bit: 0.0,
+            },
+            edge: NodeEnergy { idle_w: e.edge_idle_w.0, up_nj_per_bit: e.edge_nj_per_bit.0, down_nj_per_bit: 0.0 },
+            network_j_per_byte: e.network_kwh_per_gb.0 * 3.6e6 / 1e9,
+        })
+    }
+
     /// The `[cdn]` table, or its defaults when the family has an edge
     /// without one; `None`: no CDN in the run.
     pub fn cdn_spec(&self) -> Option<CdnSpec> {
@@ -1625,6 +1724,14 @@ impl Scenario {
                 cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
             }
         };
+        for c in self.energy.iter().flat_map(|e| &e.classes) {
+            if !class_names.contains(c.class.get_ref()) {
+                return err(
+                    c.class.span(),
+                    format!("unknown class `{}`: classes are {}", c.class.get_ref(), class_names.join(", ")),
+                );
+            }
+        }
         for t in &self.timeline {
             if let Some(c) = &t.class
                 && !class_names.contains(c.get_ref())

@@ -350,7 +350,10 @@ mod tests {
     fn the_schema_lists_the_registry() {
         let v: Value = serde_json::from_str(&scenario_schema()).unwrap();
         let p = &v["properties"]["protocol"]["properties"];
-        assert_eq!(p["name"]["enum"], json!(["mesh-pull", "tree-push", "hybrid", "client-server", "random-push", "cdn-p2p"]));
+        assert_eq!(
+            p["name"]["enum"],
+            json!(["mesh-pull", "tree-push", "hybrid", "client-server", "random-push", "cdn-p2p"])
+        );
         assert_eq!(p["name"]["default"], json!("mesh-pull"));
         assert_eq!(p["tree"]["properties"]["stripes"]["maximum"], json!(64));
         assert_eq!(p["tree"]["properties"]["stripes"]["default"], json!(1));

@@ -43,7 +43,8 @@ fn cdn_bytes_plus_p2p_bytes_are_the_media_bytes_delivered() {
         ("random-push", collect::<RandomPush>(&scenario("random-push", cdn))),
     ];
     for (name, c) in &runs {
-        let to_peers: u64 = c.nodes.iter().filter(|n| n.present && n.role == NodeRole::Peer).map(|n| n.down_media).sum();
+        let to_peers: u64 =
+            c.nodes.iter().filter(|n| n.present && n.role == NodeRole::Peer).map(|n| n.down_media).sum();
         let (p2p, infra) = (c.media_to_peers_from_peers, c.media_to_peers_from_infra);
         assert!(to_peers > 0, "{name}: nothing delivered");
         assert_eq!(p2p + infra, to_peers, "{name}: {p2p} + {infra} != {to_peers}");
@@ -98,4 +99,72 @@ fn without_cdn_nothing_is_added() {
     assert_eq!(with[2].role, NodeRole::Edge);
     assert_eq!(with[2].up_bps, 1_000_000_000, "the default edge: 1 Gbps");
     assert_eq!(with.len(), nodes.len() + 1, "the same peers after the edge");
+}
+
+/// Energy totals are the model applied, node by node, to the bytes the
+/// conservation check counts: every node's received bytes sum to the bytes
+/// delivered, its sent bytes are what the network carried, and the reported
+/// total is the sum over nodes (peers by class) plus the network's share.
+#[test]
+fn energy_is_the_model_applied_to_the_conserved_bytes() {
+    use sim::families::CdnAssisted;
+    let text = format!(
+        "{STARVED}loss = 0.01\n[[peers.classes]]\nname = \"b\"\nshare = 0.0\nup_kbps = 900\ndown_kbps = 9000\n\
+         [cdn]\nedge_up_kbps = 5000\n\
+         [energy]\nnetwork_kwh_per_gb = 0.06\npeer_idle_w = 7\npeer_up_nj_per_bit = 30\npeer_down_nj_per_bit = 10\n\
+         source_idle_w = 200\nsource_nj_per_bit = 15\nedge_idle_w = 300\nedge_nj_per_bit = 20\n\
+         [[energy.classes]]\nclass = \"class0\"\nidle_w = 9\n\
+         [protocol]\nname = \"cdn-p2p\"\n"
+    );
+    let text = text.replacen("share = 1.0", "share = 1.0\nname = \"class0\"", 1);
+    let sc = Scenario::parse("energy.toml", &text).expect("valid scenario");
+    let end = Time::from_secs_f64(sc.duration_s.0);
+    let mut e = build_engine(CdnAssisted::build(&sc), &sc, 3);
+    e.run_until(end);
+    let (c, traffic) = e.finish();
+    assert!(traffic.conserved());
+    let present = || c.nodes.iter().filter(|n| n.present);
+    let down: u64 = present().map(|n| n.down_media + n.down_control).sum();
+    let up: u64 = present().map(|n| n.up_media + n.up_control).sum();
+    assert_eq!(down, traffic.delivered, "every delivered byte is some node's received byte");
+    assert!(up >= traffic.delivered + traffic.lost + traffic.lost_departed && up <= traffic.sent - traffic.discarded);
+    let mut want = 0.0;
+    for n in present() {
+        let secs = (n.left.unwrap_or(end).min(end) - n.joined).as_secs_f64();
+        let (u, d) = ((n.up_media + n.up_control) as f64 * 8.0, (n.down_media + n.down_control) as f64 * 8.0);
+        want += match n.role {
+            NodeRole::Peer => 9.0 * secs + (30.0 * u + 10.0 * d) * 1e-9,
+            NodeRole::Source => 200.0 * secs + 15.0 * u * 1e-9,
+            NodeRole::Edge => 300.0 * secs + 20.0 * u * 1e-9,
+            NodeRole::Tracker => 0.0,
+        };
+    }
+    want += 0.06 * 3.6e6 * up as f64 / 1e9;
+    let r = run(&sc, &RunOptions { name: "energy".into(), seed: 3 }, &mut |_, _| {});
+    let got = r.get("energy_total_kwh").expect("energy reported") * 3.6e6;
+    assert!((got - want).abs() <= 1e-9 * want, "reported {got} J, model applied {want} J");
+    let parts: f64 =
+        ["peers", "source", "cdn", "network"].iter().map(|p| r.get(&format!("energy_{p}_kwh")).unwrap()).sum();
+    assert!((parts * 3.6e6 - got).abs() <= 1e-9 * got);
+    assert!(r.get("energy_cdn_kwh").unwrap() > 0.0 && r.get("energy_per_viewer_hour_wh").unwrap() > 9.0);
+}
+
+/// Bad `[cdn]` and `[energy]` values are refused at their place, naming the
+/// key and what is allowed.
+#[test]
+fn bad_cdn_and_energy_values_are_located() {
+    let bad = |extra: &str| {
+        let text = format!("[peers]\ncount = 10\n{extra}");
+        Scenario::parse("bad.toml", &text).expect_err("refused")
+    };
+    let e = bad("[energy]\n[[energy.classes]]\nclass = \"zzz\"\n");
+    assert_eq!(e.line, Some(5), "{e}");
+    assert!(e.message.contains("unknown class `zzz`") && e.message.contains("default"), "{e}");
+    let e = bad("[cdn]\nedge_up_kbps = 0\n");
+    assert_eq!(e.line, Some(4), "{e}");
+    assert!(e.to_string().contains("edge_up_kbps") && e.message.contains("> 0"), "{e}");
+    let e = bad("[energy]\nnetwork_kwh_per_gb = -1\n");
+    assert!(e.to_string().contains("network_kwh_per_gb") && e.message.contains(">= 0"), "{e}");
+    let e = bad("[cdn]\nedge_mbps = 3\n");
+    assert!(e.message.contains("edge_mbps") && e.message.contains("edge_up_kbps"), "{e}");
 }
