@@ -36,7 +36,7 @@ done
 # The metrics results/cdn/README.md discusses, one row per scenario, variant
 # and metric (mean over the seeds and the 95% half-width), from the
 # replications files just copied.
-metrics=" continuity_all continuity_mean startup_delay_p50 lag_p50 lag_p95 p2p_offload cdn_egress_gb cdn_edge_gb cdn_egress_peak_mbps cdn_cost "
+metrics=" continuity_all continuity_mean startup_delay_p50 lag_p50 lag_p95 p2p_offload cdn_egress_gb cdn_edge_gb cdn_egress_peak_mbps cdn_cost energy_total_kwh energy_network_kwh energy_per_viewer_hour_wh "
 {
     echo "scenario,variant,metric,mean,ci95_half,unit,n"
     for f in "${scenarios[@]}"; do
