@@ -46,11 +46,7 @@ fn compare_reports_offload_egress_and_energy_for_every_variant() {
 #[test]
 fn run_prints_the_cdn_and_energy_groups() {
     let out = std::env::temp_dir().join(format!("swarmlab-cdn-run-{}", std::process::id()));
-    let o = bin()
-        .args(["run", "scenarios/cdn/quick-cdn.toml", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run swarmlab");
+    let o = bin().args(["run", "scenarios/cdn/quick-cdn.toml", "--out"]).arg(&out).output().expect("run swarmlab");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = String::from_utf8_lossy(&o.stdout);
     assert!(s.contains("\nCDN delivery\n") && s.contains("p2p_offload") && s.contains("\nenergy\n"), "{s}");

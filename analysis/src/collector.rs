@@ -51,6 +51,8 @@ pub struct PeerStats {
     pub present: bool,
     /// [`protocols::adversary::Behaviour::index`] of the node (0 = honest).
     pub behaviour: u8,
+    /// Behind a NAT that accepts no unsolicited connection (`[nat]`).
+    pub nat: bool,
     pub class: u16,
     pub played: u32,
     pub missed: u32,
@@ -171,6 +173,8 @@ pub struct Collector {
     /// (peer-to-peer) and from the infrastructure (source and CDN edge).
     pub media_to_peers_from_peers: u64,
     pub media_to_peers_from_infra: u64,
+    /// Messages lost because sender and receiver are both behind a NAT.
+    pub nat_blocked: u64,
 }
 
 /// A set of node ids: open addressing with linear probing in a power-of-two
@@ -251,7 +255,13 @@ impl Collector {
             dropped: std::collections::BTreeMap::new(),
             media_to_peers_from_peers: 0,
             media_to_peers_from_infra: 0,
+            nat_blocked: 0,
         }
+    }
+
+    /// Node `id` is behind a NAT; call before it joins.
+    pub fn set_nat(&mut self, id: PeerId) {
+        self.node(id).nat = true;
     }
 
     /// Node `id` runs behaviour `index` (0 = honest); call before it joins.

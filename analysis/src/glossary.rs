@@ -436,6 +436,50 @@ pub const METRICS: &[MetricDef] = &[
         "With `[cdn]`: the largest upload rate of the source and the CDN edge together over the run's time buckets (the timeseries buckets: about 1/600 of the run, at least 1 s), in 10^6 bits per second. What a CDN bills by peak (95th-percentile billing uses 5-minute buckets)."
     ),
     m!(
+        "nat_peers",
+        "NAT peers",
+        "peers",
+        Neither,
+        NonNegative,
+        "connectivity",
+        PEERS,
+        "Halkes and Pouwelse, UDP NAT and firewall puncturing in the wild, IFIP Networking 2011",
+        "With `[nat]`: peers behind a NAT that accepts no unsolicited connection (two such peers exchange nothing directly)."
+    ),
+    m!(
+        "nat_blocked_messages",
+        "NAT-blocked messages",
+        "messages",
+        Lower,
+        NonNegative,
+        "connectivity",
+        NET,
+        OWN,
+        "With `[nat]`: messages lost because sender and receiver are both behind NATs (attempts the protocol made anyway, e.g. to a member learned by gossip); counted in `bytes_lost`."
+    ),
+    m!(
+        "continuity_nat",
+        "continuity (NAT)",
+        "ratio",
+        Higher,
+        Unit,
+        "connectivity",
+        "peers behind a NAT with at least one chunk deadline",
+        DONET,
+        "With `[nat]`: mean continuity index of the peers behind a NAT."
+    ),
+    m!(
+        "continuity_public",
+        "continuity (public)",
+        "ratio",
+        Higher,
+        Unit,
+        "connectivity",
+        "peers not behind a NAT with at least one chunk deadline",
+        DONET,
+        "With `[nat]`: mean continuity index of the peers that accept connections."
+    ),
+    m!(
         "energy_total_kwh",
         "energy",
         "kWh",

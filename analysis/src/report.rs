@@ -85,6 +85,8 @@ pub struct RunInfo {
     pub cdn: Option<CdnPricing>,
     /// The energy model (`[energy]`): report the energy metrics.
     pub energy: Option<EnergyModel>,
+    /// Peers may be behind NATs (`[nat]`): report the NAT metrics.
+    pub nat: bool,
 }
 
 /// Energy of one kind of node: idle power while present, energy per bit it
@@ -337,6 +339,15 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes));
     if let Some(pricing) = info.cdn {
         cdn_metrics(&c, pricing, &mut put);
+    }
+    if info.nat {
+        let cont = |nat: bool| {
+            mean(&peers.iter().filter(|(_, s)| s.nat == nat).filter_map(|(_, s)| s.continuity()).collect::<Vec<_>>())
+        };
+        put("nat_peers", Some(peers.iter().filter(|(_, s)| s.nat).count() as f64));
+        put("nat_blocked_messages", Some(c.nat_blocked as f64));
+        put("continuity_nat", cont(true));
+        put("continuity_public", cont(false));
     }
     if let Some(model) = &info.energy {
         let e = energy(&c, model, end);

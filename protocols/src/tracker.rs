@@ -5,6 +5,11 @@
 //! asker. Crashed members are not announced; their entries expire after
 //! `entry_ttl` without a re-registration. Sampling costs O(k) with a dense
 //! position index, so the tracker scales to 10^6 members.
+//!
+//! With NATs (`[nat]`), a tracker that knows which members accept no
+//! unsolicited connection ([`Tracker::with_restricted`], as a tracker learns
+//! from a connectivity check at registration) never lists such a member to
+//! another: they could not connect to each other.
 
 use rand::RngExt;
 
@@ -35,13 +40,32 @@ pub struct Tracker {
     last_seen: Vec<Time>,
     pos: Vec<u32>,
     source: Option<PeerId>,
+    /// Per node id: behind a NAT that accepts no unsolicited connection.
+    restricted: Vec<bool>,
     /// Whether the tracker answers (false after a tracker failure).
     pub up: bool,
 }
 
 impl Tracker {
     pub fn new(params: TrackerParams) -> Tracker {
-        Tracker { params, members: Vec::new(), last_seen: Vec::new(), pos: Vec::new(), source: None, up: true }
+        Tracker {
+            params,
+            members: Vec::new(),
+            last_seen: Vec::new(),
+            pos: Vec::new(),
+            source: None,
+            restricted: Vec::new(),
+            up: true,
+        }
+    }
+    /// Node `i` is behind a NAT when `restricted[i]`: two such members are
+    /// never listed to each other.
+    pub fn with_restricted(mut self, restricted: Vec<bool>) -> Tracker {
+        self.restricted = restricted;
+        self
+    }
+    fn is_restricted(&self, id: PeerId) -> bool {
+        self.restricted.get(id.index()).copied().unwrap_or(false)
     }
     pub fn len(&self) -> usize {
         self.members.len()
@@ -96,7 +120,9 @@ impl Tracker {
                 }
                 i += 1;
             }
-            let mut all: Vec<PeerId> = self.members.iter().copied().filter(|&m| m != asker).collect();
+            let nat = self.is_restricted(asker);
+            let mut all: Vec<PeerId> =
+                self.members.iter().copied().filter(|&m| m != asker && !(nat && self.is_restricted(m))).collect();
             // Partial Fisher-Yates.
             for k in 0..want.min(all.len()) {
                 let j = cx.rng.random_range(k..all.len());
@@ -114,7 +140,7 @@ impl Tracker {
                 self.remove(id);
                 continue;
             }
-            if id != asker && !out.contains(&id) {
+            if id != asker && !out.contains(&id) && !(self.is_restricted(asker) && self.is_restricted(id)) {
                 out.push(id);
             }
         }
@@ -165,6 +191,26 @@ mod tests {
         let mut cx = Ctx::new(now, PeerId(1), &mut rng, Time::ZERO, &mut out);
         t.on_message(PeerId(from), msg, &mut cx);
         out.sends
+    }
+
+    #[test]
+    fn a_member_behind_a_nat_is_never_listed_to_another() {
+        // Even ids are behind NATs.
+        let restricted: Vec<bool> = (0..300).map(|i| i % 2 == 0).collect();
+        let mut t = Tracker::new(TrackerParams::default()).with_restricted(restricted);
+        for id in 2..300 {
+            call(&mut t, Time::ZERO, id, Msg::Register { role: Role::Peer, up_kbps: 1 });
+        }
+        for (asker, want) in [(4, 20), (4, 200), (5, 20)] {
+            let out = call(&mut t, Time::ZERO, asker, Msg::PeerListReq { want });
+            let Msg::PeerList { peers } = &out[0].1 else { panic!("{out:?}") };
+            assert_eq!(peers.len(), (want as usize).min(MAX_PEERS_PER_MSG), "{peers:?}");
+            if asker % 2 == 0 {
+                assert!(peers.iter().all(|p| p.0 % 2 == 1), "{asker}: {peers:?}");
+            } else {
+                assert!(peers.iter().any(|p| p.0 % 2 == 0), "a public asker gets anyone: {peers:?}");
+            }
+        }
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             join: Time::ZERO,
             leave: None,
             behaviour: Behaviour::Honest,
+            nat: false,
         },
         NodeSpec {
             role: NodeRole::Source,
@@ -84,6 +85,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             join: Time::ZERO,
             leave: None,
             behaviour: Behaviour::Honest,
+            nat: false,
         },
     ];
     if let Some(cdn) = sc.cdn_spec().filter(|_| sc.has_edge()) {
@@ -95,6 +97,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             join: Time::ZERO,
             leave: None,
             behaviour: Behaviour::Honest,
+            nat: false,
         });
     }
     // Departures are drawn for every model but `none`; trace rows carry their own.
@@ -113,6 +116,7 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
             join,
             leave,
             behaviour: Behaviour::Honest,
+            nat: false,
         }
     };
     let window = sc.peers.join_window_s.0;
@@ -168,7 +172,23 @@ pub fn population(sc: &Scenario, seed: u64) -> Vec<NodeSpec> {
     initial.sort_by_key(|n| n.join);
     nodes.extend(initial);
     assign_attacks(sc, seed, &mut nodes);
+    assign_nat(sc, seed, &classes, &mut nodes);
     nodes
+}
+
+/// Marks peers behind a NAT (`[nat]`): each peer independently with its
+/// class's share, from a hash of its id on the NAT stream of the run seed
+/// (so no other draw moves).
+fn assign_nat(sc: &Scenario, seed: u64, classes: &[Class], nodes: &mut [NodeSpec]) {
+    let Some(nat) = &sc.nat else { return };
+    let share: Vec<f64> = classes
+        .iter()
+        .map(|c| nat.classes.iter().rev().find(|k| k.class.get_ref() == &c.name).map_or(nat.share.0, |k| k.share.0))
+        .collect();
+    for (i, n) in nodes.iter_mut().enumerate().filter(|(_, n)| n.role == NodeRole::Peer) {
+        let s = share.get(n.class as usize).copied().unwrap_or(nat.share.0);
+        n.nat = rngs::unit(seed, Stream::Nat, i as u64, 0) < s;
+    }
 }
 
 /// Gives each `[[attack]]` group its peers: a uniformly random set of the

@@ -109,6 +109,9 @@ pub struct NodeSpec {
     pub leave: Option<(Time, bool)>,
     /// Honest, or the attack it runs (peers only).
     pub behaviour: Behaviour,
+    /// Behind a NAT that accepts no unsolicited connection (`[nat]`): it
+    /// cannot exchange anything with another such node.
+    pub nat: bool,
 }
 
 struct Tx {
@@ -235,6 +238,8 @@ pub struct Engine<F: Protocol> {
     /// The CDN edge node and its one-way propagation delay to every node
     /// (it replaces the latency model's for messages to or from it).
     edge: Option<(u32, Time)>,
+    /// Some node is behind a NAT (`NodeSpec::nat`).
+    any_nat: bool,
 }
 
 impl<F: Protocol> Engine<F> {
@@ -250,10 +255,14 @@ impl<F: Protocol> Engine<F> {
     ) -> Engine<F> {
         let mut queue = EventQueue::default();
         let mut collector = Collector::new(stream);
+        let specs_nat = specs.iter().any(|s| s.nat);
         for (i, s) in specs.iter().enumerate() {
             queue.push(s.join, Ev::Join(i as u32));
             if !s.behaviour.is_honest() {
                 collector.set_behaviour(PeerId(i as u32), s.behaviour.index());
+            }
+            if s.nat {
+                collector.set_nat(PeerId(i as u32));
             }
         }
         Engine {
@@ -280,6 +289,7 @@ impl<F: Protocol> Engine<F> {
             class_down: Vec::new(),
             node_down: Default::default(),
             modulation: None,
+            any_nat: specs_nat,
             defences: Arc::new(Defences::none(stream)),
             edge: None,
         }
@@ -625,7 +635,13 @@ impl<F: Protocol> Engine<F> {
         let up_kbps = s.behaviour.advertised_kbps((s.up_bps / 1000).min(u32::MAX as u64) as u32);
         let guard = |p| Node::Member(Guarded::new(p, s.behaviour, self.defences.clone()));
         let node = match s.role {
-            NodeRole::Tracker => Node::Tracker(protocols::tracker::Tracker::new(Default::default())),
+            NodeRole::Tracker => {
+                let t = protocols::tracker::Tracker::new(Default::default());
+                Node::Tracker(match self.any_nat {
+                    true => t.with_restricted(self.specs.iter().map(|s| s.nat).collect()),
+                    false => t,
+                })
+            }
             NodeRole::Source => guard(self.proto.source(id, up_kbps)),
             NodeRole::Peer => guard(self.proto.peer(id, up_kbps)),
             NodeRole::Edge => guard(self.proto.edge(id, up_kbps)),
@@ -783,6 +799,15 @@ impl<F: Protocol> Engine<F> {
         let bytes = wire_bytes(msg.encoded_len()).1;
         if self.severed(from, to) {
             self.traffic.lost += bytes;
+            return;
+        }
+        if self.any_nat
+            && self.specs.get(from as usize).is_some_and(|s| s.nat)
+            && self.specs.get(to as usize).is_some_and(|s| s.nat)
+        {
+            // Neither NAT lets the other's packets in: lost at the receiver's NAT.
+            self.traffic.lost += bytes;
+            self.collector.nat_blocked += 1;
             return;
         }
         let alive = self.hot.get(to as usize).is_some_and(|h| h.alive);

@@ -24,6 +24,8 @@ pub enum Stream {
     Partition = 5,
     /// Which peers run which attack.
     Adversary = 6,
+    /// Which peers are behind a NAT (hashed per node).
+    Nat = 7,
 }
 
 /// SplitMix64 finalizer: a bijective, well-mixed hash of a 64-bit value.

@@ -187,6 +187,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         rebuffer: sc.player.on_miss == crate::scenario::OnMiss::Rebuffer,
         cdn: sc.cdn_spec().map(|c| analysis::report::CdnPricing { price_per_gb: c.price_per_gb.0 }),
         energy: sc.energy_model(),
+        nat: sc.nat.is_some(),
     };
     analysis::report::build(collector, info)
 }

@@ -147,6 +147,37 @@ pub struct Scenario {
     /// the energy metrics.
     #[serde(default)]
     pub energy: Option<EnergySpec>,
+    /// `[nat]`: peers behind NATs that accept no unsolicited connections.
+    #[serde(default)]
+    pub nat: Option<NatSpec>,
+}
+
+/// `[nat]`: which peers are behind a NAT (or firewall) that accepts no
+/// unsolicited connection. Two such peers can exchange nothing directly.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatSpec {
+    /// Share of peers behind such a NAT (default 0.64: Halkes and Pouwelse
+    /// 2011, Tribler peers behind a NAT or firewall).
+    #[serde(default = "d_nat_share")]
+    pub share: Fraction,
+    /// `[[nat.classes]]`: per bandwidth class, a share replacing `share`.
+    #[serde(default)]
+    pub classes: Vec<NatClassSpec>,
+}
+
+/// `[[nat.classes]]`: the NAT share of one bandwidth class.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatClassSpec {
+    /// Name of a `[[peers.classes]]` entry.
+    #[schemars(with = "String")]
+    pub class: Spanned<String>,
+    /// Share of this class's peers behind a NAT.
+    pub share: Fraction,
+}
+fn d_nat_share() -> Fraction {
+    Fraction(0.64)
 }
 
 /// `[energy]`: idle power and energy per bit of each kind of node, and the
@@ -1724,11 +1755,13 @@ impl Scenario {
                 cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
             }
         };
-        for c in self.energy.iter().flat_map(|e| &e.classes) {
-            if !class_names.contains(c.class.get_ref()) {
+        let energy_classes = self.energy.iter().flat_map(|e| e.classes.iter().map(|c| &c.class));
+        let nat_classes = self.nat.iter().flat_map(|n| n.classes.iter().map(|c| &c.class));
+        for class in energy_classes.chain(nat_classes) {
+            if !class_names.contains(class.get_ref()) {
                 return err(
-                    c.class.span(),
-                    format!("unknown class `{}`: classes are {}", c.class.get_ref(), class_names.join(", ")),
+                    class.span(),
+                    format!("unknown class `{}`: classes are {}", class.get_ref(), class_names.join(", ")),
                 );
             }
         }

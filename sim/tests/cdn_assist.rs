@@ -168,3 +168,99 @@ fn bad_cdn_and_energy_values_are_located() {
     let e = bad("[cdn]\nedge_mbps = 3\n");
     assert!(e.message.contains("edge_mbps") && e.message.contains("edge_up_kbps"), "{e}");
 }
+
+/// A node that sends one small message to every node at start and records
+/// who it heard from.
+struct Flood {
+    n: u32,
+    heard: std::rc::Rc<std::cell::RefCell<Vec<(u32, u32)>>>,
+}
+
+impl protocols::Peer for Flood {
+    type Timer = ();
+    fn on_start(&mut self, cx: &mut protocols::Ctx<'_, ()>) {
+        for to in 1..self.n {
+            if to != cx.me.0 {
+                cx.send(protocols::PeerId(to), protocols::Msg::Bye);
+            }
+        }
+    }
+    fn on_message(&mut self, from: protocols::PeerId, _m: protocols::Msg, cx: &mut protocols::Ctx<'_, ()>) {
+        self.heard.borrow_mut().push((from.0, cx.me.0));
+    }
+    fn on_timer(&mut self, _t: (), _cx: &mut protocols::Ctx<'_, ()>) {}
+    fn on_command(&mut self, _c: protocols::Command, _cx: &mut protocols::Ctx<'_, ()>) {}
+}
+
+struct FloodProto {
+    n: u32,
+    heard: std::rc::Rc<std::cell::RefCell<Vec<(u32, u32)>>>,
+}
+
+impl sim::engine::Protocol for FloodProto {
+    type Peer = Flood;
+    fn name(&self) -> String {
+        "flood".into()
+    }
+    fn source(&self, _id: protocols::PeerId, _up: u32) -> Flood {
+        Flood { n: self.n, heard: self.heard.clone() }
+    }
+    fn peer(&self, _id: protocols::PeerId, _up: u32) -> Flood {
+        Flood { n: self.n, heard: self.heard.clone() }
+    }
+}
+
+/// Two peers behind NATs never exchange a message directly, whatever the
+/// protocol tries (here: everyone sends to everyone); every other pair does.
+/// The population's NAT share follows `[nat]` (and its per-class shares),
+/// and a mesh never makes two NAT peers partners.
+#[test]
+fn two_nat_peers_never_exchange_a_message() {
+    let text = "duration_s = 60\n[peers]\ncount = 120\njoin_window_s = 2\n\
+                [[peers.classes]]\nname = \"a\"\nshare = 0.5\nup_kbps = 800\ndown_kbps = 8000\n\
+                [[peers.classes]]\nname = \"b\"\nshare = 0.5\nup_kbps = 800\ndown_kbps = 8000\n\
+                [nat]\nshare = 0.6\n[[nat.classes]]\nclass = \"b\"\nshare = 0.2\n";
+    let sc = Scenario::parse("nat.toml", text).expect("valid");
+    let specs = sim::churn::population(&sc, 4);
+    let share = |class| {
+        let of: Vec<_> = specs.iter().filter(|s| s.role == NodeRole::Peer && s.class == class).collect();
+        of.iter().filter(|s| s.nat).count() as f64 / of.len() as f64
+    };
+    assert!((share(0) - 0.6).abs() < 0.2 && (share(1) - 0.2).abs() < 0.15, "{} {}", share(0), share(1));
+    let nat: Vec<bool> = specs.iter().map(|s| s.nat).collect();
+    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let n = specs.len() as u32;
+    let stream = sim::runner::stream_params(&sc);
+    let latency = sim::latency::LatencyModel::build(&sc.network.latency, 4);
+    let mut e = sim::engine::Engine::new(FloodProto { n, heard: heard.clone() }, stream, specs, latency, 0.0, 4);
+    e.run_until(Time::from_secs(30));
+    let (c, _) = e.finish();
+    let heard = heard.borrow();
+    assert!(heard.iter().all(|&(a, b)| !(nat[a as usize] && nat[b as usize])), "two NAT peers exchanged a message");
+    let pairs =
+        |f: &dyn Fn(bool, bool) -> bool| heard.iter().filter(|&&(a, b)| f(nat[a as usize], nat[b as usize])).count();
+    let nat_n = nat.iter().filter(|&&x| x).count();
+    // (Messages to a node that has not joined yet are lost before that.)
+    let blocked = c.nat_blocked as usize;
+    assert!(blocked > nat_n && blocked <= nat_n * (nat_n - 1), "{blocked} NAT-to-NAT messages blocked");
+    assert!(pairs(&|a, b| a != b) > 0 && pairs(&|a, b| !a && !b) > 0, "other pairs talk");
+
+    // A mesh under the same NATs: no two NAT peers ever partners.
+    use sim::families::MeshPull;
+    let mesh = Scenario::parse("nat.toml", &format!("{text}[protocol]\nname = \"mesh-pull\"\n")).unwrap();
+    let mut e = build_engine(MeshPull::build(&mesh), &mesh, 4);
+    let mut partnerships = 0;
+    for t in (10..=60).step_by(10) {
+        e.run_until(Time::from_secs(t));
+        for i in 2..n {
+            let Some(p) = e.member(i) else { continue };
+            for q in p.partners() {
+                partnerships += 1;
+                assert!(!(nat[i as usize] && nat[q.index()]), "NAT peers {i} and {q:?} are partners at {t} s");
+            }
+        }
+    }
+    assert!(partnerships > 100, "{partnerships}");
+    let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4 });
+    assert!(r.get("nat_peers").unwrap() > 0.0 && r.get("continuity_nat").is_some());
+}

@@ -57,6 +57,7 @@ fn four_nodes(up_bps: u64, down_bps: u64) -> Vec<NodeSpec> {
         join: Time::ZERO,
         leave: None,
         behaviour: Default::default(),
+        nat: false,
     };
     vec![node(NodeRole::Tracker, 0), node(NodeRole::Source, 0), node(NodeRole::Peer, 0), node(NodeRole::Peer, 1)]
 }

@@ -208,6 +208,7 @@ fn ideal_binomial_push_meets_the_bound_and_links_are_not_faster_than_their_rate(
             join: Time::ZERO,
             leave: None,
             behaviour: Default::default(),
+            nat: false,
         };
         let mut specs = vec![node(NodeRole::Tracker, up), node(NodeRole::Source, up)];
         specs.extend((0..n).map(|_| node(NodeRole::Peer, 10 * up)));
