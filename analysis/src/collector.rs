@@ -175,6 +175,10 @@ pub struct Collector {
     pub media_to_peers_from_infra: u64,
     /// Messages lost because sender and receiver are both behind a NAT.
     pub nat_blocked: u64,
+    /// Per node id, its ISP (`[isp]`; empty: ISPs not tracked).
+    pub isp: Vec<u32>,
+    /// Media wire bytes delivered to peers from a node of another ISP.
+    pub media_to_peers_cross_isp: u64,
 }
 
 /// A set of node ids: open addressing with linear probing in a power-of-two
@@ -256,6 +260,8 @@ impl Collector {
             media_to_peers_from_peers: 0,
             media_to_peers_from_infra: 0,
             nat_blocked: 0,
+            isp: Vec::new(),
+            media_to_peers_cross_isp: 0,
         }
     }
 
@@ -445,6 +451,9 @@ impl Collector {
         let role = |c: &Collector, id: PeerId| c.nodes.get(id.index()).map(|n| n.role);
         if role(self, to) != Some(NodeRole::Peer) {
             return;
+        }
+        if !self.isp.is_empty() && self.isp.get(from.index()) != self.isp.get(to.index()) {
+            self.media_to_peers_cross_isp += wire_bytes;
         }
         match role(self, from) {
             Some(NodeRole::Peer) => self.media_to_peers_from_peers += wire_bytes,

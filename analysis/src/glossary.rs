@@ -436,6 +436,17 @@ pub const METRICS: &[MetricDef] = &[
         "With `[cdn]`: the largest upload rate of the source and the CDN edge together over the run's time buckets (the timeseries buckets: about 1/600 of the run, at least 1 s), in 10^6 bits per second. What a CDN bills by peak (95th-percentile billing uses 5-minute buckets)."
     ),
     m!(
+        "cross_isp_share",
+        "cross-ISP share",
+        "ratio",
+        Lower,
+        Unit,
+        "connectivity",
+        "media delivered to peers",
+        "Xie, Yang, Krishnamurthy, Liu and Silberschatz, P4P, SIGCOMM 2008",
+        "With `[isp]`: media wire bytes delivered to peers from a node of another ISP (another stub domain of the transit-stub model; a CDN edge is in none) / media wire bytes delivered to peers."
+    ),
+    m!(
         "nat_peers",
         "NAT peers",
         "peers",

@@ -196,7 +196,7 @@ pub fn summary_table(r: &Report) -> String {
         r.info.end.as_secs_f64()
     );
     let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(10);
-    let groups: [(&str, &[&str]); 10] = [
+    let groups: [(&str, &[&str]); 11] = [
         ("population", &["peers_joined", "peers_started", "peers_never_started"]),
         (
             "quality",
@@ -229,6 +229,7 @@ pub fn summary_table(r: &Report) -> String {
             ],
         ),
         ("NAT", &["nat_peers", "nat_blocked_messages", "continuity_nat", "continuity_public"]),
+        ("ISP", &["cross_isp_share"]),
         ("CDN delivery", &["p2p_offload", "cdn_egress_gb", "cdn_edge_gb", "cdn_egress_peak_mbps", "cdn_cost"]),
         (
             "energy",
@@ -263,7 +264,7 @@ pub fn summary_table(r: &Report) -> String {
     ];
     for (title, names) in groups {
         // The optional groups only for runs that report them (their first metric).
-        let optional = matches!(title, "attacks and defences" | "NAT" | "CDN delivery" | "energy");
+        let optional = matches!(title, "attacks and defences" | "NAT" | "ISP" | "CDN delivery" | "energy");
         if optional && !r.metrics.iter().any(|m| m.name == names[0]) {
             continue;
         }

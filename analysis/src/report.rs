@@ -87,6 +87,8 @@ pub struct RunInfo {
     pub energy: Option<EnergyModel>,
     /// Peers may be behind NATs (`[nat]`): report the NAT metrics.
     pub nat: bool,
+    /// ISPs are tracked (`[isp]`): report `cross_isp_share`.
+    pub isp: bool,
 }
 
 /// Energy of one kind of node: idle power while present, energy per bit it
@@ -339,6 +341,10 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("server_load", Some((source.up_media + source.up_control) as f64 / emitted_bytes));
     if let Some(pricing) = info.cdn {
         cdn_metrics(&c, pricing, &mut put);
+    }
+    if info.isp {
+        let all = c.media_to_peers_from_peers + c.media_to_peers_from_infra;
+        put("cross_isp_share", (all > 0).then(|| c.media_to_peers_cross_isp as f64 / all as f64));
     }
     if info.nat {
         let cont = |nat: bool| {

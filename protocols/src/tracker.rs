@@ -10,6 +10,13 @@
 //! unsolicited connection ([`Tracker::with_restricted`], as a tracker learns
 //! from a connectivity check at registration) never lists such a member to
 //! another: they could not connect to each other.
+//!
+//! With ISP locality (`[isp] locality = p`, [`Tracker::with_isp`]), a list is
+//! biased towards the asker's ISP, as P4P-style tracker guidance does (Xie,
+//! Yang, Krishnamurthy, Liu, Silberschatz, "P4P: Provider Portal for
+//! Applications", SIGCOMM 2008): `round(p x want)` entries are a uniform
+//! sample of the asker's own ISP (as many as it has), the rest the uniform
+//! sample above.
 
 use rand::RngExt;
 
@@ -42,6 +49,9 @@ pub struct Tracker {
     source: Option<PeerId>,
     /// Per node id: behind a NAT that accepts no unsolicited connection.
     restricted: Vec<bool>,
+    /// Per node id: its ISP; and the share of a list taken from the asker's.
+    isp: Vec<u32>,
+    locality: f64,
     /// Whether the tracker answers (false after a tracker failure).
     pub up: bool,
 }
@@ -55,8 +65,17 @@ impl Tracker {
             pos: Vec::new(),
             source: None,
             restricted: Vec::new(),
+            isp: Vec::new(),
+            locality: 0.0,
             up: true,
         }
+    }
+    /// Node `i` is in ISP `isp[i]`; `locality` of each list comes from the
+    /// asker's ISP.
+    pub fn with_isp(mut self, isp: Vec<u32>, locality: f64) -> Tracker {
+        self.isp = isp;
+        self.locality = locality.clamp(0.0, 1.0);
+        self
     }
     /// Node `i` is behind a NAT when `restricted[i]`: two such members are
     /// never listed to each other.
@@ -105,8 +124,41 @@ impl Tracker {
         }
         self.pos[id.index()] = ABSENT;
     }
-    /// Up to `want` distinct live members other than `asker`, chosen uniformly.
+    /// Up to `want` members for `asker`: with ISP locality, first a share
+    /// from its own ISP, then uniformly ([`Tracker::sample_uniform`]).
     pub fn sample<T>(&mut self, asker: PeerId, want: usize, cx: &mut Ctx<'_, T>) -> Vec<PeerId> {
+        let own = self.isp.get(asker.index()).copied();
+        let (Some(own), true) = (own, self.locality > 0.0) else {
+            return self.sample_uniform(asker, want, cx);
+        };
+        let want = want.min(MAX_PEERS_PER_MSG);
+        let nat = self.is_restricted(asker);
+        let now = cx.now;
+        let ttl = self.params.entry_ttl;
+        let mut local: Vec<PeerId> = (0..self.members.len())
+            .filter(|&i| self.last_seen[i] + ttl >= now)
+            .map(|i| self.members[i])
+            .filter(|&m| m != asker && self.isp.get(m.index()) == Some(&own) && !(nat && self.is_restricted(m)))
+            .collect();
+        let k = ((want as f64 * self.locality).round() as usize).min(local.len());
+        for i in 0..k {
+            let j = cx.rng.random_range(i..local.len());
+            local.swap(i, j);
+        }
+        local.truncate(k);
+        for id in self.sample_uniform(asker, want, cx) {
+            if local.len() >= want {
+                break;
+            }
+            if !local.contains(&id) {
+                local.push(id);
+            }
+        }
+        local
+    }
+
+    /// Up to `want` distinct live members other than `asker`, chosen uniformly.
+    pub fn sample_uniform<T>(&mut self, asker: PeerId, want: usize, cx: &mut Ctx<'_, T>) -> Vec<PeerId> {
         let want = want.min(MAX_PEERS_PER_MSG);
         let mut out = Vec::with_capacity(want.min(self.members.len()));
         // Bounded attempts: a small membership is scanned in full instead.
@@ -210,6 +262,27 @@ mod tests {
             } else {
                 assert!(peers.iter().any(|p| p.0 % 2 == 0), "a public asker gets anyone: {peers:?}");
             }
+        }
+    }
+
+    #[test]
+    fn with_locality_a_share_of_the_list_comes_from_the_askers_isp() {
+        // Ten ISPs: id % 10.
+        let isp: Vec<u32> = (0..400).map(|i| i % 10).collect();
+        for (locality, lo, hi) in [(0.0, 0, 8), (0.5, 10, 13), (1.0, 20, 20)] {
+            let mut t = Tracker::new(TrackerParams::default()).with_isp(isp.clone(), locality);
+            for id in 2..400 {
+                call(&mut t, Time::ZERO, id, Msg::Register { role: Role::Peer, up_kbps: 1 });
+            }
+            let out = call(&mut t, Time::ZERO, 13, Msg::PeerListReq { want: 20 });
+            let Msg::PeerList { peers } = &out[0].1 else { panic!("{out:?}") };
+            assert_eq!(peers.len(), 20);
+            let mut uniq = peers.clone();
+            uniq.sort();
+            uniq.dedup();
+            assert_eq!(uniq.len(), 20, "distinct: {peers:?}");
+            let same = peers.iter().filter(|p| p.0 % 10 == 3).count();
+            assert!((lo..=hi).contains(&same), "locality {locality}: {same} of 20 from the ISP");
         }
     }
 

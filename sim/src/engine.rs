@@ -240,6 +240,8 @@ pub struct Engine<F: Protocol> {
     edge: Option<(u32, Time)>,
     /// Some node is behind a NAT (`NodeSpec::nat`).
     any_nat: bool,
+    /// `[isp]`: each node's ISP and the tracker's locality share.
+    isp: Option<(Vec<u32>, f64)>,
 }
 
 impl<F: Protocol> Engine<F> {
@@ -290,6 +292,7 @@ impl<F: Protocol> Engine<F> {
             node_down: Default::default(),
             modulation: None,
             any_nat: specs_nat,
+            isp: None,
             defences: Arc::new(Defences::none(stream)),
             edge: None,
         }
@@ -307,6 +310,20 @@ impl<F: Protocol> Engine<F> {
             Some((e, l)) if a == e || b == e => l,
             _ => self.latency.latency(a, b),
         }
+    }
+
+    /// Tracks ISPs (call before running): every node's is its stub domain
+    /// in the latency model (a CDN edge is in none), and the tracker draws
+    /// `locality` of each list from the asker's ISP.
+    pub fn set_isp(&mut self, locality: f64) {
+        let isp: Vec<u32> = (0..self.specs.len() as u32)
+            .map(|i| match self.specs[i as usize].role {
+                NodeRole::Edge => u32::MAX,
+                _ => self.latency.stub_domain(i).unwrap_or(u32::MAX),
+            })
+            .collect();
+        self.collector.isp = isp.clone();
+        self.isp = Some((isp, locality));
     }
 
     /// Sets the defences every member applies (call before running).
@@ -636,11 +653,14 @@ impl<F: Protocol> Engine<F> {
         let guard = |p| Node::Member(Guarded::new(p, s.behaviour, self.defences.clone()));
         let node = match s.role {
             NodeRole::Tracker => {
-                let t = protocols::tracker::Tracker::new(Default::default());
-                Node::Tracker(match self.any_nat {
-                    true => t.with_restricted(self.specs.iter().map(|s| s.nat).collect()),
-                    false => t,
-                })
+                let mut t = protocols::tracker::Tracker::new(Default::default());
+                if self.any_nat {
+                    t = t.with_restricted(self.specs.iter().map(|s| s.nat).collect());
+                }
+                if let Some((isp, locality)) = &self.isp {
+                    t = t.with_isp(isp.clone(), *locality);
+                }
+                Node::Tracker(t)
             }
             NodeRole::Source => guard(self.proto.source(id, up_kbps)),
             NodeRole::Peer => guard(self.proto.peer(id, up_kbps)),

@@ -678,6 +678,16 @@ impl LatencyModel {
         LatencyModel { kind }
     }
 
+    /// The ISP (autonomous system) of node `id`: its stub domain in the
+    /// transit-stub model (`None` in the other models, which have no
+    /// domains). Depends only on (seed, id), like the placement.
+    pub fn stub_domain(&self, id: u32) -> Option<u32> {
+        match &self.kind {
+            Kind::TransitStub(t) => Some(t.router(id) / t.routers_per_stub),
+            _ => None,
+        }
+    }
+
     /// Assigns node `id` its position (coordinates) or stub router
     /// (transit-stub). The result depends only on (seed, id). Ids are
     /// expected dense and increasing; placing `id` also places any lower id

@@ -131,6 +131,9 @@ pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F
     if let Some(cdn) = sc.cdn_spec() {
         engine.set_edge_latency(Time::from_secs_f64(cdn.edge_latency_ms.0 / 1000.0));
     }
+    if let Some(isp) = &sc.isp {
+        engine.set_isp(isp.locality.0);
+    }
     engine
 }
 
@@ -188,6 +191,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         cdn: sc.cdn_spec().map(|c| analysis::report::CdnPricing { price_per_gb: c.price_per_gb.0 }),
         energy: sc.energy_model(),
         nat: sc.nat.is_some(),
+        isp: sc.isp.is_some(),
     };
     analysis::report::build(collector, info)
 }

@@ -150,6 +150,22 @@ pub struct Scenario {
     /// `[nat]`: peers behind NATs that accept no unsolicited connections.
     #[serde(default)]
     pub nat: Option<NatSpec>,
+    /// `[isp]`: peers' ISPs (the transit-stub model's stub domains) and
+    /// locality-aware tracker sampling.
+    #[serde(default)]
+    pub isp: Option<IspSpec>,
+}
+
+/// `[isp]`: every node belongs to the ISP of its stub domain
+/// (`network.latency.model = "transit-stub"`); the tracker biases its
+/// samples towards the asker's ISP (P4P-style).
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IspSpec {
+    /// Share of a tracker list drawn from the asker's own ISP (as far as it
+    /// has members), the rest uniformly from all (default 0: uniform).
+    #[serde(default = "d_zero_frac")]
+    pub locality: Fraction,
 }
 
 /// `[nat]`: which peers are behind a NAT (or firewall) that accepts no
@@ -1755,6 +1771,17 @@ impl Scenario {
                 cs.get_ref().iter().enumerate().map(|(i, c)| c.name.clone().unwrap_or(format!("class{i}"))).collect()
             }
         };
+        if self.isp.is_some() && !matches!(self.network.latency, LatencySpec::TransitStub { .. }) {
+            let span = src.find("[isp]").map(|s| s..s + 5);
+            let mut e = ScenarioError::at(
+                file,
+                src,
+                span,
+                "[isp] takes the ISPs from the transit-stub model's stub domains: it needs network.latency.model = \"transit-stub\"".into(),
+            );
+            e.key = Some("isp".into());
+            return Err(e);
+        }
         let energy_classes = self.energy.iter().flat_map(|e| e.classes.iter().map(|c| &c.class));
         let nat_classes = self.nat.iter().flat_map(|n| n.classes.iter().map(|c| &c.class));
         for class in energy_classes.chain(nat_classes) {

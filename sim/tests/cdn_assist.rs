@@ -264,3 +264,31 @@ fn two_nat_peers_never_exchange_a_message() {
     let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4 });
     assert!(r.get("nat_peers").unwrap() > 0.0 && r.get("continuity_nat").is_some());
 }
+
+/// ISPs are the transit-stub model's stub domains; a tracker biased to the
+/// asker's ISP lowers the share of media bytes crossing ISP boundaries, and
+/// `[isp]` without the transit-stub model is refused at its place.
+#[test]
+fn isp_locality_keeps_bytes_inside_isps() {
+    let body = "duration_s = 120\n[peers]\ncount = 200\n[network.latency]\nmodel = \"transit-stub\"\n\
+                transit_domains = 2\nrouters_per_transit = 2\nstubs_per_transit_router = 2\n";
+    let opts = RunOptions { name: "isp".into(), seed: 2 };
+    let share = |locality: f64| {
+        let text = format!("{body}[isp]\nlocality = {locality}\n[protocol]\nname = \"mesh-pull\"\n");
+        let r = run(&Scenario::parse("isp.toml", &text).unwrap(), &opts, &mut |_, _| {});
+        r.get("cross_isp_share").expect("reported")
+    };
+    let (uniform, local) = (share(0.0), share(1.0));
+    // 8 ISPs: a uniform partner is in another ISP 7 times out of 8.
+    assert!((0.75..0.97).contains(&uniform), "uniform: {uniform}");
+    assert!(local < uniform - 0.2, "locality 1: {local} vs uniform {uniform}");
+    let r = run(
+        &Scenario::parse("i.toml", &format!("{body}[protocol]\nname = \"mesh-pull\"\n")).unwrap(),
+        &opts,
+        &mut |_, _| {},
+    );
+    assert!(r.get("cross_isp_share").is_none(), "not reported without [isp]");
+    let e = Scenario::parse("isp.toml", "[peers]\ncount = 3\n[isp]\nlocality = 0.5\n").unwrap_err();
+    assert_eq!((e.line, e.key.as_deref()), (Some(3), Some("isp")), "{e}");
+    assert!(e.message.contains("transit-stub"), "{e}");
+}
