@@ -222,10 +222,10 @@ impl AssistPeer {
     fn edge_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, AssistTimer>) {
         let cfg = &*self.cfg;
         match msg {
-            Msg::Chunk { seq, polluted, .. } if from == cfg.source => {
-                if Media::admit(seq, from, false, &cfg.mesh.stream, cx) {
-                    self.media.store(seq, polluted);
-                }
+            Msg::Chunk { seq, polluted, .. }
+                if from == cfg.source && Media::admit(seq, from, false, &cfg.mesh.stream, cx) =>
+            {
+                self.media.store(seq, polluted);
             }
             Msg::Request(req) => {
                 let up = Uplink { kbps: self.mesh.up_kbps, cap: cfg.assist.edge_backlog };
