@@ -159,20 +159,9 @@ impl AssistPeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, AssistTimer>) {
-        let stream = &self.cfg.mesh.stream;
-        if !Media::admit(seq, from, self.mesh.is_source, stream, cx) {
-            return;
-        }
         self.asked.retain(|a| a.0 != seq);
-        let wire_bits = self.cfg.mesh.chunk_wire_bits();
-        self.mesh.on_chunk(from, seq, len, wire_bits, cx.now);
-        let a = self.media.arrival(seq, from, false, cx);
-        if a.duplicate || a.late {
-            return;
-        }
-        self.media.store(seq, polluted);
-        self.mesh.announce(seq, from, &self.cfg.mesh.mesh, cx);
-        self.media.check_startup(cx);
+        let env = MeshEnv::new(&self.cfg.mesh.mesh, &self.cfg.mesh.stream);
+        self.mesh.receive(&mut self.media, (from, seq, len, polluted), env, cx);
     }
 
     /// Peer: asks the edge, in one request, for the missing chunks due

@@ -186,18 +186,8 @@ impl MeshPeer {
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
-        if !Media::admit(seq, from, self.mesh.is_source, &self.cfg.stream, cx) {
-            return;
-        }
-        let wire_bits = self.cfg.chunk_wire_bits();
-        self.mesh.on_chunk(from, seq, len, wire_bits, cx.now);
-        let a = self.media.arrival(seq, from, false, cx);
-        if a.duplicate || a.late {
-            return;
-        }
-        self.media.store(seq, polluted);
-        self.mesh.announce(seq, from, &self.cfg.mesh, cx);
-        self.media.check_startup(cx);
+        let env = MeshEnv::new(&self.cfg.mesh, &self.cfg.stream);
+        self.mesh.receive(&mut self.media, (from, seq, len, polluted), env, cx);
     }
 }
 

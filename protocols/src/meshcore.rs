@@ -731,6 +731,32 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         None
     }
 
+    /// A chunk from `from` reaches a pull-mesh peer (mesh-pull, cdn-p2p):
+    /// checked ([`Media::admit`]), matched to its request, classified and
+    /// recorded; a new one is stored, announced (with `have`) and may start
+    /// the player. Returns whether it was new and stored.
+    pub fn receive<T: From<crate::media::MediaTimer>>(
+        &mut self,
+        media: &mut Media,
+        chunk: (PeerId, Seq, u32, bool),
+        env: MeshEnv<'_>,
+        cx: &mut Ctx<'_, T>,
+    ) -> bool {
+        let (from, seq, len, polluted) = chunk;
+        if !Media::admit(seq, from, self.is_source, env.stream, cx) {
+            return false;
+        }
+        self.on_chunk(from, seq, len, env.wire_bits(), cx.now);
+        let a = media.arrival(seq, from, false, cx);
+        if a.duplicate || a.late {
+            return false;
+        }
+        media.store(seq, polluted);
+        self.announce(seq, from, env.mesh, cx);
+        media.check_startup(cx);
+        true
+    }
+
     /// A new chunk was stored: with `have` on, every partner but `except`
     /// (its sender) is told at once.
     pub fn announce<T>(&self, seq: Seq, except: PeerId, m: &MeshParams, cx: &mut Ctx<'_, T>) {
