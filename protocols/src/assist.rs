@@ -245,15 +245,7 @@ impl Peer for AssistPeer {
             return;
         }
         let m = &self.cfg.mesh;
-        self.mesh.register(cx);
-        cx.timer_in(m.mesh.tracker_refresh, AssistTimer::TrackerRefresh);
-        self.mesh.start(&m.mesh, cx);
-        if self.role == AssistRole::Source {
-            Media::start_source(&m.stream, cx);
-        } else {
-            cx.send(m.tracker, Msg::PeerListReq { want: m.mesh.tracker_list_size });
-            self.mesh.start_schedule(&m.mesh, cx);
-        }
+        self.mesh.start_member(&m.mesh, &m.stream, AssistTimer::TrackerRefresh, cx);
     }
 
     fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, AssistTimer>) {

@@ -208,16 +208,7 @@ impl Peer for MeshPeer {
 
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshPullTimer>) {
         self.active = true;
-        let cfg = self.cfg.clone();
-        self.mesh.register(cx);
-        cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
-        self.mesh.start(&cfg.mesh, cx);
-        if self.mesh.is_source {
-            Media::start_source(&cfg.stream, cx);
-        } else {
-            cx.send(cfg.tracker, Msg::PeerListReq { want: cfg.mesh.tracker_list_size });
-            self.mesh.start_schedule(&cfg.mesh, cx);
-        }
+        self.mesh.start_member(&self.cfg.mesh, &self.cfg.stream, MeshPullTimer::TrackerRefresh, cx);
     }
 
     fn on_message(&mut self, from: PeerId, msg: Msg, cx: &mut Ctx<'_, MeshPullTimer>) {

@@ -264,6 +264,28 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             cx.timer_in(j, t.into());
         }
     }
+    /// Starts a node of a pull-mesh family (mesh-pull, cdn-p2p): registers
+    /// with the tracker, arms the family's tracker-refresh timer `refresh`
+    /// and the core's timers, then the source's emission, or a peer's first
+    /// tracker request and scheduling round.
+    pub fn start_member<T: From<MeshTimer> + From<crate::media::MediaTimer>>(
+        &mut self,
+        m: &MeshParams,
+        stream: &StreamParams,
+        refresh: T,
+        cx: &mut Ctx<'_, T>,
+    ) {
+        self.register(cx);
+        cx.timer_in(m.tracker_refresh, refresh);
+        self.start(m, cx);
+        if self.is_source {
+            Media::start_source(stream, cx);
+        } else {
+            cx.send(self.tracker, Msg::PeerListReq { want: m.tracker_list_size });
+            self.start_schedule(m, cx);
+        }
+    }
+
     /// Arms the first scheduling round (peers).
     pub fn start_schedule<T: From<MeshTimer>>(&mut self, m: &MeshParams, cx: &mut Ctx<'_, T>) {
         let j = jitter(m.schedule_interval, cx);
