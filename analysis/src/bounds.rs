@@ -20,9 +20,9 @@
 //!   holds the whole chunk, so the `k`-th copy cannot complete earlier than
 //!   `sum_{j=1..k} c / U(j)` after emission, even if copies could be split
 //!   over several senders (which only helps). Finding the fastest real
-//!   schedule is NP-hard (Khuller and Kim, "On broadcasting in heterogeneous
-//!   networks", SODA 2004) and serving the fastest node first is not always
-//!   optimal, so no greedy schedule is used as a bound. The bound reported is
+//!   schedule is NP-hard (Khuller and Kim, "Broadcasting in heterogeneous
+//!   networks", Algorithmica 2007) and serving the fastest node first is a
+//!   1.5-approximation, not optimal, so no greedy schedule is used as a bound. The bound reported is
 //!   the larger of the two lower bounds, plus the smallest propagation delay.
 
 use protocols::Time;
