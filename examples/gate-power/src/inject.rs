@@ -194,13 +194,22 @@ impl<P: Peer> Peer for InjectedPeer<P> {
 /// swarmlab's built-in registry with every family wrapped in [`Injected`]
 /// (same names, same places: scenarios are unchanged).
 pub fn registry() -> swarmlab::Registry {
-    use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
+    use sim::families::{ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
     swarmlab::Registry::builtins()
         .family::<Injected<MeshPull>>()
         .family::<Injected<TreePush>>()
         .family::<Injected<Hybrid>>()
         .family::<Injected<ClientServer>>()
+        .family::<Injected<RandomPush>>()
 }
+
+/// The families [`registry`] wraps, by name (a test checks they are all the
+/// built-in ones: a family left unwrapped would never see an injection, and
+/// the study would report a gate that catches nothing as perfect).
+pub const WRAPPED: [&str; 5] = {
+    use sim::families::{ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
+    [MeshPull::NAME, TreePush::NAME, Hybrid::NAME, ClientServer::NAME, RandomPush::NAME]
+};
 
 #[cfg(test)]
 mod tests {
@@ -261,11 +270,22 @@ mod tests {
 
     #[test]
     fn none_is_transparent_and_injections_cost_every_family() {
-        use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
+        use sim::families::{ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
         transparent_and_effective::<MeshPull>();
         transparent_and_effective::<TreePush>();
         transparent_and_effective::<Hybrid>();
         transparent_and_effective::<ClientServer>();
+        transparent_and_effective::<RandomPush>();
+    }
+
+    #[test]
+    fn every_built_in_family_is_wrapped() {
+        let builtins = swarmlab::Registry::builtins();
+        let mut names = builtins.sim().family_names();
+        names.sort_unstable();
+        let mut wrapped = WRAPPED.to_vec();
+        wrapped.sort_unstable();
+        assert_eq!(names, wrapped, "wrap every built-in family in `registry()` and list it in WRAPPED");
     }
 
     #[test]
