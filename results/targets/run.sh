@@ -38,7 +38,11 @@ mkdir -p "$dest"
 for n in "${names[@]}"; do
     out=target/targets-$n
     cp "$out.txt" "$dest/$n.txt"
-    cp "$out/replications.csv" "$dest/$n-replications.csv"
+    if [ -f "$out/replications.csv" ]; then
+        cp "$out/replications.csv" "$dest/$n-replications.csv"
+    else # one seed: compare writes compare.csv (one value per metric) instead
+        cp "$out/compare.csv" "$dest/$n-compare.csv"
+    fi
     cp "$out/manifest.toml" "$dest/$n-manifest.toml"
 done
 
@@ -61,8 +65,11 @@ for sc in starved-300 starved-hetero; do
     rep_target "best protocol efficiency >= 0.90" "$sc" efficiency ">=" 0.90 "."
     rep_target "DONet efficiency >= 0.80" "$sc" efficiency ">=" 0.80 "^mesh-pull/donet"
 done
-# One seed: the interval is the point itself.
-rep_target "best protocol continuity >= 0.98 at 10,000 peers" scale-10k continuity_pooled ">=" 0.98 "."
+# One seed (compare.csv: scenario,variant,protocol,seed,metric,value,unit):
+# the interval is the point itself.
+awk -F, -v tg="best protocol continuity >= 0.98 at 10,000 peers" -v thr=0.98 "$verdict"'
+    $5 == "continuity_pooled" { printf "%s,scale-10k,%s,%s,1,%.4f,%.4f,%.4f,%s,%s\n", tg, $2, $5, $6, $6, $6, thr, verdict($6, $6, thr, ">=") }' \
+    "$dest/scale-10k-compare.csv" >> "$csv"
 # Late joiners: per variant and seed, the median startup delay of the peers
 # that joined in (30 s, 270 s); then mean and interval over seeds.
 out=target/targets-late-joiners
