@@ -67,7 +67,7 @@ for sc in starved-300 starved-hetero; do
 done
 # One seed (compare.csv: scenario,variant,protocol,seed,metric,value,unit):
 # the interval is the point itself.
-awk -F, -v tg="best protocol continuity >= 0.98 at 10,000 peers" -v thr=0.98 "$verdict"'
+awk -F, -v tg="best protocol continuity >= 0.98 at 10000 peers" -v thr=0.98 "$verdict"'
     $5 == "continuity_pooled" { printf "%s,scale-10k,%s,%s,1,%.4f,%.4f,%.4f,%s,%s\n", tg, $2, $5, $6, $6, $6, thr, verdict($6, $6, thr, ">=") }' \
     "$dest/scale-10k-compare.csv" >> "$csv"
 # Late joiners: per variant and seed, the median startup delay of the peers
