@@ -19,6 +19,9 @@
 #                     (and before 270 s) <= 5 s, per seed from peers.csv
 #   scale-10k         best protocol continuity_pooled >= 0.98 at 10,000 peers
 #                     (the scale benchmark's mesh-pull scenario, one seed)
+# and two studies behind them (tables only, no target rows):
+#   degree-ample-1.2x, degree-starved-300: DONet with several partner counts,
+#                     and other mesh parameters changed one at a time
 #
 # Environment (as results/compare/run.sh): RESULTS_DEST=DIR writes to
 # DIR/targets/ instead of results/targets/; SWARMLAB_NO_BUILD=1 skips the build.
@@ -27,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=${RESULTS_DEST:-results}/targets
 [ "${SWARMLAB_NO_BUILD:-}" = 1 ] || cargo build --release --locked
-names=(ample-1.2x starved-300 starved-hetero late-joiners scale-10k)
+names=(ample-1.2x starved-300 starved-hetero late-joiners scale-10k degree-ample-1.2x degree-starved-300)
 for n in "${names[@]}"; do
     out=target/targets-$n
     rm -rf "$out"
