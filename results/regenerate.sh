@@ -182,7 +182,7 @@ rule_for() {
         baseline/*.csv) echo exact ;;
         compare/*.txt|cdn/*.txt|attack/*.txt|dynamics/*.txt|targets/*.txt) echo txt ;;
         compare/*-replications.csv|cdn/*-replications.csv|attack/*-replications.csv|dynamics/*-replications.csv|targets/*-replications.csv) echo exact ;;
-        targets/targets.csv|cdn/summary.csv) echo exact ;;
+        targets/targets.csv|targets/*-compare.csv|cdn/summary.csv) echo exact ;;
         compare/*-manifest.toml|cdn/*-manifest.toml|attack/*-manifest.toml|dynamics/*-manifest.toml|targets/*-manifest.toml) echo manifest ;;
         reference/runs.csv) echo reference ;;
         scale/scale.csv) echo scale ;;
@@ -208,9 +208,9 @@ declare -A diff_units  # group/<scenario> (or baseline file) with a difference
 skipped=()   # "file: reason"
 failures=0   # differences and failures that make the exit status 1
 
-# The unit a file belongs to: a scenario's .txt, -replications.csv and
+# The unit a file belongs to: a scenario's .txt, -replications.csv (or -compare.csv, one seed) and
 # -manifest.toml are written together by --write.
-unit_of() { local u=${1%.txt}; u=${u%-replications.csv}; echo "${u%-manifest.toml}"; }
+unit_of() { local u=${1%.txt}; u=${u%-replications.csv}; u=${u%-compare.csv}; echo "${u%-manifest.toml}"; }
 count_diff() { # group, rel path
     diff_units[$(unit_of "$2")]=1
     # --write copies the written groups' differences into results/: not a failure.

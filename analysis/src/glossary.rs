@@ -312,7 +312,7 @@ pub const METRICS: &[MetricDef] = &[
         "bounds",
         "every chunk that reached at least one peer",
         "Liu, minimum-delay P2P streaming, ACM Multimedia 2007",
-        "Smallest, over chunks, of the chunk's diffusion delay divided by the store-and-forward lower bound for its number of receivers n: ceil(log2(n + 1)) x (chunk wire bits / largest upload rate) + smallest propagation delay. At least 1 in every correct run: a value below 1 would mean the simulator moved data faster than its links."
+        "Smallest, over chunks, of the chunk's diffusion delay divided by a lower bound for its number of receivers n: the larger of the store-and-forward bound ceil(log2(n + 1)) x (chunk wire bits / largest upload rate) and the fluid bound with the real upload distribution, sum over j = 1..n of chunk wire bits / U(j), U(j) = the source's upload plus the j - 1 largest peer uploads (analysis/src/bounds.rs), plus the smallest propagation delay. At least 1 in every correct run: a value below 1 would mean the simulator moved data faster than its links."
     ),
     m!(
         "misses",

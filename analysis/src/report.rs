@@ -288,13 +288,9 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
     put("delivery_delay_p99", q(0.99));
     let chunk_len = protocols::Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();
     let chunk_wire = wire::wire_bytes(chunk_len).1;
-    let u_max = peers
-        .iter()
-        .map(|(_, s)| s.up_bps)
-        .chain(edges.iter().map(|s| s.up_bps))
-        .chain([info.source_up_bps])
-        .max()
-        .unwrap_or(0);
+    // A CDN edge uploads too, and is one more receiver (from the source).
+    let ups: Vec<u64> = peers.iter().map(|(_, s)| s.up_bps).chain(edges.iter().map(|s| s.up_bps)).collect();
+    let bound = bounds::DiffusionBound::new(chunk_wire, info.source_up_bps, &ups, info.min_propagation);
     let mut diff = Vec::new();
     let mut ratio_min: Option<f64> = None;
     for (seq, ch) in c.chunks.iter().enumerate() {
@@ -303,10 +299,9 @@ pub fn build(c: Collector, info: RunInfo) -> Report {
         }
         let d = ch.last_arrival - stream.emission(seq as u32);
         diff.push(secs(d));
-        // An edge is one more holder the doubling may use.
-        let holders = ch.receivers as usize + edges.len();
-        let b = bounds::min_diffusion_delay(holders, chunk_wire, u_max, info.min_propagation);
-        if b > Time::ZERO {
+        if let Some(b) = bound.bound(ch.receivers as usize + edges.len())
+            && b > Time::ZERO
+        {
             let r = d.as_nanos() as f64 / b.as_nanos() as f64;
             ratio_min = Some(ratio_min.map_or(r, |x: f64| x.min(r)));
         }

@@ -17,8 +17,11 @@
 #   starved-hetero    mesh-pull/donet >= 0.80
 #   late-joiners      median startup delay of the peers that joined after 30 s
 #                     (and before 270 s) <= 5 s, per seed from peers.csv
-# The scale target (>= 0.98 at 10,000 peers) is measured by `swarmlab bench`
-# (results/scale/README.md), not here.
+#   scale-10k         best protocol continuity_pooled >= 0.98 at 10,000 peers
+#                     (the scale benchmark's mesh-pull scenario, one seed)
+# and two studies behind them (tables only, no target rows):
+#   degree-ample-1.2x, degree-starved-300: DONet with several partner counts,
+#                     and other mesh parameters changed one at a time
 #
 # Environment (as results/compare/run.sh): RESULTS_DEST=DIR writes to
 # DIR/targets/ instead of results/targets/; SWARMLAB_NO_BUILD=1 skips the build.
@@ -27,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dest=${RESULTS_DEST:-results}/targets
 [ "${SWARMLAB_NO_BUILD:-}" = 1 ] || cargo build --release --locked
-names=(ample-1.2x starved-300 starved-hetero late-joiners)
+names=(ample-1.2x starved-300 starved-hetero late-joiners scale-10k degree-ample-1.2x degree-starved-300)
 for n in "${names[@]}"; do
     out=target/targets-$n
     rm -rf "$out"
@@ -38,7 +41,11 @@ mkdir -p "$dest"
 for n in "${names[@]}"; do
     out=target/targets-$n
     cp "$out.txt" "$dest/$n.txt"
-    cp "$out/replications.csv" "$dest/$n-replications.csv"
+    if [ -f "$out/replications.csv" ]; then
+        cp "$out/replications.csv" "$dest/$n-replications.csv"
+    else # one seed: compare writes compare.csv (one value per metric) instead
+        cp "$out/compare.csv" "$dest/$n-compare.csv"
+    fi
     cp "$out/manifest.toml" "$dest/$n-manifest.toml"
 done
 
@@ -52,14 +59,20 @@ echo "target,scenario,variant,statistic,n,mean,ci95_low,ci95_high,threshold,verd
 # Targets read from replications.csv (mean and interval over seeds).
 rep_target() { # target scenario metric dir threshold variant-filter(regex)
     awk -F, -v tg="$1" -v sc="$2" -v m="$3" -v dir="$4" -v thr="$5" -v vf="$6" "$verdict"'
-        $4 == m && $2 ~ vf { printf "%s,%s,%s,%s,%s,%.4f,%.4f,%.4f,%s,%s\n", tg, sc, $2, m, $5, $6, $8, $9, thr, verdict($8, $9, thr, dir) }' \
+        $4 == m && $2 ~ vf { lo = $8 == "" ? $6 : $8; hi = $9 == "" ? $6 : $9  # one seed: no interval
+            printf "%s,%s,%s,%s,%s,%.4f,%.4f,%.4f,%s,%s\n", tg, sc, $2, m, $5, $6, lo, hi, thr, verdict(lo, hi, thr, dir) }' \
         "$dest/$2-replications.csv" >> "$csv"
 }
 rep_target "mesh-pull continuity >= 0.99 at 1.2x upload" ample-1.2x continuity_pooled ">=" 0.99 "."
 for sc in starved-300 starved-hetero; do
     rep_target "best protocol efficiency >= 0.90" "$sc" efficiency ">=" 0.90 "."
-    rep_target "DONet efficiency >= 0.80" "$sc" efficiency ">=" 0.80 "^mesh-pull/donet$"
+    rep_target "DONet efficiency >= 0.80" "$sc" efficiency ">=" 0.80 "^mesh-pull/donet"
 done
+# One seed (compare.csv: scenario,variant,protocol,seed,metric,value,unit):
+# the interval is the point itself.
+awk -F, -v tg="best protocol continuity >= 0.98 at 10000 peers" -v thr=0.98 "$verdict"'
+    $5 == "continuity_pooled" { printf "%s,scale-10k,%s,%s,1,%.4f,%.4f,%.4f,%s,%s\n", tg, $2, $5, $6, $6, $6, thr, verdict($6, $6, thr, ">=") }' \
+    "$dest/scale-10k-compare.csv" >> "$csv"
 # Late joiners: per variant and seed, the median startup delay of the peers
 # that joined in (30 s, 270 s); then mean and interval over seeds.
 out=target/targets-late-joiners

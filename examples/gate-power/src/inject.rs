@@ -85,6 +85,7 @@ impl<F: Family> Family for Injected<F> {
     const NAME: &'static str = F::NAME;
     const ABOUT: &'static str = F::ABOUT;
     const SECTIONS: &'static [&'static str] = F::SECTIONS;
+    const EDGE: bool = F::EDGE;
     type Proto = InjectedProto<F::Proto>;
     fn build(sc: &Scenario) -> Self::Proto {
         InjectedProto { inner: F::build(sc), inject: current() }
@@ -107,6 +108,9 @@ impl<P: Protocol> Protocol for InjectedProto<P> {
     }
     fn peer(&self, id: PeerId, up_kbps: u32) -> Self::Peer {
         InjectedPeer::new(self.inner.peer(id, up_kbps), self.inject)
+    }
+    fn edge(&self, id: PeerId, up_kbps: u32) -> Self::Peer {
+        InjectedPeer::new(self.inner.edge(id, up_kbps), self.inject)
     }
 }
 
@@ -194,13 +198,23 @@ impl<P: Peer> Peer for InjectedPeer<P> {
 /// swarmlab's built-in registry with every family wrapped in [`Injected`]
 /// (same names, same places: scenarios are unchanged).
 pub fn registry() -> swarmlab::Registry {
-    use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
+    use sim::families::{CdnAssisted, ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
     swarmlab::Registry::builtins()
         .family::<Injected<MeshPull>>()
         .family::<Injected<TreePush>>()
         .family::<Injected<Hybrid>>()
         .family::<Injected<ClientServer>>()
+        .family::<Injected<RandomPush>>()
+        .family::<Injected<CdnAssisted>>()
 }
+
+/// The families [`registry`] wraps, by name (a test checks they are all the
+/// built-in ones: a family left unwrapped would never see an injection, and
+/// the study would report a gate that catches nothing as perfect).
+pub const WRAPPED: [&str; 6] = {
+    use sim::families::{CdnAssisted, ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
+    [MeshPull::NAME, TreePush::NAME, Hybrid::NAME, ClientServer::NAME, RandomPush::NAME, CdnAssisted::NAME]
+};
 
 #[cfg(test)]
 mod tests {
@@ -261,11 +275,23 @@ mod tests {
 
     #[test]
     fn none_is_transparent_and_injections_cost_every_family() {
-        use sim::families::{ClientServer, Hybrid, MeshPull, TreePush};
+        use sim::families::{CdnAssisted, ClientServer, Hybrid, MeshPull, RandomPush, TreePush};
         transparent_and_effective::<MeshPull>();
         transparent_and_effective::<TreePush>();
         transparent_and_effective::<Hybrid>();
         transparent_and_effective::<ClientServer>();
+        transparent_and_effective::<RandomPush>();
+        transparent_and_effective::<CdnAssisted>();
+    }
+
+    #[test]
+    fn every_built_in_family_is_wrapped() {
+        let builtins = swarmlab::Registry::builtins();
+        let mut names = builtins.sim().family_names();
+        names.sort_unstable();
+        let mut wrapped = WRAPPED.to_vec();
+        wrapped.sort_unstable();
+        assert_eq!(names, wrapped, "wrap every built-in family in `registry()` and list it in WRAPPED");
     }
 
     #[test]

@@ -83,14 +83,16 @@ fn parse(args: &[String]) -> Result<Opts, String> {
 struct Suite {
     name: String,
     reps: usize,
+    /// Seeds in this scenario's pools (the same at every level).
+    k: usize,
     tables: BTreeMap<String, Table>,
 }
 
-fn load(o: &Opts) -> Result<(Vec<Suite>, usize), String> {
+fn load(o: &Opts) -> Result<Vec<Suite>, String> {
     crate::inject::registry().install();
     let mut suite = Vec::new();
-    let mut k = None;
     for p in &o.scenarios {
+        let mut k = None;
         let (sc, _) = sim::scenario::Scenario::load(p).map_err(|e| e.to_string())?;
         let name = sc.display_name(p);
         let mut tables = BTreeMap::new();
@@ -103,9 +105,9 @@ fn load(o: &Opts) -> Result<(Vec<Suite>, usize), String> {
             }
             tables.insert(l.clone(), t);
         }
-        suite.push(Suite { name, reps: *sc.reps.get_ref() as usize, tables });
+        suite.push(Suite { name, reps: *sc.reps.get_ref() as usize, k: k.unwrap_or(0), tables });
     }
-    Ok((suite, k.unwrap_or(0)))
+    Ok(suite)
 }
 
 /// The location-shift cross-check: the `neutral` pool with one metric moved
@@ -252,15 +254,15 @@ pub fn main(args: &[String]) -> ExitCode {
 
 fn run(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
-    let (suite, k) = load(&o)?;
+    let suite = load(&o)?;
     let m = tests_in(suite.iter().map(|s| &s.tables["none"]));
     // Disjoint blocks, then bootstrap draws (fixed generator: reproducible).
-    let blocks = suite.iter().map(|s| k / s.reps.max(1)).min().unwrap_or(0);
+    let blocks = suite.iter().map(|s| s.k / s.reps.max(1)).min().unwrap_or(0);
     let disjoint: Vec<Vec<Vec<usize>>> =
         (0..blocks).map(|b| suite.iter().map(|s| (b * s.reps..(b + 1) * s.reps).collect()).collect()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(18);
     let resampled: Vec<Vec<Vec<usize>>> = (0..o.runs)
-        .map(|_| suite.iter().map(|s| (0..s.reps).map(|_| rng.random_range(0..k)).collect()).collect())
+        .map(|_| suite.iter().map(|s| (0..s.reps).map(|_| rng.random_range(0..s.k)).collect()).collect())
         .collect();
     // The shifts of the neutral pool join the injected levels.
     let mut suite = suite;
@@ -393,8 +395,9 @@ fn run(args: &[String]) -> Result<(), String> {
     write("summary.csv", &sum)?;
     write("power.svg", &crate::svg::plot(&points, &variants))?;
     println!(
-        "gate-power study: {} scenarios, {k} seeds per pool, {m} tests per gate run, {} disjoint and {} resampled gate runs; wrote {}",
+        "gate-power study: {} scenarios, seeds per pool {}, {m} tests per gate run, {} disjoint and {} resampled gate runs; wrote {}",
         suite.len(),
+        suite.iter().map(|s| format!("{} {}", s.name, s.k)).collect::<Vec<_>>().join(", "),
         blocks,
         o.runs,
         ["effects.csv", "power.csv", "false-alarms.csv", "summary.csv", "power.svg"]
