@@ -248,7 +248,7 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
         cfg.up_bps = r.up_bps;
         cfg.down_bps = r.down_bps;
         cfg.max_upload_queue = (r.up_bps * 10 / 8).max(1 << 20);
-        cfg.nodes = Some(net::host::NodePlan { base: *base.ip(), port: base.port() });
+        cfg.nodes = Some(net::host::NodePlan { base: *base.ip(), port: base.port(), count: r.pair_delay.len() as u32 });
         cfg.pair_delay = r.pair_delay;
         cfg.events = r.events;
     }
@@ -301,7 +301,7 @@ pub fn replay(sc: &Scenario, node: u32, seed: u64, base: SocketAddrV4) -> Result
         return Err(format!("--node-base {base}: no room for {n} addresses after it"));
     }
     use protocols::adversary::Behaviour;
-    if let Behaviour::Sybil { .. } | Behaviour::Forger = spec.behaviour {
+    if let Behaviour::Forger = spec.behaviour {
         return Err(unreplayable(spec.behaviour));
     }
     let role = match spec.role {
@@ -391,9 +391,6 @@ fn go<P: Peer>(
 pub fn unreplayable(b: protocols::adversary::Behaviour) -> String {
     use protocols::adversary::Behaviour;
     match b {
-        Behaviour::Sybil { .. } => "[[attack]] kind = \"sybil\" cannot be replayed over UDP: its victim is a \
-            simulator node id, and ids are local to each host's address book"
-            .into(),
         Behaviour::Forger => "[[attack]] kind = \"forger\" cannot be replayed over UDP: its forged chunk has no \
             payload to send and its forged peer ids have no addresses"
             .into(),

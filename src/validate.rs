@@ -32,7 +32,7 @@
 //! bad input.
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
-//! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `prio`
+//! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
 //! child that sends control datagrams before media) and its loss by
 //! nftables; the delays, outages and partitions stay in user space (see
 //! `src/netns.rs`). Scheduled rate changes are applied with `tc qdisc change`.
@@ -59,7 +59,7 @@ pub const LAG_REL_TOL: f64 = 0.15;
 /// Run a scenario in the simulator and as real peer processes on loopback; compare.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Scenario file (TOML): at most 200 peers; no `[[variants]]`, no sybil or forger attackers.
+    /// Scenario file (TOML): at most 200 peers; no `[[variants]]`, no forger attackers.
     pub scenario: PathBuf,
     /// Seed (overrides the scenario's).
     #[arg(long)]
@@ -111,6 +111,7 @@ fn read_log(path: &Path, end: Time) -> NodeLog {
             Some("missed") => num(2).map(|s| Record::Missed { seq: s as u32 }),
             Some("stall") => num(2).map(|s| Record::Stall { seq: s as u32 }),
             Some("resume") => num(2).map(|s| Record::Resume { seq: s as u32 }),
+            Some("rejected") => num(2).map(|s| Record::Rejected { seq: s as u32, from: PeerId(0) }),
             Some("arrived") => num(2).map(|s| Record::ChunkArrived {
                 seq: s as u32,
                 from: PeerId(0),
@@ -141,13 +142,29 @@ fn read_log(path: &Path, end: Time) -> NodeLog {
 }
 
 /// The real run's report, from the population and the node logs.
-fn real_report(sim: &Report, specs: &[NodeSpec], logs: &[NodeLog], end: Time) -> Report {
+fn real_report(
+    sim: &Report,
+    specs: &[NodeSpec],
+    rates: &[sim::replay::RateSchedule],
+    logs: &[NodeLog],
+    end: Time,
+) -> Report {
     let mut c = Collector::new(sim.stream);
     c.set_bucket(sim.bucket);
     let mut traffic = analysis::Traffic::default();
     for (i, (s, log)) in specs.iter().zip(logs).enumerate() {
         let id = PeerId(i as u32);
-        c.join(id, s.role, s.class, s.up_bps, s.join);
+        // The upload capacity over time, as the simulator's collector hears it.
+        let sched = rates.get(i).map_or(&[][..], |r| &r[..]);
+        let up0 = sched.first().map_or(s.up_bps, |r| r.1);
+        c.join(id, s.role, s.class, up0, s.join);
+        let stop = s.leave.map_or(end, |(at, _)| at.min(end));
+        for &(t, up, _) in sched.iter().skip(1).filter(|r| r.0 < stop) {
+            c.capacity(id, t, up);
+        }
+        if !s.behaviour.is_honest() {
+            c.set_behaviour(id, s.behaviour.index());
+        }
         for (t, r) in &log.records {
             c.record(id, *t, r);
         }
@@ -198,12 +215,8 @@ pub fn check(sc: &Scenario, seed: u64) -> Result<(), String> {
     }
     for a in &sc.attack {
         use sim::scenario::AttackKind as K;
-        match a.kind {
-            K::Sybil => {
-                return Err(crate::peer_cmd::unreplayable(protocols::adversary::Behaviour::Sybil { victim: PeerId(2) }));
-            }
-            K::Forger => return Err(crate::peer_cmd::unreplayable(protocols::adversary::Behaviour::Forger)),
-            _ => {}
+        if a.kind == K::Forger {
+            return Err(crate::peer_cmd::unreplayable(protocols::adversary::Behaviour::Forger));
         }
     }
     let specs = churn::population(sc, seed);
@@ -216,17 +229,18 @@ pub fn check(sc: &Scenario, seed: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Where the real nodes live: node i at `base + i + 1`, `port`.
+/// Where the real nodes live: node i at `base + i + 1`, `port` (`count` is
+/// not used here: each process gets the population size from the scenario).
 fn address_plan(netns: bool) -> Result<net::NodePlan, String> {
     if netns {
-        return Ok(net::NodePlan { base: std::net::Ipv4Addr::new(10, 77, 0, 0), port: 7000 });
+        return Ok(net::NodePlan { base: std::net::Ipv4Addr::new(10, 77, 0, 0), port: 7000, count: 0 });
     }
     // A /16 of 127/8 per validate process (all of it is loopback), one port for every node.
     let base = std::net::Ipv4Addr::new(127, 100 + (std::process::id() % 100) as u8, 0, 0);
-    let probe = net::NodePlan { base, port: 0 }.addr(0);
+    let probe = net::NodePlan { base, port: 0, count: 1 }.addr(0);
     let port =
         UdpSocket::bind(probe).and_then(|s| s.local_addr()).map_err(|e| format!("cannot bind {probe}: {e}"))?.port();
-    Ok(net::NodePlan { base, port })
+    Ok(net::NodePlan { base, port, count: 0 })
 }
 
 struct Proc {
@@ -440,6 +454,10 @@ const SHOWN: &[&str] = &[
     "duplicate_ratio",
     "control_overhead",
     "server_load",
+    "continuity_honest",
+    "polluted_played_share",
+    "rejected_chunks",
+    "recovery_time",
 ];
 
 /// One row: metric, simulator, real, |real - sim|, |real - sim| / |sim|.
@@ -449,6 +467,7 @@ pub type Row = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 pub fn rows(sim: &Report, real: &Report) -> Vec<Row> {
     SHOWN
         .iter()
+        .filter(|&&name| sim.get(name).is_some() || real.get(name).is_some())
         .map(|&name| {
             let (a, b) = (sim.get(name), real.get(name));
             let abs = a.zip(b).map(|(a, b)| (b - a).abs());
@@ -717,7 +736,7 @@ fn one_rep(
     };
     let mode = match &net {
         Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf with control first (prio), loss by nftables, delay, outages and partitions in user space)",
+            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), loss by nftables, delay, outages and partitions in user space)",
             n.prefix()
         ),
         None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),
@@ -733,7 +752,8 @@ fn one_rep(
     let logs = run_real(&a.scenario, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
     let kernel_lost = net.as_ref().map(|n| n.lost());
     drop(net);
-    let real = real_report(&sim, &specs, &logs, Time::from_secs_f64(sc.duration_s.0));
+    let rates = sim::replay::rates(sc, &specs, seed);
+    let real = real_report(&sim, &specs, &rates, &logs, Time::from_secs_f64(sc.duration_s.0));
     let rows = rows(&sim, &real);
     let mut table = String::new();
     table.push_str(&format!(
@@ -775,4 +795,74 @@ fn one_rep(
     })()
     .map_err(|e| format!("cannot write results to {}: {e}", dir.display()))?;
     Ok(Rep { seed, sim, real, rows, table })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc(extra: &str) -> Scenario {
+        Scenario::parse("t.toml", &format!("duration_s = 30\n[peers]\ncount = 10\n{extra}")).expect("valid")
+    }
+
+    #[test]
+    fn the_interval_test_passes_fails_or_is_inconclusive() {
+        // A single run: the difference itself.
+        assert_eq!(test(&[Some(0.01)], 0.02).2, Outcome::Pass);
+        assert_eq!(test(&[Some(-0.03)], 0.02).2, Outcome::Fail);
+        // Tight repetitions inside the tolerance pass.
+        let (m, (lo, hi), o) = test(&[Some(0.010), Some(0.012), Some(0.008)], 0.02);
+        assert!((m - 0.010).abs() < 1e-12 && lo < 0.010 && hi > 0.010);
+        assert_eq!(o, Outcome::Pass);
+        // Spread across the bound: inconclusive, not a pass.
+        assert_eq!(test(&[Some(0.0), Some(0.03), Some(0.015)], 0.02).2, Outcome::Inconclusive);
+        // Entirely outside: a fail.
+        assert_eq!(test(&[Some(0.05), Some(0.06), Some(0.055)], 0.02).2, Outcome::Fail);
+        // A rep without the metric fails.
+        assert_eq!(test(&[Some(0.0), None], 0.02).2, Outcome::Fail);
+        // t(0.95, 2) for three reps: half-width = 2.920 x sd / sqrt(3).
+        let (_, (lo, hi), _) = test(&[Some(0.0), Some(0.01), Some(0.02)], 1.0);
+        assert!((hi - lo - 2.0 * 2.920 * 0.01 / 3f64.sqrt()).abs() < 1e-9);
+        assert_eq!(combine(Outcome::Pass, Outcome::Inconclusive), Outcome::Inconclusive);
+        assert_eq!(combine(Outcome::Inconclusive, Outcome::Fail), Outcome::Fail);
+    }
+
+    #[test]
+    fn check_refuses_what_cannot_be_replayed_and_names_the_key() {
+        assert!(check(&sc(""), 1).is_ok());
+        let e = check(&sc("[[attack]]\nkind = \"forger\"\ncount = 1\n"), 1).unwrap_err();
+        assert!(e.contains("kind = \"forger\""), "{e}");
+        let e = check(&sc("[[variants]]\nprotocol = \"tree-push\"\n"), 1).unwrap_err();
+        assert!(e.contains("[[variants]]"), "{e}");
+        let e = check(&Scenario::parse("t.toml", "[peers]\ncount = 500\n").unwrap(), 1).unwrap_err();
+        assert!(e.contains("[peers] count = 500"), "{e}");
+        // Every other dynamic is replayed.
+        let ok = "[[timeline]]\nat_s = 5\nevent = \"partition\"\n[[timeline]]\nat_s = 6\nevent = \"heal\"\n\
+                  [bandwidth]\nmodel = \"markov\"\n[network.latency]\nmodel = \"coordinates\"\n\
+                  [[attack]]\nkind = \"polluter\"\ncount = 2\n[[attack]]\nkind = \"free-rider\"\ncount = 1\n[[attack]]\nkind = \"sybil\"\ncount = 1\n\
+                  [defence]\nintegrity = true\nblacklist = true\nscoring = true\n";
+        assert!(check(&sc(ok), 1).is_ok());
+    }
+
+    #[test]
+    fn a_real_node_replays_its_simulated_node() {
+        let s = sc("[network.latency]\nmodel = \"uniform\"\nmin_ms = 10\nmax_ms = 90\n\
+                    [[timeline]]\nat_s = 5\nevent = \"source-down\"\n[[attack]]\nkind = \"polluter\"\ncount = 10\n");
+        let base: std::net::SocketAddrV4 = "127.9.0.0:4000".parse().unwrap();
+        let r = crate::peer_cmd::replay(&s, 3, 7, base).unwrap();
+        assert_eq!(r.role, net::Role::Peer);
+        assert!(matches!(r.behaviour, protocols::adversary::Behaviour::Polluter { .. }));
+        let lat = sim::latency::LatencyModel::build(&s.network.latency, 7);
+        assert_eq!(r.pair_delay.len(), churn::population(&s, 7).len());
+        for (j, d) in r.pair_delay.iter().enumerate() {
+            assert_eq!(*d, lat.latency(3, j as u32));
+        }
+        assert!(
+            r.events
+                .iter()
+                .any(|(t, e)| *t == Time::from_secs(5) && matches!(e, net::LinkEvent::Sever(v) if v[1] && !v[0]))
+        );
+        let e = crate::peer_cmd::replay(&s, 99, 7, base).err().unwrap();
+        assert!(e.contains("--node 99"), "{e}");
+    }
 }

@@ -102,11 +102,19 @@ pub struct HostConfig {
     pub signature_bytes: u32,
 }
 
-/// Where the nodes of a swarm live: node `i` at IPv4 `base + i + 1`, `port`.
+/// Where the nodes of a swarm live: node `i` (of `count`) at IPv4 `base + i + 1`, `port`.
+///
+/// A host with a plan enters every node's address in its address book in
+/// node order first, so its peer ids are the simulator's node ids (0 the
+/// tracker, 1 the source, then the peers), its own included: protocols that
+/// use their own id (SplitStream's home stripe is `me % stripes`) then spread
+/// over the nodes as in the simulator. Without a plan every peer is id 2 in
+/// its own book (tracker, source, then itself).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodePlan {
     pub base: Ipv4Addr,
     pub port: u16,
+    pub count: u32,
 }
 
 impl NodePlan {
@@ -120,7 +128,7 @@ impl NodePlan {
             return None;
         }
         let k = u32::from(*a.ip()).checked_sub(u32::from(self.base))?;
-        (1..0xffff).contains(&k).then(|| k - 1)
+        (1..=self.count.min(0xfffe)).contains(&k).then(|| k - 1)
     }
 }
 
@@ -364,6 +372,11 @@ impl<P: Peer> Host<P> {
         book.trust(cfg.tracker);
         if let Some(s) = cfg.source {
             book.trust(s);
+        }
+        if let Some(plan) = cfg.nodes {
+            for i in 0..plan.count.min(0xfffe) {
+                book.intern(plan.addr(i));
+            }
         }
         let me = book.intern(my_addr).unwrap_or(PeerId(0));
         let media = match cfg.role {
@@ -1133,4 +1146,41 @@ fn spawn_reader(socket: UdpSocket, tx: SyncSender<Rx>, stop: Arc<AtomicBool>) ->
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_plan_maps_nodes_to_addresses_and_back() {
+        let plan = NodePlan { base: Ipv4Addr::new(127, 120, 0, 0), port: 4242, count: 1001 };
+        assert_eq!(plan.addr(0), "127.120.0.1:4242".parse().unwrap());
+        assert_eq!(plan.addr(300), "127.120.1.45:4242".parse().unwrap());
+        for i in [0, 1, 255, 256, 1000] {
+            assert_eq!(plan.index(plan.addr(i)), Some(i));
+        }
+        assert_eq!(plan.index("127.120.0.1:4243".parse().unwrap()), None);
+        assert_eq!(plan.index("127.120.0.0:4242".parse().unwrap()), None);
+        assert_eq!(plan.index("127.119.255.255:4242".parse().unwrap()), None);
+        assert_eq!(plan.index(plan.addr(1001)), None, "beyond the plan");
+        // A planned host's ids are the node numbers, its own included.
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
+        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
+        let mut cfg = HostConfig::new(
+            Role::Peer,
+            plan.addr(0),
+            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
+            1_000_000,
+        );
+        cfg.source = Some(plan.addr(1));
+        cfg.nodes = Some(plan);
+        let node: Node<protocols::mesh::MeshPeer> = Node::Tracker(protocols::tracker::Tracker::new(Default::default()));
+        let h = Host::new(cfg, node, socket, Sinks::default()).unwrap();
+        assert_eq!(h.me, PeerId(0), "127.0.0.1 is node 0 of this plan");
+        for i in 0..5 {
+            assert_eq!(h.book().lookup(plan.addr(i)), Some(PeerId(i)));
+        }
+    }
 }

@@ -369,6 +369,32 @@ mod tests {
     }
 
     #[test]
+    fn per_pair_delays_release_in_time_order_and_rate_changes_rescale_the_datagram_in_service() {
+        let (a, b): (SocketAddrV4, SocketAddrV4) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
+        let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
+        let mut far = tx(a, 1, 972, false);
+        far.delay = Some(Time::from_millis(50));
+        let mut near = tx(b, 1, 972, false);
+        near.delay = Some(Time::from_millis(5));
+        u.push(far, Time::ZERO);
+        u.push(near, Time::ZERO);
+        u.advance(Time::from_millis(2));
+        // Sent second (ends at 2 ms), released first (7 ms).
+        assert_eq!(u.next_event(), Some(Time::from_millis(7)));
+        assert_eq!(u.pop_due(Time::from_millis(7)).map(|d| d.0), Some(b));
+        assert!(u.pop_due(Time::from_millis(50)).is_none());
+        assert_eq!(u.pop_due(Time::from_millis(51)).map(|d| d.0), Some(a));
+        // Half a datagram at 8 Mbps, the other half at 4 Mbps: 0.5 + 1 ms.
+        u.push(tx(a, 1, 972, true), Time::from_millis(100));
+        u.set_rate(4_000_000, Time::from_micros(100_500));
+        assert_eq!(u.backlog(Time::from_micros(100_500)), Time::from_millis(1));
+        let mut d = Downlink::new(8_000_000, 1 << 20);
+        d.set_rate(4_000_000);
+        assert!(d.push(a, vec![0; 972], Time::ZERO));
+        assert_eq!(d.next_event(), Some(Time::from_millis(2)));
+    }
+
+    #[test]
     fn downlink_paces_and_is_bounded() {
         let from: SocketAddrV4 = "127.0.0.1:1".parse().unwrap();
         let mut d = Downlink::new(8_000_000, 2500);

@@ -52,7 +52,7 @@ pub fn rates(sc: &Scenario, specs: &[NodeSpec], seed: u64) -> Vec<RateSchedule> 
                         draws += 1;
                         let u = rngs::unit(seed, Stream::Bandwidth, i as u64, draws);
                         let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * libm::log(1.0 - u));
-                        now = now + hold.max(Time(1));
+                        now += hold.max(Time(1));
                         if now >= stop {
                             break;
                         }
@@ -116,6 +116,10 @@ pub fn rates(sc: &Scenario, specs: &[NodeSpec], seed: u64) -> Vec<RateSchedule> 
                 }
                 if pushed {
                     let (up, down) = rate(&class_up, &class_down, &node_up, &node_down, level);
+                    // Changes at one instant are one change.
+                    if out.len() > 1 && out.last().is_some_and(|l| l.0 == t) {
+                        out.pop();
+                    }
                     if out.last().is_none_or(|&(_, u, d)| (u, d) != (up, down)) {
                         out.push((t, up, down));
                     }
@@ -168,7 +172,7 @@ mod tests {
              [[peers.classes]]\nname = \"a\"\nshare = 0.5\nup_kbps = 500\ndown_kbps = 4000\n\
              [[peers.classes]]\nname = \"b\"\nshare = 0.5\nup_kbps = 1000\ndown_kbps = 8000\n{extra}"
         );
-        Scenario::parse("t.toml", &text).expect("valid scenario").0
+        Scenario::parse("t.toml", &text).expect("valid scenario")
     }
 
     #[test]
@@ -203,7 +207,7 @@ mod tests {
                 let ok = levels.iter().any(|l| up == (s.up_bps as f64 * tl * l).round() as u64);
                 assert!(ok, "node {i}: {up} at {t:?}");
                 let d = if tl < 1.0 { 0.5 } else { 1.0 };
-                assert_eq!(down, (s.down_bps as f64 * d).round() as u64);
+                assert_eq!(down, (s.down_bps as f64 * d).round() as u64, "node {i} at {t:?}: {sched:?}");
             }
             assert!(sched.windows(2).all(|w| w[0].0 <= w[1].0));
         }
