@@ -780,6 +780,20 @@ fn one_rep(
         stat("drop_severed"),
         stat("chunks_polluted"),
     ));
+    let fired = stat("timers_fired").max(1);
+    table.push_str(&format!(
+        "timer lateness (event-loop scheduling delay): mean {:.2} ms, max {:.1} ms, {:.2}% of {} timers over 10 ms late\n",
+        stat("timer_late_us") as f64 / fired as f64 / 1000.0,
+        logs.iter()
+            .flat_map(|l| l.stats.iter())
+            .filter(|(k, _)| k == "timer_late_max_us")
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0) as f64
+            / 1000.0,
+        stat("timers_late_10ms") as f64 * 100.0 / fired as f64,
+        fired
+    ));
     table.push_str(&format!("mode: {mode}\nload average before the real run: {load}\n"));
     let (c_ok, l_ok) = verdict(&sim, &real);
     table.push_str(&format!(

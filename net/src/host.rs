@@ -207,6 +207,13 @@ pub struct Stats {
     pub chunks_polluted: u64,
     pub blacklistings: u64,
     pub hash_requests: u64,
+    /// Protocol timers fired, and how late (the event loop's scheduling
+    /// delay: CPU contention shows here): total and largest lateness in
+    /// microseconds, and how many were more than 10 ms late.
+    pub timers_fired: u64,
+    pub timer_late_us: u64,
+    pub timer_late_max_us: u64,
+    pub timers_late_10ms: u64,
 }
 
 impl Stats {
@@ -239,6 +246,10 @@ impl Stats {
             ("chunks_polluted", self.chunks_polluted),
             ("blacklistings", self.blacklistings),
             ("hash_requests", self.hash_requests),
+            ("timers_fired", self.timers_fired),
+            ("timer_late_us", self.timer_late_us),
+            ("timer_late_max_us", self.timer_late_max_us),
+            ("timers_late_10ms", self.timers_late_10ms),
         ]
     }
     /// Datagrams rejected for being malformed (the junk an attacker sends).
@@ -945,6 +956,11 @@ impl<P: Peer> Host<P> {
             if self.left {
                 continue;
             }
+            let late = now.saturating_sub(t.at).as_nanos() / 1000;
+            self.stats.timers_fired += 1;
+            self.stats.timer_late_us += late;
+            self.stats.timer_late_max_us = self.stats.timer_late_max_us.max(late);
+            self.stats.timers_late_10ms += (late > 10_000) as u64;
             let timer = t.timer;
             self.call(now, |n, cx| n.on_timer(timer, cx));
         }
