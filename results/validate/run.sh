@@ -10,7 +10,8 @@
 #
 # Usage: bash results/validate/run.sh [SECTION...]   (default: all sections)
 # Sections: headline dynamics outage netns scale sensitivity (the default:
-# all of them), and headline8 (mesh-50 with 8 reps, run separately; about 13 min). REPS=N
+# all of them), headline8 (mesh-50 with 8 reps, run separately; about 13
+# min) and scale200 (202 processes, separately). REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -20,7 +21,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 scale200
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -84,6 +85,8 @@ if has scale; then
     if [ "$(id -u)" = 0 ]; then
         run mesh-100-netns scenarios/validate/mesh-100.toml --netns
     fi
+fi
+if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
 fi
 
