@@ -11,7 +11,8 @@
 # Usage: bash results/validate/run.sh [SECTION...]   (default: all sections)
 # Sections: headline dynamics outage netns scale sensitivity (the default:
 # all of them), headline8 (mesh-50 with 8 reps, run separately; about 13
-# min) and scale200 (202 processes, separately). REPS=N
+# min), netns8 (the same under --netns, about 14 min) and scale200 (202
+# processes), each run separately. REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -21,7 +22,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 scale200
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 scale200
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -84,6 +85,14 @@ if has scale; then
     run mesh-100 scenarios/validate/mesh-100.toml
     if [ "$(id -u)" = 0 ]; then
         run mesh-100-netns scenarios/validate/mesh-100.toml --netns
+    fi
+fi
+if has netns8; then
+    # mesh-50 under kernel shaping with 8 reps: the independent witness, decisively.
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-50-netns-8reps scenarios/validate/mesh-50.toml --netns --reps 8
+    else
+        echo "== netns8: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has scale200; then
