@@ -5,7 +5,15 @@
 //! holding a bridge `br0`, and per node a namespace `swl<pid>-<i>` whose
 //! `eth0` (address 10.77.x.y/16) is a veth to port `v<i>` of the bridge. The
 //! node's upload is shaped by a `tc tbf` qdisc on its `eth0` egress, its
-//! download by a `tbf` on `v<i>` (the hub side, towards the node), and its
+//! download by a `tbf` on `v<i>` (the hub side, towards the node). Under
+//! each `tbf` a `pfifo_fast` sends control before media, as the simulator's
+//! access links and the user-space pacer do: the host marks control
+//! datagrams with IP TOS 0x10 (`net::host`, kernel shaping), which the
+//! kernel turns into packet priority 6, `pfifo_fast` band 0; media (TOS 0)
+//! is band 1. The priority does not survive the veth crossing into the hub,
+//! so an nftables rule on the hub's bridge sets it again from the TOS. A datagram in service is not preempted
+//! (the simulator never preempts a message either, but it serializes whole
+//! messages; the kernel interleaves at datagram granularity). Its
 //! per-datagram loss is an nftables rule on the namespace's output hook
 //! (`numgen random mod 1000000 < loss x 1e6 drop`). The one-way delay stays in
 //! the user-space host (this kernel has no netem).
@@ -112,6 +120,41 @@ fn burst(bps: u64) -> u64 {
     (bps / 8 / 1000).max(2000)
 }
 
+/// Queue bounds as the user-space pacers': 10 s of upload (at least 1 MiB;
+/// doubled, the host bounds it itself), 1 s of download (at least 4 MiB).
+fn up_limit(bps: u64) -> String {
+    ((bps * 10 / 8).max(1 << 20) * 2).to_string()
+}
+fn down_limit(bps: u64) -> String {
+    (bps / 8).max(4 << 20).to_string()
+}
+
+/// `tc qdisc add|change dev DEV root handle 1: tbf rate .. burst .. limit ..` in `ns`.
+fn tbf(ns: &str, dev: &str, bps: u64, limit: &str, verb: &str) -> Result<String, String> {
+    let (rate, burst) = (format!("{}bit", bps.max(8)), burst(bps).to_string());
+    run(
+        "tc",
+        &[
+            "-n", ns, "qdisc", verb, "dev", dev, "root", "handle", "1:", "tbf", "rate", &rate, "burst", &burst,
+            "limit", limit,
+        ],
+        None,
+    )
+}
+
+/// Control first: a `pfifo_fast` under the `tbf` (this kernel has no
+/// `prio`, `ets` or `drr` qdisc). `pfifo_fast` serves its bands in strict
+/// order by the packet's priority, which the kernel sets from the socket's
+/// TOS: [`net::host::CONTROL_TOS`] (low delay) is priority 6, band 0; TOS 0 is band 1.
+/// Its queue bound is the device's `txqueuelen` per band, set here to the
+/// byte limit in full-size frames (1,242 bytes on the wire).
+fn control_first(ns: &str, dev: &str, limit: &str) -> Result<(), String> {
+    let frames = (limit.parse::<u64>().unwrap_or(1 << 20) / 1242).max(64).to_string();
+    run("ip", &["-n", ns, "link", "set", "dev", dev, "txqueuelen", &frames], None)?;
+    run("tc", &["-n", ns, "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "pfifo_fast"], None)?;
+    Ok(())
+}
+
 impl Net {
     /// Creates the hub and one shaped namespace per link.
     pub fn setup(links: &[Link]) -> Result<Net, String> {
@@ -124,6 +167,16 @@ impl Net {
         run("ip", &["netns", "add", &hub], None)?;
         run("ip", &["-n", &hub, "link", "add", "br0", "type", "bridge"], None)?;
         run("ip", &["-n", &hub, "link", "set", "br0", "up"], None)?;
+        // Packet priority does not survive the veth crossing into the hub
+        // (measured: 0 of 996 control datagrams still had priority 6 in the
+        // bridge), so the hub sets it again from the TOS before the download
+        // qdiscs see the packet.
+        let prio = format!(
+            "table bridge swl {{\n chain prio {{\n  type filter hook forward priority 0; policy accept;\n  \
+             ip dscp {:#04x} counter meta priority set 0:6\n }}\n}}\n",
+            net::host::CONTROL_TOS >> 2
+        );
+        run("ip", &["netns", "exec", &hub, "nft", "-f", "-"], Some(&prio))?;
         for (i, l) in links.iter().enumerate() {
             let ns = format!("{}{i}", net.prefix);
             run("ip", &["netns", "add", &ns], None)?;
@@ -139,24 +192,10 @@ impl Net {
             run("ip", &["-n", &ns, "addr", "add", &a, "dev", "eth0"], None)?;
             run("ip", &["-n", &ns, "link", "set", "eth0", "up"], None)?;
             run("ip", &["-n", &ns, "link", "set", "lo", "up"], None)?;
-            // Queue bounds as the user-space pacers': 10 s of upload (at least
-            // 1 MiB; doubled, the host bounds it itself), 1 s of download (at least 4 MiB).
-            let up_limit = ((l.up_bps * 10 / 8).max(1 << 20) * 2).to_string();
-            let down_limit = (l.down_bps / 8).max(4 << 20).to_string();
-            let (ur, ub) = (format!("{}bit", l.up_bps.max(8)), burst(l.up_bps).to_string());
-            let (dr, db) = (format!("{}bit", l.down_bps.max(8)), burst(l.down_bps).to_string());
-            let tbf = |ns: &str, dev: &str, rate: &str, burst: &str, limit: &str| {
-                run(
-                    "tc",
-                    &[
-                        "-n", ns, "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate, "burst", burst, "limit",
-                        limit,
-                    ],
-                    None,
-                )
-            };
-            tbf(&ns, "eth0", &ur, &ub, &up_limit)?;
-            tbf(&hub, &port, &dr, &db, &down_limit)?;
+            tbf(&ns, "eth0", l.up_bps, &up_limit(l.up_bps), "add")?;
+            control_first(&ns, "eth0", &up_limit(l.up_bps))?;
+            tbf(&hub, &port, l.down_bps, &down_limit(l.down_bps), "add")?;
+            control_first(&hub, &port, &down_limit(l.down_bps))?;
             if l.loss > 0.0 {
                 let n = (l.loss * 1e6).round().min(1e6) as u64;
                 let rules = format!(
@@ -167,6 +206,14 @@ impl Net {
             }
         }
         Ok(net)
+    }
+
+    /// Changes node `i`'s shaping to `up_bps` / `down_bps` (a scheduled
+    /// bandwidth change): `tc qdisc change` of both `tbf`s, queues kept.
+    pub fn set_rate(&self, i: usize, up_bps: u64, down_bps: u64) -> Result<(), String> {
+        let ns = self.nodes.get(i).ok_or_else(|| format!("no node {i}"))?;
+        tbf(ns, "eth0", up_bps, &up_limit(up_bps), "change")?;
+        tbf(&self.hub, &format!("v{i}"), down_bps, &down_limit(down_bps), "change").map(|_| ())
     }
 
     /// The namespace of node `i`.

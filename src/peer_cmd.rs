@@ -110,6 +110,21 @@ pub struct Args {
     /// Drop every datagram from this address (repeatable).
     #[arg(long)]
     pub deny: Vec<SocketAddrV4>,
+    /// This process is node N of the scenario's population (`swarmlab
+    /// validate`; needs --scenario, --run-seed and --node-base): its
+    /// behaviour (`[[attack]]`), its rates over time (`[[timeline]]`
+    /// bandwidth events, `[bandwidth]`), its per-pair delays
+    /// (`[network.latency]`), outages and partitions are the simulator's
+    /// node N's; --up-kbps, --down-kbps and --delay-ms are then ignored.
+    #[arg(long, requires_all = ["scenario", "run_seed", "node_base"])]
+    pub node: Option<u32>,
+    /// The run seed of the population that --node refers to.
+    #[arg(long)]
+    pub run_seed: Option<u64>,
+    /// Address plan of the swarm (with --node): node i is at IPv4 address
+    /// BASE + i + 1, this port (node 0 is the tracker, node 1 the source).
+    #[arg(long)]
+    pub node_base: Option<SocketAddrV4>,
 }
 
 fn parse_prefix(s: &str) -> Result<(Ipv4Addr, u8), String> {
@@ -218,6 +233,25 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
     };
     cfg.allow = a.allow.as_deref().map(parse_prefix).transpose()?;
     cfg.deny = a.deny.clone();
+    let defences = sim::runner::defences(&sc);
+    cfg.guarded = true;
+    cfg.signature_bytes = if defences.integrity { protocols::adversary::SIGNATURE_BYTES } else { 0 };
+    let mut behaviour = protocols::adversary::Behaviour::Honest;
+    let mut up_kbps = (a.up_kbps.round() as u64).min(u32::MAX as u64) as u32;
+    if let (Some(node), Some(seed), Some(base)) = (a.node, a.run_seed, a.node_base) {
+        let r = replay(&sc, node, seed, base)?;
+        if r.role != role {
+            return Err(format!("--node {node} is the scenario's {}, not a {}", r.role.name(), role.name()));
+        }
+        behaviour = r.behaviour;
+        up_kbps = r.behaviour.advertised_kbps((r.up_bps / 1000).min(u32::MAX as u64) as u32);
+        cfg.up_bps = r.up_bps;
+        cfg.down_bps = r.down_bps;
+        cfg.max_upload_queue = (r.up_bps * 10 / 8).max(1 << 20);
+        cfg.nodes = Some(net::host::NodePlan { base: *base.ip(), port: base.port(), count: r.pair_delay.len() as u32 });
+        cfg.pair_delay = r.pair_delay;
+        cfg.events = r.events;
+    }
     let records: Option<Box<dyn Write + Send>> = match &a.records {
         Some(p) => Some(Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).map_err(|e| format!("cannot create {}: {e}", p.display()))?,
@@ -234,14 +268,66 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
     let sinks = Sinks { records, output, keep: false };
     let term = net::signals::term_flag().map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let clock = Clock::new(epoch_ns);
-    let up_kbps = (a.up_kbps.round() as u64).min(u32::MAX as u64) as u32;
     let host = reg.host(&sc.protocol.name).ok_or_else(|| {
         format!(
             "protocol `{}` has no UDP host registered (register it with swarmlab::Registry::family)",
             sc.protocol.name
         )
     })?;
-    host(&sc, HostRun { cfg, socket, sinks, clock: &clock, term: &term, role, up_kbps })
+    host(&sc, HostRun { cfg, socket, sinks, clock: &clock, term: &term, role, up_kbps, behaviour, defences })
+}
+
+/// What node `node` of the scenario's population (run seed `seed`) replays.
+pub struct Replay {
+    pub role: Role,
+    pub behaviour: protocols::adversary::Behaviour,
+    /// Nominal rates (before any scheduled change).
+    pub up_bps: u64,
+    pub down_bps: u64,
+    pub pair_delay: Vec<Time>,
+    pub events: Vec<(Time, net::host::LinkEvent)>,
+}
+
+/// Node `node`'s behaviour, rates over time, per-pair delays and cut-offs,
+/// as the simulator has them for this scenario and seed.
+pub fn replay(sc: &Scenario, node: u32, seed: u64, base: SocketAddrV4) -> Result<Replay, String> {
+    use net::host::LinkEvent;
+    let specs = sim::churn::population(sc, seed);
+    let n = specs.len();
+    let Some(spec) = specs.get(node as usize) else {
+        return Err(format!("--node {node}: the scenario's population has {n} nodes (0 to {})", n.saturating_sub(1)));
+    };
+    if u32::from(*base.ip()).checked_add(n as u32 + 1).is_none() {
+        return Err(format!("--node-base {base}: no room for {n} addresses after it"));
+    }
+    use protocols::adversary::Behaviour;
+    if let Behaviour::Forger = spec.behaviour {
+        return Err(unreplayable(spec.behaviour));
+    }
+    let role = match spec.role {
+        analysis::NodeRole::Tracker => Role::Tracker,
+        analysis::NodeRole::Source => Role::Source,
+        analysis::NodeRole::Peer => Role::Peer,
+        analysis::NodeRole::Edge => {
+            return Err(format!(
+                "--node {node}: node {node} is the CDN edge of family `{}`, which the UDP host does not run",
+                sc.protocol.name
+            ));
+        }
+    };
+    let mut latency = sim::latency::LatencyModel::build(&sc.network.latency, seed);
+    latency.place(n as u32);
+    let pair_delay = (0..n as u32).map(|j| latency.latency(node, j)).collect();
+    let mut events: Vec<(Time, LinkEvent)> = sim::replay::rates(sc, &specs, seed)
+        .swap_remove(node as usize)
+        .into_iter()
+        .map(|(t, up_bps, down_bps)| (t, LinkEvent::Rate { up_bps, down_bps }))
+        .collect();
+    events.extend(
+        sim::replay::severed(sc, &specs, seed, node as usize).into_iter().map(|(t, v)| (t, LinkEvent::Sever(v))),
+    );
+    events.sort_by_key(|e| e.0);
+    Ok(Replay { role, behaviour: spec.behaviour, up_bps: spec.up_bps, down_bps: spec.down_bps, pair_delay, events })
 }
 
 /// What [`host`] needs besides the scenario: the host's configuration,
@@ -253,7 +339,12 @@ pub struct HostRun<'a> {
     pub clock: &'a Clock,
     pub term: &'a std::sync::atomic::AtomicBool,
     pub role: Role,
+    /// The upload the protocol is told (what it advertises).
     pub up_kbps: u32,
+    /// The node's behaviour and the swarm's defences (`protocols::adversary::Guarded`
+    /// wraps every source and peer, as in the simulator).
+    pub behaviour: protocols::adversary::Behaviour,
+    pub defences: protocols::adversary::Defences,
 }
 
 /// Runs one node of a family over UDP (one function per family).
@@ -266,8 +357,10 @@ pub fn host<F: Family>(sc: &Scenario, h: HostRun<'_>) -> Result<(), String> {
     let proto = F::build(sc);
     let is_source = h.role == Role::Source;
     let up_kbps = h.up_kbps;
+    let (behaviour, def) = (h.behaviour, std::sync::Arc::new(h.defences));
     go(h.cfg, h.socket, h.sinks, h.clock, h.term, h.role, || {
-        if is_source { proto.source(PeerId(1), up_kbps) } else { proto.peer(PeerId(2), up_kbps) }
+        let p = if is_source { proto.source(PeerId(1), up_kbps) } else { proto.peer(PeerId(2), up_kbps) };
+        protocols::adversary::Guarded::new(p, behaviour, def)
     })
 }
 
@@ -298,4 +391,15 @@ fn go<P: Peer>(
         s.chunks_polluted
     );
     Ok(())
+}
+
+/// Why a behaviour cannot be replayed over UDP (`[[attack]] kind = ...`).
+pub fn unreplayable(b: protocols::adversary::Behaviour) -> String {
+    use protocols::adversary::Behaviour;
+    match b {
+        Behaviour::Forger => "[[attack]] kind = \"forger\" cannot be replayed over UDP: its forged chunk has no \
+            payload to send and its forged peer ids have no addresses"
+            .into(),
+        b => format!("[[attack]] behaviour {} is replayed", Behaviour::NAMES[b.index() as usize]),
+    }
 }

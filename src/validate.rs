@@ -1,27 +1,41 @@
-//! `swarmlab validate SCENARIO`: the simulator versus a real swarm on loopback.
+//! `swarmlab validate SCENARIO`: the simulator versus a real swarm of processes.
 //!
-//! The scenario runs twice with the same seed: once in the simulator, once as
-//! N real `swarmlab peer` processes (this executable) on 127.0.0.1. The real
-//! run uses the simulator's own population (`sim::churn::population`): each
-//! node's process starts at its join time with its class's upload and download
-//! rates, the scenario's constant one-way delay and per-datagram loss applied
-//! by the host's user-space impairment layer, and leaves at its departure time
-//! (crash: SIGKILL; graceful: SIGTERM, which the host turns into a graceful
-//! `Leave`). The processes' record files are then fed through the same
-//! `analysis::Collector` and metric code as the simulator's records, and both
-//! metric sets are printed side by side.
+//! The scenario runs in the simulator and as N real `swarmlab peer`
+//! processes (this executable), with the same seed. The real run uses the
+//! simulator's own population (`sim::churn::population`): node `i` runs as
+//! `swarmlab peer --node i` at address `base + i + 1` of an address plan
+//! (127.x.0.0 on loopback, 10.77.0.0 in namespaces), starts at its join time
+//! and leaves at its departure time (crash: SIGKILL; graceful: SIGTERM, which
+//! the host turns into a graceful `Leave`). From the scenario, the seed and
+//! its node number each process replays what the simulator does to that
+//! node (`peer_cmd::replay`, `sim::replay`): its behaviour and the defences
+//! (`[[attack]]`, `[defence]`: the node is wrapped in the simulator's
+//! `Guarded`), its access-link rates over time (`[[timeline]]` bandwidth
+//! events, `[bandwidth]` Markov levels or trace), its one-way delay to each
+//! other node (`[network.latency]`, any model), outages and partitions
+//! (`[[timeline]]`: datagrams from a node it is cut off from are dropped on
+//! arrival), and the per-datagram loss. What cannot be replayed is refused
+//! before anything runs, naming the key ([`check`]).
+//!
+//! The processes' record files are fed through the same `analysis::Collector`
+//! and metric code as the simulator's records.
 //!
 //! Verdict (documented tolerances): `continuity_mean` within 0.02 (absolute)
-//! and `lag_p50` within 15% (relative) of the simulator. Exit status 0 when
-//! both hold, 1 when not, 2 for bad input.
+//! and `lag_p50` within 15% (relative) of the simulator. With `--reps N`
+//! (N >= 2) the scenario runs N times on both sides, rep k with seed
+//! `seed + k` on both (or `seed` for every rep with `--same-seed`); the
+//! per-rep differences d_k = real_k - sim_k (for the lag (real_k - sim_k) /
+//! sim_k) give a 90% Student-t interval of the mean difference, and the
+//! verdict is an equivalence test (TOST at 5%): PASS when the interval lies
+//! inside the tolerance, FAIL when it lies entirely outside, INCONCLUSIVE
+//! otherwise. Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
+//! bad input.
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
-//! on a bridge, its rates shaped by the kernel (`tc tbf`) and its loss by
-//! nftables; only the delay stays in user space (see `src/netns.rs`).
-//!
-//! Limits: constant latency only (the host applies one delay per sender, not
-//! per pair); no timeline events or bandwidth modulation (the real run cannot
-//! replay them yet).
+//! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
+//! child that sends control datagrams before media) and its loss by
+//! nftables; the delays, outages and partitions stay in user space (see
+//! `src/netns.rs`). Scheduled rate changes are applied with `tc qdisc change`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -35,9 +49,8 @@ use analysis::{Collector, NodeRole, Report};
 use protocols::{PeerId, Record, Time};
 use sim::churn;
 use sim::engine::NodeSpec;
-use sim::latency::LatencySpec;
 use sim::runner::{self, RunOptions};
-use sim::scenario::{BandwidthModel, Scenario};
+use sim::scenario::Scenario;
 
 /// Tolerances of the verdict.
 pub const CONTINUITY_TOL: f64 = 0.02;
@@ -46,7 +59,7 @@ pub const LAG_REL_TOL: f64 = 0.15;
 /// Run a scenario in the simulator and as real peer processes on loopback; compare.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Scenario file (TOML): constant latency, no timeline, at most 200 peers.
+    /// Scenario file (TOML): at most 200 peers; no `[[variants]]`, no forger attackers.
     pub scenario: PathBuf,
     /// Seed (overrides the scenario's).
     #[arg(long)]
@@ -65,10 +78,15 @@ pub struct Args {
     /// `ip`, `tc` and `nft` needed.
     #[arg(long)]
     pub netns: bool,
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+    /// Repetitions on both sides (rep k uses seed + k on both, paired); with
+    /// 2 or more, the verdict is a 90% interval of the mean difference
+    /// against the tolerances.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub reps: u32,
+    /// Every repetition uses the same seed (real runs of one scenario
+    /// instance against its one simulated run).
+    #[arg(long)]
+    pub same_seed: bool,
 }
 
 /// What a real node's records file says, in protocol time.
@@ -93,6 +111,7 @@ fn read_log(path: &Path, end: Time) -> NodeLog {
             Some("missed") => num(2).map(|s| Record::Missed { seq: s as u32 }),
             Some("stall") => num(2).map(|s| Record::Stall { seq: s as u32 }),
             Some("resume") => num(2).map(|s| Record::Resume { seq: s as u32 }),
+            Some("rejected") => num(2).map(|s| Record::Rejected { seq: s as u32, from: PeerId(0) }),
             Some("arrived") => num(2).map(|s| Record::ChunkArrived {
                 seq: s as u32,
                 from: PeerId(0),
@@ -123,13 +142,29 @@ fn read_log(path: &Path, end: Time) -> NodeLog {
 }
 
 /// The real run's report, from the population and the node logs.
-fn real_report(sim: &Report, specs: &[NodeSpec], logs: &[NodeLog], end: Time) -> Report {
+fn real_report(
+    sim: &Report,
+    specs: &[NodeSpec],
+    rates: &[sim::replay::RateSchedule],
+    logs: &[NodeLog],
+    end: Time,
+) -> Report {
     let mut c = Collector::new(sim.stream);
     c.set_bucket(sim.bucket);
     let mut traffic = analysis::Traffic::default();
     for (i, (s, log)) in specs.iter().zip(logs).enumerate() {
         let id = PeerId(i as u32);
-        c.join(id, s.role, s.class, s.up_bps, s.join);
+        // The upload capacity over time, as the simulator's collector hears it.
+        let sched = rates.get(i).map_or(&[][..], |r| &r[..]);
+        let up0 = sched.first().map_or(s.up_bps, |r| r.1);
+        c.join(id, s.role, s.class, up0, s.join);
+        let stop = s.leave.map_or(end, |(at, _)| at.min(end));
+        for &(t, up, _) in sched.iter().skip(1).filter(|r| r.0 < stop) {
+            c.capacity(id, t, up);
+        }
+        if !s.behaviour.is_honest() {
+            c.set_behaviour(id, s.behaviour.index());
+        }
         for (t, r) in &log.records {
             c.record(id, *t, r);
         }
@@ -169,24 +204,53 @@ fn real_report(sim: &Report, specs: &[NodeSpec], logs: &[NodeLog], end: Time) ->
     analysis::report::build(c, info)
 }
 
-fn check(sc: &Scenario) -> Result<f64, String> {
-    if !sc.timeline.is_empty() {
-        return Err("validate does not replay [[timeline]] events yet: remove them".into());
-    }
-    if sc.bandwidth.model != BandwidthModel::Constant {
-        return Err("validate does not replay [bandwidth] modulation yet: remove it".into());
-    }
+/// Refuses what the real swarm cannot replay, naming the key.
+pub fn check(sc: &Scenario, seed: u64) -> Result<(), String> {
     let n = *sc.peers.count.get_ref();
     if n > 200 {
-        return Err(format!("validate runs one process per peer: {n} peers is too many for one machine (max 200)"));
+        return Err(format!("[peers] count = {n}: validate runs one process per peer, at most 200 on one machine"));
     }
-    match sc.network.latency {
-        LatencySpec::Constant { ms } => Ok(ms),
-        _ => {
-            Err("validate supports only [network.latency] model = \"constant\" (the host adds one delay per sender)"
-                .into())
+    if !sc.variants.is_empty() {
+        return Err("[[variants]]: validate runs one protocol; remove the variants and use --protocol".into());
+    }
+    if sc.nat.is_some() {
+        return Err(
+            "[nat]: the real hosts on one machine reach each other directly; validate cannot replay NATs".into()
+        );
+    }
+    if sc.isp.is_some() {
+        return Err(
+            "[isp]: the real tracker does not know the simulator's ISPs (transit-stub domains); remove [isp]".into()
+        );
+    }
+    for a in &sc.attack {
+        use sim::scenario::AttackKind as K;
+        if a.kind == K::Forger {
+            return Err(crate::peer_cmd::unreplayable(protocols::adversary::Behaviour::Forger));
         }
     }
+    let specs = churn::population(sc, seed);
+    if specs.len() > 250 {
+        return Err(format!(
+            "[churn]: the population has {} nodes (initial peers and arrivals), at most 250 processes on one machine",
+            specs.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Where the real nodes live: node i at `base + i + 1`, `port` (`count` is
+/// not used here: each process gets the population size from the scenario).
+fn address_plan(netns: bool) -> Result<net::NodePlan, String> {
+    if netns {
+        return Ok(net::NodePlan { base: std::net::Ipv4Addr::new(10, 77, 0, 0), port: 7000, count: 0 });
+    }
+    // A /16 of 127/8 per validate process (all of it is loopback), one port for every node.
+    let base = std::net::Ipv4Addr::new(127, 100 + (std::process::id() % 100) as u8, 0, 0);
+    let probe = net::NodePlan { base, port: 0, count: 1 }.addr(0);
+    let port =
+        UdpSocket::bind(probe).and_then(|s| s.local_addr()).map_err(|e| format!("cannot bind {probe}: {e}"))?.port();
+    Ok(net::NodePlan { base, port, count: 0 })
 }
 
 struct Proc {
@@ -224,6 +288,16 @@ fn kill_all(procs: &mut [Option<Proc>]) {
     }
 }
 
+/// What the real run does at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    Start,
+    Leave,
+    Crash,
+    /// netns: the kernel shaping of the node changes to (up, down) bps.
+    Rate(u64, u64),
+}
+
 /// Runs the real swarm (in namespaces with kernel shaping when `net` is
 /// given); returns the per-node logs.
 #[allow(clippy::too_many_arguments)]
@@ -232,7 +306,7 @@ fn run_real(
     sc: &Scenario,
     specs: &[NodeSpec],
     seed: u64,
-    delay_ms: f64,
+    plan_addrs: net::NodePlan,
     dir: &Path,
     lead_s: f64,
     net: Option<&crate::netns::Net>,
@@ -244,24 +318,22 @@ fn run_real(
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let end_s = sc.duration_s.0;
     let role_index = |r: NodeRole| specs.iter().position(|s| s.role == r).unwrap_or(0);
-    let (tracker, source) = if net.is_some() {
-        (
-            format!("{}:7000", crate::netns::addr(role_index(NodeRole::Tracker))),
-            format!("{}:7000", crate::netns::addr(role_index(NodeRole::Source))),
-        )
-    } else {
-        let (tp, sp) = (free_port().map_err(|e| e.to_string())?, free_port().map_err(|e| e.to_string())?);
-        (format!("127.0.0.1:{tp}"), format!("127.0.0.1:{sp}"))
-    };
+    let tracker = plan_addrs.addr(role_index(NodeRole::Tracker) as u32).to_string();
+    let source = plan_addrs.addr(role_index(NodeRole::Source) as u32).to_string();
+    let rates = sim::replay::rates(sc, specs, seed);
     let epoch_ns = wall_now() + (lead_s.max(0.5) * 1e9) as u64;
     let epoch_s = format!("{:.6}", epoch_ns as f64 / 1e9);
-    // (wall time, node, action): 0 start, 1 graceful leave, 2 crash.
-    let mut plan: Vec<(u64, usize, u8)> = Vec::new();
+    let mut plan: Vec<(u64, usize, Action)> = Vec::new();
     for (i, s) in specs.iter().enumerate() {
         let start = (epoch_ns + s.join.as_nanos()).saturating_sub(1_000_000_000);
-        plan.push((start, i, 0));
+        plan.push((start, i, Action::Start));
         if let Some((at, graceful)) = s.leave {
-            plan.push((epoch_ns + at.as_nanos(), i, if graceful { 1 } else { 2 }));
+            plan.push((epoch_ns + at.as_nanos(), i, if graceful { Action::Leave } else { Action::Crash }));
+        }
+        if net.is_some() {
+            for &(t, up, down) in rates[i].iter().skip(1) {
+                plan.push((epoch_ns + t.as_nanos(), i, Action::Rate(up, down)));
+            }
         }
     }
     plan.sort();
@@ -274,13 +346,14 @@ fn run_real(
         }
         let s = &specs[i];
         match action {
-            0 => {
-                let (role, bind) = match s.role {
-                    NodeRole::Tracker => ("tracker", tracker.clone()),
-                    NodeRole::Source => ("source", source.clone()),
-                    NodeRole::Peer if net.is_some() => ("peer", format!("{}:7000", crate::netns::addr(i))),
-                    NodeRole::Peer | NodeRole::Edge => ("peer", "127.0.0.1:0".to_string()),
+            Action::Start => {
+                let role = match s.role {
+                    NodeRole::Tracker => "tracker",
+                    NodeRole::Source => "source",
+                    // `cdn-p2p` (the only family with an edge) is refused before this.
+                    NodeRole::Peer | NodeRole::Edge => "peer",
                 };
+                let bind = plan_addrs.addr(i as u32).to_string();
                 let mut args: Vec<String> = vec![
                     "peer".into(),
                     "--role".into(),
@@ -303,8 +376,12 @@ fn run_real(
                     format!("{}", s.up_bps as f64 / 1000.0),
                     "--down-kbps".into(),
                     format!("{}", s.down_bps as f64 / 1000.0),
-                    "--delay-ms".into(),
-                    format!("{delay_ms}"),
+                    "--node".into(),
+                    i.to_string(),
+                    "--run-seed".into(),
+                    seed.to_string(),
+                    "--node-base".into(),
+                    format!("{}:{}", plan_addrs.base, plan_addrs.port),
                     "--loss".into(),
                     format!("{}", if net.is_some() { 0.0 } else { sc.network.loss.0 }),
                     "--seed".into(),
@@ -335,14 +412,21 @@ fn run_real(
                     .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
                 procs[i] = Some(Proc { child });
             }
-            1 => {
+            Action::Leave => {
                 if let Some(p) = &procs[i] {
                     signal(p.child.id(), "TERM");
                 }
             }
-            _ => {
+            Action::Crash => {
                 if let Some(p) = procs[i].as_mut() {
                     let _ = p.child.kill();
+                }
+            }
+            Action::Rate(up, down) => {
+                if let Some(n) = net
+                    && let Err(e) = n.set_rate(i, up, down)
+                {
+                    eprintln!("warning: node {i}: {e}");
                 }
             }
         }
@@ -384,6 +468,10 @@ const SHOWN: &[&str] = &[
     "duplicate_ratio",
     "control_overhead",
     "server_load",
+    "continuity_honest",
+    "polluted_played_share",
+    "rejected_chunks",
+    "recovery_time",
 ];
 
 /// One row: metric, simulator, real, |real - sim|, |real - sim| / |sim|.
@@ -393,6 +481,7 @@ pub type Row = (String, Option<f64>, Option<f64>, Option<f64>, Option<f64>);
 pub fn rows(sim: &Report, real: &Report) -> Vec<Row> {
     SHOWN
         .iter()
+        .filter(|&&name| sim.get(name).is_some() || real.get(name).is_some())
         .map(|&name| {
             let (a, b) = (sim.get(name), real.get(name));
             let abs = a.zip(b).map(|(a, b)| (b - a).abs());
@@ -402,19 +491,94 @@ pub fn rows(sim: &Report, real: &Report) -> Vec<Row> {
         .collect()
 }
 
-/// The verdict: (continuity ok, lag ok).
+/// One repetition's single-run check: (continuity ok, lag ok).
 pub fn verdict(sim: &Report, real: &Report) -> (bool, bool) {
-    let c = sim
-        .get("continuity_mean")
-        .zip(real.get("continuity_mean"))
-        .is_some_and(|(a, b)| (a - b).abs() <= CONTINUITY_TOL);
-    let l =
-        sim.get("lag_p50").zip(real.get("lag_p50")).is_some_and(|(a, b)| a > 0.0 && (a - b).abs() / a <= LAG_REL_TOL);
+    let (c, l) = diffs(sim, real);
+    (c.is_some_and(|d| d.abs() <= CONTINUITY_TOL), l.is_some_and(|d| d.abs() <= LAG_REL_TOL))
+}
+
+/// The judged differences of one repetition: continuity real - sim, and
+/// the relative lag difference (real - sim) / sim.
+pub fn diffs(sim: &Report, real: &Report) -> (Option<f64>, Option<f64>) {
+    let c = sim.get("continuity_mean").zip(real.get("continuity_mean")).map(|(a, b)| b - a);
+    let l = sim.get("lag_p50").zip(real.get("lag_p50")).and_then(|(a, b)| (a > 0.0).then(|| (b - a) / a));
     (c, l)
+}
+
+/// One-sided 95% Student-t quantiles for 1..=30 degrees of freedom (the
+/// two-sided 90% interval of TOST at 5%).
+const T95: [f64; 30] = [
+    6.314, 2.920, 2.353, 2.132, 2.015, 1.943, 1.895, 1.860, 1.833, 1.812, 1.796, 1.782, 1.771, 1.761, 1.753, 1.746,
+    1.740, 1.734, 1.729, 1.725, 1.721, 1.717, 1.714, 1.711, 1.708, 1.706, 1.703, 1.701, 1.699, 1.697,
+];
+
+/// Outcome of the test on one metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Fail => "FAIL",
+            Outcome::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+/// The test on one metric's per-rep differences: (mean, interval, outcome).
+/// One difference: the interval is the point (a single-run check). Two or
+/// more: the 90% t interval of the mean (TOST at 5%): inside [-tol, tol]
+/// is a pass, entirely outside a fail, anything else inconclusive. A rep
+/// without the metric fails.
+pub fn test(d: &[Option<f64>], tol: f64) -> (f64, (f64, f64), Outcome) {
+    let Some(d) = d.iter().copied().collect::<Option<Vec<f64>>>().filter(|d| !d.is_empty()) else {
+        return (f64::NAN, (f64::NAN, f64::NAN), Outcome::Fail);
+    };
+    let n = d.len();
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let half = if n < 2 {
+        0.0
+    } else {
+        let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
+        let t = T95.get(n - 2).copied().unwrap_or(1.645);
+        t * libm::sqrt(var / n as f64)
+    };
+    let (lo, hi) = (mean - half, mean + half);
+    let outcome = if lo >= -tol && hi <= tol {
+        Outcome::Pass
+    } else if lo > tol || hi < -tol {
+        Outcome::Fail
+    } else {
+        Outcome::Inconclusive
+    };
+    (mean, (lo, hi), outcome)
+}
+
+/// The combined outcome: fail if either fails, pass if both pass.
+pub fn combine(a: Outcome, b: Outcome) -> Outcome {
+    match (a, b) {
+        (Outcome::Fail, _) | (_, Outcome::Fail) => Outcome::Fail,
+        (Outcome::Pass, Outcome::Pass) => Outcome::Pass,
+        _ => Outcome::Inconclusive,
+    }
 }
 
 fn fmt(v: Option<f64>) -> String {
     v.map_or("-".into(), |x| format!("{x:.4}"))
+}
+
+/// One repetition's table (and the judged differences).
+struct Rep {
+    seed: u64,
+    sim: Report,
+    real: Report,
+    rows: Vec<Row>,
+    table: String,
 }
 
 pub fn main(a: Args) -> ExitCode {
@@ -440,64 +604,171 @@ pub fn main(a: Args) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let delay_ms = match check(&sc) {
-        Ok(d) => d,
-        Err(e) => {
+    let name = sc.display_name(&a.scenario);
+    let seed = a.seed.unwrap_or(sc.seed);
+    let seeds: Vec<u64> = (0..a.reps as u64).map(|k| if a.same_seed { seed } else { seed.wrapping_add(k) }).collect();
+    for &s in &seeds {
+        if let Err(e) = check(&sc, s) {
             eprintln!("error: {}: {e}", a.scenario.display());
             return ExitCode::from(2);
         }
-    };
-    let name = sc.display_name(&a.scenario);
-    let seed = a.seed.unwrap_or(sc.seed);
+    }
     let out =
         a.out.clone().unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-validate-seed{seed}")));
-    eprintln!("simulating {name} (seed {seed}) ...");
-    let sim = runner::run(&sc, &RunOptions { name: name.clone(), seed }, &mut |_, _| {});
-    let specs = churn::population(&sc, seed);
-    let net = if a.netns {
-        let stale = crate::netns::cleanup_stale();
-        if stale > 0 {
-            eprintln!("deleted {stale} stale swl* network namespaces of dead runs");
-        }
-        let links: Vec<crate::netns::Link> = specs
-            .iter()
-            .map(|s| crate::netns::Link { up_bps: s.up_bps, down_bps: s.down_bps, loss: sc.network.loss.0 })
-            .collect();
-        match crate::netns::Net::setup(&links) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                eprintln!("error: cannot set up the network namespaces: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    } else {
-        None
-    };
-    let mode = match &net {
-        Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf, loss by nftables, delay in user space)",
-            n.prefix()
-        ),
-        None => "loopback (127.0.0.1; rates, loss and delay in user space)".to_string(),
-    };
-    eprintln!(
-        "running {} real processes, {mode}, for {:.0} s (records in {}) ...",
-        specs.len(),
-        sc.duration_s.0,
-        out.join("records").display()
-    );
-    let logs = match run_real(&a.scenario, &sc, &specs, seed, delay_ms, &out.join("records"), a.lead_s, net.as_ref()) {
-        Ok(l) => l,
+    let plan = match address_plan(a.netns) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(1);
         }
     };
+    let mut reps: Vec<Rep> = Vec::new();
+    let mut sim_cache: Option<(u64, Report)> = None;
+    for (k, &seed) in seeds.iter().enumerate() {
+        let dir = if a.reps > 1 { out.join(format!("rep-{}", k + 1)) } else { out.clone() };
+        match one_rep(&a, &sc, &name, seed, plan, &dir, &mut sim_cache) {
+            Ok(r) => {
+                if a.reps > 1 {
+                    println!("== rep {} of {} (seed {seed}): {}", k + 1, a.reps, dir.display());
+                }
+                print!("{}", r.table);
+                reps.push(r);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    // The verdict over the repetitions.
+    let (dc, dl): (Vec<Option<f64>>, Vec<Option<f64>>) = reps.iter().map(|r| diffs(&r.sim, &r.real)).unzip();
+    let (cm, ci, co) = test(&dc, CONTINUITY_TOL);
+    let (lm, li, lo) = test(&dl, LAG_REL_TOL);
+    let verdict = combine(co, lo);
+    let mut v = String::new();
+    let how = if reps.len() < 2 {
+        "single run: the difference itself, no interval".to_string()
+    } else {
+        format!(
+            "{} reps, {}; 90% t interval of the mean difference (TOST at 5%)",
+            reps.len(),
+            if a.same_seed {
+                format!("all with seed {seed}")
+            } else {
+                format!("seeds {}..={}", seeds[0], seeds[seeds.len() - 1])
+            }
+        )
+    };
+    v.push_str(&format!("\nverdict ({how}):\n"));
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:+.4}"));
+    v.push_str(&format!(
+        "  continuity_mean real - sim: per rep [{}], mean {cm:+.4}, interval [{:+.4}, {:+.4}] vs +-{CONTINUITY_TOL}: {}\n",
+        dc.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", "),
+        ci.0,
+        ci.1,
+        co.name()
+    ));
+    v.push_str(&format!(
+        "  lag_p50 (real - sim) / sim: per rep [{}], mean {lm:+.4}, interval [{:+.4}, {:+.4}] vs +-{LAG_REL_TOL}: {}\n",
+        dl.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", "),
+        li.0,
+        li.1,
+        lo.name()
+    ));
+    v.push_str(&format!("  => {}\n", verdict.name()));
+    print!("{v}");
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&out)?;
+        let mut csv = String::from("rep,seed,metric,simulator,real,abs_diff,rel_diff\n");
+        let o = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
+        for (k, r) in reps.iter().enumerate() {
+            for (n, s, re, d, rel) in &r.rows {
+                csv.push_str(&format!("{},{},{n},{},{},{},{}\n", k + 1, r.seed, o(*s), o(*re), o(*d), o(*rel)));
+            }
+        }
+        analysis::output::write_atomic(&out.join("validate.csv"), csv.as_bytes())?;
+        let mut txt: String = reps.iter().map(|r| r.table.clone()).collect::<Vec<_>>().join("\n");
+        txt.push_str(&v);
+        analysis::output::write_atomic(&out.join("validate.txt"), txt.as_bytes())?;
+        crate::manifest::write(&out, &a.scenario, &text, &seeds)?;
+        let mut m = std::fs::OpenOptions::new().append(true).open(out.join("manifest.toml"))?;
+        writeln!(m, "validate_mode = \"{}\"", if a.netns { "netns" } else { "loopback" })?;
+        writeln!(m, "validate_protocol = \"{}\"", sc.protocol.name)?;
+        writeln!(m, "validate_reps = {}", reps.len())?;
+        writeln!(m, "validate_verdict = \"{}\"", verdict.name())
+    })();
+    if let Err(e) = written {
+        eprintln!("error: cannot write results to {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    let _ = writeln!(std::io::stdout(), "\nwrote {}", out.display());
+    match verdict {
+        Outcome::Pass => ExitCode::SUCCESS,
+        Outcome::Fail => ExitCode::from(1),
+        Outcome::Inconclusive => ExitCode::from(3),
+    }
+}
+
+/// One repetition: the simulator (reused when the seed repeats), the real
+/// swarm, the side-by-side table; writes `sim/`, `real/` and the records in `dir`.
+fn one_rep(
+    a: &Args,
+    sc: &Scenario,
+    name: &str,
+    seed: u64,
+    plan: net::NodePlan,
+    dir: &Path,
+    sim_cache: &mut Option<(u64, Report)>,
+) -> Result<Rep, String> {
+    let sim = match sim_cache {
+        Some((s, r)) if *s == seed => r.clone(),
+        _ => {
+            eprintln!("simulating {name} (seed {seed}) ...");
+            let r = runner::run(sc, &RunOptions { name: name.to_string(), seed }, &mut |_, _| {});
+            *sim_cache = Some((seed, r.clone()));
+            r
+        }
+    };
+    let specs = churn::population(sc, seed);
+    let net = if a.netns {
+        let stale = crate::netns::cleanup_stale();
+        if stale > 0 {
+            eprintln!("deleted {stale} stale swl* network namespaces of dead runs");
+        }
+        let rates = sim::replay::rates(sc, &specs, seed);
+        let links: Vec<crate::netns::Link> = rates
+            .iter()
+            .zip(&specs)
+            .map(|(r, s)| {
+                let (up_bps, down_bps) = r.first().map_or((s.up_bps, s.down_bps), |&(_, u, d)| (u, d));
+                crate::netns::Link { up_bps, down_bps, loss: sc.network.loss.0 }
+            })
+            .collect();
+        Some(crate::netns::Net::setup(&links).map_err(|e| format!("cannot set up the network namespaces: {e}"))?)
+    } else {
+        None
+    };
+    let mode = match &net {
+        Some(n) => format!(
+            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), loss by nftables, delay, outages and partitions in user space)",
+            n.prefix()
+        ),
+        None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),
+    };
+    eprintln!(
+        "running {} real processes, {mode}, for {:.0} s (records in {}) ...",
+        specs.len(),
+        sc.duration_s.0,
+        dir.join("records").display()
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: String = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let logs = run_real(&a.scenario, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
     let kernel_lost = net.as_ref().map(|n| n.lost());
     drop(net);
-    let real = real_report(&sim, &specs, &logs, Time::from_secs_f64(sc.duration_s.0));
+    let rates = sim::replay::rates(sc, &specs, seed);
+    let real = real_report(&sim, &specs, &rates, &logs, Time::from_secs_f64(sc.duration_s.0));
     let rows = rows(&sim, &real);
-    let (c_ok, l_ok) = verdict(&sim, &real);
     let mut table = String::new();
     table.push_str(&format!(
         "{:<22} {:>12} {:>12} {:>10} {:>9}\n",
@@ -507,47 +778,121 @@ pub fn main(a: Args) -> ExitCode {
         let rel = rel.map_or("-".into(), |x| format!("{:.1}%", x * 100.0));
         table.push_str(&format!("{n:<22} {:>12} {:>12} {:>10} {rel:>9}\n", fmt(*s), fmt(*r), fmt(*d)));
     }
+    let stat =
+        |key: &str| -> u64 { logs.iter().flat_map(|l| l.stats.iter()).filter(|(k, _)| k == key).map(|(_, v)| v).sum() };
     let drops: u64 = logs
         .iter()
         .flat_map(|l| l.stats.iter())
-        .filter(|(k, _)| k.starts_with("drop_") && k != "drop_duplicate_fragment")
+        .filter(|(k, _)| k.starts_with("drop_") && k != "drop_duplicate_fragment" && k != "drop_severed")
         .map(|(_, v)| v)
         .sum();
-    let lost: u64 = kernel_lost.unwrap_or_else(|| {
-        logs.iter().flat_map(|l| l.stats.iter()).filter(|(k, _)| k == "impairment_lost").map(|(_, v)| v).sum()
-    });
+    let lost: u64 = kernel_lost.unwrap_or_else(|| stat("impairment_lost"));
     table.push_str(&format!(
-        "\nreal run: {} processes, {lost} datagrams lost by impairment{}, {drops} datagrams dropped by hosts\n",
+        "\nreal run: {} processes (seed {seed}), {lost} datagrams lost by impairment{}, {} cut off (outage/partition), {drops} dropped by hosts, {} polluted chunks received\n",
         specs.len(),
-        if kernel_lost.is_some() { " (nftables)" } else { "" }
+        if kernel_lost.is_some() { " (nftables)" } else { "" },
+        stat("drop_severed"),
+        stat("chunks_polluted"),
     ));
-    table.push_str(&format!("mode: {mode}\n"));
+    let fired = stat("timers_fired").max(1);
     table.push_str(&format!(
-        "verdict: continuity_mean within {CONTINUITY_TOL}: {}; lag_p50 within {:.0}%: {} => {}\n",
+        "timer lateness (event-loop scheduling delay): mean {:.2} ms, max {:.1} ms, {:.2}% of {} timers over 10 ms late\n",
+        stat("timer_late_us") as f64 / fired as f64 / 1000.0,
+        logs.iter()
+            .flat_map(|l| l.stats.iter())
+            .filter(|(k, _)| k == "timer_late_max_us")
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0) as f64
+            / 1000.0,
+        stat("timers_late_10ms") as f64 * 100.0 / fired as f64,
+        fired
+    ));
+    table.push_str(&format!("mode: {mode}\nload average before the real run: {load}\n"));
+    let (c_ok, l_ok) = verdict(&sim, &real);
+    table.push_str(&format!(
+        "this rep: continuity_mean within {CONTINUITY_TOL}: {}; lag_p50 within {:.0}%: {}\n",
         if c_ok { "yes" } else { "NO" },
         LAG_REL_TOL * 100.0,
         if l_ok { "yes" } else { "NO" },
-        if c_ok && l_ok { "PASS" } else { "FAIL" }
     ));
-    print!("{table}");
-    let written = (|| -> std::io::Result<()> {
-        analysis::output::write_run(&sim, &out.join("sim"))?;
-        analysis::output::write_run(&real, &out.join("real"))?;
-        let mut csv = String::from("metric,simulator,real,abs_diff,rel_diff\n");
-        let o = |v: Option<f64>| v.map_or(String::new(), |x| format!("{x}"));
-        for (n, s, r, d, rel) in &rows {
-            csv.push_str(&format!("{n},{},{},{},{}\n", o(*s), o(*r), o(*d), o(*rel)));
-        }
-        analysis::output::write_atomic(&out.join("validate.csv"), csv.as_bytes())?;
-        analysis::output::write_atomic(&out.join("validate.txt"), table.as_bytes())?;
-        crate::manifest::write(&out, &a.scenario, &text, &[seed])?;
-        let mut m = std::fs::OpenOptions::new().append(true).open(out.join("manifest.toml"))?;
-        writeln!(m, "validate_mode = \"{}\"", if a.netns { "netns" } else { "loopback" })
-    })();
-    if let Err(e) = written {
-        eprintln!("error: cannot write results to {}: {e}", out.display());
-        return ExitCode::from(1);
+    (|| -> std::io::Result<()> {
+        analysis::output::write_run(&sim, &dir.join("sim"))?;
+        analysis::output::write_run(&real, &dir.join("real"))?;
+        analysis::output::write_atomic(&dir.join("rep.txt"), table.as_bytes())
+    })()
+    .map_err(|e| format!("cannot write results to {}: {e}", dir.display()))?;
+    Ok(Rep { seed, sim, real, rows, table })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc(extra: &str) -> Scenario {
+        Scenario::parse("t.toml", &format!("duration_s = 30\n[peers]\ncount = 10\n{extra}")).expect("valid")
     }
-    let _ = writeln!(std::io::stdout(), "\nwrote {}", out.display());
-    if c_ok && l_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+
+    #[test]
+    fn the_interval_test_passes_fails_or_is_inconclusive() {
+        // A single run: the difference itself.
+        assert_eq!(test(&[Some(0.01)], 0.02).2, Outcome::Pass);
+        assert_eq!(test(&[Some(-0.03)], 0.02).2, Outcome::Fail);
+        // Tight repetitions inside the tolerance pass.
+        let (m, (lo, hi), o) = test(&[Some(0.010), Some(0.012), Some(0.008)], 0.02);
+        assert!((m - 0.010).abs() < 1e-12 && lo < 0.010 && hi > 0.010);
+        assert_eq!(o, Outcome::Pass);
+        // Spread across the bound: inconclusive, not a pass.
+        assert_eq!(test(&[Some(0.0), Some(0.03), Some(0.015)], 0.02).2, Outcome::Inconclusive);
+        // Entirely outside: a fail.
+        assert_eq!(test(&[Some(0.05), Some(0.06), Some(0.055)], 0.02).2, Outcome::Fail);
+        // A rep without the metric fails.
+        assert_eq!(test(&[Some(0.0), None], 0.02).2, Outcome::Fail);
+        // t(0.95, 2) for three reps: half-width = 2.920 x sd / sqrt(3).
+        let (_, (lo, hi), _) = test(&[Some(0.0), Some(0.01), Some(0.02)], 1.0);
+        assert!((hi - lo - 2.0 * 2.920 * 0.01 / 3f64.sqrt()).abs() < 1e-9);
+        assert_eq!(combine(Outcome::Pass, Outcome::Inconclusive), Outcome::Inconclusive);
+        assert_eq!(combine(Outcome::Inconclusive, Outcome::Fail), Outcome::Fail);
+    }
+
+    #[test]
+    fn check_refuses_what_cannot_be_replayed_and_names_the_key() {
+        assert!(check(&sc(""), 1).is_ok());
+        let e = check(&sc("[[attack]]\nkind = \"forger\"\ncount = 1\n"), 1).unwrap_err();
+        assert!(e.contains("kind = \"forger\""), "{e}");
+        let e = check(&sc("[nat]\nshare = 0.5\n"), 1).unwrap_err();
+        assert!(e.starts_with("[nat]"), "{e}");
+        let e = check(&sc("[[variants]]\nprotocol = \"tree-push\"\n"), 1).unwrap_err();
+        assert!(e.contains("[[variants]]"), "{e}");
+        let e = check(&Scenario::parse("t.toml", "[peers]\ncount = 500\n").unwrap(), 1).unwrap_err();
+        assert!(e.contains("[peers] count = 500"), "{e}");
+        // Every other dynamic is replayed.
+        let ok = "[[timeline]]\nat_s = 5\nevent = \"partition\"\n[[timeline]]\nat_s = 6\nevent = \"heal\"\n\
+                  [bandwidth]\nmodel = \"markov\"\n[network.latency]\nmodel = \"coordinates\"\n\
+                  [[attack]]\nkind = \"polluter\"\ncount = 2\n[[attack]]\nkind = \"free-rider\"\ncount = 1\n[[attack]]\nkind = \"sybil\"\ncount = 1\n\
+                  [defence]\nintegrity = true\nblacklist = true\nscoring = true\n";
+        assert!(check(&sc(ok), 1).is_ok());
+    }
+
+    #[test]
+    fn a_real_node_replays_its_simulated_node() {
+        let s = sc("[network.latency]\nmodel = \"uniform\"\nmin_ms = 10\nmax_ms = 90\n\
+                    [[timeline]]\nat_s = 5\nevent = \"source-down\"\n[[attack]]\nkind = \"polluter\"\ncount = 10\n");
+        let base: std::net::SocketAddrV4 = "127.9.0.0:4000".parse().unwrap();
+        let r = crate::peer_cmd::replay(&s, 3, 7, base).unwrap();
+        assert_eq!(r.role, net::Role::Peer);
+        assert!(matches!(r.behaviour, protocols::adversary::Behaviour::Polluter { .. }));
+        let lat = sim::latency::LatencyModel::build(&s.network.latency, 7);
+        assert_eq!(r.pair_delay.len(), churn::population(&s, 7).len());
+        for (j, d) in r.pair_delay.iter().enumerate() {
+            assert_eq!(*d, lat.latency(3, j as u32));
+        }
+        assert!(
+            r.events
+                .iter()
+                .any(|(t, e)| *t == Time::from_secs(5) && matches!(e, net::LinkEvent::Sever(v) if v[1] && !v[0]))
+        );
+        let e = crate::peer_cmd::replay(&s, 99, 7, base).err().unwrap();
+        assert!(e.contains("--node 99"), "{e}");
+    }
 }

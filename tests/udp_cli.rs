@@ -26,14 +26,47 @@ fn peer_without_tracker_or_source_is_refused() {
 }
 
 #[test]
-fn validate_refuses_what_it_cannot_replay() {
+fn validate_refuses_what_it_cannot_replay_naming_the_key() {
     let dir = std::env::temp_dir().join(format!("swarmlab-validate-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let sc = dir.join("uniform.toml");
-    std::fs::write(&sc, "[peers]\ncount = 3\n[network.latency]\nmodel = \"uniform\"\nmin_ms = 10\nmax_ms = 20\n")
-        .expect("write scenario");
-    let (code, err) = run(&["validate", sc.to_str().expect("utf-8 path")]);
+    for (name, text, key) in [
+        ("forger.toml", "[peers]\ncount = 3\n[[attack]]\nkind = \"forger\"\ncount = 1\n", "kind = \"forger\""),
+        ("variants.toml", "[peers]\ncount = 3\n[[variants]]\nprotocol = \"tree-push\"\n", "[[variants]]"),
+        ("big.toml", "[peers]\ncount = 300\n", "[peers] count = 300"),
+    ] {
+        let sc = dir.join(name);
+        std::fs::write(&sc, text).expect("write scenario");
+        let (code, err) = run(&["validate", sc.to_str().expect("utf-8 path")]);
+        assert_eq!(code, Some(2), "{name}: {err}");
+        assert!(err.contains(key), "{name}: {err}");
+    }
+    let (code, err) = run(&["validate", "scenarios/validate/mesh-50.toml", "--reps", "0"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("constant"), "{err}");
+    assert!(err.contains("--reps"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn peer_node_out_of_the_population_is_refused() {
+    let (code, err) = run(&[
+        "peer",
+        "--role",
+        "peer",
+        "--bind",
+        "127.0.0.1:0",
+        "--tracker",
+        "127.0.0.1:9",
+        "--source",
+        "127.0.0.1:10",
+        "--scenario",
+        "scenarios/validate/mesh-50.toml",
+        "--node",
+        "500",
+        "--run-seed",
+        "1",
+        "--node-base",
+        "127.9.0.0:4000",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--node 500"), "{err}");
 }

@@ -53,10 +53,12 @@ fn validate_netns_completes_and_cleans_up() {
     // 0: verdict PASS, 1: FAIL; both mean the run completed (2 is bad input).
     assert!(matches!(o.status.code(), Some(0 | 1)), "{stdout}\n{stderr}");
     assert!(stdout.contains("mode: netns"), "{stdout}");
+    assert!(stdout.contains("control first (pfifo_fast)"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("validate.csv")).expect("validate.csv");
-    let row = csv.lines().find(|l| l.starts_with("continuity_mean,")).expect("continuity_mean row");
+    let row =
+        csv.lines().find(|l| l.starts_with("1,") && l.contains(",continuity_mean,")).expect("continuity_mean row");
     let f: Vec<&str> = row.split(',').collect();
-    let (sim, real): (f64, f64) = (f[1].parse().expect("simulator value"), f[2].parse().expect("real value"));
+    let (sim, real): (f64, f64) = (f[3].parse().expect("simulator value"), f[4].parse().expect("real value"));
     assert!(sim > 0.5 && real > 0.5, "{row}\n{stdout}\n{stderr}");
     let manifest = std::fs::read_to_string(out.join("manifest.toml")).expect("manifest");
     assert!(manifest.contains("validate_mode = \"netns\""), "{manifest}");

@@ -85,6 +85,63 @@ pub struct HostConfig {
     /// the delay line stays; `up_bps` still bounds the queue and gives the
     /// protocol its upload backlog (a shadow of the kernel queue).
     pub kernel_shaping: bool,
+    /// The swarm's address plan (`swarmlab validate`): node `i` of the
+    /// scenario's population is at `base + i + 1`, so this host knows which
+    /// simulated node an address is (per-pair delays, partitions).
+    pub nodes: Option<NodePlan>,
+    /// One-way delay to each node of the plan (per-pair latency models);
+    /// `delay` for addresses outside the plan or beyond the table.
+    pub pair_delay: Vec<Time>,
+    /// Scenario dynamics replayed at their protocol times (sorted by time).
+    pub events: Vec<(Time, LinkEvent)>,
+    /// The node is wrapped in `protocols::adversary::Guarded`, which applies
+    /// the implausibility checks (and the blacklist defence) itself.
+    pub guarded: bool,
+    /// Bytes of signature after each chunk's payload (`[defence] integrity`:
+    /// the simulator charges `protocols::adversary::SIGNATURE_BYTES`).
+    pub signature_bytes: u32,
+}
+
+/// Where the nodes of a swarm live: node `i` (of `count`) at IPv4 `base + i + 1`, `port`.
+///
+/// A host with a plan enters every node's address in its address book in
+/// node order first, so its peer ids are the simulator's node ids (0 the
+/// tracker, 1 the source, then the peers), its own included: protocols that
+/// use their own id (SplitStream's home stripe is `me % stripes`) then spread
+/// over the nodes as in the simulator. Without a plan every peer is id 2 in
+/// its own book (tracker, source, then itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodePlan {
+    pub base: Ipv4Addr,
+    pub port: u16,
+    pub count: u32,
+}
+
+impl NodePlan {
+    /// The address of node `i`.
+    pub fn addr(&self, i: u32) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::from(u32::from(self.base).wrapping_add(i).wrapping_add(1)), self.port)
+    }
+    /// The node at `a`, if it is in the plan (the first 65534 addresses after `base`).
+    pub fn index(&self, a: SocketAddrV4) -> Option<u32> {
+        if a.port() != self.port {
+            return None;
+        }
+        let k = u32::from(*a.ip()).checked_sub(u32::from(self.base))?;
+        (1..=self.count.min(0xfffe)).contains(&k).then(|| k - 1)
+    }
+}
+
+/// A change of the link that the scenario schedules.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkEvent {
+    /// Upload and download become these rates (bits per second).
+    Rate { up_bps: u64, down_bps: u64 },
+    /// Which nodes of the plan this node cannot hear from (outage,
+    /// partition; indexed by node, missing entries reachable). Datagrams
+    /// from them are dropped on arrival, as the simulator drops messages
+    /// crossing a severed pair when they arrive.
+    Sever(Vec<bool>),
 }
 
 impl HostConfig {
@@ -107,6 +164,11 @@ impl HostConfig {
             deny: Vec::new(),
             max_upload_queue: (up_bps * 10 / 8).max(1 << 20),
             kernel_shaping: false,
+            nodes: None,
+            pair_delay: Vec::new(),
+            events: Vec::new(),
+            guarded: false,
+            signature_bytes: 0,
         }
     }
 }
@@ -137,12 +199,21 @@ pub struct Stats {
     pub drop_down_queue: u64,
     pub drop_unverified: u64,
     pub drop_after_leave: u64,
+    /// Datagrams from a node this one is cut off from (outage, partition).
+    pub drop_severed: u64,
     pub send_no_addr: u64,
     pub send_no_payload: u64,
     pub chunks_verified: u64,
     pub chunks_polluted: u64,
     pub blacklistings: u64,
     pub hash_requests: u64,
+    /// Protocol timers fired, and how late (the event loop's scheduling
+    /// delay: CPU contention shows here): total and largest lateness in
+    /// microseconds, and how many were more than 10 ms late.
+    pub timers_fired: u64,
+    pub timer_late_us: u64,
+    pub timer_late_max_us: u64,
+    pub timers_late_10ms: u64,
 }
 
 impl Stats {
@@ -168,12 +239,17 @@ impl Stats {
             ("drop_down_queue", self.drop_down_queue),
             ("drop_unverified", self.drop_unverified),
             ("drop_after_leave", self.drop_after_leave),
+            ("drop_severed", self.drop_severed),
             ("send_no_addr", self.send_no_addr),
             ("send_no_payload", self.send_no_payload),
             ("chunks_verified", self.chunks_verified),
             ("chunks_polluted", self.chunks_polluted),
             ("blacklistings", self.blacklistings),
             ("hash_requests", self.hash_requests),
+            ("timers_fired", self.timers_fired),
+            ("timer_late_us", self.timer_late_us),
+            ("timer_late_max_us", self.timer_late_max_us),
+            ("timers_late_10ms", self.timers_late_10ms),
         ]
     }
     /// Datagrams rejected for being malformed (the junk an attacker sends).
@@ -194,6 +270,9 @@ pub const MAX_BLACKLIST: usize = 4096;
 const MAX_SUBSCRIBERS: usize = 1024;
 const SUBSCRIPTION: Time = Time::from_secs(30);
 const RESUBSCRIBE: Time = Time::from_secs(10);
+/// TOS byte of control datagrams under kernel shaping (`swarmlab validate
+/// --netns` classifies on it).
+pub const CONTROL_TOS: u8 = 0x10;
 /// How much before its join time a node starts (see [`Host::run`]).
 const START_EARLY: Duration = Duration::from_millis(5);
 /// Chunks held while their hash is fetched, and how long at most.
@@ -269,6 +348,11 @@ pub struct Host<P: Peer> {
     pub kept: Vec<(Time, Record)>,
     pub stats: Stats,
     last_flush: Time,
+    /// Index of the next `cfg.events` entry to apply, and the current cut-off set.
+    next_link_event: usize,
+    severed: Vec<bool>,
+    /// Kernel shaping: the TOS byte the socket sends with now.
+    tos: Option<u8>,
 }
 
 fn v4(a: SocketAddr) -> Option<SocketAddrV4> {
@@ -299,6 +383,11 @@ impl<P: Peer> Host<P> {
         book.trust(cfg.tracker);
         if let Some(s) = cfg.source {
             book.trust(s);
+        }
+        if let Some(plan) = cfg.nodes {
+            for i in 0..plan.count.min(0xfffe) {
+                book.intern(plan.addr(i));
+            }
         }
         let me = book.intern(my_addr).unwrap_or(PeerId(0));
         let media = match cfg.role {
@@ -352,6 +441,9 @@ impl<P: Peer> Host<P> {
             kept: Vec::new(),
             stats: Stats::default(),
             last_flush: Time::ZERO,
+            next_link_event: 0,
+            severed: Vec::new(),
+            tos: None,
         })
     }
 
@@ -449,9 +541,22 @@ impl<P: Peer> Host<P> {
         };
         let mut buf = Vec::with_capacity(msg.encoded_len());
         msg.encode(&self.book, &mut buf);
-        if let Msg::Chunk { seq, len, .. } = msg {
+        if let Msg::Chunk { seq, len, polluted } = msg {
+            let sig = self.cfg.signature_bytes as usize;
             match self.payload(seq) {
-                Some(s) if s.bytes.len() == len as usize => buf.extend_from_slice(&s.bytes),
+                Some(s) if s.bytes.len() + sig == len as usize => {
+                    let start = buf.len();
+                    let clean = !s.polluted;
+                    buf.extend_from_slice(&s.bytes);
+                    // A polluter's copy (its `Guarded` marks the chunk): corrupted bytes.
+                    if polluted && clean {
+                        for b in buf[start..].iter_mut().take(64) {
+                            *b ^= 0xa5;
+                        }
+                    }
+                    // The signature's bytes (verification is by the source's hashes).
+                    buf.resize(buf.len() + sig, 0x5a);
+                }
                 _ => {
                     self.stats.send_no_payload += 1;
                     return;
@@ -466,7 +571,41 @@ impl<P: Peer> Host<P> {
         frame::fragment(self.msg_no, msg, &mut ds);
         self.msg_no = self.msg_no.wrapping_add(1);
         let bytes = ds.iter().map(|d| (d.len() + protocols::wire::IP_UDP_HEADER) as u64).sum();
-        self.up.push(Tx { to, datagrams: ds.into(), media, bytes }, now);
+        let delay = self.delay_to(to);
+        self.up.push(Tx { to, datagrams: ds.into(), media, bytes, delay }, now);
+    }
+
+    /// The one-way delay to `to`: its entry in the per-pair table, if any.
+    fn delay_to(&self, to: SocketAddrV4) -> Option<Time> {
+        let i = self.cfg.nodes?.index(to)?;
+        self.cfg.pair_delay.get(i as usize).copied()
+    }
+
+    /// Whether datagrams from `from` are cut off now (outage, partition).
+    fn is_severed(&self, from: SocketAddrV4) -> bool {
+        !self.severed.is_empty()
+            && self.cfg.nodes.and_then(|p| p.index(from)).is_some_and(|i| self.severed.get(i as usize) == Some(&true))
+    }
+
+    /// Applies the scenario's link changes due by `now`.
+    fn link_events(&mut self, now: Time) {
+        while let Some((at, e)) = self.cfg.events.get(self.next_link_event) {
+            if *at > now {
+                break;
+            }
+            match e {
+                LinkEvent::Rate { up_bps, down_bps } => {
+                    let (up, down) = (*up_bps, *down_bps);
+                    self.up.advance(now);
+                    self.up.set_rate(up, now);
+                    if !self.cfg.kernel_shaping {
+                        self.down.set_rate(down);
+                    }
+                }
+                LinkEvent::Sever(v) => self.severed = v.clone(),
+            }
+            self.next_link_event += 1;
+        }
     }
 
     fn host_send(&mut self, to: SocketAddrV4, m: &HostMsg, now: Time) {
@@ -509,6 +648,10 @@ impl<P: Peer> Host<P> {
         };
         if self.cfg.deny.contains(&from) || self.cfg.allow.is_some_and(|p| !in_prefix(*from.ip(), p)) {
             self.stats.drop_denied += 1;
+            return;
+        }
+        if self.is_severed(from) {
+            self.stats.drop_severed += 1;
             return;
         }
         if let Some(&until) = self.blacklist.get(&from) {
@@ -595,13 +738,18 @@ impl<P: Peer> Host<P> {
             self.stats.down_control += wire;
         }
         if let Msg::Chunk { seq, .. } = msg {
-            // The decoder checked the payload is exactly `len` bytes after the 9-byte header.
-            let payload = m[9..].to_vec();
+            // The decoder checked the payload is exactly `len` bytes after the
+            // 9-byte header; the signature bytes (if any) end it.
+            let end = m.len().saturating_sub(self.cfg.signature_bytes as usize).max(9);
+            let payload = m[9..end].to_vec();
             self.on_chunk(id, seq, payload, now);
             return;
         }
-        // Checks every family shares (a stripe no protocol has), as the simulator's `Guarded`.
-        if let Some(reason) = protocols::adversary::implausible(&msg) {
+        // Checks every family shares (a stripe no protocol has), as the
+        // simulator's `Guarded` (which applies them itself when it wraps the node).
+        if !self.cfg.guarded
+            && let Some(reason) = protocols::adversary::implausible(&msg)
+        {
             self.on_record(now, Record::Dropped { from: id, reason });
             return;
         }
@@ -645,7 +793,7 @@ impl<P: Peer> Host<P> {
         } else {
             self.stats.chunks_verified += 1;
         }
-        let len = payload.len() as u32;
+        let len = (payload.len() + self.cfg.signature_bytes as usize) as u32;
         // Keep the first clean copy; a polluted one only if nothing better is held.
         let keep = match self.store.get(seq) {
             None => true,
@@ -792,6 +940,7 @@ impl<P: Peer> Host<P> {
 
     /// Does everything due at `now`: timers, pacing, released datagrams, housekeeping.
     pub fn tick(&mut self, now: Time) {
+        self.link_events(now);
         if self.cfg.role == Role::Source {
             self.push_hashes(now);
         } else if self.cfg.role == Role::Peer
@@ -807,6 +956,11 @@ impl<P: Peer> Host<P> {
             if self.left {
                 continue;
             }
+            let late = now.saturating_sub(t.at).as_nanos() / 1000;
+            self.stats.timers_fired += 1;
+            self.stats.timer_late_us += late;
+            self.stats.timer_late_max_us = self.stats.timer_late_max_us.max(late);
+            self.stats.timers_late_10ms += (late > 10_000) as u64;
             let timer = t.timer;
             self.call(now, |n, cx| n.on_timer(timer, cx));
         }
@@ -814,7 +968,10 @@ impl<P: Peer> Host<P> {
             self.on_released(from, d, now);
         }
         self.up.advance(now);
-        while let Some((to, d)) = self.up.pop_due(now) {
+        while let Some((to, d, media)) = self.up.pop_due(now) {
+            if self.cfg.kernel_shaping {
+                self.mark(media);
+            }
             if self.socket.send_to(&d, to).is_ok() {
                 self.stats.datagrams_out += 1;
             }
@@ -826,6 +983,18 @@ impl<P: Peer> Host<P> {
                 self.verify_pending(now);
             }
             self.flush(now);
+        }
+    }
+
+    /// Kernel shaping: control datagrams carry TOS [`CONTROL_TOS`] (the
+    /// `prio` qdisc under the `tbf` sends them first), media TOS 0; the
+    /// socket option changes only when the class does.
+    fn mark(&mut self, media: bool) {
+        let tos = if media { 0 } else { CONTROL_TOS };
+        if self.tos != Some(tos) {
+            #[cfg(target_os = "linux")]
+            let _ = rustix::net::sockopt::set_ip_tos(&self.socket, tos);
+            self.tos = Some(tos);
         }
     }
 
@@ -867,7 +1036,15 @@ impl<P: Peer> Host<P> {
 
     /// Next instant at which [`Host::tick`] has work.
     pub fn next_event(&self) -> Option<Time> {
-        [self.timers.peek().map(|t| t.at), self.up.next_event(), self.down.next_event()].into_iter().flatten().min()
+        [
+            self.timers.peek().map(|t| t.at),
+            self.up.next_event(),
+            self.down.next_event(),
+            self.cfg.events.get(self.next_link_event).map(|e| e.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the node until `stop_at`, or until `term` is set (then it leaves
@@ -985,4 +1162,41 @@ fn spawn_reader(socket: UdpSocket, tx: SyncSender<Rx>, stop: Arc<AtomicBool>) ->
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_address_plan_maps_nodes_to_addresses_and_back() {
+        let plan = NodePlan { base: Ipv4Addr::new(127, 120, 0, 0), port: 4242, count: 1001 };
+        assert_eq!(plan.addr(0), "127.120.0.1:4242".parse().unwrap());
+        assert_eq!(plan.addr(300), "127.120.1.45:4242".parse().unwrap());
+        for i in [0, 1, 255, 256, 1000] {
+            assert_eq!(plan.index(plan.addr(i)), Some(i));
+        }
+        assert_eq!(plan.index("127.120.0.1:4243".parse().unwrap()), None);
+        assert_eq!(plan.index("127.120.0.0:4242".parse().unwrap()), None);
+        assert_eq!(plan.index("127.119.255.255:4242".parse().unwrap()), None);
+        assert_eq!(plan.index(plan.addr(1001)), None, "beyond the plan");
+        // A planned host's ids are the node numbers, its own included.
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
+        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
+        let mut cfg = HostConfig::new(
+            Role::Peer,
+            plan.addr(0),
+            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
+            1_000_000,
+        );
+        cfg.source = Some(plan.addr(1));
+        cfg.nodes = Some(plan);
+        let node: Node<protocols::mesh::MeshPeer> = Node::Tracker(protocols::tracker::Tracker::new(Default::default()));
+        let h = Host::new(cfg, node, socket, Sinks::default()).unwrap();
+        assert_eq!(h.me, PeerId(0), "127.0.0.1 is node 0 of this plan");
+        for i in 0..5 {
+            assert_eq!(h.book().lookup(plan.addr(i)), Some(PeerId(i)));
+        }
+    }
 }

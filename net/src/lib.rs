@@ -22,5 +22,5 @@ pub mod media;
 pub mod signals;
 
 pub use clock::Clock;
-pub use host::{Host, HostConfig, Role, Sinks, Stats};
+pub use host::{Host, HostConfig, LinkEvent, NodePlan, Role, Sinks, Stats};
 pub use media::MediaSource;

@@ -14,7 +14,8 @@
 //! - **download pacer**: a received datagram is released to the host after
 //!   `max(arrival, previous release) + bytes x 8 / down_bps` (FIFO, bounded).
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddrV4;
 
 use protocols::Time;
@@ -29,6 +30,33 @@ pub struct Tx {
     pub media: bool,
     /// Wire bytes still queued (datagrams plus IP/UDP headers).
     pub bytes: u64,
+    /// One-way delay to `to` (per-pair latency models); `None`: the uplink's `delay`.
+    pub delay: Option<Time>,
+}
+
+/// A datagram waiting out its one-way delay, ordered by (release, sequence).
+struct Delayed {
+    at: Time,
+    seq: u64,
+    to: SocketAddrV4,
+    d: Vec<u8>,
+    media: bool,
+}
+impl PartialEq for Delayed {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
 }
 
 /// Upload pacer with control-before-media queues, loss and delay.
@@ -44,8 +72,10 @@ pub struct Uplink {
     /// End of serialization of the datagram in service.
     busy_until: Option<Time>,
     max_queued_bytes: u64,
-    /// Datagrams waiting out the one-way delay: (release time, to, bytes).
-    delayed: VecDeque<(Time, SocketAddrV4, Vec<u8>, bool)>,
+    /// Datagrams waiting out their one-way delay (earliest release first;
+    /// with per-pair delays a later datagram may be released first).
+    delayed: BinaryHeap<Reverse<Delayed>>,
+    delayed_seq: u64,
     /// Counters: datagrams lost by impairment, messages refused (queue full).
     pub lost_datagrams: u64,
     pub overflow_msgs: u64,
@@ -80,7 +110,8 @@ impl Uplink {
             queued_bytes: 0,
             busy_until: None,
             max_queued_bytes,
-            delayed: VecDeque::new(),
+            delayed: BinaryHeap::new(),
+            delayed_seq: 0,
             lost_datagrams: 0,
             overflow_msgs: 0,
             discarded: 0,
@@ -105,10 +136,34 @@ impl Uplink {
         } else {
             self.sent_control += tx.bytes;
         }
+        let at = now + tx.delay.unwrap_or(self.delay);
         for d in tx.datagrams {
-            self.delayed.push_back((now + self.delay, tx.to, d, tx.media));
+            self.hold(at, tx.to, d, tx.media);
         }
         true
+    }
+
+    fn hold(&mut self, at: Time, to: SocketAddrV4, d: Vec<u8>, media: bool) {
+        self.delayed_seq += 1;
+        self.delayed.push(Reverse(Delayed { at, seq: self.delayed_seq, to, d, media }));
+    }
+
+    /// Changes the upload rate at `now` (a bandwidth change of the scenario):
+    /// the bits of the datagram in service already sent keep their time, the
+    /// rest go at the new rate (as the simulator reschedules its message in service).
+    pub fn set_rate(&mut self, bps: u64, now: Time) {
+        let bps = bps.max(1);
+        if let Some(end) = self.busy_until
+            && end > now
+        {
+            let left = (end - now).as_nanos() as u128 * self.up_bps as u128 / bps as u128;
+            self.busy_until = Some(now + Time(left.min(u64::MAX as u128 / 2) as u64));
+        }
+        if self.kernel && self.shadow_free > now {
+            let left = (self.shadow_free - now).as_nanos() as u128 * self.up_bps as u128 / bps as u128;
+            self.shadow_free = now + Time(left.min(u64::MAX as u128 / 2) as u64);
+        }
+        self.up_bps = bps;
     }
 
     /// Queues a message; false (and counted) when the queue is full.
@@ -183,10 +238,11 @@ impl Uplink {
                     self.sent_control += w;
                 }
                 let lost = self.loss > 0.0 && self.rng.random::<f64>() < self.loss;
+                let (to, delay, media) = (h.to, h.delay.unwrap_or(self.delay), h.media);
                 if lost {
                     self.lost_datagrams += 1;
                 } else {
-                    self.delayed.push_back((end + self.delay, h.to, d, h.media));
+                    self.hold(end + delay, to, d, media);
                 }
             }
             self.busy_until = None;
@@ -194,10 +250,10 @@ impl Uplink {
         }
     }
 
-    /// The next datagram whose delay is over by `now`.
-    pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>)> {
-        if self.delayed.front().is_some_and(|d| d.0 <= now) {
-            self.delayed.pop_front().map(|(_, to, d, _)| (to, d))
+    /// The next datagram whose delay is over by `now` (destination, bytes, media or control).
+    pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>, bool)> {
+        if self.delayed.peek().is_some_and(|d| d.0.at <= now) {
+            self.delayed.pop().map(|Reverse(d)| (d.to, d.d, d.media))
         } else {
             None
         }
@@ -206,7 +262,7 @@ impl Uplink {
     /// Earliest instant something changes (serialization end or delay release).
     pub fn next_event(&self) -> Option<Time> {
         let a = self.busy_until;
-        let b = self.delayed.front().map(|d| d.0);
+        let b = self.delayed.peek().map(|d| d.0.at);
         match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
@@ -253,6 +309,10 @@ impl Downlink {
         self.queue.push_back((release, from, d));
         true
     }
+    /// Changes the download rate (datagrams already queued keep their release time).
+    pub fn set_rate(&mut self, bps: u64) {
+        self.down_bps = bps.max(1);
+    }
     pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>)> {
         if self.queue.front().is_some_and(|d| d.0 <= now) {
             let (_, from, d) = self.queue.pop_front()?;
@@ -275,7 +335,7 @@ mod tests {
     fn tx(to: SocketAddrV4, n: usize, size: usize, media: bool) -> Tx {
         let datagrams: VecDeque<Vec<u8>> = (0..n).map(|_| vec![0u8; size]).collect();
         let bytes = datagrams.iter().map(|d| wire(d)).sum();
-        Tx { to, datagrams, media, bytes }
+        Tx { to, datagrams, media, bytes, delay: None }
     }
 
     #[test]
@@ -306,6 +366,32 @@ mod tests {
         u.push(tx(to, 1, 972, true), Time::from_millis(200));
         assert_eq!(u.discard_queued(), 1000);
         assert_eq!(u.backlog(Time::from_millis(200)), Time::from_millis(2));
+    }
+
+    #[test]
+    fn per_pair_delays_release_in_time_order_and_rate_changes_rescale_the_datagram_in_service() {
+        let (a, b): (SocketAddrV4, SocketAddrV4) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
+        let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
+        let mut far = tx(a, 1, 972, false);
+        far.delay = Some(Time::from_millis(50));
+        let mut near = tx(b, 1, 972, false);
+        near.delay = Some(Time::from_millis(5));
+        u.push(far, Time::ZERO);
+        u.push(near, Time::ZERO);
+        u.advance(Time::from_millis(2));
+        // Sent second (ends at 2 ms), released first (7 ms).
+        assert_eq!(u.next_event(), Some(Time::from_millis(7)));
+        assert_eq!(u.pop_due(Time::from_millis(7)).map(|d| d.0), Some(b));
+        assert!(u.pop_due(Time::from_millis(50)).is_none());
+        assert_eq!(u.pop_due(Time::from_millis(51)).map(|d| d.0), Some(a));
+        // Half a datagram at 8 Mbps, the other half at 4 Mbps: 0.5 + 1 ms.
+        u.push(tx(a, 1, 972, true), Time::from_millis(100));
+        u.set_rate(4_000_000, Time::from_micros(100_500));
+        assert_eq!(u.backlog(Time::from_micros(100_500)), Time::from_millis(1));
+        let mut d = Downlink::new(8_000_000, 1 << 20);
+        d.set_rate(4_000_000);
+        assert!(d.push(a, vec![0; 972], Time::ZERO));
+        assert_eq!(d.next_event(), Some(Time::from_millis(2)));
     }
 
     #[test]

@@ -1,21 +1,176 @@
 #!/usr/bin/env bash
-# Runs the committed validate scenarios (release build); each prints its table
-# and writes results/validate/<name>/. mesh-50 and mesh-50-churn run twice to
-# show the run-to-run spread of the real side (the simulator side is exact).
+# Regenerates results/validate/ (see README.md there): every committed
+# validate scenario, every family, loopback and (as root) --netns, with
+# repetitions. Release build; about an hour of wall time. Each run writes
+# results/validate/<name>/ (validate.txt, validate.csv, manifest.toml, and
+# per rep sim/, real/, rep.txt; the per-process records are deleted to keep
+# the repository small: rerun to get them) and appends to runs.log (command,
+# load average before and after, wall and CPU time). summary.md is rebuilt
+# from every <name>/validate.txt at the end.
+#
+# Usage: bash results/validate/run.sh [SECTION...]   (default: all sections)
+# Sections: headline dynamics outage netns scale sensitivity (the default:
+# all of them), headline8 (mesh-50 with 8 reps, run separately; about 13
+# min), netns8 (the same under --netns, about 14 min) and scale200 (202
+# processes), each run separately. REPS=N
+# overrides the repetitions of the rep'd runs (default 3). summary.md and
+# outage-windows.txt are rebuilt from whatever run directories exist, so
+# `run.sh summary` (no such section) only rebuilds them.
 set -u
 cd "$(dirname "$0")/../.."
+R=results/validate
 B=target/release/swarmlab
-run() { # name, args...
-  local name=$1; shift
-  echo "== $name: load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  /usr/bin/time -f "wall %e s, user %U s, sys %S s" $B validate "$@" --out results/validate/$name 2>&1 | grep -v '^simulating\|^running'
-  echo "exit: ${PIPESTATUS[0]}"
+REPS=${REPS:-3}
+[ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 scale200
+has() { [[ " $sections " == *" $1 "* ]]; }
+
+run() { # name, validate args...
+    local name=$1; shift
+    rm -rf "${R:?}/$name"
+    {
+        echo "== $name: swarmlab validate $* --out $R/$name"
+        echo "   commit $(git rev-parse --short HEAD)$(git diff --quiet -- . ':!results' || echo -dirty), $(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    } | tee -a $R/runs.log
+    /usr/bin/time -f "   wall %e s, CPU user %U s + sys %S s (validate and its processes; %P of one core)" -a -o $R/runs.log \
+        $B validate "$@" --out "$R/$name" > "$R/$name.out" 2>&1
+    local rc=$?
+    echo "   exit $rc, load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a $R/runs.log
+    grep -E '^  (continuity|lag)|^  =>' "$R/$name.out" | tee -a $R/runs.log
+    rm -f "$R/$name.out"
+    find "$R/$name" -type d -name records -prune -exec rm -rf {} +
 }
-run mesh-50 scenarios/validate/mesh-50.toml
-run mesh-50-run2 scenarios/validate/mesh-50.toml
-run mesh-50-churn scenarios/validate/mesh-50-churn.toml
-run mesh-50-churn-run2 scenarios/validate/mesh-50-churn.toml
-run mesh-50-tree-push scenarios/validate/mesh-50.toml --protocol tree-push
-run mesh-50-hybrid scenarios/validate/mesh-50.toml --protocol hybrid
-# Kernel shaping (Linux, root, ip/tc/nft): run separately, see README.md.
-# run mesh-50-netns scenarios/validate/mesh-50.toml --netns
+
+families() { # prefix, scenario dir args...: every family on dyn-50
+    local p=$1; shift
+    run "$p-mesh-pull" scenarios/validate/dyn-50.toml --protocol mesh-pull "$@"
+    run "$p-tree-push" scenarios/validate/dyn-50.toml --protocol tree-push "$@"
+    run "$p-splitstream" scenarios/validate/dyn-50-splitstream.toml "$@"
+    run "$p-treebone" scenarios/validate/dyn-50.toml --protocol hybrid "$@"
+    run "$p-pull-push" scenarios/validate/dyn-50-pull-push.toml "$@"
+    run "$p-client-server" scenarios/validate/dyn-50.toml --protocol client-server "$@"
+    run "$p-random-push" scenarios/validate/dyn-50.toml --protocol random-push "$@"
+}
+
+{
+    echo
+    echo "### run.sh $sections (REPS=$REPS) on $(uname -srm), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+} >> $R/runs.log
+
+if has headline; then
+    # mesh-50 (no dynamics): mesh-pull and tree-push, the two of the old disagreement.
+    run mesh-50 scenarios/validate/mesh-50.toml --reps "$REPS"
+    run mesh-50-tree-push scenarios/validate/mesh-50.toml --protocol tree-push --reps "$REPS"
+fi
+if has headline8; then
+    # mesh-50 with 8 reps: enough for the interval to be decisive at the spread measured with 3.
+    run mesh-50-8reps scenarios/validate/mesh-50.toml --reps 8
+fi
+if has dynamics; then
+    # dyn-50: churn + timeline bandwidth event + Markov + per-pair latency + polluters/integrity.
+    families dyn-50 --reps "$REPS"
+fi
+if has outage; then
+    run dyn-50-outage scenarios/validate/dyn-50-outage.toml --reps "$REPS"
+fi
+if has netns; then
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-50-netns scenarios/validate/mesh-50.toml --netns --reps "$REPS"
+        families netns-dyn-50 --netns
+    else
+        echo "== netns: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has scale; then
+    run mesh-100 scenarios/validate/mesh-100.toml
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-100-netns scenarios/validate/mesh-100.toml --netns
+    fi
+fi
+if has netns8; then
+    # mesh-50 under kernel shaping with 8 reps: the independent witness, decisively.
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-50-netns-8reps scenarios/validate/mesh-50.toml --netns --reps 8
+    else
+        echo "== netns8: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has scale200; then
+    run mesh-200 scenarios/validate/mesh-200.toml
+fi
+
+# summary.md: one table row per run (from its validate.txt and manifest.toml), then every run's verdict block.
+summary() {
+    {
+        echo "# results/validate summary"
+        echo
+        echo "Generated by run.sh from each <run>/validate.txt and manifest.toml; do not edit."
+        echo "d = real - simulator per rep (lag: relative); interval: 90% t interval of the mean d (TOST at 5%)."
+        echo
+        echo "| run | mode | protocol | reps (seeds) | continuity d: mean [interval] | lag d: mean [interval] | verdict | load before (1-min, per rep) |"
+        echo "|---|---|---|---|---|---|---|---|"
+        for d in $R/*/; do
+            n=$(basename "$d")
+            [ -f "$d/validate.txt" ] || continue
+            awk -v n="$n" '
+                FILENAME ~ /manifest/ {
+                    if ($1 == "validate_mode") mode = $3
+                    if ($1 == "validate_protocol") proto = $3
+                    if ($1 == "seeds") { $1 = ""; $2 = ""; seeds = $0 }
+                    next
+                }
+                /^load average before the real run:/ { loads = loads (loads == "" ? "" : ", ") $7 }
+                /^  continuity_mean real - sim:/ { match($0, /mean [-+0-9.]+, interval \[[^]]*\]/); c = substr($0, RSTART + 5, RLENGTH - 5); sub(/, interval /, " ", c) }
+                /^  lag_p50 \(real - sim\) \/ sim:/ { match($0, /mean [-+0-9.]+, interval \[[^]]*\]/); l = substr($0, RSTART + 5, RLENGTH - 5); sub(/, interval /, " ", l) }
+                /^  => / { v = $2 }
+                /^verdict \(/ { r = ($2 == "(single") ? 1 : $2; sub(/^\(/, "", r) }
+                END {
+                    gsub(/"/, "", mode); gsub(/"/, "", proto); gsub(/^ +/, "", seeds)
+                    printf "| `%s` | %s | %s | %s %s | %s | %s | %s | %s |\n", n, mode, proto, r, seeds, c, l, v, loads
+                }' "$d/manifest.toml" "$d/validate.txt"
+        done
+        echo
+        for d in $R/*/; do
+            n=$(basename "$d")
+            [ -f "$d/validate.txt" ] || continue
+            echo "## $n"
+            echo
+            echo '```'
+            grep -E '^(commit|seeds|validate_|git_commit|command)' "$d/manifest.toml" 2>/dev/null
+            grep -E '^(mode|load average|real run|timer lateness|verdict|  continuity|  lag|  =>)' "$d/validate.txt" | awk '!seen[$0]++ || /^(load|real run|timer)/'
+            echo '```'
+            echo
+        done
+    } > $R/summary.md
+    echo "wrote $R/summary.md"
+}
+
+# The outage scenario per time window (0-20 s before, 20-35 source outage
+# and after, 35-45 partition, 45-60 after the heal): pooled continuity
+# (played / due) of every peer, simulator / real, per rep, from timeseries.csv.
+windows() {
+    local d=$R/dyn-50-outage
+    [ -d "$d" ] || return 0
+    {
+        echo "dyn-50-outage: pooled continuity per time window, simulator / real (from rep-*/{sim,real}/timeseries.csv)"
+        for rep in "$d"/rep-*; do
+            printf "%s:" "$(basename "$rep")"
+            for w in "0 20" "20 35" "35 45" "45 60"; do
+                set -- $w
+                for side in sim real; do
+                    awk -F, -v a="$1" -v b="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                        $c["t_s"] >= a && $c["t_s"] < b { p += $c["played"]; m += $c["missed"] }
+                        END { printf " %.3f", (p + m) ? p / (p + m) : 0 }' "$rep/$side/timeseries.csv"
+                done | awk -v a="$1" -v b="$2" '{ printf "  %s-%s s: %s / %s", a, b, $1, $2 }'
+            done
+            echo
+        done
+    } > $R/outage-windows.txt
+    cat $R/outage-windows.txt
+}
+
+if has sensitivity; then
+    bash $R/sensitivity.sh
+fi
+windows
+summary

@@ -70,7 +70,7 @@ fn message_loss(loss: f64, datagrams: u32) -> f64 {
 
 /// Sets the factor of class `class` (every class for `None`) in a per-class
 /// table covering `classes` classes (missing entries are 1).
-fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Option<u16>, factor: f64) {
+pub(crate) fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Option<u16>, factor: f64) {
     if table.len() < classes {
         table.resize(classes, 1.0);
     }

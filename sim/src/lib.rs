@@ -20,6 +20,7 @@ pub mod families;
 pub mod latency;
 pub mod queue;
 pub mod registry;
+pub mod replay;
 pub mod rngs;
 pub mod runner;
 pub mod scenario;

@@ -41,9 +41,21 @@ pub fn run(sc: &Scenario, opts: &RunOptions, progress: &mut dyn FnMut(Time, Time
 
 /// Schedules the scenario's timeline and bandwidth model on `engine`.
 pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
-    use crate::engine::{Control, Modulation};
+    for (at, c) in controls(sc) {
+        engine.add_control(at, c);
+    }
+    if let Some(m) = modulation(sc) {
+        engine.set_modulation(m);
+    }
+}
+
+/// The scenario's timeline and bandwidth-trace actions, in the order the
+/// engine is given them (`swarmlab validate` replays the same list).
+pub fn controls(sc: &Scenario) -> Vec<(Time, crate::engine::Control)> {
+    use crate::engine::Control;
     use crate::scenario::{BandwidthModel, TimelineEvent as E};
     let classes = churn::classes(sc);
+    let mut out = Vec::new();
     for t in &sc.timeline {
         let at = Time::from_secs_f64(t.at_s.0);
         let c = match t.event {
@@ -62,11 +74,11 @@ pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
                 factor: t.up_factor.map_or(0.5, |f| f.0),
             },
         };
-        engine.add_control(at, c);
+        out.push((at, c));
         if let (E::Bandwidth, Some(d)) = (t.event, t.down_factor) {
             let class =
                 t.class.as_ref().and_then(|c| classes.iter().position(|k| &k.name == c.get_ref())).map(|i| i as u16);
-            engine.add_control(at, Control::Download { class, node: None, factor: d.0 });
+            out.push((at, Control::Download { class, node: None, factor: d.0 }));
         }
     }
     if sc.bandwidth.model == BandwidthModel::Trace {
@@ -78,23 +90,26 @@ pub fn apply_dynamics<F: Protocol>(engine: &mut Engine<F>, sc: &Scenario) {
                 T::Class(k) => Control::ClassBandwidth { class: Some(k as u16), factor: row.up_factor },
                 T::Peer(node) => Control::PeerBandwidth { node, factor: row.up_factor },
             };
-            engine.add_control(at, c);
+            out.push((at, c));
             if let Some(d) = row.down_factor {
                 let (class, node) = match row.target {
                     T::AllPeers => (None, None),
                     T::Class(k) => (Some(k as u16), None),
                     T::Peer(n) => (None, Some(n)),
                 };
-                engine.add_control(at, Control::Download { class, node, factor: d });
+                out.push((at, Control::Download { class, node, factor: d }));
             }
         }
     }
-    if sc.bandwidth.model == BandwidthModel::Markov {
-        engine.set_modulation(Modulation {
-            levels: sc.bandwidth.levels.as_ref().map_or(vec![1.0, 0.5], |l| l.get_ref().clone()),
-            mean_hold: sc.bandwidth.mean_hold_s.map_or(Time::from_secs(30), |h| Time::from_secs_f64(h.0)),
-        });
-    }
+    out
+}
+
+/// The scenario's Markov bandwidth modulation, if any.
+pub fn modulation(sc: &Scenario) -> Option<crate::engine::Modulation> {
+    (sc.bandwidth.model == crate::scenario::BandwidthModel::Markov).then(|| crate::engine::Modulation {
+        levels: sc.bandwidth.levels.as_ref().map_or(vec![1.0, 0.5], |l| l.get_ref().clone()),
+        mean_hold: sc.bandwidth.mean_hold_s.map_or(Time::from_secs(30), |h| Time::from_secs_f64(h.0)),
+    })
 }
 
 /// Runs `sc` with an explicit protocol factory.
