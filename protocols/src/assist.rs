@@ -287,10 +287,7 @@ impl Peer for AssistPeer {
                 let mut pol = Fallback { donet: Donet { cfg: m }, asked: &self.asked };
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&m.mesh, &m.stream), &mut pol, cx);
             }
-            AssistTimer::TrackerRefresh => {
-                self.mesh.register(cx);
-                cx.timer_in(m.mesh.tracker_refresh, AssistTimer::TrackerRefresh);
-            }
+            AssistTimer::TrackerRefresh => self.mesh.register_every(&m.mesh, AssistTimer::TrackerRefresh, cx),
         }
     }
 

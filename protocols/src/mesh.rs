@@ -237,10 +237,7 @@ impl Peer for MeshPeer {
                 let mut pol = Donet { cfg };
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
-            MeshPullTimer::TrackerRefresh => {
-                self.mesh.register(cx);
-                cx.timer_in(cfg.mesh.tracker_refresh, MeshPullTimer::TrackerRefresh);
-            }
+            MeshPullTimer::TrackerRefresh => self.mesh.register_every(&cfg.mesh, MeshPullTimer::TrackerRefresh, cx),
         }
     }
 

@@ -275,8 +275,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         refresh: T,
         cx: &mut Ctx<'_, T>,
     ) {
-        self.register(cx);
-        cx.timer_in(m.tracker_refresh, refresh);
+        self.register_every(m, refresh, cx);
         self.start(m, cx);
         if self.is_source {
             Media::start_source(stream, cx);
@@ -284,6 +283,14 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             cx.send(self.tracker, Msg::PeerListReq { want: m.tracker_list_size });
             self.start_schedule(m, cx);
         }
+    }
+
+    /// (Re-)registers with the tracker and arms the family's `refresh`
+    /// timer to do it again after `tracker_refresh` (at start, and on that
+    /// timer).
+    pub fn register_every<T>(&self, m: &MeshParams, refresh: T, cx: &mut Ctx<'_, T>) {
+        self.register(cx);
+        cx.timer_in(m.tracker_refresh, refresh);
     }
 
     /// Arms the first scheduling round (peers).

@@ -465,10 +465,7 @@ impl Peer for PushPeer {
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             PushTimer::Push => self.on_push(cx),
-            PushTimer::TrackerRefresh => {
-                self.mesh.register(cx);
-                cx.timer_in(cfg.mesh.tracker_refresh, PushTimer::TrackerRefresh);
-            }
+            PushTimer::TrackerRefresh => self.mesh.register_every(&cfg.mesh, PushTimer::TrackerRefresh, cx),
         }
     }
 
