@@ -38,7 +38,7 @@ use sim::scenario::Scenario;
 fn protocols(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/quickstart.toml").expect("run from the repository root");
     let text = text.replace("duration_s = 300", "duration_s = 60");
-    let opts = RunOptions { name: "bench".into(), seed: 1 };
+    let opts = RunOptions { name: "bench".into(), seed: 1, threads: 1 };
     // Group and name of the original mesh-pull bench kept, so results stay comparable.
     for (group, name, proto) in [
         ("mesh_pull", "quickstart_60s", "mesh-pull"),

@@ -56,6 +56,10 @@ pub struct Args {
     /// Run nothing: redraw the plot from OUT/scale.csv.
     #[arg(long)]
     pub replot: bool,
+    /// Engine threads of each run (comma-separated: each count is a row)
+    /// [default: one per core].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub threads: Vec<u32>,
     /// Internal: run one configuration in this process and print its figures.
     #[arg(long, hide = true)]
     pub child: bool,
@@ -77,7 +81,14 @@ const HEADER: &[&str] = &[
     "commit",
     "load1_before",
     "load1_after",
+    "threads",
+    "cpu_s",
 ];
+
+/// Cores of this machine (1 when unknown): the default thread count.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 pub fn main(mut a: Args) -> ExitCode {
     if a.child {
@@ -110,6 +121,9 @@ pub fn main(mut a: Args) -> ExitCode {
             .map(str::to_string)
             .collect();
     }
+    if a.threads.is_empty() {
+        a.threads = vec![cores() as u32];
+    }
     if a.peers.is_empty() || a.protocols.is_empty() || a.peers.contains(&0) {
         eprintln!("error: --peers and --protocols need at least one value each, and populations must be positive");
         return ExitCode::from(2);
@@ -137,56 +151,74 @@ pub fn main(mut a: Args) -> ExitCode {
         }
     };
     println!(
-        "{:<10} {:>8} {:>9} {:>10} {:>10} {:>9} {:>11} {:>10}",
-        "protocol", "peers", "wall s", "sim-s/s", "M ev/s", "peak MB", "bytes/peer", "continuity"
+        "{:<10} {:>8} {:>7} {:>9} {:>9} {:>10} {:>10} {:>9} {:>11} {:>10}",
+        "protocol", "peers", "threads", "wall s", "cpu s", "sim-s/s", "M ev/s", "peak MB", "bytes/peer", "continuity"
     );
     for &n in &a.peers {
         for p in &a.protocols {
-            let load_before = load1();
-            let mut cmd = std::process::Command::new(&exe);
-            cmd.args(["bench", "--child", "--protocols", p, "--peers", &n.to_string(), "--scenarios"])
-                .arg(&a.scenarios);
-            if let Some(d) = a.duration_s {
-                cmd.args(["--duration-s", &d.to_string()]);
-            }
-            let out = match cmd.stderr(std::process::Stdio::inherit()).output() {
-                Ok(o) if o.status.success() => o,
-                Ok(o) => {
-                    eprintln!("error: the run of {p} at {n} peers failed ({})", o.status);
+            for &threads in &a.threads {
+                let load_before = load1();
+                let mut cmd = std::process::Command::new(&exe);
+                cmd.args(["bench", "--child", "--protocols", p, "--peers", &n.to_string(), "--scenarios"])
+                    .arg(&a.scenarios)
+                    .args(["--threads", &threads.to_string()]);
+                if let Some(d) = a.duration_s {
+                    cmd.args(["--duration-s", &d.to_string()]);
+                }
+                let out = match cmd.stderr(std::process::Stdio::inherit()).output() {
+                    Ok(o) if o.status.success() => o,
+                    Ok(o) => {
+                        eprintln!("error: the run of {p} at {n} peers failed ({})", o.status);
+                        return ExitCode::from(1);
+                    }
+                    Err(e) => {
+                        eprintln!("error: cannot start the run of {p} at {n} peers: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                let Some(r) = parse_child(&String::from_utf8_lossy(&out.stdout)) else {
+                    eprintln!("error: the run of {p} at {n} peers printed no result line");
+                    return ExitCode::from(1);
+                };
+                let load_after = load1();
+                let row = Row {
+                    protocol: p.clone(),
+                    peers: n,
+                    threads,
+                    run: r,
+                    commit: commit.clone(),
+                    load_before,
+                    load_after,
+                };
+                println!(
+                    "{:<10} {:>8} {:>7} {:>9.1} {:>9.1} {:>10.1} {:>10.2} {:>9.1} {:>11.0} {:>10}",
+                    row.protocol,
+                    row.peers,
+                    row.threads,
+                    row.run.wall_s,
+                    row.run.cpu_s.unwrap_or(f64::NAN),
+                    row.run.sim_s / row.run.wall_s,
+                    row.run.events as f64 / row.run.wall_s / 1e6,
+                    row.run.peak_rss as f64 / 1e6,
+                    row.run.peak_rss as f64 / n as f64,
+                    row.run.continuity.map_or("-".into(), |c| format!("{c:.4}")),
+                );
+                // Re-read first: another benchmark may have written rows to the
+                // same file meanwhile (a short race remains; there is no lock).
+                rows = read_rows(&csv_path);
+                rows.retain(|x| {
+                    !(x.protocol == row.protocol
+                        && x.peers == row.peers
+                        && x.run.sim_s == row.run.sim_s
+                        && x.threads == row.threads)
+                });
+                rows.push(row);
+                rows.sort_by(|x, y| order(x).partial_cmp(&order(y)).unwrap_or(std::cmp::Ordering::Equal));
+                // Written after every run: an interrupted benchmark keeps what finished.
+                if let Err(e) = analysis::output::write_atomic(&csv_path, &write_rows(&rows)) {
+                    eprintln!("error: cannot write {}: {e}", csv_path.display());
                     return ExitCode::from(1);
                 }
-                Err(e) => {
-                    eprintln!("error: cannot start the run of {p} at {n} peers: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            let Some(r) = parse_child(&String::from_utf8_lossy(&out.stdout)) else {
-                eprintln!("error: the run of {p} at {n} peers printed no result line");
-                return ExitCode::from(1);
-            };
-            let load_after = load1();
-            let row = Row { protocol: p.clone(), peers: n, run: r, commit: commit.clone(), load_before, load_after };
-            println!(
-                "{:<10} {:>8} {:>9.1} {:>10.1} {:>10.2} {:>9.1} {:>11.0} {:>10}",
-                row.protocol,
-                row.peers,
-                row.run.wall_s,
-                row.run.sim_s / row.run.wall_s,
-                row.run.events as f64 / row.run.wall_s / 1e6,
-                row.run.peak_rss as f64 / 1e6,
-                row.run.peak_rss as f64 / n as f64,
-                row.run.continuity.map_or("-".into(), |c| format!("{c:.4}")),
-            );
-            // Re-read first: another benchmark may have written rows to the
-            // same file meanwhile (a short race remains; there is no lock).
-            rows = read_rows(&csv_path);
-            rows.retain(|x| !(x.protocol == row.protocol && x.peers == row.peers && x.run.sim_s == row.run.sim_s));
-            rows.push(row);
-            rows.sort_by(|x, y| order(x).partial_cmp(&order(y)).unwrap_or(std::cmp::Ordering::Equal));
-            // Written after every run: an interrupted benchmark keeps what finished.
-            if let Err(e) = analysis::output::write_atomic(&csv_path, &write_rows(&rows)) {
-                eprintln!("error: cannot write {}: {e}", csv_path.display());
-                return ExitCode::from(1);
             }
         }
     }
@@ -203,10 +235,10 @@ pub fn main(mut a: Args) -> ExitCode {
 
 /// Sort key of scale.csv rows: registered families in registration order
 /// (mesh-pull, tree-push, hybrid first), then others by name.
-fn order(r: &Row) -> (usize, &str, u32, f64) {
+fn order(r: &Row) -> (usize, &str, u32, f64, u32) {
     let names = sim::registry::current().family_names().iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let rank = names.iter().position(|p| *p == r.protocol).unwrap_or(names.len());
-    (rank, r.protocol.as_str(), r.peers, r.run.sim_s)
+    (rank, r.protocol.as_str(), r.peers, r.run.sim_s, r.threads)
 }
 
 fn scenario_path(dir: &Path, protocol: &str) -> PathBuf {
@@ -254,7 +286,8 @@ fn child(a: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = RunOptions { name: format!("scale-{p}-{n}"), seed: sc.seed };
+    let threads = a.threads.first().map_or_else(cores, |&t| t as usize);
+    let opts = RunOptions { name: format!("scale-{p}-{n}"), seed: sc.seed, threads };
     // The benchmark harness measures wall time; nothing it measures reaches
     // the run's outputs (they are not even written).
     #[allow(clippy::disallowed_methods, reason = "the scale benchmark measures wall time")]
@@ -262,8 +295,9 @@ fn child(a: &Args) -> ExitCode {
     let report = runner::run(&sc, &opts, &mut |_, _| {});
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_rss().unwrap_or(0);
+    let cpu = cpu_seconds().map_or(String::new(), |c| format!("{c:.2}"));
     println!(
-        "RESULT sim_s={} wall_s={wall:.3} events={} peak_rss={peak} peers_joined={} continuity={}",
+        "RESULT sim_s={} wall_s={wall:.3} cpu_s={cpu} events={} peak_rss={peak} peers_joined={} continuity={}",
         report.info.end.as_secs_f64(),
         report.info.events,
         report.get("peers_joined").unwrap_or(0.0),
@@ -280,6 +314,18 @@ fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// CPU time (user + system, every thread) of this process so far, seconds
+/// (Linux: `/proc/self/stat`, in the kernel's fixed 100 ticks per second).
+fn cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses;
+    // utime and stime are fields 14 and 15 of the whole line.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 /// The 1-minute load average (Linux), or NaN.
 fn load1() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
@@ -292,6 +338,8 @@ fn load1() -> f64 {
 struct ChildResult {
     sim_s: f64,
     wall_s: f64,
+    /// CPU time of the child (every thread), when known.
+    cpu_s: Option<f64>,
     events: u64,
     peak_rss: u64,
     peers_joined: u64,
@@ -304,6 +352,7 @@ fn parse_child(out: &str) -> Option<ChildResult> {
     Some(ChildResult {
         sim_s: get("sim_s")?.parse().ok()?,
         wall_s: get("wall_s")?.parse().ok()?,
+        cpu_s: get("cpu_s").and_then(|c| c.parse().ok()),
         events: get("events")?.parse().ok()?,
         peak_rss: get("peak_rss")?.parse().ok()?,
         peers_joined: get("peers_joined")?.parse::<f64>().ok()? as u64,
@@ -314,6 +363,8 @@ fn parse_child(out: &str) -> Option<ChildResult> {
 struct Row {
     protocol: String,
     peers: u32,
+    /// Engine threads (1 for rows measured before the engine had threads).
+    threads: u32,
     run: ChildResult,
     commit: String,
     load_before: f64,
@@ -339,6 +390,8 @@ fn write_rows(rows: &[Row]) -> Vec<u8> {
             r.commit.clone(),
             format!("{:.2}", r.load_before),
             format!("{:.2}", r.load_after),
+            r.threads.to_string(),
+            r.run.cpu_s.map_or(String::new(), |c| format!("{c:.2}")),
         ]);
     }
     w.into_inner().unwrap_or_default()
@@ -364,9 +417,11 @@ fn read_rows(path: &Path) -> Vec<Row> {
         rows.push(Row {
             protocol: f("protocol").to_string(),
             peers,
+            threads: f("threads").parse().unwrap_or(1),
             run: ChildResult {
                 sim_s,
                 wall_s,
+                cpu_s: f("cpu_s").parse().ok(),
                 events,
                 peak_rss,
                 peers_joined: f("peers_joined").parse().unwrap_or(0),
@@ -387,11 +442,16 @@ fn plot(rows: &[Row], out: &Path) -> Result<(), String> {
     crate::plot::register_font()?;
     let sim_s = rows.iter().map(|r| r.run.sim_s).fold(0.0, f64::max);
     let mut lines: Vec<(String, Vec<crate::plot::ScalePoint>)> = Vec::new();
+    // One line per protocol and thread count.
     for r in rows.iter().filter(|r| r.run.sim_s == sim_s) {
         let p = (r.peers as f64, r.run.wall_s, r.run.peak_rss as f64);
-        match lines.iter_mut().find(|(name, _)| *name == r.protocol) {
+        let name = match r.threads {
+            1 => r.protocol.clone(),
+            t => format!("{} ({t} threads)", r.protocol),
+        };
+        match lines.iter_mut().find(|(n, _)| *n == name) {
             Some((_, v)) => v.push(p),
-            None => lines.push((r.protocol.clone(), vec![p])),
+            None => lines.push((name, vec![p])),
         }
     }
     let fig = crate::plot::Figure::Scale(crate::plot::ScaleFig { sim_s, lines });

@@ -74,6 +74,12 @@ enum Command {
         /// Output directory [default: swarmlab-out/<scenario>-seed<seed>].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Threads of one run's engine [default: one per core]; outputs are
+        /// byte-identical for any count. A latency model whose smallest
+        /// delay is zero runs on one thread (said on stderr). With --reps,
+        /// seeds run in parallel instead, one thread each.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        threads: Option<u32>,
         /// Do not show a progress bar.
         #[arg(long, short)]
         quiet: bool,
@@ -181,7 +187,7 @@ where
         hugepages::enable();
     }
     match cli.command {
-        Command::Run { scenario, seed, reps, out, quiet } => run(&scenario, seed, reps, out, quiet),
+        Command::Run { scenario, seed, reps, out, threads, quiet } => run(&scenario, seed, reps, out, threads, quiet),
         Command::Compare { scenario, seed, reps, out, threads, quiet } => {
             compare(&scenario, seed, reps, out, threads, quiet)
         }
@@ -218,7 +224,14 @@ fn load(path: &Path) -> Result<(Scenario, String), ExitCode> {
     }
 }
 
-fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, quiet: bool) -> ExitCode {
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    reps: Option<u32>,
+    out: Option<PathBuf>,
+    threads: Option<u32>,
+    quiet: bool,
+) -> ExitCode {
     let (mut sc, text) = match load(path) {
         Ok(s) => s,
         Err(code) => return code,
@@ -232,7 +245,14 @@ fn run(path: &Path, seed: Option<u64>, reps: Option<u32>, out: Option<PathBuf>, 
         sc.variants.clear();
         return replicate(&sc, (path, &text), &name, (seed, reps), &out, false, (None, quiet));
     }
-    let opts = RunOptions { name, seed };
+    let threads = threads.map_or_else(crate::bench::cores, |t| t as usize);
+    if threads > 1 && !sim::runner::parallel_capable(&sc) {
+        eprintln!(
+            "note: [network.latency] allows a zero delay between two nodes, so the run uses one thread \
+             (--threads needs a positive smallest delay to run nodes apart)"
+        );
+    }
+    let opts = RunOptions { name, seed, threads };
 
     // The bar appears only for runs that last more than two seconds.
     let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden());

@@ -5,6 +5,8 @@
 //! per event, so a 10^5-peer run does not store 10^8 records. The
 //! [`crate::report`] module turns the final state into metrics.
 
+use std::sync::Arc;
+
 use protocols::prefetch::prefetch;
 use protocols::{PeerId, Record, Seq, StreamParams, Time};
 
@@ -179,6 +181,26 @@ pub struct Collector {
     pub isp: Vec<u32>,
     /// Media wire bytes delivered to peers from a node of another ISP.
     pub media_to_peers_cross_isp: u64,
+    /// A shard records only the nodes `id % stride == part` (one part of a
+    /// multi-threaded run, [`Collector::shard`]), node `id` at index
+    /// `id / stride`; 1 for a whole run.
+    stride: u32,
+    /// Roles, behaviours and departure times of every node, known before the
+    /// run, for what a shard asks about nodes it does not record (empty: ask
+    /// `nodes`).
+    info: Arc<NodeInfo>,
+    /// The node of each entry of `segments` (to merge shards in a fixed order).
+    segment_nodes: Vec<u32>,
+}
+
+/// What every shard of a run's collector knows of every node before the run
+/// ([`Collector::shard`]).
+#[derive(Clone, Debug, Default)]
+pub struct NodeInfo {
+    pub role: Vec<NodeRole>,
+    pub behaviour: Vec<u8>,
+    /// When the node leaves ([`Time::MAX`]: it stays to the end).
+    pub leave: Vec<Time>,
 }
 
 /// A set of node ids: open addressing with linear probing in a power-of-two
@@ -262,7 +284,107 @@ impl Collector {
             nat_blocked: 0,
             isp: Vec::new(),
             media_to_peers_cross_isp: 0,
+            stride: 1,
+            info: Arc::new(NodeInfo::default()),
+            segment_nodes: Vec::new(),
         }
+    }
+
+    /// The collector of part `part` of `stride` parts of a run: it records
+    /// the nodes `id % stride == part`, and learns what it needs of the
+    /// others from `info`. Shards are combined by [`Collector::merge`]; the
+    /// result does not depend on how the nodes were split.
+    pub fn shard(stream: StreamParams, part: u32, stride: u32, info: Arc<NodeInfo>) -> Collector {
+        debug_assert!(part < stride);
+        Collector { stride: stride.max(1), info, ..Collector::new(stream) }
+    }
+
+    /// Node `id`'s index in this collector's per-node tables.
+    fn local(&self, id: PeerId) -> usize {
+        id.index() / self.stride as usize
+    }
+
+    /// Node `id`'s role, while it has joined (any node, for a shard).
+    fn role_of(&self, id: PeerId) -> Option<NodeRole> {
+        match self.info.role.get(id.index()) {
+            Some(&r) => Some(r),
+            None if self.info.role.is_empty() => self.nodes.get(self.local(id)).map(|n| n.role),
+            None => None,
+        }
+    }
+
+    /// Combines the shards of one run (in part order: shard `k` recorded the
+    /// nodes `id % shards.len() == k`) into the collector of the whole run.
+    /// Every combined quantity is a per-node record, an integer sum, a
+    /// maximum, or a list put in a fixed order, so the result is the same for
+    /// any number of shards.
+    pub fn merge(mut shards: Vec<Collector>) -> Collector {
+        let parts = shards.len();
+        if parts == 1 && shards[0].info.role.is_empty() {
+            return shards.pop().unwrap_or_else(|| unreachable!());
+        }
+        let first = &shards[0];
+        let mut c = Collector::new(first.stream);
+        c.bucket = first.bucket;
+        c.isp = first.isp.clone();
+        c.info = first.info.clone();
+        let n = shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.nodes.is_empty())
+            .map(|(k, s)| (s.nodes.len() - 1) * parts + k + 1)
+            .max()
+            .unwrap_or(0);
+        let mut tables: Vec<_> = shards.iter_mut().map(|s| std::mem::take(&mut s.nodes).into_iter()).collect();
+        c.nodes = (0..n).map(|i| tables[i % parts].next().unwrap_or_default()).collect();
+        let mut segments = Vec::new();
+        for s in shards {
+            for (i, k) in s.chunks.iter().enumerate() {
+                if c.chunks.len() <= i {
+                    c.chunks.resize(i + 1, ChunkStat::default());
+                }
+                c.chunks[i].receivers += k.receivers;
+                c.chunks[i].last_arrival = c.chunks[i].last_arrival.max(k.last_arrival);
+            }
+            c.delivery.merge(&s.delivery);
+            if c.buckets.len() < s.buckets.len() {
+                c.buckets.resize(s.buckets.len(), Bucket::default());
+            }
+            for (a, b) in c.buckets.iter_mut().zip(&s.buckets) {
+                a.joins += b.joins;
+                a.leaves += b.leaves;
+                a.play_starts += b.play_starts;
+                a.play_stops += b.play_stops;
+                a.played += b.played;
+                a.missed += b.missed;
+                a.peer_upload += b.peer_upload;
+                a.source_upload += b.source_upload;
+                a.edge_upload += b.edge_upload;
+            }
+            segments.extend(s.segments.into_iter().zip(s.segment_nodes));
+            if c.known_by.len() < s.known_by.len() {
+                c.known_by.resize(s.known_by.len(), 0);
+            }
+            for (a, b) in c.known_by.iter_mut().zip(&s.known_by) {
+                *a += b;
+            }
+            c.attack_relations.extend(s.attack_relations);
+            c.eject_times.extend(s.eject_times);
+            c.relations_not_ejected += s.relations_not_ejected;
+            for (reason, k) in s.dropped {
+                *c.dropped.entry(reason).or_insert(0) += k;
+            }
+            c.media_to_peers_from_peers += s.media_to_peers_from_peers;
+            c.media_to_peers_from_infra += s.media_to_peers_from_infra;
+            c.nat_blocked += s.nat_blocked;
+            c.media_to_peers_cross_isp += s.media_to_peers_cross_isp;
+        }
+        // Capacity periods by their end, then by node (the order in which a
+        // single-threaded run closes them, up to ties of the same instant).
+        segments.sort_by_key(|&((_, to, _), node)| (to, node));
+        (c.segments, c.segment_nodes) = segments.into_iter().unzip();
+        c.eject_times.sort_unstable();
+        c
     }
 
     /// Node `id` is behind a NAT; call before it joins.
@@ -276,7 +398,17 @@ impl Collector {
     }
 
     fn is_attacker(&self, id: PeerId) -> bool {
-        self.nodes.get(id.index()).is_some_and(|n| n.behaviour != 0)
+        match self.info.behaviour.get(id.index()) {
+            Some(&b) => b != 0,
+            None => self.info.behaviour.is_empty() && self.nodes.get(self.local(id)).is_some_and(|n| n.behaviour != 0),
+        }
+    }
+
+    /// Whether the attack relation with `attacker` begun at `since` ended
+    /// because the attacker left at or before `now` (a shard does not see
+    /// other nodes leave; it knows when they do).
+    fn ended_by_leave(&self, attacker: PeerId, since: Time, now: Time) -> bool {
+        self.info.leave.get(attacker.index()).is_some_and(|&left| since < left && left <= now)
     }
 
     /// Closes every open honest-attacker relation (relations still open at the end of the run).
@@ -299,7 +431,7 @@ impl Collector {
     }
 
     fn node(&mut self, id: PeerId) -> &mut PeerStats {
-        let i = id.index();
+        let i = self.local(id);
         if self.nodes.len() <= i {
             self.nodes.resize_with(i + 1, PeerStats::default);
         }
@@ -330,13 +462,17 @@ impl Collector {
             n.rebuffer_time += now - since;
         }
         if !self.attack_relations.is_empty() {
+            // A shard keeps the relations of its honest nodes; those with an
+            // attacker that left end in `ended_by_leave`'s reckoning.
+            let lazy = !self.info.leave.is_empty();
             let before = self.attack_relations.len();
-            self.attack_relations.retain(|&(h, a), _| h != id.0 && a != id.0);
+            self.attack_relations.retain(|&(h, a), _| h != id.0 && (lazy || a != id.0));
             self.relations_not_ejected += (before - self.attack_relations.len()) as u32;
         }
-        let n = &mut self.nodes[id.index()];
+        let l = self.local(id);
+        let n = &mut self.nodes[l];
         let (peer, playing) = (n.role == NodeRole::Peer, n.play_start.is_some());
-        if let Some(k) = self.known.get_mut(id.index()) {
+        if let Some(k) = self.known.get_mut(l) {
             *k = IdSet::default();
         }
         let b = self.at(now);
@@ -355,6 +491,7 @@ impl Collector {
         n.up_bps = up_bps;
         if role == NodeRole::Peer && now > since {
             self.segments.push((since, now, old as f64));
+            self.segment_nodes.push(id.0);
         }
     }
 
@@ -364,7 +501,7 @@ impl Collector {
         if learner == subject || learner.0 == 0 {
             return;
         }
-        let l = learner.index();
+        let l = self.local(learner);
         if self.recent.len() <= l {
             self.recent.resize(l + 1, [0; LEARN_WAYS]);
         }
@@ -390,7 +527,7 @@ impl Collector {
     /// Cache hint: node `id` will send or receive soon: its stats, its
     /// learner cache and set header (no effect on results).
     pub fn prefetch_node(&self, id: PeerId) {
-        let i = id.index();
+        let i = self.local(id);
         if let Some(n) = self.nodes.get(i) {
             prefetch(n, 1);
         }
@@ -405,7 +542,7 @@ impl Collector {
     /// Cache hint, after [`Collector::prefetch_node`] of `to`: the slot of
     /// `from` in `to`'s learner set.
     pub fn prefetch_delivery(&self, to: PeerId, from: PeerId) {
-        if let Some(k) = self.known.get(to.index())
+        if let Some(k) = self.known.get(self.local(to))
             && !k.slots.is_empty()
         {
             prefetch(&k.slots[IdSet::slot(from.0, k.slots.len() - 1)], 1);
@@ -448,7 +585,7 @@ impl Collector {
     /// (after [`Collector::delivered`]): counted by sender kind when `to` is
     /// a peer (P2P offload, CDN accounting).
     pub fn media_from(&mut self, to: PeerId, from: PeerId, wire_bytes: u64) {
-        let role = |c: &Collector, id: PeerId| c.nodes.get(id.index()).map(|n| n.role);
+        let role = |c: &Collector, id: PeerId| c.role_of(id);
         if role(self, to) != Some(NodeRole::Peer) {
             return;
         }
@@ -521,12 +658,27 @@ impl Collector {
             }
             Record::NeighbourAdded { peer } => {
                 if self.is_attacker(peer) && !self.is_attacker(id) {
-                    self.attack_relations.entry((id.0, peer.0)).or_insert(now);
+                    let since = self.attack_relations.get(&(id.0, peer.0)).copied();
+                    match since {
+                        Some(s) if self.ended_by_leave(peer, s, now) => {
+                            // The old relation ended when the attacker left; this is a new one.
+                            self.relations_not_ejected += 1;
+                            self.attack_relations.insert((id.0, peer.0), now);
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.attack_relations.insert((id.0, peer.0), now);
+                        }
+                    }
                 }
             }
             Record::NeighbourRemoved { peer } => {
                 if let Some(since) = self.attack_relations.remove(&(id.0, peer.0)) {
-                    self.eject_times.push(now - since);
+                    if self.ended_by_leave(peer, since, now) {
+                        self.relations_not_ejected += 1;
+                    } else {
+                        self.eject_times.push(now - since);
+                    }
                 }
             }
             Record::Rejected { .. } => self.node(id).rejected_chunks += 1,

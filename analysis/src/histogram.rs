@@ -36,6 +36,19 @@ fn lower_edge(b: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Adds every value of `other` (the result does not depend on the order
+    /// of merging: counts and sums are integers).
+    pub fn merge(&mut self, other: &Histogram) {
+        if self.counts.len() < other.counts.len() {
+            self.counts.resize(other.counts.len(), 0);
+        }
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.n += other.n;
+        self.sum += other.sum;
+    }
+
     pub fn add(&mut self, v: u64) {
         let b = bucket(v);
         if self.counts.len() <= b {

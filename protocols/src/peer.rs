@@ -207,7 +207,8 @@ impl<'a, T> Ctx<'a, T> {
 /// A sans-IO protocol node (peer, source or tracker).
 pub trait Peer {
     /// The node's timer kinds; small and `Copy` so events stay small.
-    type Timer: Copy + std::fmt::Debug;
+    /// `Send`: a multi-threaded run moves nodes' events between threads.
+    type Timer: Copy + std::fmt::Debug + Send;
 
     /// The node comes up (joins the swarm, or starts streaming for a source).
     fn on_start(&mut self, cx: &mut Ctx<'_, Self::Timer>);

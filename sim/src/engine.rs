@@ -1,9 +1,9 @@
 //! The discrete-event engine and the access-link network model.
 //!
-//! Events are ordered by `(time, insertion sequence)` ([`crate::queue`]); time
-//! is integer nanoseconds. Each node has an upload and a download access link.
-//! The core is uncongested (the standard P2P-streaming assumption): a message
-//! crosses it in the propagation delay of the latency model.
+//! Events are ordered by time (integer nanoseconds, [`crate::queue`]). Each
+//! node has an upload and a download access link. The core is uncongested
+//! (the standard P2P-streaming assumption): a message crosses it in the
+//! propagation delay of the latency model.
 //!
 //! Link physics, per message of `B` bytes on the wire ([`protocols::wire::wire_bytes`]:
 //! encoded length plus IP/UDP and fragmentation headers per datagram):
@@ -18,6 +18,8 @@
 //!   `max(up_end + L, max(down_free, up_start + L) + B*8/down)`.
 //!   A message is therefore never delivered faster than either link allows,
 //!   and it is forwarded only after it was wholly received (store and forward).
+//!   The download link serves messages in the order their senders finished
+//!   serializing them (`up_end`, then sender id).
 //! - each of the message's datagrams is lost with probability `loss`; losing
 //!   any loses the message (no retransmission below the protocol). Lost
 //!   messages still occupy both links (conservative).
@@ -27,11 +29,38 @@
 //! still goes out, the rest of its queue is discarded, and a graceful leaver's
 //! goodbye messages queue behind it; messages arriving at a departed node count
 //! as `lost_departed`.
+//!
+//! # Threads and the canonical order
+//!
+//! Nodes are split into parts (node `id` in part `id % parts`), one per
+//! thread ([`Engine::set_threads`]). Time advances in windows no longer than
+//! the smallest one-way propagation delay `Lmin` ([`LatencyModel::min_latency`]):
+//! the windows are `[k*Lmin, (k+1)*Lmin)`, also cut at every scenario action
+//! ([`Control`]). A message whose upload ends in a window is delivered at
+//! least `Lmin` later, so in a later window: within a window the parts share
+//! nothing and run in parallel. At the window's end each part hands the
+//! messages it finished uploading to the receivers' parts ("mail"); each
+//! receiver's part passes them through its download link in the order
+//! `(upload end, sender)` and queues their deliveries. Scenario actions run
+//! between windows, on one thread.
+//!
+//! The order of a node's events is canonical, the same for any number of
+//! parts: by time; at equal times its join first, then the scenario actions
+//! due then, then its other events in the order they were queued, where a
+//! node's own events (timers, upload completions, departures) are queued when
+//! it creates them and deliveries at the end of the window in which their
+//! upload ended. What a node does depends only on its own events; the
+//! collector's per-node records are the node's own, and everything it sums
+//! over nodes is an integer sum, a maximum, or a list sorted when the parts'
+//! collectors are merged. So the outputs are byte-identical for 1, 2, ... N
+//! threads. Latency models with no positive lower bound run on one thread,
+//! with deliveries queued at once (no windows).
 
 use std::collections::VecDeque;
 
 use std::sync::Arc;
 
+use analysis::collector::NodeInfo;
 use analysis::{Collector, NodeRole, Traffic};
 use protocols::adversary::{Behaviour, Defences, Guarded};
 use protocols::peer::{Command, Ctx, Outbox, Peer};
@@ -44,10 +73,10 @@ use crate::latency::LatencyModel;
 use crate::queue::EventQueue;
 use crate::rngs::{self, Stream};
 
-/// How many events [`Engine::run_until`] takes from the queue ahead of the
+/// How many events [`Part::run`] takes from the queue ahead of the
 /// one it runs, to prefetch the state they touch.
 const LOOKAHEAD: usize = 8;
-/// Position in the lookahead at which [`Engine::prefetch_deep`] runs.
+/// Position in the lookahead at which [`Part::prefetch_deep`] runs.
 const DEEP: usize = 3;
 
 /// Bytes of a node's protocol state prefetched ahead of its events.
@@ -82,8 +111,9 @@ pub(crate) fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Opti
 }
 
 /// A protocol family as the engine sees it: a factory of member nodes.
-pub trait Protocol {
-    type Peer: Peer;
+/// Shared by the engine's threads (`Sync`); its nodes move between them (`Send`).
+pub trait Protocol: Sync {
+    type Peer: Peer + Send;
     /// The name reports use (`mesh-pull`, ...).
     fn name(&self) -> String;
     /// The source node.
@@ -121,10 +151,24 @@ struct Tx {
     datagrams: u32,
 }
 
+/// A message whose upload ended, on its way to the receiver's download link
+/// (handed to the receiver's part at the end of the window).
+struct Mail {
+    /// When the sender finished serializing it, and when it started.
+    up_end: Time,
+    up_start: Time,
+    prop: Time,
+    bytes: u64,
+    from: u32,
+    to: u32,
+    /// `None`: lost on the way (it still occupies the download link).
+    msg: Option<Msg>,
+}
+
 /// The per-node state most events read for nodes other than the one they
-/// run: receivers' download links, liveness, stale-completion checks. Kept
-/// apart from [`Slot`] (about 1 KB with the protocol state) in one dense
-/// array, so that these reads hit the cache instead of costing a miss each.
+/// run: download links, liveness, stale-completion checks. Kept apart from
+/// [`Slot`] (about 1 KB with the protocol state) in one dense array, so that
+/// these reads hit the cache instead of costing a miss each.
 #[derive(Clone, Copy)]
 struct Hot {
     down_bps: u64,
@@ -134,8 +178,6 @@ struct Hot {
     head_gen: u32,
     /// Present (joined and not left): its `Slot::node` is `Some`.
     alive: bool,
-    /// Cut off from the network (outage): messages to and from it are lost.
-    cut: bool,
 }
 
 #[repr(C)]
@@ -191,40 +233,29 @@ pub struct Modulation {
 }
 
 enum Ev<T> {
-    Join(u32),
     Leave(u32, bool),
     Timer(u32, T),
     UpDone(u32, u32),
     Deliver { from: u32, to: u32, msg: Msg },
-    Control(u32),
     Modulate(u32),
 }
 
-/// The simulator of one run.
-pub struct Engine<F: Protocol> {
+/// What every part reads and only scenario actions (between windows) write.
+struct Shared<F> {
     proto: F,
+    stream: StreamParams,
     specs: Vec<NodeSpec>,
-    now: Time,
-    queue: EventQueue<Ev<<F::Peer as Peer>::Timer>>,
-    /// The next events, already taken from `queue` in order (at most
-    /// [`LOOKAHEAD`]), so the state they will touch can be prefetched while
-    /// earlier events run. See [`Engine::push`] for why the order is unchanged.
-    staged: VecDeque<(Time, Ev<<F::Peer as Peer>::Timer>)>,
-    slots: Vec<Slot<F::Peer>>,
-    hot: Vec<Hot>,
-    /// Each node's random stream, apart from its `Slot`: 304 bytes that
-    /// most events do not touch.
-    rngs: Vec<ChaCha8Rng>,
+    /// Number of parts: node `id` lives in part `id % parts` at index `id / parts`.
+    parts: u32,
+    /// Window length (the smallest propagation delay); zero: one part, no windows.
+    window: Time,
     latency: LatencyModel,
     loss: f64,
     seed: u64,
-    out: Outbox<<F::Peer as Peer>::Timer>,
-    collector: Collector,
-    traffic: Traffic,
-    events: u64,
-    controls: Vec<Control>,
-    /// Whether any node was ever cut off ([`Control::Outage`]); until then
-    /// [`Engine::severed`] need not look at the nodes (a cache miss each).
+    /// Per node: cut off from the network (outage).
+    cut: Vec<bool>,
+    /// Whether any node was ever cut off; until then [`Shared::severed`]
+    /// need not look at the nodes.
     any_cut: bool,
     partition: Option<f64>,
     class_factor: Vec<f64>,
@@ -244,64 +275,9 @@ pub struct Engine<F: Protocol> {
     isp: Option<(Vec<u32>, f64)>,
 }
 
-impl<F: Protocol> Engine<F> {
-    /// Node 0 must be the tracker and node 1 the source; the others are peers in
-    /// order of joining.
-    pub fn new(
-        proto: F,
-        stream: StreamParams,
-        specs: Vec<NodeSpec>,
-        latency: LatencyModel,
-        loss: f64,
-        seed: u64,
-    ) -> Engine<F> {
-        let mut queue = EventQueue::default();
-        let mut collector = Collector::new(stream);
-        let specs_nat = specs.iter().any(|s| s.nat);
-        for (i, s) in specs.iter().enumerate() {
-            queue.push(s.join, Ev::Join(i as u32));
-            if !s.behaviour.is_honest() {
-                collector.set_behaviour(PeerId(i as u32), s.behaviour.index());
-            }
-            if s.nat {
-                collector.set_nat(PeerId(i as u32));
-            }
-        }
-        Engine {
-            proto,
-            specs,
-            now: Time::ZERO,
-            queue,
-            staged: VecDeque::with_capacity(2 * LOOKAHEAD),
-            slots: Vec::new(),
-            hot: Vec::new(),
-            rngs: Vec::new(),
-            latency,
-            loss,
-            seed,
-            out: Outbox::default(),
-            collector,
-            traffic: Traffic::default(),
-            events: 0,
-            controls: Vec::new(),
-            any_cut: false,
-            partition: None,
-            class_factor: Vec::new(),
-            node_factor: Default::default(),
-            class_down: Vec::new(),
-            node_down: Default::default(),
-            modulation: None,
-            any_nat: specs_nat,
-            isp: None,
-            defences: Arc::new(Defences::none(stream)),
-            edge: None,
-        }
-    }
-
-    /// Sets the propagation delay between the CDN edge (the node whose role
-    /// is [`NodeRole::Edge`]) and every other node (call before running).
-    pub fn set_edge_latency(&mut self, latency: Time) {
-        self.edge = self.specs.iter().position(|s| s.role == NodeRole::Edge).map(|i| (i as u32, latency));
+impl<F> Shared<F> {
+    fn local(&self, id: u32) -> usize {
+        (id / self.parts) as usize
     }
 
     /// One-way propagation delay from `a` to `b`.
@@ -312,36 +288,9 @@ impl<F: Protocol> Engine<F> {
         }
     }
 
-    /// Tracks ISPs (call before running): every node's is its stub domain
-    /// in the latency model (a CDN edge is in none), and the tracker draws
-    /// `locality` of each list from the asker's ISP.
-    pub fn set_isp(&mut self, locality: f64) {
-        let isp: Vec<u32> = (0..self.specs.len() as u32)
-            .map(|i| match self.specs[i as usize].role {
-                NodeRole::Edge => u32::MAX,
-                _ => self.latency.stub_domain(i).unwrap_or(u32::MAX),
-            })
-            .collect();
-        self.collector.isp = isp.clone();
-        self.isp = Some((isp, locality));
-    }
-
-    /// Sets the defences every member applies (call before running).
-    pub fn set_defences(&mut self, d: Defences) {
-        self.defences = Arc::new(d);
-    }
-
-    /// Schedules a scenario action at `at` (call before running).
-    pub fn add_control(&mut self, at: Time, c: Control) {
-        self.push(at, Ev::Control(self.controls.len() as u32));
-        self.controls.push(c);
-    }
-
-    /// Turns on Markov-modulated upload for every peer (call before running).
-    pub fn set_modulation(&mut self, m: Modulation) {
-        if !m.levels.is_empty() {
-            self.modulation = Some(m);
-        }
+    /// Nodes that joined at or before `t` (ids are dense in joining order).
+    fn joined_by(&self, t: Time) -> usize {
+        self.specs.partition_point(|s| s.join <= t)
     }
 
     fn factor(&self, node: u32, class: u16, level: u8) -> f64 {
@@ -355,115 +304,12 @@ impl<F: Protocol> Engine<F> {
         self.class_down.get(class as usize).copied().unwrap_or(1.0) * self.node_down.get(&node).copied().unwrap_or(1.0)
     }
 
-    /// Sets node `i`'s upload rate, rescheduling the message in service so the
-    /// bits already sent keep their time and the rest go at the new rate.
-    fn set_upload(&mut self, i: u32, bps: u64) {
-        let now = self.now;
-        let slot = &mut self.slots[i as usize];
-        if slot.node.is_none() || slot.up_bps == bps {
-            slot.up_bps = bps;
-            return;
-        }
-        if slot.head.is_some() {
-            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
-            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
-            slot.head_mark = now;
-            let hot = &mut self.hot[i as usize];
-            hot.head_gen = hot.head_gen.wrapping_add(1);
-            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
-            let (end, generation) = (slot.head_end, hot.head_gen);
-            self.push(end, Ev::UpDone(i, generation));
-        }
-        self.slots[i as usize].up_bps = bps;
-        self.collector.capacity(PeerId(i), now, bps);
-    }
-
-    fn control(&mut self, k: u32) {
-        match self.controls[k as usize].clone() {
-            Control::Outage { node, down } => {
-                if let Some(h) = self.hot.get_mut(node as usize) {
-                    h.cut = down;
-                    self.any_cut |= down;
-                }
-            }
-            Control::Partition { fraction } => self.partition = fraction,
-            Control::ClassBandwidth { class, factor } => {
-                let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
-                set_class_factor(&mut self.class_factor, n, class, factor);
-                for i in 0..self.slots.len() as u32 {
-                    let s = &self.slots[i as usize];
-                    if self.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
-                        let bps = (s.nominal_up_bps as f64 * self.factor(i, s.class, s.level)).round() as u64;
-                        self.set_upload(i, bps);
-                    }
-                }
-            }
-            Control::Download { class, node, factor } => {
-                match node {
-                    Some(n) => {
-                        self.node_down.insert(n, factor);
-                    }
-                    None => {
-                        let n = self.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
-                        set_class_factor(&mut self.class_down, n, class, factor);
-                    }
-                }
-                for i in 0..self.slots.len() as u32 {
-                    let spec = &self.specs[i as usize];
-                    let hit = node.map_or(class.is_none_or(|c| c == spec.class), |n| n == i);
-                    if spec.role == NodeRole::Peer && hit {
-                        let bps = (spec.down_bps as f64 * self.down_factor(i, spec.class)).round() as u64;
-                        self.hot[i as usize].down_bps = bps;
-                    }
-                }
-            }
-            Control::PeerBandwidth { node, factor } => {
-                self.node_factor.insert(node, factor);
-                if let Some(s) = self.slots.get(node as usize)
-                    && self.specs[node as usize].role == NodeRole::Peer
-                {
-                    let bps = (s.nominal_up_bps as f64 * self.factor(node, s.class, s.level)).round() as u64;
-                    self.set_upload(node, bps);
-                }
-            }
-        }
-    }
-
-    fn modulate(&mut self, i: u32) {
-        let Some(m) = self.modulation.clone() else { return };
-        let seed = self.seed;
-        let s = &mut self.slots[i as usize];
-        if s.node.is_none() {
-            return;
-        }
-        if m.levels.len() > 1 {
-            s.level_draws += 1;
-            let u = rngs::unit(seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
-            let next = (u * (m.levels.len() - 1) as f64) as usize % (m.levels.len() - 1);
-            s.level = if next >= s.level as usize { next + 1 } else { next } as u8;
-        }
-        let (class, level, nominal) = (s.class, s.level, s.nominal_up_bps);
-        let bps = (nominal as f64 * self.factor(i, class, level)).round() as u64;
-        self.set_upload(i, bps);
-        self.schedule_modulation(i);
-    }
-
-    fn schedule_modulation(&mut self, i: u32) {
-        let Some(m) = &self.modulation else { return };
-        let s = &mut self.slots[i as usize];
-        s.level_draws += 1;
-        let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
-        let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * libm::log(1.0 - u));
-        let at = self.now + hold.max(Time(1));
-        self.push(at, Ev::Modulate(i));
-    }
-
     /// True when a message from `a` to `b` cannot cross the network now.
     fn severed(&self, a: u32, b: u32) -> bool {
         if !self.any_cut && self.partition.is_none() {
             return false;
         }
-        let cut = |i: u32| self.hot.get(i as usize).is_some_and(|h| h.cut);
+        let cut = |i: u32| self.cut.get(i as usize).copied().unwrap_or(false);
         if cut(a) || cut(b) {
             return true;
         }
@@ -478,43 +324,414 @@ impl<F: Protocol> Engine<F> {
             }
         }
     }
+}
+
+type Timer<F> = <<F as Protocol>::Peer as Peer>::Timer;
+
+/// The nodes of one part, their events and their share of the statistics.
+struct Part<F: Protocol> {
+    now: Time,
+    queue: EventQueue<Ev<Timer<F>>>,
+    /// The next events, already taken from `queue` in order (at most
+    /// [`LOOKAHEAD`]), so the state they will touch can be prefetched while
+    /// earlier events run. See [`Part::push`] for why the order is unchanged.
+    staged: VecDeque<(Time, Ev<Timer<F>>)>,
+    slots: Vec<Slot<F::Peer>>,
+    hot: Vec<Hot>,
+    /// Each node's random stream, apart from its `Slot`: 304 bytes that
+    /// most events do not touch.
+    rngs: Vec<ChaCha8Rng>,
+    out: Outbox<Timer<F>>,
+    collector: Collector,
+    traffic: Traffic,
+    events: u64,
+    /// The next node of this part to join (global id).
+    next_join: u32,
+    /// Mail for each part (by index), filled during a window.
+    outgoing: Vec<Vec<Mail>>,
+    /// Mail from each part, to pass through the download links before the
+    /// next window's events.
+    incoming: Vec<Vec<Mail>>,
+    /// Scratch for sorting the incoming mail.
+    sorted: Vec<Mail>,
+}
+
+/// The simulator of one run.
+pub struct Engine<F: Protocol> {
+    sh: Shared<F>,
+    /// Empty until the run starts ([`Engine::start`]).
+    parts: Vec<Part<F>>,
+    /// Scenario actions, in the order added; run by time (then that order).
+    controls: Vec<(Time, Control)>,
+    next_control: usize,
+    /// Start of the current window.
+    window_start: Time,
+    now: Time,
+    /// Scenario actions applied (each counts as an event).
+    control_events: u64,
+    threads: usize,
+    pool: Option<rayon::ThreadPool>,
+    bucket: Option<Time>,
+}
+
+impl<F: Protocol> Engine<F> {
+    /// Node 0 must be the tracker and node 1 the source; the others are peers in
+    /// order of joining.
+    pub fn new(
+        proto: F,
+        stream: StreamParams,
+        specs: Vec<NodeSpec>,
+        latency: LatencyModel,
+        loss: f64,
+        seed: u64,
+    ) -> Engine<F> {
+        let any_nat = specs.iter().any(|s| s.nat);
+        let n = specs.len();
+        Engine {
+            sh: Shared {
+                proto,
+                stream,
+                specs,
+                parts: 1,
+                window: Time::ZERO,
+                latency,
+                loss,
+                seed,
+                cut: vec![false; n],
+                any_cut: false,
+                partition: None,
+                class_factor: Vec::new(),
+                node_factor: Default::default(),
+                class_down: Vec::new(),
+                node_down: Default::default(),
+                modulation: None,
+                defences: Arc::new(Defences::none(stream)),
+                edge: None,
+                any_nat,
+                isp: None,
+            },
+            parts: Vec::new(),
+            controls: Vec::new(),
+            next_control: 0,
+            window_start: Time::ZERO,
+            now: Time::ZERO,
+            control_events: 0,
+            threads: 1,
+            pool: None,
+            bucket: None,
+        }
+    }
+
+    /// Runs the nodes on `threads` threads (call before running; default 1).
+    /// Outputs do not depend on it. With a latency model whose smallest delay
+    /// is zero the run stays on one thread ([`Engine::parallel`]).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Threads the run uses: the requested ones, or 1 when the smallest
+    /// propagation delay is zero (no window in which parts can run apart).
+    pub fn parallel(&self) -> usize {
+        if self.min_propagation() == Time::ZERO { 1 } else { self.threads }
+    }
+
+    /// Sets the propagation delay between the CDN edge (the node whose role
+    /// is [`NodeRole::Edge`]) and every other node (call before running).
+    pub fn set_edge_latency(&mut self, latency: Time) {
+        self.sh.edge = self.sh.specs.iter().position(|s| s.role == NodeRole::Edge).map(|i| (i as u32, latency));
+    }
+
+    /// Tracks ISPs (call before running): every node's is its stub domain
+    /// in the latency model (a CDN edge is in none), and the tracker draws
+    /// `locality` of each list from the asker's ISP.
+    pub fn set_isp(&mut self, locality: f64) {
+        let isp: Vec<u32> = (0..self.sh.specs.len() as u32)
+            .map(|i| match self.sh.specs[i as usize].role {
+                NodeRole::Edge => u32::MAX,
+                _ => self.sh.latency.stub_domain(i).unwrap_or(u32::MAX),
+            })
+            .collect();
+        self.sh.isp = Some((isp, locality));
+    }
+
+    /// Sets the defences every member applies (call before running).
+    pub fn set_defences(&mut self, d: Defences) {
+        self.sh.defences = Arc::new(d);
+    }
+
+    /// Schedules a scenario action at `at` (call before running).
+    pub fn add_control(&mut self, at: Time, c: Control) {
+        self.controls.push((at, c));
+    }
+
+    /// Turns on Markov-modulated upload for every peer (call before running).
+    pub fn set_modulation(&mut self, m: Modulation) {
+        if !m.levels.is_empty() {
+            self.sh.modulation = Some(m);
+        }
+    }
+
+    /// Sets the width of the metrics' time buckets (timeseries.csv; call before running).
+    pub fn set_time_bucket(&mut self, width: Time) {
+        self.bucket = Some(width);
+    }
 
     pub fn now(&self) -> Time {
         self.now
     }
     /// Events processed so far.
     pub fn events(&self) -> u64 {
-        self.events
+        self.control_events + self.parts.iter().map(|p| p.events).sum::<u64>()
     }
     pub fn latency(&self) -> &LatencyModel {
-        &self.latency
+        &self.sh.latency
     }
     /// Smallest one-way propagation delay between two nodes (the CDN edge's included).
     pub fn min_propagation(&self) -> Time {
-        let m = self.latency.min_latency();
-        self.edge.map_or(m, |(_, l)| m.min(l))
+        let m = self.sh.latency.min_latency();
+        self.sh.edge.map_or(m, |(_, l)| m.min(l))
     }
     /// The protocol factory this engine runs.
     pub fn protocol(&self) -> &F {
-        &self.proto
+        &self.sh.proto
     }
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
-        match self.slots.get(id as usize)?.node.as_ref()? {
+        let part = self.parts.get((id % self.sh.parts) as usize)?;
+        match part.slots.get(self.sh.local(id))?.node.as_ref()? {
             Node::Member(p) => Some(&p.inner),
             Node::Tracker(_) => None,
         }
     }
     /// Number of nodes that have joined so far.
     pub fn joined(&self) -> usize {
-        self.slots.len()
+        self.parts.iter().map(|p| p.slots.len()).sum()
     }
 
-    /// Sets the width of the metrics' time buckets (timeseries.csv).
-    pub fn set_time_bucket(&mut self, width: Time) {
-        self.collector.set_bucket(width);
+    /// Splits the nodes into parts and sets everything up for the run.
+    fn start(&mut self) {
+        let parts = self.parallel() as u32;
+        let window = self.min_propagation();
+        let sh = &mut self.sh;
+        sh.parts = parts;
+        sh.window = window;
+        if let Some(last) = sh.specs.len().checked_sub(1) {
+            // Placement depends only on (seed, id): place everyone now, as parts read it.
+            sh.latency.place(last as u32);
+        }
+        // Stable: equal times keep the order they were added in.
+        self.controls.sort_by_key(|c| c.0);
+        let info = Arc::new(NodeInfo {
+            role: sh.specs.iter().map(|s| s.role).collect(),
+            behaviour: sh.specs.iter().map(|s| s.behaviour.index()).collect(),
+            leave: sh.specs.iter().map(|s| s.leave.map_or(Time::MAX, |(t, _)| t.max(s.join))).collect(),
+        });
+        self.parts = (0..parts)
+            .map(|k| {
+                let mut collector = Collector::shard(sh.stream, k, parts, info.clone());
+                if let Some(b) = self.bucket {
+                    collector.set_bucket(b);
+                }
+                if let Some((isp, _)) = &sh.isp {
+                    collector.isp = isp.clone();
+                }
+                for (i, s) in sh.specs.iter().enumerate().skip(k as usize).step_by(parts as usize) {
+                    if !s.behaviour.is_honest() {
+                        collector.set_behaviour(PeerId(i as u32), s.behaviour.index());
+                    }
+                    if s.nat {
+                        collector.set_nat(PeerId(i as u32));
+                    }
+                }
+                Part {
+                    now: Time::ZERO,
+                    queue: EventQueue::default(),
+                    staged: VecDeque::with_capacity(2 * LOOKAHEAD),
+                    slots: Vec::new(),
+                    hot: Vec::new(),
+                    rngs: Vec::new(),
+                    out: Outbox::default(),
+                    collector,
+                    traffic: Traffic::default(),
+                    events: 0,
+                    next_join: k,
+                    outgoing: (0..parts).map(|_| Vec::new()).collect(),
+                    incoming: (0..parts).map(|_| Vec::new()).collect(),
+                    sorted: Vec::new(),
+                }
+            })
+            .collect();
+        if parts > 1 {
+            self.pool = rayon::ThreadPoolBuilder::new().num_threads(parts as usize).build().ok();
+        }
     }
 
+    /// Runs `f` on every part, in parallel when there are several.
+    fn each(&mut self, f: impl Fn(&mut Part<F>, &Shared<F>) + Sync + Send) {
+        let sh = &self.sh;
+        match &self.pool {
+            Some(pool) if self.parts.len() > 1 => {
+                use rayon::prelude::*;
+                let parts = &mut self.parts;
+                pool.install(|| parts.par_iter_mut().for_each(|p| f(p, sh)));
+            }
+            _ => self.parts.iter_mut().for_each(|p| f(p, sh)),
+        }
+    }
+
+    /// Hands every part's mail to the receivers' parts.
+    fn exchange(&mut self) {
+        let n = self.parts.len();
+        if n == 1 {
+            let p = &mut self.parts[0];
+            std::mem::swap(&mut p.outgoing[0], &mut p.incoming[0]);
+            return;
+        }
+        for d in 0..n {
+            for s in 0..n {
+                let full = std::mem::take(&mut self.parts[s].outgoing[d]);
+                let empty = std::mem::replace(&mut self.parts[d].incoming[s], full);
+                self.parts[s].outgoing[d] = empty;
+            }
+        }
+    }
+
+    /// Processes every event due at or before `limit`.
+    pub fn run_until(&mut self, limit: Time) {
+        if self.parts.is_empty() {
+            self.start();
+        }
+        let window = self.sh.window;
+        loop {
+            let action = self.controls.get(self.next_control).map(|c| c.0);
+            let grid = if window == Time::ZERO {
+                Time::MAX
+            } else {
+                Time((self.window_start.0 / window.0).saturating_add(1).saturating_mul(window.0))
+            };
+            // The current window is [window_start, end).
+            let end = grid.min(action.unwrap_or(Time::MAX));
+            if end > limit {
+                self.each(|p, sh| p.run(sh, limit));
+                break;
+            }
+            if end > self.window_start {
+                self.each(|p, sh| p.run(sh, Time(end.0 - 1)));
+                self.exchange();
+            }
+            if action == Some(end) {
+                // Mail first (a download change applies to later uploads
+                // only), then the joins due now, then the actions.
+                self.each(|p, sh| {
+                    p.absorb(sh);
+                    p.joins(sh, end);
+                });
+                while let Some((at, c)) = self.controls.get(self.next_control).cloned()
+                    && at == end
+                {
+                    self.next_control += 1;
+                    self.control_events += 1;
+                    self.control(end, c);
+                }
+            }
+            self.window_start = end;
+        }
+        self.now = self.now.max(limit);
+    }
+
+    /// Ends the run at `end` (after `run_until(end)`): counts bytes still queued
+    /// or in flight, and hands back the collector and the traffic account.
+    pub fn finish(mut self) -> (Collector, Traffic) {
+        if self.parts.is_empty() {
+            self.start();
+        }
+        let mut traffic = Traffic::default();
+        let mut shards = Vec::new();
+        for mut p in self.parts {
+            let mut queued: u64 = p.slots.iter().map(|s| s.queued_bytes).sum();
+            let staged = p.staged.iter().map(|(_, ev)| ev);
+            for ev in p.queue.iter_unordered().map(|(_, ev)| ev).chain(staged) {
+                if let Ev::Deliver { msg, .. } = ev {
+                    queued += wire_bytes(msg.encoded_len()).1;
+                }
+            }
+            for m in p.outgoing.iter().chain(&p.incoming).flatten() {
+                if m.msg.is_some() {
+                    queued += m.bytes;
+                }
+            }
+            let t = &p.traffic;
+            traffic.sent += t.sent;
+            traffic.delivered += t.delivered;
+            traffic.lost += t.lost;
+            traffic.lost_departed += t.lost_departed;
+            traffic.discarded += t.discarded;
+            traffic.queued += queued;
+            p.collector.close_relations();
+            shards.push(p.collector);
+        }
+        (Collector::merge(shards), traffic)
+    }
+
+    /// Applies a scenario action at `now` (between windows).
+    fn control(&mut self, now: Time, c: Control) {
+        for p in &mut self.parts {
+            p.now = now;
+        }
+        let joined = self.sh.joined_by(now) as u32;
+        match c {
+            Control::Outage { node, down } => {
+                if node < joined {
+                    self.sh.cut[node as usize] = down;
+                    self.sh.any_cut |= down;
+                }
+            }
+            Control::Partition { fraction } => self.sh.partition = fraction,
+            Control::ClassBandwidth { class, factor } => {
+                let n = self.sh.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
+                set_class_factor(&mut self.sh.class_factor, n, class, factor);
+                for i in 0..joined {
+                    let part = &mut self.parts[(i % self.sh.parts) as usize];
+                    let s = &part.slots[self.sh.local(i)];
+                    if self.sh.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
+                        let bps = (s.nominal_up_bps as f64 * self.sh.factor(i, s.class, s.level)).round() as u64;
+                        part.set_upload(&self.sh, i, bps);
+                    }
+                }
+            }
+            Control::Download { class, node, factor } => {
+                match node {
+                    Some(n) => {
+                        self.sh.node_down.insert(n, factor);
+                    }
+                    None => {
+                        let n = self.sh.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
+                        set_class_factor(&mut self.sh.class_down, n, class, factor);
+                    }
+                }
+                for i in 0..joined {
+                    let spec = &self.sh.specs[i as usize];
+                    let hit = node.map_or(class.is_none_or(|c| c == spec.class), |n| n == i);
+                    if spec.role == NodeRole::Peer && hit {
+                        let bps = (spec.down_bps as f64 * self.sh.down_factor(i, spec.class)).round() as u64;
+                        self.parts[(i % self.sh.parts) as usize].hot[self.sh.local(i)].down_bps = bps;
+                    }
+                }
+            }
+            Control::PeerBandwidth { node, factor } => {
+                self.sh.node_factor.insert(node, factor);
+                if node < joined && self.sh.specs[node as usize].role == NodeRole::Peer {
+                    let part = &mut self.parts[(node % self.sh.parts) as usize];
+                    let s = &part.slots[self.sh.local(node)];
+                    let bps = (s.nominal_up_bps as f64 * self.sh.factor(node, s.class, s.level)).round() as u64;
+                    part.set_upload(&self.sh, node, bps);
+                }
+            }
+        }
+    }
+}
+
+impl<F: Protocol> Part<F> {
     /// Queues `ev` at `at` (`at >= now`).
     ///
     /// Staged events come before everything in `queue`, so an event earlier
@@ -523,10 +740,10 @@ impl<F: Protocol> Engine<F> {
     /// and before later ones. Any other event goes to `queue`, behind the
     /// staged ones and behind queued events of its time. The processing order
     /// is therefore exactly `queue`'s order without staging.
-    fn push(&mut self, at: Time, ev: Ev<<F::Peer as Peer>::Timer>) {
+    fn push(&mut self, sh: &Shared<F>, at: Time, ev: Ev<Timer<F>>) {
         match self.staged.back() {
             Some(&(last, _)) if at < last => {
-                self.prefetch_event(&ev);
+                self.prefetch_event(sh, &ev);
                 let pos = self.staged.partition_point(|(t, _)| *t <= at);
                 self.staged.insert(pos, (at, ev));
             }
@@ -536,16 +753,16 @@ impl<F: Protocol> Engine<F> {
 
     /// Starts loading what an event will touch first: the node's dense
     /// state and its `Slot` (a performance hint; no effect on results).
-    fn prefetch_event(&self, ev: &Ev<<F::Peer as Peer>::Timer>) {
+    fn prefetch_event(&self, sh: &Shared<F>, ev: &Ev<Timer<F>>) {
         let i = match ev {
-            Ev::Join(_) | Ev::Control(_) => return,
             Ev::Leave(i, _) | Ev::Timer(i, _) | Ev::UpDone(i, _) | Ev::Modulate(i) => *i,
             Ev::Deliver { to, .. } => *to,
-        } as usize;
-        if let Some(h) = self.hot.get(i) {
+        };
+        let l = sh.local(i);
+        if let Some(h) = self.hot.get(l) {
             prefetch(h, 1);
         }
-        if let Some(s) = self.slots.get(i) {
+        if let Some(s) = self.slots.get(l) {
             let link = std::mem::offset_of!(Slot<F::Peer>, node);
             let bytes = match ev {
                 Ev::UpDone(..) => link,
@@ -553,13 +770,13 @@ impl<F: Protocol> Engine<F> {
             };
             prefetch(s, bytes);
         }
-        self.collector.prefetch_node(PeerId(i as u32));
+        self.collector.prefetch_node(PeerId(i));
     }
 
-    /// Second stage of [`Engine::prefetch_event`], a few events later, when
+    /// Second stage of [`Part::prefetch_event`], a few events later, when
     /// the node's `Slot` should be in cache: what lies behind its pointers.
-    fn prefetch_deep(&self, ev: &Ev<<F::Peer as Peer>::Timer>) {
-        let node = |i: u32| self.slots.get(i as usize).and_then(|s| s.node.as_ref());
+    fn prefetch_deep(&self, sh: &Shared<F>, ev: &Ev<Timer<F>>) {
+        let node = |i: u32| self.slots.get(sh.local(i)).and_then(|s| s.node.as_ref());
         match ev {
             Ev::Timer(i, _) => {
                 if let Some(n) = node(*i) {
@@ -573,100 +790,183 @@ impl<F: Protocol> Engine<F> {
                 self.collector.prefetch_delivery(PeerId(*to), PeerId(*from));
             }
             Ev::UpDone(i, _) => {
-                if let Some(head) = self.slots.get(*i as usize).and_then(|s| s.head.as_ref()) {
-                    if let Some(h) = self.hot.get(head.to as usize) {
-                        prefetch(h, 1);
-                    }
-                    self.latency.prefetch(*i);
-                    self.latency.prefetch(head.to);
+                if let Some(head) = self.slots.get(sh.local(*i)).and_then(|s| s.head.as_ref()) {
+                    sh.latency.prefetch(*i);
+                    sh.latency.prefetch(head.to);
                 }
             }
             _ => {}
         }
     }
 
-    /// Processes every event due at or before `limit`.
-    pub fn run_until(&mut self, limit: Time) {
+    /// Join time of this part's next joiner, if it is at or before `limit`.
+    fn join_due(&self, sh: &Shared<F>, limit: Time) -> Option<Time> {
+        sh.specs.get(self.next_join as usize).map(|s| s.join).filter(|&t| t <= limit)
+    }
+
+    /// Runs the joins due at or before `limit`.
+    fn joins(&mut self, sh: &Shared<F>, limit: Time) {
+        while let Some(t) = self.join_due(sh, limit) {
+            self.now = t;
+            self.events += 1;
+            let i = self.next_join;
+            self.next_join += sh.parts;
+            self.join(sh, i);
+        }
+    }
+
+    /// Passes the mail received through the download links, in the order
+    /// `(upload end, sender)`, and queues the deliveries.
+    fn absorb(&mut self, sh: &Shared<F>) {
+        let mut sorted = std::mem::take(&mut self.sorted);
+        for v in &mut self.incoming {
+            sorted.append(v);
+        }
+        if sorted.is_empty() {
+            self.sorted = sorted;
+            return;
+        }
+        sorted.sort_unstable_by_key(|m| (m.up_end, m.from));
+        for m in sorted.drain(..) {
+            self.arrive(sh, m);
+        }
+        self.sorted = sorted;
+    }
+
+    /// A message reaches the receiver's download link.
+    fn arrive(&mut self, sh: &Shared<F>, m: Mail) {
+        let r = &mut self.hot[sh.local(m.to)];
+        let start = r.down_free.max(m.up_start + m.prop);
+        let t = (m.up_end + m.prop).max(start + Time::transmit(m.bytes, r.down_bps));
+        r.down_free = t;
+        if let Some(msg) = m.msg {
+            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, msg });
+        }
+    }
+
+    /// Processes every event (and join) of this part due at or before `limit`.
+    fn run(&mut self, sh: &Shared<F>, limit: Time) {
+        self.absorb(sh);
         loop {
             while self.staged.len() < LOOKAHEAD {
                 let Some((t, ev)) = self.queue.pop_until(limit) else { break };
-                self.prefetch_event(&ev);
+                self.prefetch_event(sh, &ev);
                 self.staged.push_back((t, ev));
+            }
+            // A node joins before any other event of its time.
+            let next = self.staged.front().map_or(limit, |&(t, _)| t);
+            if self.join_due(sh, next).is_some() {
+                self.joins(sh, next);
+                continue;
             }
             let Some((t, ev)) = self.staged.pop_front() else { break };
             if let Some((_, next)) = self.staged.get(DEEP) {
-                self.prefetch_deep(next);
+                self.prefetch_deep(sh, next);
             }
             self.now = t;
             self.events += 1;
             match ev {
-                Ev::Join(i) => self.join(i),
-                Ev::Leave(i, graceful) => self.leave(i, graceful),
-                Ev::Timer(i, timer) => self.call(i, |n, cx| n.on_timer(timer, cx)),
+                Ev::Leave(i, graceful) => self.leave(sh, i, graceful),
+                Ev::Timer(i, timer) => self.call(sh, i, |n, cx| n.on_timer(timer, cx)),
                 Ev::UpDone(i, generation) => {
-                    if self.hot[i as usize].head_gen == generation {
-                        self.up_done(i)
+                    if self.hot[sh.local(i)].head_gen == generation {
+                        self.up_done(sh, i)
                     }
                 }
-                Ev::Deliver { from, to, msg } => self.deliver(from, to, msg),
-                Ev::Control(k) => self.control(k),
-                Ev::Modulate(i) => self.modulate(i),
+                Ev::Deliver { from, to, msg } => self.deliver(sh, from, to, msg),
+                Ev::Modulate(i) => self.modulate(sh, i),
             }
         }
         self.now = self.now.max(limit);
     }
 
-    /// Ends the run at `end` (after `run_until(end)`): counts bytes still queued
-    /// or in flight, and hands back the collector and the traffic account.
-    pub fn finish(mut self) -> (Collector, Traffic) {
-        let mut queued: u64 = self.slots.iter().map(|s| s.queued_bytes).sum();
-        let staged = self.staged.iter().map(|(_, ev)| ev);
-        for ev in self.queue.iter_unordered().map(|(_, ev)| ev).chain(staged) {
-            if let Ev::Deliver { msg, .. } = ev {
-                queued += wire_bytes(msg.encoded_len()).1;
-            }
+    /// Sets node `i`'s upload rate, rescheduling the message in service so the
+    /// bits already sent keep their time and the rest go at the new rate.
+    fn set_upload(&mut self, sh: &Shared<F>, i: u32, bps: u64) {
+        let now = self.now;
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
+        if slot.node.is_none() || slot.up_bps == bps {
+            slot.up_bps = bps;
+            return;
         }
-        self.traffic.queued = queued;
-        self.collector.close_relations();
-        (self.collector, self.traffic)
+        if slot.head.is_some() {
+            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
+            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
+            slot.head_mark = now;
+            let hot = &mut self.hot[l];
+            hot.head_gen = hot.head_gen.wrapping_add(1);
+            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
+            let (end, generation) = (slot.head_end, hot.head_gen);
+            self.push(sh, end, Ev::UpDone(i, generation));
+        }
+        self.slots[l].up_bps = bps;
+        self.collector.capacity(PeerId(i), now, bps);
     }
 
-    fn join(&mut self, i: u32) {
-        debug_assert_eq!(i as usize, self.slots.len(), "nodes join in id order");
-        let s = self.specs[i as usize].clone();
+    fn modulate(&mut self, sh: &Shared<F>, i: u32) {
+        let Some(m) = &sh.modulation else { return };
+        let s = &mut self.slots[sh.local(i)];
+        if s.node.is_none() {
+            return;
+        }
+        if m.levels.len() > 1 {
+            s.level_draws += 1;
+            let u = rngs::unit(sh.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
+            let next = (u * (m.levels.len() - 1) as f64) as usize % (m.levels.len() - 1);
+            s.level = if next >= s.level as usize { next + 1 } else { next } as u8;
+        }
+        let (class, level, nominal) = (s.class, s.level, s.nominal_up_bps);
+        let bps = (nominal as f64 * sh.factor(i, class, level)).round() as u64;
+        self.set_upload(sh, i, bps);
+        self.schedule_modulation(sh, i);
+    }
+
+    fn schedule_modulation(&mut self, sh: &Shared<F>, i: u32) {
+        let Some(m) = &sh.modulation else { return };
+        let s = &mut self.slots[sh.local(i)];
+        s.level_draws += 1;
+        let u = rngs::unit(sh.seed, Stream::Bandwidth, i as u64, s.level_draws as u64);
+        let hold = Time::from_secs_f64(-m.mean_hold.as_secs_f64() * libm::log(1.0 - u));
+        let at = self.now + hold.max(Time(1));
+        self.push(sh, at, Ev::Modulate(i));
+    }
+
+    fn join(&mut self, sh: &Shared<F>, i: u32) {
+        debug_assert_eq!(sh.local(i), self.slots.len(), "nodes join in id order");
+        let s = &sh.specs[i as usize];
         let id = PeerId(i);
         // A peer's initial Markov level is drawn uniformly.
-        let level = match (&self.modulation, s.role) {
+        let level = match (&sh.modulation, s.role) {
             (Some(m), NodeRole::Peer) => {
-                let u = rngs::unit(self.seed, Stream::Bandwidth, i as u64, 0);
+                let u = rngs::unit(sh.seed, Stream::Bandwidth, i as u64, 0);
                 ((u * m.levels.len() as f64) as usize).min(m.levels.len() - 1) as u8
             }
             _ => 0,
         };
         let up_bps = match s.role {
-            NodeRole::Peer => (s.up_bps as f64 * self.factor(i, s.class, level)).round() as u64,
+            NodeRole::Peer => (s.up_bps as f64 * sh.factor(i, s.class, level)).round() as u64,
             _ => s.up_bps,
         };
         // Protocols learn their nominal capacity (what a peer would advertise;
         // free-riders and capacity liars advertise something else).
         let up_kbps = s.behaviour.advertised_kbps((s.up_bps / 1000).min(u32::MAX as u64) as u32);
-        let guard = |p| Node::Member(Guarded::new(p, s.behaviour, self.defences.clone()));
+        let guard = |p| Node::Member(Guarded::new(p, s.behaviour, sh.defences.clone()));
         let node = match s.role {
             NodeRole::Tracker => {
                 let mut t = protocols::tracker::Tracker::new(Default::default());
-                if self.any_nat {
-                    t = t.with_restricted(self.specs.iter().map(|s| s.nat).collect());
+                if sh.any_nat {
+                    t = t.with_restricted(sh.specs.iter().map(|s| s.nat).collect());
                 }
-                if let Some((isp, locality)) = &self.isp {
+                if let Some((isp, locality)) = &sh.isp {
                     t = t.with_isp(isp.clone(), *locality);
                 }
                 Node::Tracker(t)
             }
-            NodeRole::Source => guard(self.proto.source(id, up_kbps)),
-            NodeRole::Peer => guard(self.proto.peer(id, up_kbps)),
-            NodeRole::Edge => guard(self.proto.edge(id, up_kbps)),
+            NodeRole::Source => guard(sh.proto.source(id, up_kbps)),
+            NodeRole::Peer => guard(sh.proto.peer(id, up_kbps)),
+            NodeRole::Edge => guard(sh.proto.edge(id, up_kbps)),
         };
-        self.latency.place(i);
         self.slots.push(Slot {
             node: Some(node),
             up_bps,
@@ -685,23 +985,24 @@ impl<F: Protocol> Engine<F> {
             level_draws: 0,
         });
         let down_bps = match s.role {
-            NodeRole::Peer => (s.down_bps as f64 * self.down_factor(i, s.class)).round() as u64,
+            NodeRole::Peer => (s.down_bps as f64 * sh.down_factor(i, s.class)).round() as u64,
             _ => s.down_bps,
         };
-        self.rngs.push(rngs::rng(self.seed, Stream::Node, i as u64));
-        self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true, cut: false });
+        self.rngs.push(rngs::rng(sh.seed, Stream::Node, i as u64));
+        self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
-        if s.role == NodeRole::Peer && self.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
-            self.schedule_modulation(i);
+        if s.role == NodeRole::Peer && sh.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
+            self.schedule_modulation(sh, i);
         }
         if let Some((at, graceful)) = s.leave {
-            self.push(at.max(self.now), Ev::Leave(i, graceful));
+            self.push(sh, at.max(self.now), Ev::Leave(i, graceful));
         }
-        self.call(i, |n, cx| n.on_start(cx));
+        self.call(sh, i, |n, cx| n.on_start(cx));
     }
 
-    fn leave(&mut self, i: u32, graceful: bool) {
-        let slot = &mut self.slots[i as usize];
+    fn leave(&mut self, sh: &Shared<F>, i: u32, graceful: bool) {
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
         if slot.node.is_none() {
             return;
         }
@@ -710,16 +1011,17 @@ impl<F: Protocol> Engine<F> {
             slot.queued_bytes -= tx.bytes;
             self.traffic.discarded += tx.bytes;
         }
-        self.call(i, |n, cx| n.on_command(Command::Leave { graceful }, cx));
-        self.slots[i as usize].node = None;
-        self.hot[i as usize].alive = false;
+        self.call(sh, i, |n, cx| n.on_command(Command::Leave { graceful }, cx));
+        self.slots[l].node = None;
+        self.hot[l].alive = false;
         self.collector.leave(PeerId(i), self.now);
     }
 
     /// Calls the node's protocol with a context, then applies its outbox.
-    fn call(&mut self, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, <F::Peer as Peer>::Timer>)) {
+    fn call(&mut self, sh: &Shared<F>, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, Timer<F>>)) {
         let now = self.now;
-        let slot = &mut self.slots[i as usize];
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
         let Some(node) = slot.node.as_mut() else {
             return;
         };
@@ -729,31 +1031,31 @@ impl<F: Protocol> Engine<F> {
         };
         let mut out = std::mem::take(&mut self.out);
         {
-            let mut cx = Ctx::new(now, PeerId(i), &mut self.rngs[i as usize], backlog, &mut out);
+            let mut cx = Ctx::new(now, PeerId(i), &mut self.rngs[l], backlog, &mut out);
             f(node, &mut cx);
         }
         for r in out.records.drain(..) {
             self.collector.record(PeerId(i), now, &r);
         }
         for (at, t) in out.timers.drain(..) {
-            self.push(at.max(now), Ev::Timer(i, t));
+            self.push(sh, at.max(now), Ev::Timer(i, t));
         }
         for (to, msg) in out.sends.drain(..) {
-            self.enqueue(i, to.0, msg);
+            self.enqueue(sh, i, to.0, msg);
         }
         self.out = out;
     }
 
-    fn enqueue(&mut self, from: u32, to: u32, msg: Msg) {
+    fn enqueue(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg) {
         let (datagrams, bytes) = wire_bytes(msg.encoded_len());
         self.traffic.sent += bytes;
-        let slot = &mut self.slots[from as usize];
+        let slot = &mut self.slots[sh.local(from)];
         let media = msg.is_media();
         let tx = Tx { to, msg, bytes, datagrams };
         slot.queued_bytes += bytes;
         if slot.head.is_none() {
             slot.head = Some(tx);
-            self.start_head(from);
+            self.start_head(sh, from);
         } else if media {
             slot.mediaq.push_back(tx);
         } else {
@@ -761,20 +1063,22 @@ impl<F: Protocol> Engine<F> {
         }
     }
 
-    fn start_head(&mut self, i: u32) {
+    fn start_head(&mut self, sh: &Shared<F>, i: u32) {
         let now = self.now;
-        let slot = &mut self.slots[i as usize];
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
         let Some(head) = &slot.head else { return };
         slot.head_start = now;
         slot.head_mark = now;
         slot.head_left_bits = head.bytes * 8;
         slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
-        let (end, generation) = (slot.head_end, self.hot[i as usize].head_gen);
-        self.push(end, Ev::UpDone(i, generation));
+        let (end, generation) = (slot.head_end, self.hot[l].head_gen);
+        self.push(sh, end, Ev::UpDone(i, generation));
     }
 
-    fn up_done(&mut self, i: u32) {
-        let slot = &mut self.slots[i as usize];
+    fn up_done(&mut self, sh: &Shared<F>, i: u32) {
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
         let Some(tx) = slot.head.take() else {
             return;
         };
@@ -788,49 +1092,55 @@ impl<F: Protocol> Engine<F> {
         slot.tx_count += 1;
         let n = slot.tx_count;
         // A made-up destination (a hostile member list can name ids no node
-        // has) is lost in the core: the sender's link was used all the same.
-        let known = (tx.to as usize) < self.hot.len();
-        let prop = if known { self.propagation(i, tx.to) } else { Time::ZERO };
-        let lost = !known
-            || (self.loss > 0.0 && {
-                let p_msg = message_loss(self.loss, tx.datagrams);
-                rngs::unit(self.seed, Stream::Loss, i as u64, n) < p_msg
-            });
-        let deliver_at = match self.hot.get_mut(tx.to as usize) {
-            Some(r) => {
-                let start = r.down_free.max(up_start + prop);
-                let t = (self.now + prop).max(start + Time::transmit(tx.bytes, r.down_bps));
-                r.down_free = t;
-                t
-            }
-            None => self.now + prop,
-        };
-        if lost {
+        // has, or has yet) is lost in the core: the sender's link was used all the same.
+        let known = (tx.to as usize) < sh.joined_by(self.now);
+        if !known {
             self.traffic.lost += tx.bytes;
         } else {
-            self.push(deliver_at, Ev::Deliver { from: i, to: tx.to, msg: tx.msg });
+            let prop = sh.propagation(i, tx.to);
+            let lost = sh.loss > 0.0 && {
+                let p_msg = message_loss(sh.loss, tx.datagrams);
+                rngs::unit(sh.seed, Stream::Loss, i as u64, n) < p_msg
+            };
+            if lost {
+                self.traffic.lost += tx.bytes;
+            }
+            let mail = Mail {
+                up_end: self.now,
+                up_start,
+                prop,
+                bytes: tx.bytes,
+                from: i,
+                to: tx.to,
+                msg: (!lost).then_some(tx.msg),
+            };
+            if sh.window == Time::ZERO {
+                self.arrive(sh, mail);
+            } else {
+                self.outgoing[(tx.to % sh.parts) as usize].push(mail);
+            }
         }
-        let slot = &mut self.slots[i as usize];
+        let slot = &mut self.slots[l];
         slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());
-        self.start_head(i);
+        self.start_head(sh, i);
     }
 
-    fn deliver(&mut self, from: u32, to: u32, msg: Msg) {
+    fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg) {
         let bytes = wire_bytes(msg.encoded_len()).1;
-        if self.severed(from, to) {
+        if sh.severed(from, to) {
             self.traffic.lost += bytes;
             return;
         }
-        if self.any_nat
-            && self.specs.get(from as usize).is_some_and(|s| s.nat)
-            && self.specs.get(to as usize).is_some_and(|s| s.nat)
+        if sh.any_nat
+            && sh.specs.get(from as usize).is_some_and(|s| s.nat)
+            && sh.specs.get(to as usize).is_some_and(|s| s.nat)
         {
             // Neither NAT lets the other's packets in: lost at the receiver's NAT.
             self.traffic.lost += bytes;
             self.collector.nat_blocked += 1;
             return;
         }
-        let alive = self.hot.get(to as usize).is_some_and(|h| h.alive);
+        let alive = self.hot.get(sh.local(to)).is_some_and(|h| h.alive);
         if !alive {
             self.traffic.lost_departed += bytes;
             return;
@@ -843,21 +1153,25 @@ impl<F: Protocol> Engine<F> {
         self.collector.learns(PeerId(to), PeerId(from));
         // Address exposure counts real nodes only (a hostile list may name
         // ids that no node has).
-        let n = self.hot.len();
-        match &msg {
-            Msg::PeerList { peers } | Msg::Gossip { peers } => {
-                for &p in peers.iter().filter(|p| p.index() < n) {
-                    self.collector.learns(PeerId(to), p);
+        let lists =
+            matches!(&msg, Msg::PeerList { .. } | Msg::Gossip { .. } | Msg::JoinAck { .. } | Msg::Heartbeat { .. });
+        if lists {
+            let n = sh.joined_by(self.now);
+            match &msg {
+                Msg::PeerList { peers } | Msg::Gossip { peers } => {
+                    for &p in peers.iter().filter(|p| p.index() < n) {
+                        self.collector.learns(PeerId(to), p);
+                    }
                 }
-            }
-            Msg::JoinAck { path, .. } | Msg::Heartbeat { path, .. } => {
-                for &p in path.iter().filter(|p| p.index() < n) {
-                    self.collector.learns(PeerId(to), p);
+                Msg::JoinAck { path, .. } | Msg::Heartbeat { path, .. } => {
+                    for &p in path.iter().filter(|p| p.index() < n) {
+                        self.collector.learns(PeerId(to), p);
+                    }
                 }
+                _ => {}
             }
-            _ => {}
         }
-        self.call(to, |n, cx| n.on_message(PeerId(from), msg, cx));
+        self.call(sh, to, |n, cx| n.on_message(PeerId(from), msg, cx));
     }
 }
 

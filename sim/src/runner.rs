@@ -20,6 +20,9 @@ use crate::scenario::Scenario;
 pub struct RunOptions {
     pub name: String,
     pub seed: u64,
+    /// Threads of the run's engine ([`Engine::set_threads`]); outputs do not
+    /// depend on it.
+    pub threads: usize,
 }
 
 /// Runs `sc` to its end with its family from the installed registry
@@ -112,6 +115,14 @@ pub fn modulation(sc: &Scenario) -> Option<crate::engine::Modulation> {
     })
 }
 
+/// Whether a run of `sc` can use several threads: its smallest one-way
+/// propagation delay is positive ([`Engine::parallel`]).
+pub fn parallel_capable(sc: &Scenario) -> bool {
+    let latency = LatencyModel::build(&sc.network.latency, sc.seed).min_latency();
+    let edge = sc.cdn_spec().map(|c| Time::from_secs_f64(c.edge_latency_ms.0 / 1000.0));
+    latency.min(edge.unwrap_or(Time::MAX)) > Time::ZERO
+}
+
 /// Runs `sc` with an explicit protocol factory.
 pub fn run_with<F: Protocol>(
     proto: F,
@@ -121,6 +132,7 @@ pub fn run_with<F: Protocol>(
 ) -> Report {
     let end = Time::from_secs_f64(sc.duration_s.0);
     let mut engine = build_engine(proto, sc, opts.seed);
+    engine.set_threads(opts.threads);
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;
     while t < end {
@@ -235,7 +247,7 @@ pub fn run_matrix(sc: &Scenario, name: &str, seed: u64, reps: u32) -> Vec<(Strin
     let (variants, jobs) = matrix_jobs(sc, seed, reps);
     let reports: Vec<Report> = jobs
         .par_iter()
-        .map(|&(v, s)| run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s }, &mut |_, _| {}))
+        .map(|&(v, s)| run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s, threads: 1 }, &mut |_, _| {}))
         .collect();
     let mut it = reports.into_iter();
     variants.into_iter().map(|(_, label)| (label, it.by_ref().take(reps as usize).collect())).collect()

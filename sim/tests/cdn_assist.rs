@@ -65,7 +65,7 @@ fn cdn_bytes_plus_p2p_bytes_are_the_media_bytes_delivered() {
 /// whole with probability 41% at 1% loss, which no 2 s window recovers).
 #[test]
 fn the_edge_is_a_node_with_a_capacity_not_an_oracle() {
-    let opts = RunOptions { name: "cdn".into(), seed: 3 };
+    let opts = RunOptions { name: "cdn".into(), seed: 3, threads: 1 };
     let get = |sc: &Scenario| run(sc, &opts, &mut |_, _| {});
     let small = get(&lossy("cdn-p2p", "[cdn]\nedge_up_kbps = 2000\n", 0.0));
     let ample = get(&lossy("cdn-p2p", "[cdn]\nedge_up_kbps = 200000\n", 0.0));
@@ -91,7 +91,7 @@ fn the_edge_is_a_node_with_a_capacity_not_an_oracle() {
 fn without_cdn_nothing_is_added() {
     let sc = scenario("mesh-pull", "");
     assert!(sc.cdn_spec().is_none() && !sc.has_edge());
-    let r = run(&sc, &RunOptions { name: "cdn".into(), seed: 1 }, &mut |_, _| {});
+    let r = run(&sc, &RunOptions { name: "cdn".into(), seed: 1, threads: 1 }, &mut |_, _| {});
     assert!(r.metrics.iter().all(|m| !m.name.starts_with("cdn_") && m.name != "p2p_offload"));
     let nodes = sim::churn::population(&sc, 1);
     assert!(nodes.iter().all(|n| n.role != NodeRole::Edge));
@@ -140,7 +140,7 @@ fn energy_is_the_model_applied_to_the_conserved_bytes() {
         };
     }
     want += 0.06 * 3.6e6 * up as f64 / 1e9;
-    let r = run(&sc, &RunOptions { name: "energy".into(), seed: 3 }, &mut |_, _| {});
+    let r = run(&sc, &RunOptions { name: "energy".into(), seed: 3, threads: 1 }, &mut |_, _| {});
     let got = r.get("energy_total_kwh").expect("energy reported") * 3.6e6;
     assert!((got - want).abs() <= 1e-9 * want, "reported {got} J, model applied {want} J");
     let parts: f64 =
@@ -173,7 +173,7 @@ fn bad_cdn_and_energy_values_are_located() {
 /// who it heard from.
 struct Flood {
     n: u32,
-    heard: std::rc::Rc<std::cell::RefCell<Vec<(u32, u32)>>>,
+    heard: std::sync::Arc<std::sync::Mutex<Vec<(u32, u32)>>>,
 }
 
 impl protocols::Peer for Flood {
@@ -186,7 +186,7 @@ impl protocols::Peer for Flood {
         }
     }
     fn on_message(&mut self, from: protocols::PeerId, _m: protocols::Msg, cx: &mut protocols::Ctx<'_, ()>) {
-        self.heard.borrow_mut().push((from.0, cx.me.0));
+        self.heard.lock().unwrap().push((from.0, cx.me.0));
     }
     fn on_timer(&mut self, _t: (), _cx: &mut protocols::Ctx<'_, ()>) {}
     fn on_command(&mut self, _c: protocols::Command, _cx: &mut protocols::Ctx<'_, ()>) {}
@@ -194,7 +194,7 @@ impl protocols::Peer for Flood {
 
 struct FloodProto {
     n: u32,
-    heard: std::rc::Rc<std::cell::RefCell<Vec<(u32, u32)>>>,
+    heard: std::sync::Arc<std::sync::Mutex<Vec<(u32, u32)>>>,
 }
 
 impl sim::engine::Protocol for FloodProto {
@@ -228,14 +228,14 @@ fn two_nat_peers_never_exchange_a_message() {
     };
     assert!((share(0) - 0.6).abs() < 0.2 && (share(1) - 0.2).abs() < 0.15, "{} {}", share(0), share(1));
     let nat: Vec<bool> = specs.iter().map(|s| s.nat).collect();
-    let heard = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let n = specs.len() as u32;
     let stream = sim::runner::stream_params(&sc);
     let latency = sim::latency::LatencyModel::build(&sc.network.latency, 4);
     let mut e = sim::engine::Engine::new(FloodProto { n, heard: heard.clone() }, stream, specs, latency, 0.0, 4);
     e.run_until(Time::from_secs(30));
     let (c, _) = e.finish();
-    let heard = heard.borrow();
+    let heard = heard.lock().unwrap();
     assert!(heard.iter().all(|&(a, b)| !(nat[a as usize] && nat[b as usize])), "two NAT peers exchanged a message");
     let pairs =
         |f: &dyn Fn(bool, bool) -> bool| heard.iter().filter(|&&(a, b)| f(nat[a as usize], nat[b as usize])).count();
@@ -261,7 +261,7 @@ fn two_nat_peers_never_exchange_a_message() {
         }
     }
     assert!(partnerships > 100, "{partnerships}");
-    let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4 });
+    let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4, threads: 1 });
     assert!(r.get("nat_peers").unwrap() > 0.0 && r.get("continuity_nat").is_some());
 }
 
@@ -272,7 +272,7 @@ fn two_nat_peers_never_exchange_a_message() {
 fn isp_locality_keeps_bytes_inside_isps() {
     let body = "duration_s = 120\n[peers]\ncount = 200\n[network.latency]\nmodel = \"transit-stub\"\n\
                 transit_domains = 2\nrouters_per_transit = 2\nstubs_per_transit_router = 2\n";
-    let opts = RunOptions { name: "isp".into(), seed: 2 };
+    let opts = RunOptions { name: "isp".into(), seed: 2, threads: 1 };
     let share = |locality: f64| {
         let text = format!("{body}[isp]\nlocality = {locality}\n[protocol]\nname = \"mesh-pull\"\n");
         let r = run(&Scenario::parse("isp.toml", &text).unwrap(), &opts, &mut |_, _| {});

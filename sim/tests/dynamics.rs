@@ -2,8 +2,8 @@
 //! message in service when capacity changes, outages cut a node off, and the
 //! bounds follow the time-varying capacities.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::Mutex;
 
 use analysis::Report;
 use analysis::collector::NodeRole;
@@ -16,7 +16,7 @@ use sim::runner::{RunOptions, run};
 use sim::scenario::Scenario;
 
 /// Node 2 sends one chunk message to node 3 at time zero; arrivals are logged.
-struct OneShot(Rc<RefCell<Vec<Time>>>, bool);
+struct OneShot(Arc<Mutex<Vec<Time>>>, bool);
 
 impl Peer for OneShot {
     type Timer = ();
@@ -26,13 +26,13 @@ impl Peer for OneShot {
         }
     }
     fn on_message(&mut self, _f: PeerId, _m: Msg, cx: &mut Ctx<'_, ()>) {
-        self.0.borrow_mut().push(cx.now);
+        self.0.lock().unwrap().push(cx.now);
     }
     fn on_timer(&mut self, _t: (), _cx: &mut Ctx<'_, ()>) {}
     fn on_command(&mut self, _c: Command, _cx: &mut Ctx<'_, ()>) {}
 }
 
-struct OneShotProto(Rc<RefCell<Vec<Time>>>);
+struct OneShotProto(Arc<Mutex<Vec<Time>>>);
 
 impl Protocol for OneShotProto {
     type Peer = OneShot;
@@ -69,14 +69,14 @@ fn a_capacity_change_reschedules_the_message_in_service() {
     let specs = four_nodes(up, 100 * up);
     let bytes = wire_bytes(Msg::Chunk { seq: 0, len: 100_000, polluted: false }.encoded_len()).1;
     let full = Time::transmit(bytes, up);
-    let arrivals = Rc::new(RefCell::new(Vec::new()));
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
     let latency = LatencyModel::build(&LatencySpec::Constant { ms: 0.0 }, 1);
     let mut e = Engine::new(OneShotProto(arrivals.clone()), stream, specs, latency, 0.0, 1);
     // Halfway through, class 0 (the sender) drops to a quarter of its upload.
     let half = Time(full.0 / 2);
     e.add_control(half, Control::ClassBandwidth { class: Some(0), factor: 0.25 });
     e.run_until(Time::from_secs(60));
-    let got = arrivals.borrow();
+    let got = arrivals.lock().unwrap();
     assert_eq!(got.len(), 1);
     // The first half went at full rate; the remaining half takes four times as long.
     let sent_bits = half.0 as u128 * up as u128 / 1_000_000_000;
@@ -88,7 +88,7 @@ fn a_capacity_change_reschedules_the_message_in_service() {
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("dyn.toml", text).expect("valid scenario");
-    run(&sc, &RunOptions { name: "dyn".into(), seed }, &mut |_, _| {})
+    run(&sc, &RunOptions { name: "dyn".into(), seed, threads: 1 }, &mut |_, _| {})
 }
 
 /// Continuity per time bucket from the report.
@@ -194,7 +194,7 @@ fn a_bandwidth_trace_changes_one_peer_and_one_class_and_the_bounds_follow() {
     std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor\n50,peer:5,0\n# the fast class halves\n60,fast,0.5\n")
         .unwrap();
     let (traced, _) = Scenario::load(&scen).unwrap();
-    let go = |sc: &Scenario| run(sc, &RunOptions { name: "bw".into(), seed: 3 }, &mut |_, _| {});
+    let go = |sc: &Scenario| run(sc, &RunOptions { name: "bw".into(), seed: 3, threads: 1 }, &mut |_, _| {});
     let (a, b) = (go(&plain), go(&traced));
     let end = Time::from_secs(100);
     let cap = |r: &Report, id: u32| r.peers.iter().find(|(i, _)| *i == id).unwrap().1.capacity_bits(end);
@@ -234,14 +234,14 @@ fn a_download_change_slows_what_the_receiver_takes_in() {
         (Control::Download { class: None, node: Some(3), factor: 0.5 }, up / 2),
         (Control::Download { class: Some(0), node: None, factor: 0.1 }, up),
     ] {
-        let arrivals = Rc::new(RefCell::new(Vec::new()));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
         let latency = LatencyModel::build(&LatencySpec::Constant { ms: 0.0 }, 1);
         let mut e = Engine::new(OneShotProto(arrivals.clone()), stream, specs.clone(), latency, 0.0, 1);
         e.add_control(Time::ZERO, control.clone());
         e.run_until(Time::from_secs(60));
         // Upload and download are pipelined: the slower link sets the arrival.
         let expected = Time::transmit(bytes, down.min(up));
-        assert_eq!(arrivals.borrow().as_slice(), &[expected], "{control:?}");
+        assert_eq!(arrivals.lock().unwrap().as_slice(), &[expected], "{control:?}");
     }
 }
 

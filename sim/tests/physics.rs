@@ -23,7 +23,7 @@ fn protocols() -> Vec<String> {
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("physics.toml", text).expect("valid test scenario");
-    run(&sc, &RunOptions { name: "physics".into(), seed }, &mut |_, _| {})
+    run(&sc, &RunOptions { name: "physics".into(), seed, threads: 1 }, &mut |_, _| {})
 }
 
 /// Upload of the CDN edge in the runs of a family that has one, kbps: small
@@ -134,7 +134,7 @@ struct Binomial {
     rank: u32,
     n: u32,
     stream: StreamParams,
-    arrivals: std::rc::Rc<std::cell::RefCell<Vec<(u32, Time)>>>,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<(u32, Time)>>>,
 }
 
 impl Peer for Binomial {
@@ -146,7 +146,7 @@ impl Peer for Binomial {
     }
     fn on_message(&mut self, _from: PeerId, msg: Msg, cx: &mut Ctx<'_, ()>) {
         if let Msg::Chunk { .. } = msg {
-            self.arrivals.borrow_mut().push((self.rank, cx.now));
+            self.arrivals.lock().unwrap().push((self.rank, cx.now));
             self.forward(cx);
         }
     }
@@ -176,7 +176,7 @@ impl Binomial {
 struct BinomialProto {
     n: u32,
     stream: StreamParams,
-    arrivals: std::rc::Rc<std::cell::RefCell<Vec<(u32, Time)>>>,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<(u32, Time)>>>,
 }
 
 impl Protocol for BinomialProto {
@@ -199,7 +199,7 @@ fn ideal_binomial_push_meets_the_bound_and_links_are_not_faster_than_their_rate(
     let stream = StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
     let up = 1_000_000;
     for n in [1u32, 7, 63, 100] {
-        let arrivals = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let node = |role, down| NodeSpec {
             role,
             class: 0,
@@ -217,7 +217,7 @@ fn ideal_binomial_push_meets_the_bound_and_links_are_not_faster_than_their_rate(
         let proto = BinomialProto { n, stream, arrivals: arrivals.clone() };
         let mut e = Engine::new(proto, stream, specs, latency, 0.0, 1);
         e.run_until(Time::from_secs(60));
-        let got = arrivals.borrow();
+        let got = arrivals.lock().unwrap();
         assert_eq!(got.len(), n as usize, "every peer receives the chunk once");
         let last = got.iter().map(|&(_, t)| t).max().expect("arrivals");
         let len = Msg::Chunk { seq: 0, len: stream.chunk_bytes(), polluted: false }.encoded_len();

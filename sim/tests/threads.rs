@@ -1,0 +1,175 @@
+//! The multi-threaded engine: every family gives byte-identical outputs
+//! (summary, per-peer and time-series CSV) on 1 to 4 threads, in scenarios
+//! with churn, loss, Markov bandwidth, timeline events (source outage,
+//! partition, bandwidth and download changes), attackers with defences,
+//! NATs and ISP locality; and a latency model with a zero smallest delay
+//! falls back to one thread with the same outputs.
+
+use analysis::output::{peers_csv, summary_csv, timeseries_csv};
+use sim::runner::{RunOptions, parallel_capable, run};
+use sim::scenario::Scenario;
+
+/// Everything dynamic at once, for family `family`.
+fn dynamic(family: &str) -> String {
+    format!(
+        r#"
+name = "threads-dynamic"
+seed = 11
+duration_s = 90
+
+[stream]
+rate_kbps = 400
+
+[source]
+up_kbps = 3000
+
+[peers]
+count = 50
+join_window_s = 10
+
+[[peers.classes]]
+name = "dsl"
+share = 0.5
+up_kbps = 600
+down_kbps = 4000
+
+[[peers.classes]]
+name = "fiber"
+share = 0.5
+up_kbps = 2000
+down_kbps = 20000
+
+[churn]
+model = "poisson"
+arrival_rate_per_s = 0.3
+session_mean_s = 60
+
+[network]
+loss = 0.01
+
+[network.latency]
+model = "coordinates"
+base_ms = 3
+
+[bandwidth]
+model = "markov"
+levels = [1.0, 0.5]
+mean_hold_s = 20
+
+[[timeline]]
+at_s = 30
+event = "source-down"
+
+[[timeline]]
+at_s = 36
+event = "source-up"
+
+[[timeline]]
+at_s = 45
+event = "partition"
+fraction = 0.3
+
+[[timeline]]
+at_s = 55
+event = "heal"
+
+[[timeline]]
+at_s = 60
+event = "bandwidth"
+class = "fiber"
+up_factor = 0.5
+down_factor = 0.8
+
+[[attack]]
+kind = "polluter"
+share = 0.1
+
+[[attack]]
+kind = "forger"
+count = 2
+
+[defence]
+integrity = true
+blacklist = true
+
+[protocol]
+name = "{family}"
+"#
+    )
+}
+
+/// NATs and ISP locality on the transit-stub model.
+fn nat_isp(family: &str) -> String {
+    format!(
+        r#"
+name = "threads-nat"
+seed = 5
+duration_s = 60
+
+[peers]
+count = 40
+join_window_s = 10
+
+[network.latency]
+model = "transit-stub"
+
+[nat]
+share = 0.5
+
+[isp]
+locality = 0.75
+
+[protocol]
+name = "{family}"
+"#
+    )
+}
+
+fn outputs(sc: &Scenario, threads: usize) -> Vec<u8> {
+    let r = run(sc, &RunOptions { name: "threads".into(), seed: sc.seed, threads }, &mut |_, _| {});
+    assert!(r.info.traffic.conserved(), "{:?}: bytes not conserved on {threads} threads", sc.name);
+    [summary_csv(&r), peers_csv(&r), timeseries_csv(&r)].concat()
+}
+
+fn same_on_every_thread_count(text: &str, threads: &[usize]) {
+    let sc = Scenario::parse("threads.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(parallel_capable(&sc), "{:?}: the scenario must be able to run on several threads", sc.name);
+    let one = outputs(&sc, 1);
+    for &t in threads {
+        assert!(
+            one == outputs(&sc, t),
+            "{} with {}: outputs on {t} threads differ from 1 thread",
+            sc.name.as_deref().unwrap_or("?"),
+            text
+        );
+    }
+}
+
+fn families() -> Vec<String> {
+    sim::registry::current().family_names().into_iter().map(str::to_string).collect()
+}
+
+#[test]
+fn every_family_is_identical_on_1_to_4_threads_with_every_dynamic() {
+    let fams = families();
+    assert!(fams.len() >= 6, "{fams:?}");
+    for f in fams {
+        same_on_every_thread_count(&dynamic(&f), &[2, 3, 4]);
+    }
+}
+
+#[test]
+fn every_family_is_identical_on_several_threads_with_nat_and_isp() {
+    for f in families() {
+        same_on_every_thread_count(&nat_isp(&f), &[2, 3]);
+    }
+}
+
+#[test]
+fn a_zero_smallest_delay_runs_on_one_thread_with_the_same_outputs() {
+    let text = nat_isp("mesh-pull").replace("model = \"transit-stub\"", "model = \"constant\"\nms = 0");
+    let text = text.replace("[isp]\nlocality = 0.75\n", "");
+    let sc = Scenario::parse("zero.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!parallel_capable(&sc));
+    assert!(outputs(&sc, 1) == outputs(&sc, 3));
+}
