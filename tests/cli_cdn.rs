@@ -37,9 +37,15 @@ fn compare_reports_offload_egress_and_energy_for_every_variant() {
     assert!(assisted > alone + 0.05, "cdn-p2p {assisted} vs mesh-pull {alone}");
     assert!(get("cdn-p2p/donet", "p2p_offload") < get("mesh-pull/donet", "p2p_offload"));
     assert!(get("cdn-p2p/donet", "cdn_edge_gb") > 0.0 && get("mesh-pull/donet", "cdn_edge_gb") == 0.0);
-    // Network energy only (the defaults): 0.06 kWh per GB carried.
-    let e = get("cdn-p2p/donet", "energy_total_kwh");
-    assert_eq!(e, get("cdn-p2p/donet", "energy_network_kwh"));
+    // The defaults: the network (0.06 kWh per GB carried) and every peer's
+    // home gateway (9.9 W while present); the source and the edge count 0.
+    let e = |m: &str| get("cdn-p2p/donet", m);
+    assert_eq!(e("energy_source_kwh") + e("energy_cdn_kwh"), 0.0);
+    let (peers, network) = (e("energy_peers_kwh"), e("energy_network_kwh"));
+    assert!(network > 0.0 && ((peers + network) / e("energy_total_kwh") - 1.0).abs() < 1e-6);
+    // Peers' Wh per viewer-hour = their idle power (per-bit terms 0).
+    let viewer_h = e("energy_total_kwh") * 1e3 / e("energy_per_viewer_hour_wh");
+    assert!((peers * 1e3 / viewer_h - 9.9).abs() < 1e-3, "{} W per peer", peers * 1e3 / viewer_h);
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -198,7 +198,7 @@ fn d_nat_share() -> Fraction {
 
 /// `[energy]`: idle power and energy per bit of each kind of node, and the
 /// network's energy per byte carried. Defaults in docs/scenario.md, with
-/// their sources.
+/// their sources and why the ones that are 0 stay 0.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnergySpec {
@@ -206,25 +206,33 @@ pub struct EnergySpec {
     /// 0.06: Aslan et al. 2018's estimate for fixed-line networks in 2015).
     #[serde(default = "d_network_kwh")]
     pub network_kwh_per_gb: NonNegative,
-    /// Every peer's power while present, W (default 0: no verified default).
-    #[serde(default = "d_zero")]
+    /// Every peer's power while present, W: its home gateway (default 9.9:
+    /// the mean power of a French ISP box with Wi-Fi on, 2022, Arcep "Pour un
+    /// numérique soutenable" 2024, 95% of it independent of use).
+    #[serde(default = "d_peer_idle_w")]
     pub peer_idle_w: NonNegative,
-    /// Every peer's energy per bit it sends, nJ/bit (default 0).
+    /// Every peer's energy per bit it sends, nJ/bit (default 0: a gateway's
+    /// draw barely depends on its traffic, and no source gives a per-bit
+    /// figure to convert).
     #[serde(default = "d_zero")]
     pub peer_up_nj_per_bit: NonNegative,
-    /// Every peer's energy per bit it receives, nJ/bit (default 0).
+    /// Every peer's energy per bit it receives, nJ/bit (default 0, as
+    /// `peer_up_nj_per_bit`).
     #[serde(default = "d_zero")]
     pub peer_down_nj_per_bit: NonNegative,
-    /// The source's power while present, W (default 0).
+    /// The source's power while present, W (default 0: no per-server figure
+    /// could be read in a source).
     #[serde(default = "d_zero")]
     pub source_idle_w: NonNegative,
-    /// The source's energy per bit sent, nJ/bit (default 0).
+    /// The source's energy per bit sent, nJ/bit (default 0, as
+    /// `source_idle_w`).
     #[serde(default = "d_zero")]
     pub source_nj_per_bit: NonNegative,
-    /// The CDN edge's power while present, W (default 0).
+    /// The CDN edge's power while present, W (default 0, as `source_idle_w`).
     #[serde(default = "d_zero")]
     pub edge_idle_w: NonNegative,
-    /// The CDN edge's energy per bit served, nJ/bit (default 0).
+    /// The CDN edge's energy per bit served, nJ/bit (default 0, as
+    /// `source_idle_w`).
     #[serde(default = "d_zero")]
     pub edge_nj_per_bit: NonNegative,
     /// `[[energy.classes]]`: per bandwidth class, values replacing the
@@ -252,6 +260,9 @@ pub struct EnergyClassSpec {
 }
 fn d_network_kwh() -> NonNegative {
     NonNegative(0.06)
+}
+fn d_peer_idle_w() -> NonNegative {
+    NonNegative(9.9)
 }
 fn d_zero() -> NonNegative {
     NonNegative(0.0)
