@@ -5,6 +5,7 @@
 //!   reported in engine events per second. `protocol/tree_push/quickstart_60s`
 //!   and `protocol/hybrid/quickstart_60s`: the same scenario with the other two
 //!   protocol families (whole runs: setup, events and the report).
+//! - `threads/mesh_pull_2k_30s/<t>`: the multi-core engine on 1 and 2 threads.
 //! - `phold/<queue>/<n>x16`: PHOLD (Fujimoto 1990) on the bare event queue, in
 //!   steady state: `n` logical processes with 16 pending events each; every
 //!   popped event schedules one new event at a random process after a delay
@@ -56,6 +57,26 @@ fn protocols(c: &mut Criterion) {
     }
 }
 
+/// `threads/mesh_pull_2k_30s/<t>`: the multi-core engine (issue 19): the
+/// 10k scale scenario at 2,000 peers and 30 simulated seconds on `t`
+/// threads (windows, mail exchange, sharded collector). Outputs are
+/// identical for every `t`; the bench checks it before timing.
+fn threads(c: &mut Criterion) {
+    let text = std::fs::read_to_string("scenarios/scale/mesh-pull.toml").expect("run from the repository root");
+    let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
+    let sc = Scenario::parse("mesh-pull.toml", &text).expect("valid scenario");
+    let go = |t: usize| run(&sc, &RunOptions { name: "bench".into(), seed: 1, threads: t }, &mut |_, _| {});
+    let one = go(1);
+    assert_eq!(analysis::output::peers_csv(&one), analysis::output::peers_csv(&go(2)), "outputs depend on threads");
+    let mut g = c.benchmark_group("threads");
+    g.throughput(Throughput::Elements(one.info.events));
+    g.sample_size(10).measurement_time(Duration::from_secs(10));
+    for t in [1, 2] {
+        g.bench_function(format!("mesh_pull_2k_30s/{t}"), |b| b.iter(|| black_box(go(t))));
+    }
+    g.finish();
+}
+
 /// Events per criterion iteration of the PHOLD benches.
 const PHOLD_BATCH: u64 = 100_000;
 
@@ -91,5 +112,5 @@ fn phold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, protocols, phold);
+criterion_group!(benches, protocols, threads, phold);
 criterion_main!(benches);

@@ -83,6 +83,8 @@ const HEADER: &[&str] = &[
     "load1_after",
     "threads",
     "cpu_s",
+    "windows",
+    "part_imbalance",
 ];
 
 /// Cores of this machine (1 when unknown): the default thread count.
@@ -296,9 +298,13 @@ fn child(a: &Args) -> ExitCode {
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_rss().unwrap_or(0);
     let cpu = cpu_seconds().map_or(String::new(), |c| format!("{c:.2}"));
+    let parts = &report.info.part_events;
+    let mean = parts.iter().sum::<u64>() as f64 / parts.len().max(1) as f64;
+    let imbalance = parts.iter().copied().max().unwrap_or(0) as f64 / mean.max(1.0);
     println!(
-        "RESULT sim_s={} wall_s={wall:.3} cpu_s={cpu} events={} peak_rss={peak} peers_joined={} continuity={}",
+        "RESULT sim_s={} wall_s={wall:.3} cpu_s={cpu} windows={} imbalance={imbalance:.4} events={} peak_rss={peak} peers_joined={} continuity={}",
         report.info.end.as_secs_f64(),
+        report.info.windows,
         report.info.events,
         report.get("peers_joined").unwrap_or(0.0),
         report.get("continuity_pooled").map_or("".into(), |c| format!("{c:.6}")),
@@ -340,6 +346,10 @@ struct ChildResult {
     wall_s: f64,
     /// CPU time of the child (every thread), when known.
     cpu_s: Option<f64>,
+    /// Windows the engine advanced in, and the busiest part's events over
+    /// the mean part's (1: perfect balance), when known.
+    windows: Option<u64>,
+    imbalance: Option<f64>,
     events: u64,
     peak_rss: u64,
     peers_joined: u64,
@@ -353,6 +363,8 @@ fn parse_child(out: &str) -> Option<ChildResult> {
         sim_s: get("sim_s")?.parse().ok()?,
         wall_s: get("wall_s")?.parse().ok()?,
         cpu_s: get("cpu_s").and_then(|c| c.parse().ok()),
+        windows: get("windows").and_then(|c| c.parse().ok()),
+        imbalance: get("imbalance").and_then(|c| c.parse().ok()),
         events: get("events")?.parse().ok()?,
         peak_rss: get("peak_rss")?.parse().ok()?,
         peers_joined: get("peers_joined")?.parse::<f64>().ok()? as u64,
@@ -392,6 +404,8 @@ fn write_rows(rows: &[Row]) -> Vec<u8> {
             format!("{:.2}", r.load_after),
             r.threads.to_string(),
             r.run.cpu_s.map_or(String::new(), |c| format!("{c:.2}")),
+            r.run.windows.map_or(String::new(), |c| c.to_string()),
+            r.run.imbalance.map_or(String::new(), |c| format!("{c:.4}")),
         ]);
     }
     w.into_inner().unwrap_or_default()
@@ -422,6 +436,8 @@ fn read_rows(path: &Path) -> Vec<Row> {
                 sim_s,
                 wall_s,
                 cpu_s: f("cpu_s").parse().ok(),
+                windows: f("windows").parse().ok(),
+                imbalance: f("part_imbalance").parse().ok(),
                 events,
                 peak_rss,
                 peers_joined: f("peers_joined").parse().unwrap_or(0),

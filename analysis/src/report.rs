@@ -67,6 +67,10 @@ pub struct RunInfo {
     pub traffic: Traffic,
     /// Events the engine processed (for throughput figures; not a metric).
     pub events: u64,
+    /// Events each part of the engine processed (one entry per thread; for
+    /// load-balance figures, not a metric), and the windows it advanced in.
+    pub part_events: Vec<u64>,
+    pub windows: u64,
     /// Timeline events: when, and whether they restore service (source or
     /// tracker back up, partition healed, bandwidth restored) or disrupt it.
     pub timeline: Vec<(Time, bool)>,

@@ -347,6 +347,9 @@ struct Part<F: Protocol> {
     events: u64,
     /// The next node of this part to join (global id).
     next_join: u32,
+    /// Nodes of the whole run that joined at or before `now` (ids are dense
+    /// in joining order), advanced as `now` does ([`Part::joined`]).
+    joined_upto: usize,
     /// Mail for each part (by index), filled during a window.
     outgoing: Vec<Vec<Mail>>,
     /// Mail from each part, to pass through the download links before the
@@ -369,6 +372,8 @@ pub struct Engine<F: Protocol> {
     now: Time,
     /// Scenario actions applied (each counts as an event).
     control_events: u64,
+    /// Windows completed.
+    windows: u64,
     threads: usize,
     pool: Option<rayon::ThreadPool>,
     bucket: Option<Time>,
@@ -416,6 +421,7 @@ impl<F: Protocol> Engine<F> {
             window_start: Time::ZERO,
             now: Time::ZERO,
             control_events: 0,
+            windows: 0,
             threads: 1,
             pool: None,
             bucket: None,
@@ -482,6 +488,14 @@ impl<F: Protocol> Engine<F> {
     /// Events processed so far.
     pub fn events(&self) -> u64 {
         self.control_events + self.parts.iter().map(|p| p.events).sum::<u64>()
+    }
+    /// Events each part processed so far (joins included, controls not).
+    pub fn part_events(&self) -> Vec<u64> {
+        self.parts.iter().map(|p| p.events).collect()
+    }
+    /// Windows completed so far (each ends with a synchronization of the parts).
+    pub fn windows(&self) -> u64 {
+        self.windows
     }
     pub fn latency(&self) -> &LatencyModel {
         &self.sh.latency
@@ -555,6 +569,7 @@ impl<F: Protocol> Engine<F> {
                     traffic: Traffic::default(),
                     events: 0,
                     next_join: k,
+                    joined_upto: 0,
                     outgoing: (0..parts).map(|_| Vec::new()).collect(),
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
                     sorted: Vec::new(),
@@ -618,6 +633,7 @@ impl<F: Protocol> Engine<F> {
             if end > self.window_start {
                 self.each(|p, sh| p.run(sh, Time(end.0 - 1)));
                 self.exchange();
+                self.windows += 1;
             }
             if action == Some(end) {
                 // Mail first (a download change applies to later uploads
@@ -802,6 +818,15 @@ impl<F: Protocol> Part<F> {
     /// Join time of this part's next joiner, if it is at or before `limit`.
     fn join_due(&self, sh: &Shared<F>, limit: Time) -> Option<Time> {
         sh.specs.get(self.next_join as usize).map(|s| s.join).filter(|&t| t <= limit)
+    }
+
+    /// Nodes of the whole run that joined at or before `now`: ids below it
+    /// exist (`Shared::joined_by`, amortized O(1) as `now` only grows).
+    fn joined(&mut self, sh: &Shared<F>) -> usize {
+        while sh.specs.get(self.joined_upto).is_some_and(|s| s.join <= self.now) {
+            self.joined_upto += 1;
+        }
+        self.joined_upto
     }
 
     /// Runs the joins due at or before `limit`.
@@ -1093,7 +1118,7 @@ impl<F: Protocol> Part<F> {
         let n = slot.tx_count;
         // A made-up destination (a hostile member list can name ids no node
         // has, or has yet) is lost in the core: the sender's link was used all the same.
-        let known = (tx.to as usize) < sh.joined_by(self.now);
+        let known = (tx.to as usize) < self.joined(sh);
         if !known {
             self.traffic.lost += tx.bytes;
         } else {
@@ -1156,7 +1181,7 @@ impl<F: Protocol> Part<F> {
         let lists =
             matches!(&msg, Msg::PeerList { .. } | Msg::Gossip { .. } | Msg::JoinAck { .. } | Msg::Heartbeat { .. });
         if lists {
-            let n = sh.joined_by(self.now);
+            let n = self.joined(sh);
             match &msg {
                 Msg::PeerList { peers } | Msg::Gossip { peers } => {
                     for &p in peers.iter().filter(|p| p.index() < n) {

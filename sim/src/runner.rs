@@ -187,6 +187,7 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
     let min_propagation = engine.min_propagation();
     let name = engine.protocol().name();
     let events = engine.events();
+    let (part_events, windows) = (engine.part_events(), engine.windows());
     let (collector, traffic) = engine.finish();
     let info = RunInfo {
         scenario: opts.name.clone(),
@@ -198,6 +199,8 @@ pub fn finish_report<F: Protocol>(engine: Engine<F>, sc: &Scenario, opts: &RunOp
         min_propagation,
         traffic,
         events,
+        part_events,
+        windows,
         timeline: sc
             .timeline
             .iter()
