@@ -63,7 +63,7 @@ for n in "${peers[@]}"; do
             /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "${cmd[@]}" >/dev/null 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
             l1=$(load)
             read -r wall user sys rss <"$tmp/time"
-            events=$(grep -o '[0-9]* events' "$tmp/err" | tail -1 | cut -d' ' -f1)
+            events=$(grep -o '[0-9]\+ events' "$tmp/err" | head -1 | cut -d' ' -f1)
             same() { [ -d "$1" ] || { echo; return; }; cmp -s "$1/peers.csv" "$out/peers.csv" && cmp -s "$1/summary.csv" "$out/summary.csv" && cmp -s "$1/timeseries.csv" "$out/timeseries.csv" && echo yes || echo no; }
             s1=$( [ "$kind" = after ] && same "$tmp/out-after-1")
             sb=$( [ "$kind" = after ] && same "$tmp/out-before-1")

@@ -247,6 +247,8 @@ struct Shared<F> {
     specs: Vec<NodeSpec>,
     /// Number of parts: node `id` lives in part `id % parts` at index `id / parts`.
     parts: u32,
+    /// `log2(parts)` when `parts` is a power of two.
+    shift: Option<u32>,
     /// Window length (the smallest propagation delay); zero: one part, no windows.
     window: Time,
     latency: LatencyModel,
@@ -276,8 +278,21 @@ struct Shared<F> {
 }
 
 impl<F> Shared<F> {
+    /// Node `id`'s index in its part (a shift when the part count is a
+    /// power of two: a division per access was measurable).
     fn local(&self, id: u32) -> usize {
-        (id / self.parts) as usize
+        match self.shift {
+            Some(k) => (id >> k) as usize,
+            None => (id / self.parts) as usize,
+        }
+    }
+
+    /// The part of node `id`.
+    fn part_of(&self, id: u32) -> usize {
+        match self.shift {
+            Some(_) => (id & (self.parts - 1)) as usize,
+            None => (id % self.parts) as usize,
+        }
     }
 
     /// One-way propagation delay from `a` to `b`.
@@ -375,7 +390,6 @@ pub struct Engine<F: Protocol> {
     /// Windows completed.
     windows: u64,
     threads: usize,
-    pool: Option<rayon::ThreadPool>,
     bucket: Option<Time>,
 }
 
@@ -398,6 +412,7 @@ impl<F: Protocol> Engine<F> {
                 stream,
                 specs,
                 parts: 1,
+                shift: Some(0),
                 window: Time::ZERO,
                 latency,
                 loss,
@@ -423,7 +438,6 @@ impl<F: Protocol> Engine<F> {
             control_events: 0,
             windows: 0,
             threads: 1,
-            pool: None,
             bucket: None,
         }
     }
@@ -511,7 +525,7 @@ impl<F: Protocol> Engine<F> {
     }
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
-        let part = self.parts.get((id % self.sh.parts) as usize)?;
+        let part = self.parts.get(self.sh.part_of(id))?;
         match part.slots.get(self.sh.local(id))?.node.as_ref()? {
             Node::Member(p) => Some(&p.inner),
             Node::Tracker(_) => None,
@@ -528,6 +542,7 @@ impl<F: Protocol> Engine<F> {
         let window = self.min_propagation();
         let sh = &mut self.sh;
         sh.parts = parts;
+        sh.shift = parts.is_power_of_two().then(|| parts.trailing_zeros());
         sh.window = window;
         if let Some(last) = sh.specs.len().checked_sub(1) {
             // Placement depends only on (seed, id): place everyone now, as parts read it.
@@ -576,39 +591,6 @@ impl<F: Protocol> Engine<F> {
                 }
             })
             .collect();
-        if parts > 1 {
-            self.pool = rayon::ThreadPoolBuilder::new().num_threads(parts as usize).build().ok();
-        }
-    }
-
-    /// Runs `f` on every part, in parallel when there are several.
-    fn each(&mut self, f: impl Fn(&mut Part<F>, &Shared<F>) + Sync + Send) {
-        let sh = &self.sh;
-        match &self.pool {
-            Some(pool) if self.parts.len() > 1 => {
-                use rayon::prelude::*;
-                let parts = &mut self.parts;
-                pool.install(|| parts.par_iter_mut().for_each(|p| f(p, sh)));
-            }
-            _ => self.parts.iter_mut().for_each(|p| f(p, sh)),
-        }
-    }
-
-    /// Hands every part's mail to the receivers' parts.
-    fn exchange(&mut self) {
-        let n = self.parts.len();
-        if n == 1 {
-            let p = &mut self.parts[0];
-            std::mem::swap(&mut p.outgoing[0], &mut p.incoming[0]);
-            return;
-        }
-        for d in 0..n {
-            for s in 0..n {
-                let full = std::mem::take(&mut self.parts[s].outgoing[d]);
-                let empty = std::mem::replace(&mut self.parts[d].incoming[s], full);
-                self.parts[s].outgoing[d] = empty;
-            }
-        }
     }
 
     /// Processes every event due at or before `limit`.
@@ -616,43 +598,89 @@ impl<F: Protocol> Engine<F> {
         if self.parts.is_empty() {
             self.start();
         }
-        let window = self.sh.window;
         loop {
+            // Windows up to the next scenario action (or past `limit`) run
+            // without leaving the parts' threads.
             let action = self.controls.get(self.next_control).map(|c| c.0);
-            let grid = if window == Time::ZERO {
-                Time::MAX
-            } else {
-                Time((self.window_start.0 / window.0).saturating_add(1).saturating_mul(window.0))
-            };
-            // The current window is [window_start, end).
-            let end = grid.min(action.unwrap_or(Time::MAX));
-            if end > limit {
-                self.each(|p, sh| p.run(sh, limit));
+            let stop = action.unwrap_or(Time::MAX);
+            self.run_windows(stop, limit);
+            if action.is_none_or(|a| a > limit) {
                 break;
             }
-            if end > self.window_start {
-                self.each(|p, sh| p.run(sh, Time(end.0 - 1)));
-                self.exchange();
-                self.windows += 1;
+            // At the action's time: mail first (a download change applies to
+            // later uploads only), then the joins due now, then the actions.
+            for p in &mut self.parts {
+                p.absorb(&self.sh);
+                p.joins(&self.sh, stop);
             }
-            if action == Some(end) {
-                // Mail first (a download change applies to later uploads
-                // only), then the joins due now, then the actions.
-                self.each(|p, sh| {
-                    p.absorb(sh);
-                    p.joins(sh, end);
-                });
-                while let Some((at, c)) = self.controls.get(self.next_control).cloned()
-                    && at == end
-                {
-                    self.next_control += 1;
-                    self.control_events += 1;
-                    self.control(end, c);
-                }
+            while let Some((at, c)) = self.controls.get(self.next_control).cloned()
+                && at == stop
+            {
+                self.next_control += 1;
+                self.control_events += 1;
+                self.control(stop, c);
             }
-            self.window_start = end;
+            self.window_start = stop;
         }
         self.now = self.now.max(limit);
+    }
+
+    /// Runs the windows from `window_start` up to `stop` (exclusive: an
+    /// action's time), or up to `limit` inclusive if that comes first (the
+    /// window in progress is then left open). One thread per part; the
+    /// calling thread runs part 0.
+    fn run_windows(&mut self, stop: Time, limit: Time) {
+        let (sh, start) = (&self.sh, self.window_start);
+        let (windows, next) = if self.parts.len() == 1 {
+            let p = &mut self.parts[0];
+            windows_of(sh, p, start, stop, limit, |p| {
+                // One part: its mail is its own.
+                std::mem::swap(&mut p.outgoing[0], &mut p.incoming[0]);
+            })
+        } else {
+            let n = self.parts.len();
+            let boxes: Vec<std::sync::Mutex<Vec<Mail>>> = (0..2 * n * n).map(|_| Default::default()).collect();
+            let barrier = SpinBarrier::new(n);
+            let (boxes, barrier) = (&boxes, &barrier);
+            // Window k's mail goes through the boxes of parity k % 2: a part
+            // that runs ahead into window k+1 cannot overwrite mail of
+            // window k not yet collected (the barrier of window k+1 waits
+            // for every part to have collected it).
+            let exchange = move |p: &mut Part<F>, k: usize, parity: usize| {
+                let slot = |s: usize, d: usize| &boxes[(parity * n + s) * n + d];
+                for d in 0..n {
+                    let mut b = slot(k, d).lock().unwrap_or_else(|e| e.into_inner());
+                    std::mem::swap(&mut *b, &mut p.outgoing[d]);
+                }
+                barrier.wait();
+                for s in 0..n {
+                    let mut b = slot(s, k).lock().unwrap_or_else(|e| e.into_inner());
+                    std::mem::swap(&mut *b, &mut p.incoming[s]);
+                }
+            };
+            let exchange = &exchange;
+            let mut parts = self.parts.iter_mut().enumerate();
+            let first = parts.next();
+            std::thread::scope(|scope| {
+                for (k, p) in parts {
+                    scope.spawn(move || {
+                        let mut parity = 0;
+                        windows_of(sh, p, start, stop, limit, |p| {
+                            exchange(p, k, parity);
+                            parity ^= 1;
+                        })
+                    });
+                }
+                let (k, p) = first.unwrap_or_else(|| unreachable!("two parts or more"));
+                let mut parity = 0;
+                windows_of(sh, p, start, stop, limit, |p| {
+                    exchange(p, k, parity);
+                    parity ^= 1;
+                })
+            })
+        };
+        self.windows += windows;
+        self.window_start = next;
     }
 
     /// Ends the run at `end` (after `run_until(end)`): counts bytes still queued
@@ -707,7 +735,7 @@ impl<F: Protocol> Engine<F> {
                 let n = self.sh.specs.iter().map(|s| s.class as usize + 1).max().unwrap_or(1);
                 set_class_factor(&mut self.sh.class_factor, n, class, factor);
                 for i in 0..joined {
-                    let part = &mut self.parts[(i % self.sh.parts) as usize];
+                    let part = &mut self.parts[self.sh.part_of(i)];
                     let s = &part.slots[self.sh.local(i)];
                     if self.sh.specs[i as usize].role == NodeRole::Peer && class.is_none_or(|c| c == s.class) {
                         let bps = (s.nominal_up_bps as f64 * self.sh.factor(i, s.class, s.level)).round() as u64;
@@ -730,18 +758,88 @@ impl<F: Protocol> Engine<F> {
                     let hit = node.map_or(class.is_none_or(|c| c == spec.class), |n| n == i);
                     if spec.role == NodeRole::Peer && hit {
                         let bps = (spec.down_bps as f64 * self.sh.down_factor(i, spec.class)).round() as u64;
-                        self.parts[(i % self.sh.parts) as usize].hot[self.sh.local(i)].down_bps = bps;
+                        self.parts[self.sh.part_of(i)].hot[self.sh.local(i)].down_bps = bps;
                     }
                 }
             }
             Control::PeerBandwidth { node, factor } => {
                 self.sh.node_factor.insert(node, factor);
                 if node < joined && self.sh.specs[node as usize].role == NodeRole::Peer {
-                    let part = &mut self.parts[(node % self.sh.parts) as usize];
+                    let part = &mut self.parts[self.sh.part_of(node)];
                     let s = &part.slots[self.sh.local(node)];
                     let bps = (s.nominal_up_bps as f64 * self.sh.factor(node, s.class, s.level)).round() as u64;
                     part.set_upload(&self.sh, node, bps);
                 }
+            }
+        }
+    }
+}
+
+/// Runs part `p` through the windows from `start` up to `stop` (exclusive)
+/// or `limit` (inclusive), calling `exchange` at the end of each complete
+/// window (the same windows in every part: they depend only on `start`,
+/// the window length, `stop` and `limit`). Returns the windows completed
+/// and the start of the window in progress.
+fn windows_of<F: Protocol>(
+    sh: &Shared<F>,
+    p: &mut Part<F>,
+    start: Time,
+    stop: Time,
+    limit: Time,
+    mut exchange: impl FnMut(&mut Part<F>),
+) -> (u64, Time) {
+    let (mut ws, mut done) = (start, 0);
+    loop {
+        let grid = match sh.window {
+            Time::ZERO => Time::MAX,
+            w => Time((ws.0 / w.0).saturating_add(1).saturating_mul(w.0)),
+        };
+        let end = grid.min(stop);
+        if end > limit {
+            p.run(sh, limit);
+            return (done, ws);
+        }
+        if end > ws {
+            p.run(sh, Time(end.0 - 1));
+            exchange(p);
+            done += 1;
+        }
+        ws = end;
+        if end == stop {
+            return (done, ws);
+        }
+    }
+}
+
+/// A barrier for the parts' threads at the end of each window: spins (a
+/// window's work is often shorter than waking a sleeping thread), then
+/// yields the core.
+struct SpinBarrier {
+    n: usize,
+    count: std::sync::atomic::AtomicUsize,
+    generation: std::sync::atomic::AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn new(n: usize) -> SpinBarrier {
+        SpinBarrier { n, count: 0.into(), generation: 0.into() }
+    }
+
+    fn wait(&self) {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
+        let generation = self.generation.load(Acquire);
+        if self.count.fetch_add(1, AcqRel) + 1 == self.n {
+            self.count.store(0, Relaxed);
+            self.generation.fetch_add(1, Release);
+            return;
+        }
+        let mut spins = 0u32;
+        while self.generation.load(Acquire) == generation {
+            if spins < 2_000 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
             }
         }
     }
@@ -1142,7 +1240,7 @@ impl<F: Protocol> Part<F> {
             if sh.window == Time::ZERO {
                 self.arrive(sh, mail);
             } else {
-                self.outgoing[(tx.to % sh.parts) as usize].push(mail);
+                self.outgoing[sh.part_of(tx.to)].push(mail);
             }
         }
         let slot = &mut self.slots[l];
