@@ -965,8 +965,8 @@ impl<F: Protocol> Part<F> {
         // The receivers' download links are random nodes' `Hot` entries:
         // prefetch a few mails ahead (a hint; no effect on results).
         const AHEAD: usize = 8;
-        for k in 0..sorted.len().min(AHEAD) {
-            self.prefetch_hot(sh, sorted[k].to);
+        for m in sorted.iter().take(AHEAD) {
+            self.prefetch_hot(sh, m.to);
         }
         for k in 0..sorted.len() {
             if let Some(m) = sorted.get(k + AHEAD) {
