@@ -185,6 +185,9 @@ pub struct Collector {
     /// multi-threaded run, [`Collector::shard`]), node `id` at index
     /// `id / stride`; 1 for a whole run.
     stride: u32,
+    /// `log2(stride)` when `stride` is a power of two (a shift instead of
+    /// a division on every call).
+    shift: Option<u32>,
     /// Roles, behaviours and departure times of every node, known before the
     /// run, for what a shard asks about nodes it does not record (empty: ask
     /// `nodes`).
@@ -285,6 +288,7 @@ impl Collector {
             isp: Vec::new(),
             media_to_peers_cross_isp: 0,
             stride: 1,
+            shift: Some(0),
             info: Arc::new(NodeInfo::default()),
             segment_nodes: Vec::new(),
         }
@@ -296,12 +300,17 @@ impl Collector {
     /// result does not depend on how the nodes were split.
     pub fn shard(stream: StreamParams, part: u32, stride: u32, info: Arc<NodeInfo>) -> Collector {
         debug_assert!(part < stride);
-        Collector { stride: stride.max(1), info, ..Collector::new(stream) }
+        let stride = stride.max(1);
+        let shift = stride.is_power_of_two().then(|| stride.trailing_zeros());
+        Collector { stride, shift, info, ..Collector::new(stream) }
     }
 
     /// Node `id`'s index in this collector's per-node tables.
     fn local(&self, id: PeerId) -> usize {
-        id.index() / self.stride as usize
+        match self.shift {
+            Some(k) => id.index() >> k,
+            None => id.index() / self.stride as usize,
+        }
     }
 
     /// Node `id`'s role, while it has joined (any node, for a shard).
