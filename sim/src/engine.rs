@@ -673,6 +673,7 @@ impl<F: Protocol> Engine<F> {
             std::thread::scope(|scope| {
                 for (k, p) in parts {
                     scope.spawn(move || {
+                        let _poison = PoisonOnPanic(barrier);
                         let mut parity = 0;
                         windows_of(sh, p, start, stop, limit, |p| {
                             exchange(p, k, parity);
@@ -681,6 +682,7 @@ impl<F: Protocol> Engine<F> {
                     });
                 }
                 let (k, p) = first.unwrap_or_else(|| unreachable!("two parts or more"));
+                let _poison = PoisonOnPanic(barrier);
                 let mut parity = 0;
                 windows_of(sh, p, start, stop, limit, |p| {
                     exchange(p, k, parity);
@@ -827,11 +829,25 @@ struct SpinBarrier {
     n: usize,
     count: std::sync::atomic::AtomicUsize,
     generation: std::sync::atomic::AtomicUsize,
+    /// A part's thread panicked: the others must not wait for it forever.
+    poisoned: std::sync::atomic::AtomicBool,
+}
+
+/// Poisons the barrier if its thread unwinds (a panic in a protocol), so
+/// that the other parts' threads panic too instead of waiting forever.
+struct PoisonOnPanic<'a>(&'a SpinBarrier);
+
+impl Drop for PoisonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.poisoned.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 impl SpinBarrier {
     fn new(n: usize) -> SpinBarrier {
-        SpinBarrier { n, count: 0.into(), generation: 0.into() }
+        SpinBarrier { n, count: 0.into(), generation: 0.into(), poisoned: false.into() }
     }
 
     fn wait(&self) {
@@ -844,6 +860,9 @@ impl SpinBarrier {
         }
         let mut spins = 0u32;
         while self.generation.load(Acquire) == generation {
+            if self.poisoned.load(Acquire) {
+                panic!("another thread of the run panicked");
+            }
             if spins < 2_000 {
                 spins += 1;
                 std::hint::spin_loop();

@@ -173,3 +173,64 @@ fn a_zero_smallest_delay_runs_on_one_thread_with_the_same_outputs() {
     assert!(!parallel_capable(&sc));
     assert!(outputs(&sc, 1) == outputs(&sc, 3));
 }
+
+/// A peer that panics when its message arrives (node 3, in the second part
+/// of two), and otherwise keeps a timer going so the other part has work.
+struct Crashy;
+
+impl protocols::peer::Peer for Crashy {
+    type Timer = ();
+    fn on_start(&mut self, cx: &mut protocols::peer::Ctx<'_, ()>) {
+        if cx.me == protocols::PeerId(2) {
+            cx.send(protocols::PeerId(3), protocols::wire::Msg::Chunk { seq: 0, len: 1000, polluted: false });
+        }
+        cx.timer_in(protocols::Time::from_millis(1), ());
+    }
+    fn on_message(&mut self, _f: protocols::PeerId, _m: protocols::wire::Msg, _cx: &mut protocols::peer::Ctx<'_, ()>) {
+        panic!("protocol bug");
+    }
+    fn on_timer(&mut self, _t: (), cx: &mut protocols::peer::Ctx<'_, ()>) {
+        cx.timer_in(protocols::Time::from_millis(1), ());
+    }
+    fn on_command(&mut self, _c: protocols::peer::Command, _cx: &mut protocols::peer::Ctx<'_, ()>) {}
+}
+
+struct CrashyProto;
+
+impl sim::engine::Protocol for CrashyProto {
+    type Peer = Crashy;
+    fn name(&self) -> String {
+        "crashy".into()
+    }
+    fn source(&self, _id: protocols::PeerId, _up: u32) -> Crashy {
+        Crashy
+    }
+    fn peer(&self, _id: protocols::PeerId, _up: u32) -> Crashy {
+        Crashy
+    }
+}
+
+#[test]
+fn a_panic_in_one_part_reaches_the_caller_instead_of_hanging_the_others() {
+    use analysis::collector::NodeRole;
+    use protocols::Time;
+    use sim::engine::{Engine, NodeSpec};
+    let node = |role| NodeSpec {
+        role,
+        class: 0,
+        up_bps: 1_000_000,
+        down_bps: 10_000_000,
+        join: Time::ZERO,
+        leave: None,
+        behaviour: Default::default(),
+        nat: false,
+    };
+    let specs = vec![node(NodeRole::Tracker), node(NodeRole::Source), node(NodeRole::Peer), node(NodeRole::Peer)];
+    let stream = protocols::StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
+    let latency = sim::latency::LatencyModel::build(&sim::latency::LatencySpec::Constant { ms: 10.0 }, 1);
+    let mut e = Engine::new(CrashyProto, stream, specs, latency, 0.0, 1);
+    e.set_threads(2);
+    assert_eq!(e.parallel(), 2);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.run_until(Time::from_secs(5))));
+    assert!(r.is_err(), "the protocol's panic was lost");
+}
