@@ -110,6 +110,14 @@ pub(crate) fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Opti
     }
 }
 
+/// Smallest one-way propagation delay of a run: the latency model's lower
+/// bound, or the CDN edge's delay if it has one and it is smaller. The
+/// engine's windows are this long; zero means one thread.
+pub fn smallest_delay(latency: &LatencyModel, edge: Option<Time>) -> Time {
+    let m = latency.min_latency();
+    edge.map_or(m, |l| m.min(l))
+}
+
 /// A protocol family as the engine sees it: a factory of member nodes.
 /// Shared by the engine's threads (`Sync`); its nodes move between them (`Send`).
 pub trait Protocol: Sync {
@@ -524,8 +532,7 @@ impl<F: Protocol> Engine<F> {
     }
     /// Smallest one-way propagation delay between two nodes (the CDN edge's included).
     pub fn min_propagation(&self) -> Time {
-        let m = self.sh.latency.min_latency();
-        self.sh.edge.map_or(m, |(_, l)| m.min(l))
+        smallest_delay(&self.sh.latency, self.sh.edge.map(|(_, l)| l))
     }
     /// The protocol factory this engine runs.
     pub fn protocol(&self) -> &F {

@@ -118,9 +118,9 @@ pub fn modulation(sc: &Scenario) -> Option<crate::engine::Modulation> {
 /// Whether a run of `sc` can use several threads: its smallest one-way
 /// propagation delay is positive ([`Engine::parallel`]).
 pub fn parallel_capable(sc: &Scenario) -> bool {
-    let latency = LatencyModel::build(&sc.network.latency, sc.seed).min_latency();
+    let latency = LatencyModel::build(&sc.network.latency, sc.seed);
     let edge = sc.cdn_spec().map(|c| Time::from_secs_f64(c.edge_latency_ms.0 / 1000.0));
-    latency.min(edge.unwrap_or(Time::MAX)) > Time::ZERO
+    crate::engine::smallest_delay(&latency, edge) > Time::ZERO
 }
 
 /// Runs `sc` with an explicit protocol factory.
