@@ -8,6 +8,8 @@
 use std::sync::Arc;
 
 use protocols::prefetch::prefetch;
+
+use crate::idset::IdSet;
 use protocols::{PeerId, Record, Seq, StreamParams, Time};
 
 use crate::histogram::Histogram;
@@ -206,62 +208,6 @@ pub struct NodeInfo {
     pub leave: Vec<Time>,
 }
 
-/// A set of node ids: open addressing with linear probing in a power-of-two
-/// table, at most 3/4 full, `u32::MAX` marking an empty slot. A membership
-/// test is one probe in the common case (a sorted list took a binary search
-/// of ~10 dependent cache misses for learners that know ~1,000 ids). Only
-/// its size and membership are used, never its iteration order, so the hash
-/// function does not affect any output.
-#[derive(Clone, Debug, Default)]
-struct IdSet {
-    slots: Vec<u32>,
-    len: u32,
-    /// Whether `u32::MAX` (the empty marker) is in the set.
-    has_max: bool,
-}
-
-impl IdSet {
-    const EMPTY: u32 = u32::MAX;
-
-    fn slot(x: u32, mask: usize) -> usize {
-        (x.wrapping_mul(0x9E37_79B1) as usize) & mask
-    }
-
-    /// Inserts `x`; true when it was absent.
-    fn insert(&mut self, x: u32) -> bool {
-        if x == Self::EMPTY {
-            let new = !self.has_max;
-            self.has_max = true;
-            return new;
-        }
-        if (self.len as usize + 1) * 4 > self.slots.len() * 3 {
-            let size = (self.slots.len() * 2).max(8);
-            let old = std::mem::replace(&mut self.slots, vec![Self::EMPTY; size]);
-            let mask = self.slots.len() - 1;
-            for y in old.into_iter().filter(|&y| y != Self::EMPTY) {
-                let mut i = Self::slot(y, mask);
-                while self.slots[i] != Self::EMPTY {
-                    i = (i + 1) & mask;
-                }
-                self.slots[i] = y;
-            }
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = Self::slot(x, mask);
-        loop {
-            match self.slots[i] {
-                y if y == x => return false,
-                Self::EMPTY => {
-                    self.slots[i] = x;
-                    self.len += 1;
-                    return true;
-                }
-                _ => i = (i + 1) & mask,
-            }
-        }
-    }
-}
-
 /// Entries of the per-learner cache of [`Collector::learns`] (64 bytes).
 const LEARN_WAYS: usize = 16;
 
@@ -439,6 +385,15 @@ impl Collector {
         &mut self.buckets[k]
     }
 
+    /// Reserves the per-node tables for `n` nodes of this collector (its
+    /// shard's share of every node that will join), so that they are not
+    /// grown by doubling (a memory hint; no effect on results).
+    pub fn reserve_nodes(&mut self, n: usize) {
+        self.nodes.reserve_exact(n.saturating_sub(self.nodes.len()));
+        self.recent.reserve_exact(n.saturating_sub(self.recent.len()));
+        self.known.reserve_exact(n.saturating_sub(self.known.len()));
+    }
+
     fn node(&mut self, id: PeerId) -> &mut PeerStats {
         let i = self.local(id);
         if self.nodes.len() <= i {
@@ -551,10 +506,8 @@ impl Collector {
     /// Cache hint, after [`Collector::prefetch_node`] of `to`: the slot of
     /// `from` in `to`'s learner set.
     pub fn prefetch_delivery(&self, to: PeerId, from: PeerId) {
-        if let Some(k) = self.known.get(self.local(to))
-            && !k.slots.is_empty()
-        {
-            prefetch(&k.slots[IdSet::slot(from.0, k.slots.len() - 1)], 1);
+        if let Some(k) = self.known.get(self.local(to)) {
+            k.prefetch(from.0);
         }
     }
 
@@ -710,22 +663,8 @@ mod tests {
         assert_eq!((c.exposure(PeerId(3)), c.exposure(PeerId(4)), c.exposure(PeerId(5))), (2, 1, 0));
         // A learner that left learns nothing more, and its list is freed.
         c.leave(PeerId(5), Time::from_secs(1));
-        assert_eq!((c.known[5].len, c.known[5].slots.capacity()), (0, 0));
+        assert_eq!((c.known[5].len(), c.known[5].heap_bytes()), (0, 0));
         assert_eq!(c.exposure(PeerId(3)), 2);
-    }
-
-    #[test]
-    fn id_set_behaves_like_a_set() {
-        let mut s = IdSet::default();
-        let mut model = std::collections::BTreeSet::new();
-        let mut x: u32 = 12345;
-        for _ in 0..5_000 {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345) % 3_000;
-            assert_eq!(s.insert(x), model.insert(x));
-        }
-        assert_eq!(s.len as usize, model.len());
-        assert!(s.insert(u32::MAX) && !s.insert(u32::MAX));
-        assert!(s.slots.len().is_power_of_two() && s.len as usize * 4 <= s.slots.len() * 3);
     }
 
     #[test]

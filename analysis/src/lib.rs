@@ -11,6 +11,7 @@ pub mod bounds;
 pub mod collector;
 pub mod glossary;
 pub mod histogram;
+mod idset;
 pub mod output;
 pub mod report;
 pub mod stats;

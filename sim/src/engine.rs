@@ -78,6 +78,9 @@ use crate::rngs::{self, Stream};
 const LOOKAHEAD: usize = 8;
 /// Position in the lookahead at which [`Part::prefetch_deep`] runs.
 const DEEP: usize = 3;
+/// Capacity (messages) an idle upload queue keeps; a larger one is freed
+/// when the link goes idle.
+const IDLE_QUEUE_KEEP: usize = 16;
 
 /// Bytes of a node's protocol state prefetched ahead of its events.
 const NODE_PREFETCH: usize = 256;
@@ -587,13 +590,17 @@ impl<F: Protocol> Engine<F> {
                         collector.set_nat(PeerId(i as u32));
                     }
                 }
+                // Every node that will ever join this part, so that the
+                // per-node tables are allocated once, at their final size.
+                let local = (sh.specs.len() as u32).saturating_sub(k).div_ceil(parts) as usize;
+                collector.reserve_nodes(local);
                 Part {
                     now: Time::ZERO,
                     queue: EventQueue::default(),
                     staged: VecDeque::with_capacity(2 * LOOKAHEAD),
-                    slots: Vec::new(),
-                    hot: Vec::new(),
-                    rngs: Vec::new(),
+                    slots: Vec::with_capacity(local),
+                    hot: Vec::with_capacity(local),
+                    rngs: Vec::with_capacity(local),
                     out: Outbox::default(),
                     collector,
                     traffic: Traffic::default(),
@@ -1301,6 +1308,17 @@ impl<F: Protocol> Part<F> {
         }
         let slot = &mut self.slots[l];
         slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());
+        if slot.head.is_none() {
+            // The link went idle: give back a backlog's memory (a queue
+            // keeps its largest size otherwise, for the rest of the run and
+            // after the node left). Small queues keep theirs, so that a
+            // busy link does not reallocate each time it drains.
+            for q in [&mut slot.ctrlq, &mut slot.mediaq] {
+                if q.capacity() > IDLE_QUEUE_KEEP || slot.node.is_none() {
+                    *q = VecDeque::new();
+                }
+            }
+        }
         self.start_head(sh, i);
     }
 
