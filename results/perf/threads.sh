@@ -7,7 +7,9 @@
 #   BEFORE_BIN  a swarmlab binary of the commit before the change (its commit in
 #               the environment variable BEFORE_COMMIT; built with
 #               `git worktree add /tmp/before <commit> && cargo build --release`);
-#               `-` skips it
+#               `-` skips it. A BEFORE binary that has `--threads` (issue 19's
+#               engine and later) needs BEFORE_THREADS=1 (else it uses every
+#               core); binaries before it run one thread anyway.
 #   PEERS       populations, comma-separated (e.g. 10000)
 #   FAMILIES    scenarios/scale/<family>.toml to run, comma-separated
 #   THREADS     thread counts of this tree's binary (default 1,2)
@@ -41,12 +43,14 @@ for n in "${peers[@]}"; do
     for f in "${families[@]}"; do
         src=scenarios/scale/$f.toml
         sc=$tmp/$f-$n.toml
-        rate=$(awk -v n="$n" 'BEGIN { printf "%.6f", n / 600 }')
+        # n / 600 (sessions of 600 s); rounded down where rounding up would
+        # take count + arrivals past the parser's 2,000,000-node limit (10^6).
+        rate=$(awk -v n="$n" 'BEGIN { r = sprintf("%.6f", n / 600); if (n + r * 600 > 2000000) r = sprintf("%.6f", int(n / 600 * 1e6) / 1e6); print r }')
         sed -e "s/^count = .*/count = $n/" -e "s/^arrival_rate_per_s = [0-9.]*/arrival_rate_per_s = $rate/" "$src" >"$sc"
         if [ -n "$duration" ]; then sed -i "s/^duration_s = .*/duration_s = $duration/" "$sc"; fi
         sim_s=$(awk -F' *= *' '/^duration_s/ { print $2; exit }' "$sc")
         runs=()
-        [ "$before" = - ] || runs+=("before:1")
+        [ "$before" = - ] || runs+=("before:${BEFORE_THREADS:-1}")
         for t in "${threads[@]}"; do runs+=("after:$t"); done
         for r in "${runs[@]}"; do
             kind=${r%%:*} t=${r#*:}
@@ -54,6 +58,8 @@ for n in "${peers[@]}"; do
             rm -rf "$out"
             if [ "$kind" = before ]; then
                 cmd=("$before" run "$sc" --out "$out")
+                # A BEFORE binary with the multi-core engine defaults to every core.
+                [ -z "${BEFORE_THREADS:-}" ] || cmd+=(--threads "$BEFORE_THREADS")
                 c=$before_commit
             else
                 cmd=(target/release/swarmlab run "$sc" --out "$out" --threads "$t")
