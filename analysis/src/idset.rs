@@ -3,60 +3,73 @@
 //! Every present learner keeps the set of node ids it has learned; with
 //! member lists and root paths a peer learns hundreds to thousands of ids in
 //! ten minutes, so these sets were the largest single item of a hybrid run's
-//! memory (an open-addressing table took 5-11 bytes per id: 112 MB of 286 MB
-//! at 10,000 peers, `results/perf/memory.md`).
+//! memory: 112 MB of 286 MB at 10,000 peers (`results/perf/memory.md`).
 //!
-//! The layout follows Roaring bitmaps (Chambi, Lemire, Kaser, Godin,
-//! "Better bitmap performance with Roaring bitmaps", Software: Practice and
-//! Experience 46(5), 2016) with smaller containers: ids are split by their
-//! high bits into chunks of [`CHUNK`] ids; a chunk holds its ids' low bits
-//! either in a small open-addressing table of `u16` (sparse: linear probing,
-//! at most 3/4 full, so one probe in the common case and 2.7-5.3 bytes per
-//! id) or, past [`DENSE_AT`] ids, as a bitmap of `CHUNK` bits (512 bytes,
-//! the size of the largest table). Node ids are dense from 0 and a learner
-//! learns ids from the whole present population, so at 10^4 peers its chunks
-//! are mostly bitmaps (about 2.5 KB per learner, whatever it knows) and at
-//! 10^5 mostly tables of one or two cache lines.
+//! Two representations, both one probe per lookup in the common case:
+//!
+//! - **Table**: open addressing with linear probing in a power-of-two table
+//!   of `u32`, at most 3/4 full, `u32::MAX` marking an empty slot: 5.3 to
+//!   10.7 bytes per id.
+//! - **Bitmap** over ids `0..=max`: one bit per id that exists so far. Node
+//!   ids are dense from 0, so when a learner knows a good share of the
+//!   population (at 10^4 peers, a hybrid peer learns about one id in ten)
+//!   the bitmap is several times smaller than the table.
+//!
+//! A set starts as a table and becomes a bitmap when a table of at least
+//! 256 slots would have to grow past the bitmap's size; it turns back into
+//! a table when new ids lie so far past the old ones that the bitmap would
+//! take over twice the table (a long run with churn). At 10^5 and more
+//! peers a learner knows a small share of the ids and stays a table. (Chunked layouts such as Roaring bitmaps were tried: smaller at
+//! 10^5 peers, but the search for the chunk added dependent cache misses to
+//! every lookup, +36% CPU for a 100,000-peer hybrid run.)
 //!
 //! Only the size and membership are used, never the iteration order, so the
 //! hash function does not affect any output.
 
-/// Ids per chunk.
-const CHUNK_BITS: u32 = 12;
-const CHUNK: usize = 1 << CHUNK_BITS;
-/// Ids per chunk above which the bitmap is no larger than the table.
-const DENSE_AT: usize = CHUNK / 16 * 3 / 4;
-/// Empty slot of a sparse table (low bits are below `CHUNK`).
-const FREE: u16 = u16::MAX;
-
-#[derive(Clone, Debug)]
-enum Low {
-    /// Open addressing: `FREE` or an id's low bits; a power-of-two length
-    /// (or empty), at most 3/4 full; the second field counts the ids.
-    Sparse(Box<[u16]>, u16),
-    Dense(Box<[u64; CHUNK / 64]>),
-}
-
-impl Low {
-    fn slot(low: u16, mask: usize) -> usize {
-        (low as u32).wrapping_mul(0x9E37_79B1) as usize >> 16 & mask
-    }
-}
-
-/// One chunk: its number and its ids' low bits, side by side so that the
-/// search for the chunk loads its representation with it.
-#[derive(Clone, Debug)]
-struct Chunk {
-    high: u32,
-    low: Low,
-}
-
 /// A set of `u32` ids; see the module documentation.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct IdSet {
-    /// By increasing `high`.
-    chunks: Vec<Chunk>,
+    repr: Repr,
     len: u32,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// Slots of the table; `has_max`: whether `u32::MAX` (the empty marker)
+    /// is in the set.
+    Table { slots: Box<[u32]>, has_max: bool },
+    /// Bit `x` of the words: `x` is in the set.
+    Bitmap(Vec<u64>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Table { slots: Box::default(), has_max: false }
+    }
+}
+
+const EMPTY: u32 = u32::MAX;
+/// Smallest table (slots) that may turn into a bitmap: small sets stay
+/// tables, whatever their ids.
+const MIN_BITMAP_SLOTS: usize = 256;
+
+/// Bytes of the table a set of `len` ids takes (at most 3/4 full).
+fn table_bytes(len: usize) -> usize {
+    4 * (len * 4).div_ceil(3).next_power_of_two().max(8)
+}
+
+fn slot(x: u32, mask: usize) -> usize {
+    (x.wrapping_mul(0x9E37_79B1) as usize) & mask
+}
+
+/// Files `x` in a table with a free slot.
+fn put(slots: &mut [u32], x: u32) {
+    let mask = slots.len() - 1;
+    let mut i = slot(x, mask);
+    while slots[i] != EMPTY {
+        i = (i + 1) & mask;
+    }
+    slots[i] = x;
 }
 
 impl IdSet {
@@ -66,188 +79,192 @@ impl IdSet {
         self.len
     }
 
-    /// Heap bytes held (capacity, not length).
+    /// Heap bytes held.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Chunk>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| match &c.low {
-                    Low::Sparse(t, _) => t.len() * 2,
-                    Low::Dense(_) => CHUNK / 8,
-                })
-                .sum::<usize>()
-    }
-
-    fn split(x: u32) -> (u32, u16) {
-        (x >> CHUNK_BITS, (x as usize & (CHUNK - 1)) as u16)
+        match &self.repr {
+            Repr::Table { slots, .. } => slots.len() * 4,
+            Repr::Bitmap(words) => words.capacity() * 8,
+        }
     }
 
     /// Inserts `x`; true when it was absent.
     pub(crate) fn insert(&mut self, x: u32) -> bool {
-        let (high, low) = Self::split(x);
-        let k = match self.chunks.binary_search_by_key(&high, |c| c.high) {
-            Ok(k) => k,
-            Err(k) => {
-                self.chunks.insert(k, Chunk { high, low: Low::Sparse(Box::default(), 0) });
-                k
-            }
-        };
-        let c = &mut self.chunks[k].low;
-        let new = match c {
-            Low::Dense(bits) => {
-                let (w, b) = (low as usize / 64, low % 64);
-                let new = bits[w] >> b & 1 == 0;
-                bits[w] |= 1 << b;
+        let new = match &mut self.repr {
+            Repr::Bitmap(words) => {
+                let w = x as usize / 64;
+                if words.len() <= w {
+                    if (w + 1) * 8 > 2 * table_bytes(self.len as usize + 1) {
+                        // New ids far past the old ones (a long run with
+                        // churn): a table is smaller again.
+                        self.to_table(x);
+                        self.len += 1;
+                        return true;
+                    }
+                    // Ids arrive roughly in increasing order: grow by an eighth.
+                    words.reserve_exact((w + 1 - words.len()).max(words.len() / 8));
+                    words.resize(w + 1, 0);
+                }
+                let new = words[w] >> (x % 64) & 1 == 0;
+                words[w] |= 1 << (x % 64);
                 new
             }
-            Low::Sparse(table, n) => {
-                if !table.is_empty() {
-                    let mask = table.len() - 1;
-                    let mut i = Low::slot(low, mask);
-                    loop {
-                        match table[i] {
-                            y if y == low => return false,
-                            FREE => break,
-                            _ => i = (i + 1) & mask,
-                        }
-                    }
-                }
-                let len = *n as usize + 1;
-                if len > DENSE_AT {
-                    let mut bits = Box::new([0u64; CHUNK / 64]);
-                    for &y in table.iter().filter(|&&y| y != FREE).chain(std::iter::once(&low)) {
-                        bits[y as usize / 64] |= 1 << (y % 64);
-                    }
-                    *c = Low::Dense(bits);
+            Repr::Table { slots, has_max } => {
+                if x == EMPTY {
+                    let new = !*has_max;
+                    *has_max = true;
+                    new
                 } else {
-                    if len * 4 > table.len() * 3 {
-                        let size = (table.len() * 2).max(8);
-                        let old = std::mem::replace(table, vec![FREE; size].into_boxed_slice());
-                        for y in old.iter().copied().filter(|&y| y != FREE) {
-                            put(table, y);
+                    if !slots.is_empty() {
+                        let mask = slots.len() - 1;
+                        let mut i = slot(x, mask);
+                        loop {
+                            match slots[i] {
+                                y if y == x => return false,
+                                EMPTY => break,
+                                _ => i = (i + 1) & mask,
+                            }
                         }
                     }
-                    put(table, low);
-                    *n = len as u16;
+                    if (self.len as usize + 1) * 4 > slots.len() * 3 {
+                        self.grow(x);
+                    } else {
+                        put(slots, x);
+                    }
+                    true
                 }
-                true
             }
         };
         self.len += new as u32;
         new
     }
 
+    /// Files `x` (absent) in a table that is full: into a table twice the
+    /// size, or into a bitmap if that is no larger.
+    fn grow(&mut self, x: u32) {
+        let Repr::Table { slots, has_max } = &mut self.repr else { unreachable!("only a table grows") };
+        let size = (slots.len() * 2).max(8);
+        let max = slots.iter().copied().filter(|&y| y != EMPTY).chain([x]).max().unwrap_or(x);
+        let words = max as usize / 64 + 1;
+        if !*has_max && size >= MIN_BITMAP_SLOTS && words * 8 <= size * 4 {
+            let mut bits = vec![0u64; words];
+            for y in slots.iter().copied().filter(|&y| y != EMPTY).chain([x]) {
+                bits[y as usize / 64] |= 1 << (y % 64);
+            }
+            self.repr = Repr::Bitmap(bits);
+        } else {
+            let old = std::mem::replace(slots, vec![EMPTY; size].into_boxed_slice());
+            for y in old.iter().copied().filter(|&y| y != EMPTY) {
+                put(slots, y);
+            }
+            put(slots, x);
+        }
+    }
+
+    /// Turns a bitmap into a table holding its ids and `x` (absent).
+    fn to_table(&mut self, x: u32) {
+        let Repr::Bitmap(words) = &self.repr else { unreachable!("only a bitmap turns back") };
+        let mut slots = vec![EMPTY; table_bytes(self.len as usize + 1) / 4].into_boxed_slice();
+        for (k, &w) in words.iter().enumerate() {
+            let mut w = w;
+            while w != 0 {
+                put(&mut slots, (k * 64) as u32 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        put(&mut slots, x);
+        self.repr = Repr::Table { slots, has_max: false };
+    }
+
     /// Whether `x` is in the set.
     #[cfg(test)]
     fn contains(&self, x: u32) -> bool {
-        let (high, low) = Self::split(x);
-        match self.chunks.binary_search_by_key(&high, |c| c.high) {
-            Err(_) => false,
-            Ok(k) => match &self.chunks[k].low {
-                Low::Dense(bits) => bits[low as usize / 64] >> (low % 64) & 1 == 1,
-                Low::Sparse(t, _) => {
-                    let mask = t.len().wrapping_sub(1);
-                    let mut i = Low::slot(low, mask);
-                    !t.is_empty()
-                        && loop {
-                            match t[i] {
-                                y if y == low => break true,
-                                FREE => break false,
-                                _ => i = (i + 1) & mask,
-                            }
+        match &self.repr {
+            Repr::Bitmap(words) => words.get(x as usize / 64).is_some_and(|w| w >> (x % 64) & 1 == 1),
+            Repr::Table { has_max, .. } if x == EMPTY => *has_max,
+            Repr::Table { slots, .. } => {
+                let mask = slots.len().wrapping_sub(1);
+                let mut i = slot(x, mask);
+                !slots.is_empty()
+                    && loop {
+                        match slots[i] {
+                            y if y == x => break true,
+                            EMPTY => break false,
+                            _ => i = (i + 1) & mask,
                         }
-                }
-            },
+                    }
+            }
         }
     }
 
-    /// A cache hint for a later [`IdSet::insert`] of `x`: the chunk entry
-    /// where it is if every chunk up to its own is present (usual: ids are
-    /// dense), which the search will load.
+    /// A cache hint for a later [`IdSet::insert`] of `x`: its slot or word.
     pub(crate) fn prefetch(&self, x: u32) {
-        let guess = (Self::split(x).0 as usize).min(self.chunks.len().wrapping_sub(1));
-        if let Some(c) = self.chunks.get(guess) {
-            protocols::prefetch::prefetch(c, 1);
+        match &self.repr {
+            Repr::Table { slots, .. } if !slots.is_empty() => {
+                protocols::prefetch::prefetch(&slots[slot(x, slots.len() - 1)], 1)
+            }
+            Repr::Bitmap(words) => {
+                if let Some(w) = words.get(x as usize / 64) {
+                    protocols::prefetch::prefetch(w, 1);
+                }
+            }
+            _ => {}
         }
     }
-}
-
-/// Files `low` in a table with a free slot.
-fn put(table: &mut [u16], low: u16) {
-    let mask = table.len() - 1;
-    let mut i = Low::slot(low, mask);
-    while table[i] != FREE {
-        i = (i + 1) & mask;
-    }
-    table[i] = low;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn behaves_like_a_set_across_containers_and_representations() {
+    fn check_against_a_model(ids: impl Iterator<Item = u32>) -> IdSet {
         let mut s = IdSet::default();
         let mut model = std::collections::BTreeSet::new();
-        let mut x: u32 = 12345;
-        // Dense in chunks 0 and 1 (past DENSE_AT), sparse above, and the extremes.
-        for _ in 0..40_000 {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            let id = match x % 4 {
-                0 | 1 => x % 8_000,
-                2 => 8_192 + x % 2_000_000,
-                _ => x,
-            };
-            assert_eq!(s.insert(id), model.insert(id), "{id}");
-        }
-        for id in [0, u32::MAX, 65_535, 65_536] {
+        for id in ids {
             assert_eq!(s.insert(id), model.insert(id), "{id}");
         }
         assert_eq!(s.len() as usize, model.len());
-        for probe in (0..300_000).step_by(7).chain([u32::MAX, u32::MAX - 1]) {
+        let max = model.last().copied().unwrap_or(0);
+        for probe in (0..max.min(3_000_000) + 100).step_by(3).chain([u32::MAX, u32::MAX - 1]) {
             assert_eq!(s.contains(probe), model.contains(&probe), "{probe}");
         }
-        assert!(matches!(s.chunks[0].low, Low::Dense(_)), "chunk 0 holds > {DENSE_AT} ids");
-        assert!(s.chunks.iter().map(|c| &c.low).skip(2).any(|c| matches!(c, Low::Sparse(_, n) if *n > 1)));
-        for c in &s.chunks {
-            if let Low::Sparse(t, n) = &c.low {
-                assert!(t.len().is_power_of_two() && *n as usize * 4 <= t.len() * 3);
-            }
-        }
-        assert!(s.chunks.windows(2).all(|w| w[0].high < w[1].high));
+        s
+    }
+
+    fn lcg(seed: u32) -> impl Iterator<Item = u32> {
+        std::iter::successors(Some(seed), |x| Some(x.wrapping_mul(1_103_515_245).wrapping_add(12_345)))
     }
 
     #[test]
-    fn sparse_sets_take_a_few_bytes_per_id() {
-        let mut s = IdSet::default();
-        // 3,000 ids spread over 200 chunks: 15 per chunk, all sparse.
-        for i in 0..3_000u32 {
-            s.insert(i * 273 % 819_200);
-        }
-        assert_eq!(s.len(), 3_000);
-        assert!(s.chunks.iter().map(|c| &c.low).all(|c| matches!(c, Low::Sparse(..))));
-        // 2 bytes per slot (15 ids in 32 slots) and 32 bytes of index per
-        // chunk (of 256 reserved): under 7 bytes per id, where the
-        // single table took 8 to 16 (4,096 or 8,192 slots of 4 bytes).
-        let bytes = s.heap_bytes();
-        assert!(bytes <= 200 * 64 + 256 * 32, "{bytes}");
+    fn a_learner_of_a_share_of_a_small_population_becomes_a_bitmap() {
+        // 2,000 draws among 20,000 ids, then larger ids (later joiners).
+        let ids = lcg(7).take(2_000).map(|x| x % 20_000).chain(lcg(9).take(300).map(|x| 20_000 + x % 5_000));
+        let s = check_against_a_model(ids);
+        assert!(matches!(s.repr, Repr::Bitmap(_)));
+        // 25,000 bits with an eighth of slack, where a table of ~2,200 ids
+        // takes 4,096 slots of 4 bytes.
+        assert!(s.heap_bytes() <= 25_000 / 8 * 9 / 8 + 16, "{}", s.heap_bytes());
     }
 
     #[test]
-    fn a_learner_of_a_small_population_costs_its_bitmaps() {
-        let mut s = IdSet::default();
-        let mut x: u32 = 7;
-        // 2,000 distinct ids among 20,000 (5 chunks): every chunk dense.
-        while s.len() < 2_000 {
-            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            s.insert(x % 20_000);
-        }
-        assert!(s.chunks.iter().map(|c| &c.low).all(|c| matches!(c, Low::Dense(_))));
-        let bytes = s.heap_bytes();
-        // 5 bitmaps of 512 bytes and an index of 8 chunks' capacity.
-        assert!(bytes <= 5 * 512 + 8 * 32, "{bytes}");
+    fn a_learner_of_a_small_share_of_a_large_population_stays_a_table() {
+        let s = check_against_a_model(lcg(3).take(3_000).map(|x| x % 2_000_000));
+        let Repr::Table { slots, .. } = &s.repr else { panic!("a table") };
+        assert!(slots.len().is_power_of_two() && s.len() as usize * 4 <= slots.len() * 3);
+    }
+
+    #[test]
+    fn a_bitmap_turns_back_into_a_table_when_new_ids_are_far_away() {
+        // A bitmap over 0..4,000, then ids up to 4,000,000.
+        let ids = (0..1_000u32).map(|i| i * 4).chain(lcg(5).take(200).map(|x| 4_000 + x % 4_000_000));
+        let s = check_against_a_model(ids);
+        assert!(matches!(s.repr, Repr::Table { .. }));
+        assert!(s.heap_bytes() <= table_bytes(1_200), "{}", s.heap_bytes());
+    }
+
+    #[test]
+    fn the_empty_marker_is_an_ordinary_member() {
+        let s = check_against_a_model([5, u32::MAX, 5, u32::MAX, 6].into_iter().chain(lcg(1).take(500)));
+        assert!(s.contains(u32::MAX));
     }
 }
