@@ -97,7 +97,7 @@ impl IdSet {
                     if (w + 1) * 8 > 2 * table_bytes(self.len as usize + 1) {
                         // New ids far past the old ones (a long run with
                         // churn): a table is smaller again.
-                        self.to_table(x);
+                        self.turn_into_table(x);
                         self.len += 1;
                         return true;
                     }
@@ -162,7 +162,7 @@ impl IdSet {
     }
 
     /// Turns a bitmap into a table holding its ids and `x` (absent).
-    fn to_table(&mut self, x: u32) {
+    fn turn_into_table(&mut self, x: u32) {
         let Repr::Bitmap(words) = &self.repr else { unreachable!("only a bitmap turns back") };
         let mut slots = vec![EMPTY; table_bytes(self.len as usize + 1) / 4].into_boxed_slice();
         for (k, &w) in words.iter().enumerate() {
