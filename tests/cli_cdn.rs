@@ -37,12 +37,16 @@ fn compare_reports_offload_egress_and_energy_for_every_variant() {
     assert!(assisted > alone + 0.05, "cdn-p2p {assisted} vs mesh-pull {alone}");
     assert!(get("cdn-p2p/donet", "p2p_offload") < get("mesh-pull/donet", "p2p_offload"));
     assert!(get("cdn-p2p/donet", "cdn_edge_gb") > 0.0 && get("mesh-pull/donet", "cdn_edge_gb") == 0.0);
-    // The defaults: the network (0.06 kWh per GB carried) and every peer's
-    // home gateway (9.9 W while present); the source and the edge count 0.
+    // The defaults: the network (0.06 kWh per GB carried), every peer's home
+    // gateway (9.9 W while present), and 0.85 nJ per bit the source and the
+    // edge serve, with no idle power for them.
     let e = |m: &str| get("cdn-p2p/donet", m);
-    assert_eq!(e("energy_source_kwh") + e("energy_cdn_kwh"), 0.0);
-    let (peers, network) = (e("energy_peers_kwh"), e("energy_network_kwh"));
-    assert!(network > 0.0 && ((peers + network) / e("energy_total_kwh") - 1.0).abs() < 1e-6);
+    let edge_j = 0.85e-9 * 8.0 * e("cdn_edge_gb") * 1e9;
+    assert!((e("energy_cdn_kwh") * 3.6e6 / edge_j - 1.0).abs() < 1e-3, "edge {} kWh", e("energy_cdn_kwh"));
+    let (peers, network, servers) =
+        (e("energy_peers_kwh"), e("energy_network_kwh"), e("energy_source_kwh") + e("energy_cdn_kwh"));
+    assert!(network > 0.0 && e("energy_source_kwh") > 0.0);
+    assert!(((peers + network + servers) / e("energy_total_kwh") - 1.0).abs() < 1e-6);
     // Peers' Wh per viewer-hour = their idle power (per-bit terms 0).
     let viewer_h = e("energy_total_kwh") * 1e3 / e("energy_per_viewer_hour_wh");
     assert!((peers * 1e3 / viewer_h - 9.9).abs() < 1e-3, "{} W per peer", peers * 1e3 / viewer_h);

@@ -220,20 +220,23 @@ pub struct EnergySpec {
     /// `peer_up_nj_per_bit`).
     #[serde(default = "d_zero")]
     pub peer_down_nj_per_bit: NonNegative,
-    /// The source's power while present, W (default 0: no per-server figure
-    /// could be read in a source).
+    /// The source's power while present, W (default 0: the source, like the
+    /// edge, is charged per bit served, its share of a shared server; no
+    /// idle power of a dedicated streaming server could be read in a source).
     #[serde(default = "d_zero")]
     pub source_idle_w: NonNegative,
-    /// The source's energy per bit sent, nJ/bit (default 0, as
-    /// `source_idle_w`).
-    #[serde(default = "d_zero")]
+    /// The source's energy per bit sent, nJ/bit (default 0.85, as
+    /// `edge_nj_per_bit`: in client-server the source is the CDN).
+    #[serde(default = "d_server_nj_per_bit")]
     pub source_nj_per_bit: NonNegative,
     /// The CDN edge's power while present, W (default 0, as `source_idle_w`).
     #[serde(default = "d_zero")]
     pub edge_idle_w: NonNegative,
-    /// The CDN edge's energy per bit served, nJ/bit (default 0, as
-    /// `source_idle_w`).
-    #[serde(default = "d_zero")]
+    /// The CDN edge's energy per bit served, nJ/bit (default 0.85: a CDN edge
+    /// server serving live streams at 1.18 Gb/s per W, Varnish, Intel and
+    /// Supermicro's 2023 measurement, read in trade press; the server's whole
+    /// power at full load, so a lower bound).
+    #[serde(default = "d_server_nj_per_bit")]
     pub edge_nj_per_bit: NonNegative,
     /// `[[energy.classes]]`: per bandwidth class, values replacing the
     /// `peer_*` ones.
@@ -266,6 +269,10 @@ fn d_peer_idle_w() -> NonNegative {
 }
 fn d_zero() -> NonNegative {
     NonNegative(0.0)
+}
+/// 1 / (1.18 Gb/s per W) = 0.847 nJ/bit, rounded (docs/scenario.md).
+fn d_server_nj_per_bit() -> NonNegative {
+    NonNegative(0.85)
 }
 
 /// `[cdn]`: the CDN edge server and the price of CDN egress.
