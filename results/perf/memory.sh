@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # results/perf/memory.sh: where a run's peak heap goes (issue 19, memory).
 #
-#   results/perf/memory.sh BIN SCENARIO OUT_TXT
+#   BIN_COMMIT=<commit of BIN> results/perf/memory.sh BIN SCENARIO OUT_TXT
 #
 # Runs `BIN run SCENARIO --threads 1` under heaptrack (Debian package
 # `heaptrack`; huge pages off, GLIBC_TUNABLES empty, so that the binary does
@@ -23,7 +23,7 @@ heaptrack_print -f "$tmp/ht.zst" --print-peaks 1 --print-allocators 0 --print-te
 heaptrack_print -f "$tmp/ht.zst" 2>/dev/null | grep -E '^peak heap memory consumption' >"$tmp/total"
 {
     echo "# heap profile: $(basename "$bin") run $sc --threads 1"
-    echo "# binary: $bin ($(cd "$(dirname "$0")" && git rev-parse --short HEAD) tree), $(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# binary: $bin (commit ${BIN_COMMIT:-unknown: set BIN_COMMIT}), $(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
     cat "$tmp/total"
     echo "# peak bytes attributed to the first swarmlab function on the stack (largest 60 call sites, summed):"
     awk '

@@ -80,7 +80,7 @@ const LOOKAHEAD: usize = 8;
 const DEEP: usize = 3;
 /// Capacity (messages) an idle upload queue keeps; a larger one is freed
 /// when the link goes idle.
-const IDLE_QUEUE_KEEP: usize = 16;
+const IDLE_QUEUE_KEEP: usize = 4;
 
 /// Bytes of a node's protocol state prefetched ahead of its events.
 const NODE_PREFETCH: usize = 256;
