@@ -17,13 +17,14 @@ out=${3:?OUT_TXT}
 command -v heaptrack >/dev/null || { echo "needs heaptrack (apt-get install heaptrack)" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+started="$(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 GLIBC_TUNABLES= heaptrack -o "$tmp/ht" "$bin" run "$sc" --threads 1 --out "$tmp/out" -q >"$tmp/log" 2>&1
 heaptrack_print -f "$tmp/ht.zst" --print-peaks 1 --print-allocators 0 --print-temporary 0 --print-leaks 0 \
     --peak-limit 60 --merge-backtraces 0 >"$tmp/peaks.txt" 2>/dev/null
 heaptrack_print -f "$tmp/ht.zst" 2>/dev/null | grep -E '^peak heap memory consumption' >"$tmp/total"
 {
     echo "# heap profile: $(basename "$bin") run $sc --threads 1"
-    echo "# binary: $bin (commit ${BIN_COMMIT:-unknown: set BIN_COMMIT}), $(date -u +%FT%TZ), load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# binary: $bin (commit ${BIN_COMMIT:-unknown: set BIN_COMMIT}), started $started"
     cat "$tmp/total"
     echo "# peak bytes attributed to the first swarmlab function on the stack (largest 60 call sites, summed):"
     awk '
