@@ -11,8 +11,11 @@
 # Usage: bash results/validate/run.sh [SECTION...]   (default: all sections)
 # Sections: headline dynamics outage netns scale sensitivity (the default:
 # all of them), headline8 (mesh-50 with 8 reps, run separately; about 13
-# min), netns8 (the same under --netns, about 14 min) and scale200 (202
-# processes), each run separately. REPS=N
+# min), netns8 (the same under --netns, about 14 min), uniform8 (mesh-50
+# with per-pair uniform latency, 8 reps, 13 min), netns-dyn8 (every
+# family on dyn-50 under --netns with 8 reps, about 9-13 min each;
+# FAMILIES="mesh-pull ..." picks some) and scale200 (202 processes), each run
+# separately. REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -22,7 +25,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 scale200
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -41,15 +44,19 @@ run() { # name, validate args...
     find "$R/$name" -type d -name records -prune -exec rm -rf {} +
 }
 
-families() { # prefix, scenario dir args...: every family on dyn-50
+# FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all seven).
+FAMILIES=${FAMILIES:-mesh-pull tree-push splitstream treebone pull-push client-server random-push}
+want() { [[ " $FAMILIES " == *" $1 "* ]]; }
+families() { # prefix, scenario dir args...: every family (of $FAMILIES) on dyn-50
     local p=$1; shift
-    run "$p-mesh-pull" scenarios/validate/dyn-50.toml --protocol mesh-pull "$@"
-    run "$p-tree-push" scenarios/validate/dyn-50.toml --protocol tree-push "$@"
-    run "$p-splitstream" scenarios/validate/dyn-50-splitstream.toml "$@"
-    run "$p-treebone" scenarios/validate/dyn-50.toml --protocol hybrid "$@"
-    run "$p-pull-push" scenarios/validate/dyn-50-pull-push.toml "$@"
-    run "$p-client-server" scenarios/validate/dyn-50.toml --protocol client-server "$@"
-    run "$p-random-push" scenarios/validate/dyn-50.toml --protocol random-push "$@"
+    want mesh-pull && run "$p-mesh-pull" scenarios/validate/dyn-50.toml --protocol mesh-pull "$@"
+    want tree-push && run "$p-tree-push" scenarios/validate/dyn-50.toml --protocol tree-push "$@"
+    want splitstream && run "$p-splitstream" scenarios/validate/dyn-50-splitstream.toml "$@"
+    want treebone && run "$p-treebone" scenarios/validate/dyn-50.toml --protocol hybrid "$@"
+    want pull-push && run "$p-pull-push" scenarios/validate/dyn-50-pull-push.toml "$@"
+    want client-server && run "$p-client-server" scenarios/validate/dyn-50.toml --protocol client-server "$@"
+    want random-push && run "$p-random-push" scenarios/validate/dyn-50.toml --protocol random-push "$@"
+    return 0
 }
 
 {
@@ -93,6 +100,22 @@ if has netns8; then
         run mesh-50-netns-8reps scenarios/validate/mesh-50.toml --netns --reps 8
     else
         echo "== netns8: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has uniform8; then
+    # Diagnostic: mesh-50 with per-pair uniform latency (20-60 ms) instead of a
+    # constant 40 ms, 8 reps: is the per-pair latency model alone enough for
+    # the real swarm's deficit on dyn-50 / dyn-50-outage? (about 13 min)
+    run mesh-50-uniform-8reps scenarios/validate/mesh-50-uniform.toml --reps 8
+fi
+if has netns-dyn8; then
+    # Every family on dyn-50 under kernel shaping with 8 paired reps (about 9-13
+    # min each): netns8-dyn-50-<family>/. The netns section's single runs
+    # (netns-dyn-50-<family>/) are left as they are.
+    if [ "$(id -u)" = 0 ]; then
+        families netns8-dyn-50 --netns --reps 8
+    else
+        echo "== netns-dyn8: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has scale200; then
