@@ -8,11 +8,10 @@
 use std::sync::Arc;
 
 use protocols::prefetch::prefetch;
-
-use crate::idset::IdSet;
 use protocols::{PeerId, Record, Seq, StreamParams, Time};
 
 use crate::histogram::Histogram;
+use crate::idset::IdSet;
 
 /// What a node is in the swarm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

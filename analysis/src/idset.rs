@@ -62,14 +62,25 @@ fn slot(x: u32, mask: usize) -> usize {
     (x.wrapping_mul(0x9E37_79B1) as usize) & mask
 }
 
-/// Files `x` in a table with a free slot.
-fn put(slots: &mut [u32], x: u32) {
-    let mask = slots.len() - 1;
+/// Where `x` (not `EMPTY`) is in a table: `Ok(slot)` if present, else
+/// `Err(the free slot it would take)`; `None` for an empty table.
+fn probe(slots: &[u32], x: u32) -> Option<Result<usize, usize>> {
+    let mask = slots.len().checked_sub(1)?;
     let mut i = slot(x, mask);
-    while slots[i] != EMPTY {
-        i = (i + 1) & mask;
+    loop {
+        match slots[i] {
+            y if y == x => return Some(Ok(i)),
+            EMPTY => return Some(Err(i)),
+            _ => i = (i + 1) & mask,
+        }
     }
-    slots[i] = x;
+}
+
+/// Files `x` (absent) in a table with a free slot.
+fn put(slots: &mut [u32], x: u32) {
+    if let Some(Err(i)) = probe(slots, x) {
+        slots[i] = x;
+    }
 }
 
 impl IdSet {
@@ -115,21 +126,14 @@ impl IdSet {
                     *has_max = true;
                     new
                 } else {
-                    if !slots.is_empty() {
-                        let mask = slots.len() - 1;
-                        let mut i = slot(x, mask);
-                        loop {
-                            match slots[i] {
-                                y if y == x => return false,
-                                EMPTY => break,
-                                _ => i = (i + 1) & mask,
-                            }
-                        }
-                    }
-                    if (self.len as usize + 1) * 4 > slots.len() * 3 {
-                        self.grow(x);
-                    } else {
-                        put(slots, x);
+                    let free = match probe(slots, x) {
+                        Some(Ok(_)) => return false,
+                        Some(Err(free)) => Some(free),
+                        None => None,
+                    };
+                    match free {
+                        Some(i) if (self.len as usize + 1) * 4 <= slots.len() * 3 => slots[i] = x,
+                        _ => self.grow(x),
                     }
                     true
                 }
@@ -182,18 +186,7 @@ impl IdSet {
         match &self.repr {
             Repr::Bitmap(words) => words.get(x as usize / 64).is_some_and(|w| w >> (x % 64) & 1 == 1),
             Repr::Table { has_max, .. } if x == EMPTY => *has_max,
-            Repr::Table { slots, .. } => {
-                let mask = slots.len().wrapping_sub(1);
-                let mut i = slot(x, mask);
-                !slots.is_empty()
-                    && loop {
-                        match slots[i] {
-                            y if y == x => break true,
-                            EMPTY => break false,
-                            _ => i = (i + 1) & mask,
-                        }
-                    }
-            }
+            Repr::Table { slots, .. } => matches!(probe(slots, x), Some(Ok(_))),
         }
     }
 
