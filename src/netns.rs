@@ -18,6 +18,21 @@
 //! (`numgen random mod 1000000 < loss x 1e6 drop`). The one-way delay stays in
 //! the user-space host (this kernel has no netem).
 //!
+//! **No ARP.** Every node's MAC address is fixed ([`mac`]) and every
+//! namespace gets a permanent neighbour entry for every other node, the
+//! bridge a static forwarding entry per port, so no datagram waits for
+//! address resolution. With ARP the kernel's neighbour table, one table
+//! for all namespaces, is limited by `net.ipv4.neigh.default.gc_thresh3`
+//! (1024 entries by default): a 50-node swarm whose nodes talk to many
+//! others (treebone: about 1,000 pairs after 10 s) fills it, and then a
+//! datagram to a neighbour not yet resolved is dropped (`table_fulls` in
+//! `/proc/net/stat/arp_cache`), so nodes that join later cannot reach
+//! anyone. ARP packets would also queue behind media in the shaped queues
+//! (their priority is 0), and resolution fails after three unanswered
+//! probes. The simulator has no address resolution; permanent entries are
+//! exempt from the table's limit. [`neigh_stats`] reads the table's counters
+//! (validate prints them per rep).
+//!
 //! [`Net`] deletes every namespace it created when dropped (normal end, error,
 //! Ctrl-C: validate turns SIGINT/SIGTERM into an error return, panics unwind);
 //! deleting a namespace deletes its veth ends, and the hub's deletion the
@@ -29,7 +44,7 @@ use std::process::{Command, Stdio};
 
 /// What is needed, said when it is missing.
 pub const NEEDS: &str =
-    "--netns needs Linux, root and the `ip`, `tc` and `nft` commands (apt-get install iproute2 nftables)";
+    "--netns needs Linux, root and the `ip`, `tc`, `bridge` and `nft` commands (apt-get install iproute2 nftables)";
 
 /// Whether this process is root and the commands exist; why not otherwise.
 pub fn available() -> Result<(), String> {
@@ -41,7 +56,7 @@ pub fn available() -> Result<(), String> {
     if euid != Some("0") {
         return Err(format!("{NEEDS}: not running as root"));
     }
-    for (cmd, arg) in [("ip", "-V"), ("tc", "-V"), ("nft", "--version")] {
+    for (cmd, arg) in [("ip", "-V"), ("tc", "-V"), ("bridge", "-V"), ("nft", "--version")] {
         let ok = Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status();
         if !ok.is_ok_and(|s| s.success()) {
             return Err(format!("{NEEDS}: `{cmd}` is missing"));
@@ -115,6 +130,67 @@ pub fn addr(i: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 77, (n / 256) as u8, (n % 256) as u8)
 }
 
+/// The MAC address of node `i`'s `eth0`: locally administered, 02:77:00:00
+/// then the two low bytes of its address.
+pub fn mac(i: usize) -> String {
+    let a = addr(i).octets();
+    format!("02:77:00:00:{:02x}:{:02x}", a[2], a[3])
+}
+
+/// `ip -batch` lines giving node `i` a permanent neighbour entry for every
+/// other node of `n` (no ARP).
+fn neigh_batch(i: usize, n: usize) -> String {
+    let mut s = String::new();
+    for j in (0..n).filter(|&j| j != i) {
+        s.push_str(&format!("neigh replace {} lladdr {} dev eth0 nud permanent\n", addr(j), mac(j)));
+    }
+    s
+}
+
+/// `bridge -batch` lines pinning every node's MAC to its bridge port (no
+/// flooding of unknown destinations, no learning).
+fn fdb_batch(n: usize) -> String {
+    (0..n).map(|i| format!("fdb replace {} dev v{i} master static\n", mac(i))).collect()
+}
+
+/// Counters of the kernel's ARP table (`/proc/net/stat/arp_cache`, summed
+/// over CPUs). The table is shared by every namespace of the machine, so
+/// other users' traffic counts too; read before and after a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NeighStats {
+    /// Entries now (every namespace).
+    pub entries: u64,
+    /// Resolutions that failed (no answer to the probes).
+    pub res_failed: u64,
+    /// Entries that could not be created because the table was full.
+    pub table_fulls: u64,
+}
+
+impl NeighStats {
+    /// Parses the text of `/proc/net/stat/arp_cache` (hexadecimal columns,
+    /// one row per CPU, named by the header); None if a column is missing.
+    pub fn parse(text: &str) -> Option<NeighStats> {
+        let mut lines = text.lines();
+        let head: Vec<&str> = lines.next()?.split_whitespace().collect();
+        let col = |name: &str| head.iter().position(|h| *h == name);
+        let (e, rf, tf) = (col("entries")?, col("res_failed")?, col("table_fulls")?);
+        let mut s = NeighStats::default();
+        for l in lines {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |k: usize| f.get(k).and_then(|v| u64::from_str_radix(v, 16).ok());
+            s.entries = hex(e)?;
+            s.res_failed += hex(rf)?;
+            s.table_fulls += hex(tf)?;
+        }
+        Some(s)
+    }
+}
+
+/// The ARP table's counters now (None where there is no such file).
+pub fn neigh_stats() -> Option<NeighStats> {
+    NeighStats::parse(&std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?)
+}
+
 /// tbf burst (bytes): one millisecond of the rate, at least one full frame.
 fn burst(bps: u64) -> u64 {
     (bps / 8 / 1000).max(2000)
@@ -184,7 +260,22 @@ impl Net {
             let port = format!("v{i}");
             run(
                 "ip",
-                &["link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns", &hub],
+                &[
+                    "link",
+                    "add",
+                    "eth0",
+                    "netns",
+                    &ns,
+                    "address",
+                    &mac(i),
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    &port,
+                    "netns",
+                    &hub,
+                ],
                 None,
             )?;
             run("ip", &["-n", &hub, "link", "set", &port, "master", "br0", "up"], None)?;
@@ -205,6 +296,11 @@ impl Net {
                 run("ip", &["netns", "exec", &ns, "nft", "-f", "-"], Some(&rules))?;
             }
         }
+        // No ARP (module doc): permanent neighbours, static bridge ports.
+        for (i, ns) in net.nodes.iter().enumerate() {
+            run("ip", &["-n", ns, "-batch", "-"], Some(&neigh_batch(i, links.len())))?;
+        }
+        run("bridge", &["-n", &hub, "-batch", "-"], Some(&fdb_batch(links.len())))?;
         Ok(net)
     }
 
@@ -263,5 +359,31 @@ mod tests {
         assert_eq!(addr(0), Ipv4Addr::new(10, 77, 0, 1));
         assert_eq!(addr(255), Ipv4Addr::new(10, 77, 1, 0));
         assert_eq!(burst(512_000), 2000);
+        assert_eq!(mac(0), "02:77:00:00:00:01");
+        assert_eq!(mac(255), "02:77:00:00:01:00");
+    }
+
+    #[test]
+    fn every_other_node_gets_a_permanent_neighbour_and_every_port_a_static_mac() {
+        let b = neigh_batch(1, 3);
+        assert_eq!(
+            b,
+            "neigh replace 10.77.0.1 lladdr 02:77:00:00:00:01 dev eth0 nud permanent\n\
+             neigh replace 10.77.0.3 lladdr 02:77:00:00:00:03 dev eth0 nud permanent\n"
+        );
+        assert_eq!(
+            fdb_batch(2),
+            "fdb replace 02:77:00:00:00:01 dev v0 master static\nfdb replace 02:77:00:00:00:02 dev v1 master static\n"
+        );
+    }
+
+    #[test]
+    fn arp_table_counters_are_summed_over_cpus() {
+        let text = "entries  allocs   destroys hash_grows lookups  hits     res_failed rcv_probes_mcast rcv_probes_ucast periodic_gc_runs forced_gc_runs unresolved_discards table_fulls\n\
+                    00000400 00005de8 0000481c 00000004   000fe3dd 0003d659 000007e4   00000000         00000000         00000609         000023e5       00000008            000020d0\n\
+                    00000400 00004a2e 00005ff8 00000004   000bcf15 00027906 000004d3   00000000         00000000         00000000         00001145       0000000c            00000faf\n";
+        let s = NeighStats::parse(text).unwrap();
+        assert_eq!(s, NeighStats { entries: 1024, res_failed: 0x7e4 + 0x4d3, table_fulls: 0x20d0 + 0xfaf });
+        assert_eq!(NeighStats::parse("entries hits\n1 2\n"), None);
     }
 }

@@ -750,7 +750,7 @@ fn one_rep(
     };
     let mode = match &net {
         Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), loss by nftables, delay, outages and partitions in user space)",
+            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables, delay, outages and partitions in user space)",
             n.prefix()
         ),
         None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),
@@ -763,7 +763,9 @@ fn one_rep(
     );
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: String = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    let neigh_before = net.as_ref().and_then(|_| crate::netns::neigh_stats());
     let logs = run_real(&a.scenario, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
+    let neigh = neigh_before.zip(crate::netns::neigh_stats());
     let kernel_lost = net.as_ref().map(|n| n.lost());
     drop(net);
     let rates = sim::replay::rates(sc, &specs, seed);
@@ -808,6 +810,13 @@ fn one_rep(
         stat("timers_late_10ms") as f64 * 100.0 / fired as f64,
         fired
     ));
+    if let Some((b, e)) = neigh {
+        table.push_str(&format!(
+            "kernel ARP table during the real run (every namespace of the machine): {} resolutions failed, {} neighbour entries refused with the table full (the datagram is dropped)\n",
+            e.res_failed.saturating_sub(b.res_failed),
+            e.table_fulls.saturating_sub(b.table_fulls),
+        ));
+    }
     table.push_str(&format!("mode: {mode}\nload average before the real run: {load}\n"));
     let (c_ok, l_ok) = verdict(&sim, &real);
     table.push_str(&format!(
