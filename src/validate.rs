@@ -33,9 +33,10 @@
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
 //! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
-//! child that sends control datagrams before media) and its loss by
-//! nftables; the delays, outages and partitions stay in user space (see
-//! `src/netns.rs`). Scheduled rate changes are applied with `tc qdisc change`.
+//! child that sends control datagrams before media), its loss by nftables
+//! and its neighbours permanent (no ARP); the delays, outages and partitions
+//! stay in user space (see `src/netns.rs`). Scheduled rate changes are
+//! applied with `tc qdisc change`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -75,7 +76,7 @@ pub struct Args {
     pub lead_s: f64,
     /// Run each process in its own network namespace with kernel shaping (`tc
     /// tbf` rates, nftables loss; the delay stays in user space). Linux, root,
-    /// `ip`, `tc` and `nft` needed.
+    /// `ip`, `tc`, `bridge` and `nft` needed.
     #[arg(long)]
     pub netns: bool,
     /// Repetitions on both sides (rep k uses seed + k on both, paired); with

@@ -2,7 +2,7 @@
 //! 14 processes, 8 s of stream): it completes with both metric sets, and every
 //! network namespace it created is gone afterwards.
 //!
-//! It needs root and the `ip`, `tc` and `nft` commands, so it is `#[ignore]`d:
+//! It needs root and the `ip`, `tc`, `bridge` and `nft` commands, so it is `#[ignore]`d:
 //! `cargo test` lists it as *ignored* (with the reason), never as passed.
 //! Run it with `cargo test --test udp_netns -- --ignored` as root; `.ci/run`
 //! does that when it runs as root (and says SKIPPED otherwise). When asked
@@ -18,7 +18,7 @@ fn why_not() -> Option<String> {
     if euid != Some("0") {
         return Some("not running as root".into());
     }
-    for (cmd, arg) in [("ip", "-V"), ("tc", "-V"), ("nft", "--version")] {
+    for (cmd, arg) in [("ip", "-V"), ("tc", "-V"), ("bridge", "-V"), ("nft", "--version")] {
         let ok = Command::new(cmd).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status();
         if !ok.is_ok_and(|s| s.success()) {
             return Some(format!("`{cmd}` is missing (apt-get install iproute2 nftables)"));
@@ -33,10 +33,10 @@ fn namespaces() -> String {
 }
 
 #[test]
-#[ignore = "needs root and ip, tc, nft: cargo test --test udp_netns -- --ignored (.ci/run does, as root)"]
+#[ignore = "needs root and ip, tc, bridge, nft: cargo test --test udp_netns -- --ignored (.ci/run does, as root)"]
 fn validate_netns_completes_and_cleans_up() {
     if let Some(why) = why_not() {
-        panic!("validate --netns cannot run here: {why} (this test needs root and ip, tc, nft)");
+        panic!("validate --netns cannot run here: {why} (this test needs root and ip, tc, bridge, nft)");
     }
     let out = std::env::temp_dir().join(format!("swarmlab-netns-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
@@ -54,6 +54,9 @@ fn validate_netns_completes_and_cleans_up() {
     assert!(matches!(o.status.code(), Some(0 | 1)), "{stdout}\n{stderr}");
     assert!(stdout.contains("mode: netns"), "{stdout}");
     assert!(stdout.contains("control first (pfifo_fast)"), "{stdout}");
+    // Neighbours are permanent (no ARP); the ARP table's counters are printed.
+    assert!(stdout.contains("permanent neighbours (no ARP)"), "{stdout}");
+    assert!(stdout.contains("kernel ARP table during the real run"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("validate.csv")).expect("validate.csv");
     let row =
         csv.lines().find(|l| l.starts_with("1,") && l.contains(",continuity_mean,")).expect("continuity_mean row");
