@@ -417,6 +417,8 @@ struct Part<F: Protocol> {
     incoming: Vec<Vec<Mail>>,
     /// Scratch for sorting the incoming mail.
     sorted: Vec<Mail>,
+    /// Scratch: the incoming mail's sort keys (upload end, sender, index).
+    order: Vec<(Time, u32, u32)>,
     /// Upload links to bring up to date at the end of the window: node id
     /// by [`Hot::flush_at`] (with windows; without, [`Ev::Flush`] events).
     flushes: EventQueue<u32>,
@@ -648,6 +650,7 @@ impl<F: Protocol> Engine<F> {
                     outgoing: (0..parts).map(|_| Vec::new()).collect(),
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
                     sorted: Vec::new(),
+                    order: Vec::new(),
                     flushes: EventQueue::default(),
                     flushing: Vec::new(),
                     joined_floor: 0,
@@ -1036,23 +1039,27 @@ impl<F: Protocol> Part<F> {
             self.sorted = sorted;
             return;
         }
-        // The key is unique (a link sends one message at a time), so any
-        // sort gives the same order.
-        sorted.sort_unstable_by_key(|m| (m.up_end, m.from));
+        // Sorted by key (16 bytes each, not the mail). The key is unique (a
+        // link sends one message at a time), so any sort gives the same order.
+        let mut order = std::mem::take(&mut self.order);
+        order.extend(sorted.iter().enumerate().map(|(k, m)| (m.up_end, m.from, k as u32)));
+        order.sort_unstable();
         // The receivers' download links are random nodes' `Hot` entries:
         // prefetch a few mails ahead (a hint; no effect on results).
         const AHEAD: usize = 8;
-        for m in sorted.iter().take(AHEAD) {
-            self.prefetch_hot(sh, m.to);
+        for &(_, _, k) in order.iter().take(AHEAD) {
+            self.prefetch_hot(sh, sorted[k as usize].to);
         }
-        for k in 0..sorted.len() {
-            if let Some(m) = sorted.get(k + AHEAD) {
-                self.prefetch_hot(sh, m.to);
+        for n in 0..order.len() {
+            if let Some(&(_, _, k)) = order.get(n + AHEAD) {
+                self.prefetch_hot(sh, sorted[k as usize].to);
             }
             // Taken out in order; the vector is cleared below.
-            let m = std::mem::replace(&mut sorted[k], Mail::EMPTY);
+            let m = std::mem::replace(&mut sorted[order[n].2 as usize], Mail::EMPTY);
             self.arrive(sh, m);
         }
+        order.clear();
+        self.order = order;
         sorted.clear();
         self.sorted = sorted;
     }
