@@ -270,7 +270,9 @@ enum Ev<T> {
     /// without windows only; with windows, links are brought up to date by
     /// [`Part::catch_up`]). The second field is the link's `head_gen`.
     UpDone(u32, u32),
-    Deliver { from: u32, to: u32, msg: Msg },
+    /// The message is `Part::inflight[slot]` (kept out of the event so
+    /// that queued events are small).
+    Deliver { from: u32, to: u32, slot: u32 },
     Modulate(u32),
 }
 
@@ -417,6 +419,10 @@ struct Part<F: Protocol> {
     incoming: Vec<Vec<Mail>>,
     /// Scratch for sorting the incoming mail.
     sorted: Vec<Mail>,
+    /// Messages of the queued deliveries with their bytes on the wire
+    /// ([`Ev::Deliver`]), and the free entries (reused last-freed first).
+    inflight: Vec<(Msg, u64)>,
+    free_inflight: Vec<u32>,
     /// Scratch: the incoming mail's sort keys (upload end, sender, index).
     order: Vec<(Time, u32, u32)>,
     /// Upload links to bring up to date at the end of the window: node id
@@ -651,6 +657,8 @@ impl<F: Protocol> Engine<F> {
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
                     sorted: Vec::new(),
                     order: Vec::new(),
+                    inflight: Vec::new(),
+                    free_inflight: Vec::new(),
                     flushes: EventQueue::default(),
                     flushing: Vec::new(),
                     joined_floor: 0,
@@ -763,8 +771,8 @@ impl<F: Protocol> Engine<F> {
             let mut queued: u64 = p.slots.iter().map(|s| s.queued_bytes).sum();
             let staged = p.staged.iter().map(|(_, _, ev)| ev);
             for ev in p.queue.iter_unordered().map(|(_, (_, ev))| ev).chain(staged) {
-                if let Ev::Deliver { msg, .. } = ev {
-                    queued += wire_bytes(msg.encoded_len()).1;
+                if let Ev::Deliver { slot, .. } = ev {
+                    queued += p.inflight[*slot as usize].1;
                 }
             }
             for m in p.outgoing.iter().chain(&p.incoming).flatten() {
@@ -973,6 +981,11 @@ impl<F: Protocol> Part<F> {
             };
             prefetch(s, bytes);
         }
+        if let Ev::Deliver { slot, .. } = ev
+            && let Some(m) = self.inflight.get(*slot as usize)
+        {
+            prefetch(m, std::mem::size_of::<(Msg, u64)>());
+        }
         self.collector.prefetch_node(PeerId(i));
     }
 
@@ -1077,7 +1090,17 @@ impl<F: Protocol> Part<F> {
         let t = (m.up_end + m.prop).max(start + Time::transmit(m.bytes, r.down_bps));
         r.down_free = t;
         if let Some(msg) = m.msg {
-            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, msg });
+            let slot = match self.free_inflight.pop() {
+                Some(k) => {
+                    self.inflight[k as usize] = (msg, m.bytes);
+                    k
+                }
+                None => {
+                    self.inflight.push((msg, m.bytes));
+                    (self.inflight.len() - 1) as u32
+                }
+            };
+            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, slot });
         }
     }
 
@@ -1113,7 +1136,12 @@ impl<F: Protocol> Part<F> {
                         self.arm(sh, i);
                     }
                 }
-                Ev::Deliver { from, to, msg } => self.deliver(sh, from, to, msg),
+                Ev::Deliver { from, to, slot } => {
+                    // `Bye` holds nothing: a placeholder in the free slot.
+                    let (msg, bytes) = std::mem::replace(&mut self.inflight[slot as usize], (Msg::Bye, 0));
+                    self.free_inflight.push(slot);
+                    self.deliver(sh, from, to, msg, bytes)
+                }
                 Ev::Modulate(i) => self.modulate(sh, i),
             }
         }
@@ -1495,8 +1523,8 @@ impl<F: Protocol> Part<F> {
         self.start_head(sh, i, now);
     }
 
-    fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg) {
-        let bytes = wire_bytes(msg.encoded_len()).1;
+    /// `msg` of `bytes` on the wire reaches node `to`.
+    fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg, bytes: u64) {
         if sh.severed(from, to) {
             self.traffic.lost += bytes;
             return;
