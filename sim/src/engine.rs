@@ -24,6 +24,16 @@
 //!   any loses the message (no retransmission below the protocol). Lost
 //!   messages still occupy both links (conservative).
 //!
+//! A link's messages need no event each: the link changes only by its own
+//! node's actions, so it is brought up to date lazily ([`Part::catch_up`])
+//! before the node's next event and at the end of each window in which one
+//! of its messages ends ([`Part::flush`]). A message ending in the same
+//! nanosecond as an event of the node counts as ended for that event only
+//! if the event was queued after the message started (events carry their
+//! queueing sequence number), which is the order an event per message
+//! queued at its start would give. Without windows every message still
+//! gets its [`Ev::UpDone`] event.
+//!
 //! Bytes are conserved: `sent = delivered + lost + lost_departed + discarded + queued`
 //! ([`analysis::Traffic`]). When a node leaves, the message it is serializing
 //! still goes out, the rest of its queue is discarded, and a graceful leaver's
@@ -47,9 +57,9 @@
 //! The order of a node's events is canonical, the same for any number of
 //! parts: by time; at equal times its join first, then the scenario actions
 //! due then, then its other events in the order they were queued, where a
-//! node's own events (timers, upload completions, departures) are queued when
-//! it creates them and deliveries at the end of the window in which their
-//! upload ended. What a node does depends only on its own events; the
+//! node's own events (timers, departures) are queued when it creates them
+//! and deliveries at the end of the window in which their upload ended (the
+//! end of a message on its upload link falls among them as said above). What a node does depends only on its own events; the
 //! collector's per-node records are the node's own, and everything it sums
 //! over nodes is an integer sum, a maximum, or a list sorted when the parts'
 //! collectors are merged. So the outputs are byte-identical for 1, 2, ... N
@@ -272,7 +282,11 @@ enum Ev<T> {
     UpDone(u32, u32),
     /// The message is `Part::inflight[slot]` (kept out of the event so
     /// that queued events are small).
-    Deliver { from: u32, to: u32, slot: u32 },
+    Deliver {
+        from: u32,
+        to: u32,
+        slot: u32,
+    },
     Modulate(u32),
 }
 
