@@ -326,6 +326,9 @@ struct Shared<F> {
     edge: Option<(u32, Time)>,
     /// Some node is behind a NAT (`NodeSpec::nat`).
     any_nat: bool,
+    /// One [`Ev::UpDone`] per message even with windows
+    /// ([`Engine::set_eager_links`]).
+    eager_links: bool,
     /// `[isp]`: each node's ISP and the tracker's locality share.
     isp: Option<(Vec<u32>, f64)>,
 }
@@ -504,6 +507,7 @@ impl<F: Protocol> Engine<F> {
                 defences: Arc::new(Defences::none(stream)),
                 edge: None,
                 any_nat,
+                eager_links: false,
                 isp: None,
             },
             parts: Vec::new(),
@@ -548,6 +552,15 @@ impl<F: Protocol> Engine<F> {
             })
             .collect();
         self.sh.isp = Some((isp, locality));
+    }
+
+    /// With `on`, every message on an upload link is an event of its own
+    /// ([`Ev::UpDone`]), as in the engine before issue 19's lazy links,
+    /// instead of links being brought up to date lazily (call before
+    /// running). Outputs are the same either way (`sim/tests/links.rs`
+    /// checks it); this is slower and exists for that check.
+    pub fn set_eager_links(&mut self, on: bool) {
+        self.sh.eager_links = on;
     }
 
     /// Sets the defences every member applies (call before running).
@@ -1227,7 +1240,7 @@ impl<F: Protocol> Part<F> {
     /// event of its own queued when the message started would. Without
     /// windows, [`Ev::UpDone`] events do this instead.
     fn catch_up(&mut self, sh: &Shared<F>, i: u32) {
-        if sh.window == Time::ZERO {
+        if sh.window == Time::ZERO || sh.eager_links {
             return;
         }
         let l = sh.local(i);
@@ -1255,7 +1268,7 @@ impl<F: Protocol> Part<F> {
             return;
         }
         let end = slot.head_end;
-        if sh.window == Time::ZERO {
+        if sh.window == Time::ZERO || sh.eager_links {
             let generation = self.hot[l].head_gen;
             self.push(sh, end, Ev::UpDone(i, generation));
         } else if end < slot.flush_at {
