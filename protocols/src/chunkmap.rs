@@ -58,6 +58,16 @@ impl ChunkMap {
         self.bits[i / 64] |= 1 << (i % 64);
         true
     }
+    /// Sets the entries at offsets `i ..` from the base where `word` has a
+    /// one bit (bit `k` is offset `i + k`); the caller keeps them within the
+    /// window.
+    pub(crate) fn or_word(&mut self, i: u32, word: u64) {
+        let (w, off) = ((i / 64) as usize, i % 64);
+        self.bits[w] |= word << off;
+        if off > 0 && w + 1 < self.bits.len() {
+            self.bits[w + 1] |= word >> (64 - off);
+        }
+    }
     pub fn remove(&mut self, seq: Seq) {
         if self.covers(seq) {
             let i = (seq - self.base) as usize;
@@ -79,6 +89,38 @@ impl ChunkMap {
             }
         }
         None
+    }
+    /// Sequence numbers of the window that are absent, in increasing order.
+    pub fn absent(&self) -> impl Iterator<Item = Seq> + '_ {
+        let mut gaps = *self;
+        for (w, word) in gaps.bits.iter_mut().enumerate() {
+            let start = w as u32 * 64;
+            let valid = match (self.len as u32).saturating_sub(start) {
+                0 => 0,
+                n if n >= 64 => u64::MAX,
+                n => (1u64 << n) - 1,
+            };
+            *word = !*word & valid;
+        }
+        let base = self.base;
+        (0..gaps.bits.len()).flat_map(move |w| {
+            let mut word = gaps.bits[w];
+            std::iter::from_fn(move || {
+                if word == 0 {
+                    return None;
+                }
+                let bit = word.trailing_zeros();
+                word &= word - 1;
+                Some(base + (w as u32) * 64 + bit)
+            })
+        })
+    }
+    /// Adds every entry of `other`, which has the same base and length.
+    pub fn union_with(&mut self, other: &ChunkMap) {
+        debug_assert!(self.base == other.base && self.len == other.len);
+        for (a, b) in self.bits.iter_mut().zip(other.bits) {
+            *a |= b;
+        }
     }
     /// Present sequence numbers in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = Seq> + '_ {
@@ -131,6 +173,31 @@ impl std::fmt::Debug for ChunkMap {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// `absent` lists exactly the window's sequence numbers that
+        /// `contains` denies, in order; `union_with` is the union.
+        #[test]
+        fn absent_and_union_follow_contains(
+            base in prop_oneof![0u32..1000, (Seq::MAX - 300)..=Seq::MAX],
+            len in 0u16..=256,
+            a in proptest::collection::vec(0u32..300, 0..120),
+            b in proptest::collection::vec(0u32..300, 0..120),
+        ) {
+            let (mut x, mut y) = (ChunkMap::new(base, len), ChunkMap::new(base, len));
+            for d in a { x.insert(base.saturating_add(d)); }
+            for d in b { y.insert(base.saturating_add(d)); }
+            let window = base as u64..base as u64 + x.len() as u64;
+            let want: Vec<Seq> = window.clone().map(|s| s as Seq).filter(|&s| !x.contains(s)).collect();
+            prop_assert_eq!(x.absent().collect::<Vec<_>>(), want);
+            let mut u = x;
+            u.union_with(&y);
+            for s in window {
+                let s = s as Seq;
+                prop_assert_eq!(u.contains(s), x.contains(s) || y.contains(s));
+            }
+        }
+    }
 
     #[test]
     fn insert_outside_window_is_refused() {

@@ -464,10 +464,11 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         }
         SCRATCH.with_borrow_mut(|s| {
             s.cands.clear();
-            for seq in lo..=hi {
-                if media.have.contains(seq) || self.requested.contains(seq) {
-                    continue;
-                }
+            // `hi - lo < window <= ChunkMap::CAPACITY`: the span fits a map.
+            let span = (hi - lo + 1) as u16;
+            let mut known = media.have.to_map(lo, span);
+            known.union_with(&self.requested.to_map(lo, span));
+            for seq in known.absent() {
                 let deadline = media.player.deadline(seq, stream, now);
                 if deadline <= now && media.player.is_playing() {
                     continue;

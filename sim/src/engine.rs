@@ -24,6 +24,16 @@
 //!   any loses the message (no retransmission below the protocol). Lost
 //!   messages still occupy both links (conservative).
 //!
+//! A link's messages need no event each: the link changes only by its own
+//! node's actions, so it is brought up to date lazily ([`Part::catch_up`])
+//! before the node's next event and at the end of each window in which one
+//! of its messages ends ([`Part::flush`]). A message ending in the same
+//! nanosecond as an event of the node counts as ended for that event only
+//! if the event was queued after the message started (events carry their
+//! queueing sequence number), which is the order an event per message
+//! queued at its start would give. Without windows every message still
+//! gets its [`Ev::UpDone`] event.
+//!
 //! Bytes are conserved: `sent = delivered + lost + lost_departed + discarded + queued`
 //! ([`analysis::Traffic`]). When a node leaves, the message it is serializing
 //! still goes out, the rest of its queue is discarded, and a graceful leaver's
@@ -47,9 +57,9 @@
 //! The order of a node's events is canonical, the same for any number of
 //! parts: by time; at equal times its join first, then the scenario actions
 //! due then, then its other events in the order they were queued, where a
-//! node's own events (timers, upload completions, departures) are queued when
-//! it creates them and deliveries at the end of the window in which their
-//! upload ended. What a node does depends only on its own events; the
+//! node's own events (timers, departures) are queued when it creates them
+//! and deliveries at the end of the window in which their upload ended (the
+//! end of a message on its upload link falls among them as said above). What a node does depends only on its own events; the
 //! collector's per-node records are the node's own, and everything it sums
 //! over nodes is an integer sum, a maximum, or a list sorted when the parts'
 //! collectors are merged. So the outputs are byte-identical for 1, 2, ... N
@@ -82,6 +92,9 @@ const DEEP: usize = 3;
 /// when the link goes idle.
 const IDLE_QUEUE_KEEP: usize = 4;
 
+/// Datagram counts whose message loss probability is tabulated.
+const LOSS_TABLE: u32 = 256;
+
 /// Bytes of a node's protocol state prefetched ahead of its events.
 const NODE_PREFETCH: usize = 256;
 
@@ -90,7 +103,11 @@ fn transmit_bits(bits: u64, bps: u64) -> Time {
     if bps == 0 {
         return Time::MAX;
     }
-    Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64)
+    match bits.checked_mul(1_000_000_000) {
+        // The same value as the 128-bit division, without its library call.
+        Some(bit_ns) => Time(bit_ns.div_ceil(bps)),
+        None => Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64),
+    }
 }
 
 /// Probability that a message of `datagrams` datagrams is lost when each is
@@ -191,7 +208,7 @@ struct Hot {
     down_bps: u64,
     down_free: Time,
     /// Bumped when the head's end is rescheduled (capacity change): older
-    /// `UpDone` events are stale.
+    /// `UpDone` events are stale (runs without windows).
     head_gen: u32,
     /// Present (joined and not left): its `Slot::node` is `Some`.
     alive: bool,
@@ -206,6 +223,13 @@ struct Slot<P: Peer> {
     mediaq: VecDeque<Tx>,
     head_start: Time,
     head_end: Time,
+    /// Where the head's completion falls among the node's events of time
+    /// `head_end`: after those queued before this sequence number
+    /// ([`Part::catch_up`]).
+    head_seq: u64,
+    /// When the link is due to be brought up to date at a window's end
+    /// ([`Part::arm`]; [`Time::MAX`]: not armed).
+    flush_at: Time,
     /// Bits of the message in service not yet serialized at `head_mark`.
     head_left_bits: u64,
     head_mark: Time,
@@ -252,8 +276,17 @@ pub struct Modulation {
 enum Ev<T> {
     Leave(u32, bool),
     Timer(u32, T),
+    /// The message in service on the node's upload link ends (runs
+    /// without windows only; with windows, links are brought up to date by
+    /// [`Part::catch_up`]). The second field is the link's `head_gen`.
     UpDone(u32, u32),
-    Deliver { from: u32, to: u32, msg: Msg },
+    /// The message is `Part::inflight[slot]` (kept out of the event so
+    /// that queued events are small).
+    Deliver {
+        from: u32,
+        to: u32,
+        slot: u32,
+    },
     Modulate(u32),
 }
 
@@ -270,6 +303,9 @@ struct Shared<F> {
     window: Time,
     latency: LatencyModel,
     loss: f64,
+    /// `message_loss(loss, d)` for `d` below its length (a chunk has about
+    /// 45 datagrams): computed once, not per message.
+    loss_by_datagrams: Vec<f64>,
     seed: u64,
     /// Per node: cut off from the network (outage).
     cut: Vec<bool>,
@@ -290,6 +326,9 @@ struct Shared<F> {
     edge: Option<(u32, Time)>,
     /// Some node is behind a NAT (`NodeSpec::nat`).
     any_nat: bool,
+    /// One [`Ev::UpDone`] per message even with windows
+    /// ([`Engine::set_eager_links`]).
+    eager_links: bool,
     /// `[isp]`: each node's ISP and the tracker's locality share.
     isp: Option<(Vec<u32>, f64)>,
 }
@@ -363,11 +402,17 @@ type Timer<F> = <<F as Protocol>::Peer as Peer>::Timer;
 /// The nodes of one part, their events and their share of the statistics.
 struct Part<F: Protocol> {
     now: Time,
-    queue: EventQueue<Ev<Timer<F>>>,
+    /// Events with their sequence numbers (the order they were queued in).
+    queue: EventQueue<(u64, Ev<Timer<F>>)>,
     /// The next events, already taken from `queue` in order (at most
     /// [`LOOKAHEAD`]), so the state they will touch can be prefetched while
     /// earlier events run. See [`Part::push`] for why the order is unchanged.
-    staged: VecDeque<(Time, Ev<Timer<F>>)>,
+    staged: VecDeque<(Time, u64, Ev<Timer<F>>)>,
+    /// Sequence number of the next event queued (from 1).
+    seq: u64,
+    /// Sequence number of the event running (0 between windows, `u64::MAX`
+    /// in [`Part::flush`]).
+    cur_seq: u64,
     slots: Vec<Slot<F::Peer>>,
     hot: Vec<Hot>,
     /// Each node's random stream, apart from its `Slot`: 304 bytes that
@@ -391,6 +436,20 @@ struct Part<F: Protocol> {
     incoming: Vec<Vec<Mail>>,
     /// Scratch for sorting the incoming mail.
     sorted: Vec<Mail>,
+    /// Messages of the queued deliveries with their bytes on the wire
+    /// ([`Ev::Deliver`]), and the free entries (reused last-freed first).
+    inflight: Vec<(Msg, u64)>,
+    free_inflight: Vec<u32>,
+    /// Scratch: the incoming mail's sort keys (upload end, sender, index).
+    order: Vec<(Time, u32, u32)>,
+    /// Upload links to bring up to date at the end of the window: node id
+    /// by [`Hot::flush_at`] (with windows; without, [`Ev::Flush`] events).
+    flushes: EventQueue<u32>,
+    /// Scratch: the nodes [`Part::flush`] takes from `flushes`.
+    flushing: Vec<(Time, u32)>,
+    /// Nodes of the whole run that had joined when the current [`Part::run`]
+    /// started: every upload it completes ends no earlier ([`Part::complete`]).
+    joined_floor: usize,
 }
 
 /// The simulator of one run.
@@ -435,6 +494,7 @@ impl<F: Protocol> Engine<F> {
                 window: Time::ZERO,
                 latency,
                 loss,
+                loss_by_datagrams: (0..LOSS_TABLE).map(|d| message_loss(loss, d)).collect(),
                 seed,
                 cut: vec![false; n],
                 any_cut: false,
@@ -447,6 +507,7 @@ impl<F: Protocol> Engine<F> {
                 defences: Arc::new(Defences::none(stream)),
                 edge: None,
                 any_nat,
+                eager_links: false,
                 isp: None,
             },
             parts: Vec::new(),
@@ -491,6 +552,15 @@ impl<F: Protocol> Engine<F> {
             })
             .collect();
         self.sh.isp = Some((isp, locality));
+    }
+
+    /// With `on`, every message on an upload link is an event of its own
+    /// ([`Ev::UpDone`]), as in the engine before issue 19's lazy links,
+    /// instead of links being brought up to date lazily (call before
+    /// running). Outputs are the same either way (`sim/tests/links.rs`
+    /// checks it); this is slower and exists for that check.
+    pub fn set_eager_links(&mut self, on: bool) {
+        self.sh.eager_links = on;
     }
 
     /// Sets the defences every member applies (call before running).
@@ -598,6 +668,8 @@ impl<F: Protocol> Engine<F> {
                     now: Time::ZERO,
                     queue: EventQueue::default(),
                     staged: VecDeque::with_capacity(2 * LOOKAHEAD),
+                    seq: 1,
+                    cur_seq: 0,
                     slots: Vec::with_capacity(local),
                     hot: Vec::with_capacity(local),
                     rngs: Vec::with_capacity(local),
@@ -611,6 +683,12 @@ impl<F: Protocol> Engine<F> {
                     outgoing: (0..parts).map(|_| Vec::new()).collect(),
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
                     sorted: Vec::new(),
+                    order: Vec::new(),
+                    inflight: Vec::new(),
+                    free_inflight: Vec::new(),
+                    flushes: EventQueue::default(),
+                    flushing: Vec::new(),
+                    joined_floor: 0,
                 }
             })
             .collect();
@@ -718,10 +796,10 @@ impl<F: Protocol> Engine<F> {
         let mut shards = Vec::new();
         for mut p in self.parts {
             let mut queued: u64 = p.slots.iter().map(|s| s.queued_bytes).sum();
-            let staged = p.staged.iter().map(|(_, ev)| ev);
-            for ev in p.queue.iter_unordered().map(|(_, ev)| ev).chain(staged) {
-                if let Ev::Deliver { msg, .. } = ev {
-                    queued += wire_bytes(msg.encoded_len()).1;
+            let staged = p.staged.iter().map(|(_, _, ev)| ev);
+            for ev in p.queue.iter_unordered().map(|(_, (_, ev))| ev).chain(staged) {
+                if let Ev::Deliver { slot, .. } = ev {
+                    queued += p.inflight[*slot as usize].1;
                 }
             }
             for m in p.outgoing.iter().chain(&p.incoming).flatten() {
@@ -746,6 +824,8 @@ impl<F: Protocol> Engine<F> {
     fn control(&mut self, now: Time, c: Control) {
         for p in &mut self.parts {
             p.now = now;
+            // Between windows: a link's completion at `now` comes after the action.
+            p.cur_seq = 0;
         }
         let joined = self.sh.joined_by(now) as u32;
         match c {
@@ -897,13 +977,15 @@ impl<F: Protocol> Part<F> {
     /// staged ones and behind queued events of its time. The processing order
     /// is therefore exactly `queue`'s order without staging.
     fn push(&mut self, sh: &Shared<F>, at: Time, ev: Ev<Timer<F>>) {
+        let seq = self.seq;
+        self.seq += 1;
         match self.staged.back() {
-            Some(&(last, _)) if at < last => {
+            Some(&(last, _, _)) if at < last => {
                 self.prefetch_event(sh, &ev);
-                let pos = self.staged.partition_point(|(t, _)| *t <= at);
-                self.staged.insert(pos, (at, ev));
+                let pos = self.staged.partition_point(|(t, _, _)| *t <= at);
+                self.staged.insert(pos, (at, seq, ev));
             }
-            _ => self.queue.push(at, ev),
+            _ => self.queue.push(at, (seq, ev)),
         }
     }
 
@@ -925,6 +1007,11 @@ impl<F: Protocol> Part<F> {
                 _ => (link + NODE_PREFETCH).min(std::mem::size_of::<Slot<F::Peer>>()),
             };
             prefetch(s, bytes);
+        }
+        if let Ev::Deliver { slot, .. } = ev
+            && let Some(m) = self.inflight.get(*slot as usize)
+        {
+            prefetch(m, std::mem::size_of::<(Msg, u64)>());
         }
         self.collector.prefetch_node(PeerId(i));
     }
@@ -992,23 +1079,27 @@ impl<F: Protocol> Part<F> {
             self.sorted = sorted;
             return;
         }
-        // Stable sort: each part's mail is already in upload-end order, so
-        // this merges a few sorted runs in linear time (the key is unique).
-        sorted.sort_by_key(|m| (m.up_end, m.from));
+        // Sorted by key (16 bytes each, not the mail). The key is unique (a
+        // link sends one message at a time), so any sort gives the same order.
+        let mut order = std::mem::take(&mut self.order);
+        order.extend(sorted.iter().enumerate().map(|(k, m)| (m.up_end, m.from, k as u32)));
+        order.sort_unstable();
         // The receivers' download links are random nodes' `Hot` entries:
         // prefetch a few mails ahead (a hint; no effect on results).
         const AHEAD: usize = 8;
-        for m in sorted.iter().take(AHEAD) {
-            self.prefetch_hot(sh, m.to);
+        for &(_, _, k) in order.iter().take(AHEAD) {
+            self.prefetch_hot(sh, sorted[k as usize].to);
         }
-        for k in 0..sorted.len() {
-            if let Some(m) = sorted.get(k + AHEAD) {
-                self.prefetch_hot(sh, m.to);
+        for n in 0..order.len() {
+            if let Some(&(_, _, k)) = order.get(n + AHEAD) {
+                self.prefetch_hot(sh, sorted[k as usize].to);
             }
             // Taken out in order; the vector is cleared below.
-            let m = std::mem::replace(&mut sorted[k], Mail::EMPTY);
+            let m = std::mem::replace(&mut sorted[order[n].2 as usize], Mail::EMPTY);
             self.arrive(sh, m);
         }
+        order.clear();
+        self.order = order;
         sorted.clear();
         self.sorted = sorted;
     }
@@ -1026,44 +1117,164 @@ impl<F: Protocol> Part<F> {
         let t = (m.up_end + m.prop).max(start + Time::transmit(m.bytes, r.down_bps));
         r.down_free = t;
         if let Some(msg) = m.msg {
-            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, msg });
+            let slot = match self.free_inflight.pop() {
+                Some(k) => {
+                    self.inflight[k as usize] = (msg, m.bytes);
+                    k
+                }
+                None => {
+                    self.inflight.push((msg, m.bytes));
+                    (self.inflight.len() - 1) as u32
+                }
+            };
+            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, slot });
         }
     }
 
     /// Processes every event (and join) of this part due at or before `limit`.
     fn run(&mut self, sh: &Shared<F>, limit: Time) {
         self.absorb(sh);
+        self.joined_floor = self.joined(sh);
         loop {
             while self.staged.len() < LOOKAHEAD {
-                let Some((t, ev)) = self.queue.pop_until(limit) else { break };
+                let Some((t, (seq, ev))) = self.queue.pop_until(limit) else { break };
                 self.prefetch_event(sh, &ev);
-                self.staged.push_back((t, ev));
+                self.staged.push_back((t, seq, ev));
             }
             // A node joins before any other event of its time.
-            let next = self.staged.front().map_or(limit, |&(t, _)| t);
+            let next = self.staged.front().map_or(limit, |&(t, _, _)| t);
             if self.join_due(next).is_some() {
                 self.joins(sh, next);
                 continue;
             }
-            let Some((t, ev)) = self.staged.pop_front() else { break };
-            if let Some((_, next)) = self.staged.get(DEEP) {
+            let Some((t, seq, ev)) = self.staged.pop_front() else { break };
+            if let Some((_, _, next)) = self.staged.get(DEEP) {
                 self.prefetch_deep(sh, next);
             }
             self.now = t;
+            self.cur_seq = seq;
             self.events += 1;
             match ev {
                 Ev::Leave(i, graceful) => self.leave(sh, i, graceful),
                 Ev::Timer(i, timer) => self.call(sh, i, |n, cx| n.on_timer(timer, cx)),
                 Ev::UpDone(i, generation) => {
                     if self.hot[sh.local(i)].head_gen == generation {
-                        self.up_done(sh, i)
+                        self.complete(sh, i, t);
+                        self.arm(sh, i);
                     }
                 }
-                Ev::Deliver { from, to, msg } => self.deliver(sh, from, to, msg),
+                Ev::Deliver { from, to, slot } => {
+                    // `Bye` holds nothing: a placeholder in the free slot.
+                    let (msg, bytes) = std::mem::replace(&mut self.inflight[slot as usize], (Msg::Bye, 0));
+                    self.free_inflight.push(slot);
+                    self.deliver(sh, from, to, msg, bytes)
+                }
                 Ev::Modulate(i) => self.modulate(sh, i),
             }
         }
         self.now = self.now.max(limit);
+        if sh.window > Time::ZERO {
+            self.flush(sh);
+        }
+    }
+
+    /// Brings up to date (to `now`, the end of the window) every upload
+    /// link with a message due to end by then, so that the mail of the
+    /// window is complete. The links' state is prefetched a few nodes ahead
+    /// (a hint; no effect on results).
+    fn flush(&mut self, sh: &Shared<F>) {
+        let mut due = std::mem::take(&mut self.flushing);
+        while let Some((t, i)) = self.flushes.pop_until(self.now) {
+            due.push((t, i));
+        }
+        // Two stages: the link's state, then (once it is in cache) what
+        // its first completion reads: the next message and both ends'
+        // coordinates.
+        const AHEAD: usize = 8;
+        const DEEP: usize = 4;
+        let link = std::mem::offset_of!(Slot<F::Peer>, node);
+        let fetch = |p: &Self, i: u32| {
+            if let Some(s) = p.slots.get(sh.local(i)) {
+                prefetch(s, link);
+            }
+            p.collector.prefetch_node(PeerId(i));
+        };
+        let deep = |p: &Self, i: u32| {
+            if let Some(s) = p.slots.get(sh.local(i)) {
+                if let Some(h) = &s.head {
+                    sh.latency.prefetch(i);
+                    sh.latency.prefetch(h.to);
+                }
+                if let Some(tx) = s.ctrlq.front().or_else(|| s.mediaq.front()) {
+                    prefetch(tx, std::mem::size_of::<Tx>());
+                }
+            }
+        };
+        for &(_, i) in due.iter().take(AHEAD) {
+            fetch(self, i);
+        }
+        self.cur_seq = u64::MAX;
+        for k in 0..due.len() {
+            if let Some(&(_, i)) = due.get(k + AHEAD) {
+                fetch(self, i);
+            }
+            if let Some(&(_, i)) = due.get(k + DEEP) {
+                deep(self, i);
+            }
+            let (t, i) = due[k];
+            let slot = &mut self.slots[sh.local(i)];
+            // Stale when the link was armed again, earlier, since.
+            if slot.flush_at == t {
+                slot.flush_at = Time::MAX;
+                self.catch_up(sh, i);
+            }
+        }
+        due.clear();
+        self.flushing = due;
+    }
+
+    /// Completes, in order, every message of node `i`'s upload link that
+    /// ends before the event running (or the end of the window), starting
+    /// the next one at each end. A completion at the event's own time comes
+    /// first if the message started before the event was queued, as an
+    /// event of its own queued when the message started would. Without
+    /// windows, [`Ev::UpDone`] events do this instead.
+    fn catch_up(&mut self, sh: &Shared<F>, i: u32) {
+        if sh.window == Time::ZERO || sh.eager_links {
+            return;
+        }
+        let l = sh.local(i);
+        loop {
+            let slot = &self.slots[l];
+            if slot.head.is_none() {
+                return;
+            }
+            let end = slot.head_end;
+            if end > self.now || (end == self.now && slot.head_seq > self.cur_seq) {
+                break;
+            }
+            self.complete(sh, i, end);
+        }
+        self.arm(sh, i);
+    }
+
+    /// Makes sure the end of the message in service on node `i`'s upload
+    /// link is processed: an [`Ev::UpDone`] without windows, else a flush at
+    /// the end of the window it falls in (unless one is due earlier).
+    fn arm(&mut self, sh: &Shared<F>, i: u32) {
+        let l = sh.local(i);
+        let slot = &mut self.slots[l];
+        if slot.head.is_none() {
+            return;
+        }
+        let end = slot.head_end;
+        if sh.window == Time::ZERO || sh.eager_links {
+            let generation = self.hot[l].head_gen;
+            self.push(sh, end, Ev::UpDone(i, generation));
+        } else if end < slot.flush_at {
+            slot.flush_at = end;
+            self.flushes.push(end, i);
+        }
     }
 
     /// Sets node `i`'s upload rate, rescheduling the message in service so the
@@ -1071,6 +1282,7 @@ impl<F: Protocol> Part<F> {
     fn set_upload(&mut self, sh: &Shared<F>, i: u32, bps: u64) {
         let now = self.now;
         let l = sh.local(i);
+        self.catch_up(sh, i);
         let slot = &mut self.slots[l];
         if slot.node.is_none() || slot.up_bps == bps {
             slot.up_bps = bps;
@@ -1080,13 +1292,13 @@ impl<F: Protocol> Part<F> {
             let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
             slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
             slot.head_mark = now;
+            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
+            slot.head_seq = self.seq;
             let hot = &mut self.hot[l];
             hot.head_gen = hot.head_gen.wrapping_add(1);
-            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
-            let (end, generation) = (slot.head_end, hot.head_gen);
-            self.push(sh, end, Ev::UpDone(i, generation));
         }
         self.slots[l].up_bps = bps;
+        self.arm(sh, i);
         self.collector.capacity(PeerId(i), now, bps);
     }
 
@@ -1161,6 +1373,8 @@ impl<F: Protocol> Part<F> {
             mediaq: VecDeque::new(),
             head_start: Time::ZERO,
             head_end: Time::ZERO,
+            head_seq: 0,
+            flush_at: Time::MAX,
             head_left_bits: 0,
             head_mark: Time::ZERO,
             queued_bytes: 0,
@@ -1192,6 +1406,8 @@ impl<F: Protocol> Part<F> {
         if slot.node.is_none() {
             return;
         }
+        self.catch_up(sh, i);
+        let slot = &mut self.slots[l];
         // Keep the message being serialized; discard the rest of the queue.
         for tx in slot.ctrlq.drain(..).chain(slot.mediaq.drain(..)) {
             slot.queued_bytes -= tx.bytes;
@@ -1207,6 +1423,10 @@ impl<F: Protocol> Part<F> {
     fn call(&mut self, sh: &Shared<F>, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, Timer<F>>)) {
         let now = self.now;
         let l = sh.local(i);
+        if self.slots[l].node.is_none() {
+            return;
+        }
+        self.catch_up(sh, i);
         let slot = &mut self.slots[l];
         let Some(node) = slot.node.as_mut() else {
             return;
@@ -1241,7 +1461,9 @@ impl<F: Protocol> Part<F> {
         slot.queued_bytes += bytes;
         if slot.head.is_none() {
             slot.head = Some(tx);
-            self.start_head(sh, from);
+            let now = self.now;
+            self.start_head(sh, from, now);
+            self.arm(sh, from);
         } else if media {
             slot.mediaq.push_back(tx);
         } else {
@@ -1249,20 +1471,22 @@ impl<F: Protocol> Part<F> {
         }
     }
 
-    fn start_head(&mut self, sh: &Shared<F>, i: u32) {
-        let now = self.now;
-        let l = sh.local(i);
-        let slot = &mut self.slots[l];
+    /// Starts serializing the head of node `i`'s upload link at `now`
+    /// (the caller arms the link's flush).
+    fn start_head(&mut self, sh: &Shared<F>, i: u32, now: Time) {
+        let seq = self.seq;
+        let slot = &mut self.slots[sh.local(i)];
         let Some(head) = &slot.head else { return };
+        slot.head_seq = seq;
         slot.head_start = now;
         slot.head_mark = now;
         slot.head_left_bits = head.bytes * 8;
         slot.head_end = now + Time::transmit(head.bytes, slot.up_bps);
-        let (end, generation) = (slot.head_end, self.hot[l].head_gen);
-        self.push(sh, end, Ev::UpDone(i, generation));
     }
 
-    fn up_done(&mut self, sh: &Shared<F>, i: u32) {
+    /// The message in service on node `i`'s upload link ends at `now`
+    /// (at most the part's clock): it leaves as mail, the next one starts.
+    fn complete(&mut self, sh: &Shared<F>, i: u32, now: Time) {
         let l = sh.local(i);
         let slot = &mut self.slots[l];
         let Some(tx) = slot.head.take() else {
@@ -1271,7 +1495,7 @@ impl<F: Protocol> Part<F> {
         slot.queued_bytes -= tx.bytes;
         let up_start = slot.head_start;
         // Upload is counted once serialized: queued or discarded bytes never used the link.
-        self.collector.sent(PeerId(i), self.now, tx.bytes, tx.msg.is_media());
+        self.collector.sent(PeerId(i), now, tx.bytes, tx.msg.is_media());
         if let Msg::Chunk { polluted: true, .. } = tx.msg {
             self.collector.sent_polluted(PeerId(i), tx.bytes);
         }
@@ -1279,20 +1503,24 @@ impl<F: Protocol> Part<F> {
         let n = slot.tx_count;
         // A made-up destination (a hostile member list can name ids no node
         // has, or has yet) is lost in the core: the sender's link was used all the same.
-        let known = (tx.to as usize) < self.joined(sh);
+        let to = tx.to as usize;
+        let known = to < self.joined_floor || (to < self.joined(sh) && sh.specs[to].join <= now);
         if !known {
             self.traffic.lost += tx.bytes;
         } else {
             let prop = sh.propagation(i, tx.to);
             let lost = sh.loss > 0.0 && {
-                let p_msg = message_loss(sh.loss, tx.datagrams);
+                let p_msg = match sh.loss_by_datagrams.get(tx.datagrams as usize) {
+                    Some(&p) => p,
+                    None => message_loss(sh.loss, tx.datagrams),
+                };
                 rngs::unit(sh.seed, Stream::Loss, i as u64, n) < p_msg
             };
             if lost {
                 self.traffic.lost += tx.bytes;
             }
             let mail = Mail {
-                up_end: self.now,
+                up_end: now,
                 up_start,
                 prop,
                 bytes: tx.bytes,
@@ -1319,11 +1547,11 @@ impl<F: Protocol> Part<F> {
                 }
             }
         }
-        self.start_head(sh, i);
+        self.start_head(sh, i, now);
     }
 
-    fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg) {
-        let bytes = wire_bytes(msg.encoded_len()).1;
+    /// `msg` of `bytes` on the wire reaches node `to`.
+    fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg, bytes: u64) {
         if sh.severed(from, to) {
             self.traffic.lost += bytes;
             return;
