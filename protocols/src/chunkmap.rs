@@ -102,18 +102,7 @@ impl ChunkMap {
             };
             *word = !*word & valid;
         }
-        let base = self.base;
-        (0..gaps.bits.len()).flat_map(move |w| {
-            let mut word = gaps.bits[w];
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let bit = word.trailing_zeros();
-                word &= word - 1;
-                Some(base + (w as u32) * 64 + bit)
-            })
-        })
+        ones(gaps.base, gaps.bits)
     }
     /// Adds every entry of `other`, which has the same base and length.
     pub fn union_with(&mut self, other: &ChunkMap) {
@@ -124,18 +113,7 @@ impl ChunkMap {
     }
     /// Present sequence numbers in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = Seq> + '_ {
-        let base = self.base;
-        self.bits.iter().enumerate().flat_map(move |(w, &word)| {
-            let mut word = word;
-            std::iter::from_fn(move || {
-                if word == 0 {
-                    return None;
-                }
-                let bit = word.trailing_zeros();
-                word &= word - 1;
-                Some(base + (w as u32) * 64 + bit)
-            })
-        })
+        ones(self.base, self.bits)
     }
     /// Raw words, bit `i` standing for `base + i` (for the codec).
     pub fn words(&self) -> &[u64; 4] {
@@ -167,6 +145,21 @@ impl std::fmt::Debug for ChunkMap {
         }
         write!(f, "}}")
     }
+}
+
+/// `base + i` for every one bit `i` of `bits`, in increasing order.
+fn ones(base: Seq, bits: [u64; 4]) -> impl Iterator<Item = Seq> {
+    (0..bits.len()).flat_map(move |w| {
+        let mut word = bits[w];
+        std::iter::from_fn(move || {
+            if word == 0 {
+                return None;
+            }
+            let bit = word.trailing_zeros();
+            word &= word - 1;
+            Some(base + (w as u32) * 64 + bit)
+        })
+    })
 }
 
 #[cfg(test)]
