@@ -14,8 +14,10 @@
 # min), netns8 (the same under --netns, about 14 min), uniform8 (mesh-50
 # with per-pair uniform latency, 8 reps, 13 min), netns-dyn8 (every
 # family on dyn-50 under --netns with 8 reps, about 9-13 min each;
-# FAMILIES="mesh-pull ..." picks some) and scale200 (202 processes), each run
-# separately. REPS=N
+# FAMILIES="mesh-pull ..." picks some), scale200 (202 processes),
+# netns-mesh (only mesh-50-netns of the netns section, 3 reps, about 5 min)
+# and scale-netns (only mesh-100-netns of the scale section, about 70 s),
+# each run separately. REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -25,7 +27,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -92,6 +94,22 @@ if has scale; then
     run mesh-100 scenarios/validate/mesh-100.toml
     if [ "$(id -u)" = 0 ]; then
         run mesh-100-netns scenarios/validate/mesh-100.toml --netns
+    fi
+fi
+if has netns-mesh; then
+    # Only mesh-50-netns of the netns section (rerun without ARP, after 9951094).
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-50-netns scenarios/validate/mesh-50.toml --netns --reps "$REPS"
+    else
+        echo "== netns-mesh: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has scale-netns; then
+    # Only mesh-100-netns of the scale section (rerun without ARP, after 9951094).
+    if [ "$(id -u)" = 0 ]; then
+        run mesh-100-netns scenarios/validate/mesh-100.toml --netns
+    else
+        echo "== scale-netns: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has netns8; then
