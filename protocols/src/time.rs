@@ -50,15 +50,23 @@ impl Time {
     /// Time to serialize `bytes` onto a link of `bits_per_sec`, rounded up so that
     /// a link is never faster than its rate. A zero rate means "never" ([`Time::MAX`]).
     pub fn transmit(bytes: u64, bits_per_sec: u64) -> Time {
+        Time::transmit_bits(bytes as u128 * 8, bits_per_sec)
+    }
+
+    /// [`Time::transmit`] for a number of bits (what is left of a message
+    /// whose link changed rate mid-way).
+    pub fn transmit_bits(bits: u128, bits_per_sec: u64) -> Time {
         if bits_per_sec == 0 {
             return Time::MAX;
         }
         // In 64 bits when the product fits (any message below 2.3 GB): the
         // same value as the 128-bit division, without its library call.
-        if let Some(bits_ns) = bytes.checked_mul(8_000_000_000) {
+        if let Ok(bits) = u64::try_from(bits)
+            && let Some(bits_ns) = bits.checked_mul(1_000_000_000)
+        {
             return Time(bits_ns.div_ceil(bits_per_sec));
         }
-        let ns = (bytes as u128 * 8 * 1_000_000_000).div_ceil(bits_per_sec as u128);
+        let ns = (bits * 1_000_000_000).div_ceil(bits_per_sec as u128);
         Time(ns.min(u64::MAX as u128) as u64)
     }
 }

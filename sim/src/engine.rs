@@ -98,18 +98,6 @@ const LOSS_TABLE: u32 = 256;
 /// Bytes of a node's protocol state prefetched ahead of its events.
 const NODE_PREFETCH: usize = 256;
 
-/// Time to serialize `bits` at `bps`, rounded up; [`Time::MAX`] at zero rate.
-fn transmit_bits(bits: u64, bps: u64) -> Time {
-    if bps == 0 {
-        return Time::MAX;
-    }
-    match bits.checked_mul(1_000_000_000) {
-        // The same value as the 128-bit division, without its library call.
-        Some(bit_ns) => Time(bit_ns.div_ceil(bps)),
-        None => Time((bits as u128 * 1_000_000_000).div_ceil(bps as u128).min(u64::MAX as u128) as u64),
-    }
-}
-
 /// Probability that a message of `datagrams` datagrams is lost when each is
 /// lost with probability `loss`: `1 - (1 - loss)^datagrams`, with `libm`'s
 /// `pow` (`f64::powi` is not documented to give the same result everywhere).
@@ -351,6 +339,13 @@ impl<F> Shared<F> {
         }
     }
 
+    /// Upload links are brought up to date lazily ([`Part::catch_up`]):
+    /// with windows, unless [`Engine::set_eager_links`] asked for an event
+    /// per message.
+    fn lazy_links(&self) -> bool {
+        self.window > Time::ZERO && !self.eager_links
+    }
+
     /// One-way propagation delay from `a` to `b`.
     fn propagation(&self, a: u32, b: u32) -> Time {
         match self.edge {
@@ -443,7 +438,7 @@ struct Part<F: Protocol> {
     /// Scratch: the incoming mail's sort keys (upload end, sender, index).
     order: Vec<(Time, u32, u32)>,
     /// Upload links to bring up to date at the end of the window: node id
-    /// by [`Hot::flush_at`] (with windows; without, [`Ev::Flush`] events).
+    /// by [`Slot::flush_at`] (lazy links only, [`Shared::lazy_links`]).
     flushes: EventQueue<u32>,
     /// Scratch: the nodes [`Part::flush`] takes from `flushes`.
     flushing: Vec<(Time, u32)>,
@@ -1240,7 +1235,7 @@ impl<F: Protocol> Part<F> {
     /// event of its own queued when the message started would. Without
     /// windows, [`Ev::UpDone`] events do this instead.
     fn catch_up(&mut self, sh: &Shared<F>, i: u32) {
-        if sh.window == Time::ZERO || sh.eager_links {
+        if !sh.lazy_links() {
             return;
         }
         let l = sh.local(i);
@@ -1268,7 +1263,7 @@ impl<F: Protocol> Part<F> {
             return;
         }
         let end = slot.head_end;
-        if sh.window == Time::ZERO || sh.eager_links {
+        if !sh.lazy_links() {
             let generation = self.hot[l].head_gen;
             self.push(sh, end, Ev::UpDone(i, generation));
         } else if end < slot.flush_at {
@@ -1292,7 +1287,7 @@ impl<F: Protocol> Part<F> {
             let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
             slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
             slot.head_mark = now;
-            slot.head_end = now + transmit_bits(slot.head_left_bits, bps);
+            slot.head_end = now + Time::transmit_bits(slot.head_left_bits as u128, bps);
             slot.head_seq = self.seq;
             let hot = &mut self.hot[l];
             hot.head_gen = hot.head_gen.wrapping_add(1);
