@@ -466,33 +466,33 @@ impl Peer for CdnPeer {
         if !self.active {
             return;
         }
-        let cfg = self.cfg.clone();
         match timer {
             CdnTimer::Media(m) => {
                 let first = self.media.newest.is_none();
-                let emitted = self.media.on_timer(m, &cfg.stream, cx).is_some();
+                let emitted = self.media.on_timer(m, &self.cfg.stream, cx).is_some();
                 if emitted && first {
                     // Armed after the next emission so that, at equal instants,
                     // buffer maps always go out after the chunk is emitted.
-                    cx.timer_in(cfg.buffer_map_interval, CdnTimer::BufferMap);
+                    cx.timer_in(self.cfg.buffer_map_interval, CdnTimer::BufferMap);
                 }
             }
             CdnTimer::BufferMap => {
                 self.broadcast_map(cx);
-                cx.timer_in(cfg.buffer_map_interval, CdnTimer::BufferMap);
+                cx.timer_in(self.cfg.buffer_map_interval, CdnTimer::BufferMap);
             }
             CdnTimer::Schedule => {
                 self.schedule(cx);
-                cx.timer_in(cfg.schedule_interval, CdnTimer::Schedule);
+                cx.timer_in(self.cfg.schedule_interval, CdnTimer::Schedule);
             }
             CdnTimer::Hello => {
-                let stale = cx.now.saturating_sub(self.map_at) > Time(cfg.buffer_map_interval.0.saturating_mul(3));
+                let stale = cx.now.saturating_sub(self.map_at) > Time(self.cfg.buffer_map_interval.0.saturating_mul(3));
                 if stale {
                     self.registered = false;
                 }
                 // Unregistered: retry soon. Registered: keep the registration alive.
                 self.hello(cx);
-                let period = if self.registered { Time(cfg.client_timeout.0 / 3) } else { cfg.request_timeout };
+                let period =
+                    if self.registered { Time(self.cfg.client_timeout.0 / 3) } else { self.cfg.request_timeout };
                 cx.timer_in(period.max(Time(1)), CdnTimer::Hello);
             }
         }

@@ -658,12 +658,16 @@ impl HybridPeer {
         if self.tree.is_source { Role::Source } else { Role::Peer }
     }
 
-    /// The mesh core with its policy over the rest of the node.
-    fn mesh_side(&mut self) -> (&mut PartnerMesh<Served>, &mut Media, MeshSide<'_>) {
-        (&mut self.mesh, &mut self.media, MeshSide { cfg: &self.cfg, st: &mut self.st, tree: &mut self.tree })
+    /// The configuration, the mesh core and its policy over the rest of the
+    /// node. (The configuration is borrowed, never cloned per event: an
+    /// `Arc` clone is an atomic read-modify-write of a count every node of
+    /// the run shares, which the engine's threads would fight over.)
+    fn mesh_side(&mut self) -> (&HybridConfig, &mut PartnerMesh<Served>, &mut Media, MeshSide<'_>) {
+        let pol = MeshSide { cfg: &self.cfg, st: &mut self.st, tree: &mut self.tree };
+        (&self.cfg, &mut self.mesh, &mut self.media, pol)
     }
-    /// The lane core with its policy over the rest of the node.
-    fn lane_side(&mut self) -> (&mut LaneTree, LaneSide<'_>) {
+    /// The configuration, the lane core and its policy over the rest of the node.
+    fn lane_side(&mut self) -> (&HybridConfig, &mut LaneTree, LaneSide<'_>) {
         let pol = LaneSide {
             cfg: &self.cfg,
             st: &mut self.st,
@@ -673,7 +677,7 @@ impl HybridPeer {
             slots: self.tree.slots,
             k: self.tree.k(),
         };
-        (&mut self.tree, pol)
+        (&self.cfg, &mut self.tree, pol)
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, HybridTimer>) {
@@ -781,9 +785,8 @@ impl HybridPeer {
                 .max_by_key(|&(key, _)| key)
                 .map(|(_, id)| id);
             if let Some(to) = best {
-                let offer = self.lane_side().1.offer_kbps();
-                let cfg = self.cfg.clone();
-                self.tree.send_join(l, to, offer, &cfg.tree, cx);
+                let offer = self.lane_side().2.offer_kbps();
+                self.tree.send_join(l, to, offer, &self.cfg.tree, cx);
             }
         }
     }
@@ -834,20 +837,20 @@ impl Peer for HybridPeer {
         if !self.tree.active {
             return;
         }
-        let cfg = self.cfg.clone();
-        let (mesh, media, mut pol) = self.mesh_side();
+        let (cfg, mesh, media, mut pol) = self.mesh_side();
         let Some(msg) = mesh.on_message(from, msg, media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx) else {
             return;
         };
-        let (tree, mut pol) = self.lane_side();
+        let (cfg, tree, mut pol) = self.lane_side();
+        let treebone = treebone(cfg);
         match tree.on_message(from, msg, &cfg.tree, &mut pol, cx) {
-            Some(Msg::PeerList { peers }) if treebone(&cfg) && self.tree.needs_parent(0) => {
+            Some(Msg::PeerList { peers }) if treebone && self.tree.needs_parent(0) => {
                 let mut list = peers;
                 for i in 0..list.len() {
                     let j = cx.rng.random_range(i..list.len());
                     list.swap(i, j);
                 }
-                let (tree, mut pol) = self.lane_side();
+                let (cfg, tree, mut pol) = self.lane_side();
                 let src: Vec<PeerId> = tree.source.into_iter().collect();
                 tree.add_cands(0, &src, false);
                 tree.add_cands(0, &list, false);
@@ -862,41 +865,42 @@ impl Peer for HybridPeer {
         if !self.tree.active {
             return;
         }
-        let cfg = self.cfg.clone();
         match timer {
             HybridTimer::Media(m) => {
-                if let Some(seq) = self.media.on_timer(m, &cfg.stream, cx) {
+                let bytes = self.cfg.stream.chunk_bytes();
+                if let Some(seq) = self.media.on_timer(m, &self.cfg.stream, cx) {
                     let l = self.lane_of(seq);
-                    self.forward(l, seq, cfg.stream.chunk_bytes(), false, cx);
+                    self.forward(l, seq, bytes, false, cx);
                 }
             }
             HybridTimer::Mesh(t) => {
-                let (mesh, media, mut pol) = self.mesh_side();
+                let (cfg, mesh, media, mut pol) = self.mesh_side();
                 mesh.on_timer(t, media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             HybridTimer::Lane(LaneTimer::Tick) => {
-                let (tree, pol) = self.lane_side();
+                let (cfg, tree, pol) = self.lane_side();
                 tree.tick(&cfg.tree, &pol, cx);
-                if !treebone(&cfg) && !self.tree.is_source {
+                let (pull_push, heartbeat) = (!treebone(cfg), cfg.tree.heartbeat_interval);
+                if pull_push && !self.tree.is_source {
                     self.manage_subscriptions(cx);
                 }
-                cx.timer_in(cfg.tree.heartbeat_interval, LaneTimer::Tick.into());
+                cx.timer_in(heartbeat, LaneTimer::Tick.into());
             }
             HybridTimer::Lane(t) => {
-                let (tree, mut pol) = self.lane_side();
+                let (cfg, tree, mut pol) = self.lane_side();
                 tree.on_timer(t, &cfg.tree, &mut pol, cx);
             }
             HybridTimer::LiveStart => {
                 if self.media.player.is_idle() && self.media.newest.is_none() {
-                    self.media.live_start(&cfg.stream, cx);
+                    self.media.live_start(&self.cfg.stream, cx);
                 }
             }
             HybridTimer::TrackerRefresh => {
-                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.st.up_kbps });
-                cx.timer_in(cfg.mesh.tracker_refresh, HybridTimer::TrackerRefresh);
+                cx.send(self.cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.st.up_kbps });
+                cx.timer_in(self.cfg.mesh.tracker_refresh, HybridTimer::TrackerRefresh);
             }
             HybridTimer::Promote => {
-                if treebone(&cfg) && !self.tree.is_source && self.tree.slots > 0 {
+                if treebone(&self.cfg) && !self.tree.is_source && self.tree.slots > 0 {
                     self.st.in_backbone = true;
                     // Tell the parent at once that this child can now forward.
                     if let Some(p) = self.tree.lanes[0].parent {

@@ -436,8 +436,10 @@ impl Peer for PushPeer {
         if !self.active {
             return;
         }
-        let cfg = self.cfg.clone();
-        let mut pol = Pusher { cfg: &cfg };
+        // Borrowed, not cloned: an `Arc` clone per event is an atomic update
+        // of a count that every node of the run (on every engine thread) shares.
+        let cfg = &*self.cfg;
+        let mut pol = Pusher { cfg };
         let env = MeshEnv::new(&cfg.mesh, &cfg.stream);
         let map = matches!(msg, Msg::BufferMap(_));
         let rest = self.mesh.on_message(from, msg, &self.media, env, &mut pol, cx);
@@ -453,19 +455,19 @@ impl Peer for PushPeer {
         if !self.active {
             return;
         }
-        let cfg = self.cfg.clone();
         match timer {
             PushTimer::Media(t) => {
-                if let Some(seq) = self.media.on_timer(t, &cfg.stream, cx) {
+                if let Some(seq) = self.media.on_timer(t, &self.cfg.stream, cx) {
                     self.push_fresh(seq, cx);
                 }
             }
             PushTimer::Mesh(t) => {
-                let mut pol = Pusher { cfg: &cfg };
+                let cfg = &*self.cfg;
+                let mut pol = Pusher { cfg };
                 self.mesh.on_timer(t, &mut self.media, MeshEnv::new(&cfg.mesh, &cfg.stream), &mut pol, cx);
             }
             PushTimer::Push => self.on_push(cx),
-            PushTimer::TrackerRefresh => self.mesh.register_every(&cfg.mesh, PushTimer::TrackerRefresh, cx),
+            PushTimer::TrackerRefresh => self.mesh.register_every(&self.cfg.mesh, PushTimer::TrackerRefresh, cx),
         }
     }
 

@@ -434,8 +434,11 @@ impl TreePeer {
         if self.tree.is_source { Role::Source } else { Role::Peer }
     }
 
-    /// Splits the borrows: the lane core, and the policy over the rest.
-    fn parts(&mut self) -> (&mut LaneTree, Stripes<'_>) {
+    /// Splits the borrows: the configuration, the lane core, and the policy
+    /// over the rest. (The configuration is borrowed, never cloned per event:
+    /// an `Arc` clone is an atomic update of a count that every node of the
+    /// run, on every engine thread, shares.)
+    fn parts(&mut self) -> (&TreeConfig, &mut LaneTree, Stripes<'_>) {
         let pol = Stripes {
             cfg: &self.cfg,
             is_source: self.tree.is_source,
@@ -443,7 +446,7 @@ impl TreePeer {
             up_kbps: self.up_kbps,
             asked: &mut self.list_asked_at,
         };
-        (&mut self.tree, pol)
+        (&self.cfg, &mut self.tree, pol)
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, TreeTimer>) {
@@ -595,16 +598,16 @@ impl Peer for TreePeer {
         self.tree.me = cx.me;
         let k = self.k();
         self.home = (!self.tree.is_source && self.tree.slots > 0).then_some((cx.me.0 % k) as u8);
-        let cfg = self.cfg.clone();
+        let role = self.role();
+        let (cfg, tree, mut pol) = self.parts();
         let t = &cfg.tree;
-        cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.up_kbps });
+        cx.send(cfg.tracker, Msg::Register { role, up_kbps: pol.up_kbps });
         cx.timer_in(t.tracker_refresh, TreeTimer::TrackerRefresh);
-        self.tree.start_tick(t, cx);
-        if self.tree.is_source {
-            self.tree.source = Some(cx.me);
+        tree.start_tick(t, cx);
+        if tree.is_source {
+            tree.source = Some(cx.me);
             Media::start_source(&cfg.stream, cx);
         } else {
-            let (tree, mut pol) = self.parts();
             pol.ask_tracker(cx);
             cx.timer_in(t.live_start_after, TreeTimer::LiveStart);
             for s in 0..k as usize {
@@ -618,10 +621,9 @@ impl Peer for TreePeer {
             return;
         }
         let k = self.k();
-        let cfg = self.cfg.clone();
-        let t = &cfg.tree;
-        let (tree, mut pol) = self.parts();
-        match tree.on_message(from, msg, t, &mut pol, cx) {
+        let (cfg, tree, mut pol) = self.parts();
+        let recover = cfg.tree.recover;
+        match tree.on_message(from, msg, &cfg.tree, &mut pol, cx) {
             Some(Msg::PeerList { peers }) => {
                 if self.tree.is_source {
                     return;
@@ -638,17 +640,17 @@ impl Peer for TreePeer {
                             v.swap(i, j);
                         }
                     }
-                    let (tree, mut pol) = self.parts();
+                    let (cfg, tree, mut pol) = self.parts();
                     let src: Vec<PeerId> = tree.source.into_iter().collect();
                     let l = s as usize;
                     tree.add_cands(l, &src, false);
                     tree.add_cands(l, &own, false);
                     tree.add_cands(l, &other, false);
-                    tree.try_next(l, t, &mut pol, cx);
+                    tree.try_next(l, &cfg.tree, &mut pol, cx);
                 }
             }
             Some(Msg::Chunk { seq, len, polluted }) => self.on_chunk(from, seq, len, polluted, cx),
-            Some(Msg::Request(req)) if t.recover => self.serve(from, req, cx),
+            Some(Msg::Request(req)) if recover => self.serve(from, req, cx),
             // Busy: asked again at the next heartbeat. Not held: the parent
             // is recovering it too and will push it down when it arrives.
             Some(Msg::Refuse { chunks, busy: true }) => self.recovering.retain(|&(q, _)| !chunks.contains(q)),
@@ -660,12 +662,11 @@ impl Peer for TreePeer {
         if !self.tree.active {
             return;
         }
-        let cfg = self.cfg.clone();
         match timer {
             TreeTimer::Media(m) => {
-                if let Some(seq) = self.media.on_timer(m, &cfg.stream, cx) {
+                if let Some(seq) = self.media.on_timer(m, &self.cfg.stream, cx) {
                     let s = (seq % self.k()) as usize;
-                    let len = cfg.stream.chunk_bytes();
+                    let len = self.cfg.stream.chunk_bytes();
                     for c in &self.tree.lanes[s].children {
                         cx.send(c.id, Msg::Chunk { seq, len, polluted: false });
                     }
@@ -679,11 +680,11 @@ impl Peer for TreePeer {
             }
             TreeTimer::LiveStart => {
                 if self.media.player.is_idle() && self.seen.iter().all(|st| st.first.is_none()) {
-                    self.media.live_start(&cfg.stream, cx);
+                    self.media.live_start(&self.cfg.stream, cx);
                 }
             }
             TreeTimer::Lane(LaneTimer::Tick) => {
-                let (tree, pol) = self.parts();
+                let (cfg, tree, pol) = self.parts();
                 tree.tick(&cfg.tree, &pol, cx);
                 cx.timer_in(cfg.tree.heartbeat_interval, LaneTimer::Tick.into());
                 for s in 0..self.k() as usize {
@@ -691,12 +692,12 @@ impl Peer for TreePeer {
                 }
             }
             TreeTimer::Lane(l) => {
-                let (tree, mut pol) = self.parts();
+                let (cfg, tree, mut pol) = self.parts();
                 tree.on_timer(l, &cfg.tree, &mut pol, cx);
             }
             TreeTimer::TrackerRefresh => {
-                cx.send(cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.up_kbps });
-                cx.timer_in(cfg.tree.tracker_refresh, TreeTimer::TrackerRefresh);
+                cx.send(self.cfg.tracker, Msg::Register { role: self.role(), up_kbps: self.up_kbps });
+                cx.timer_in(self.cfg.tree.tracker_refresh, TreeTimer::TrackerRefresh);
             }
         }
     }
