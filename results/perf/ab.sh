@@ -4,23 +4,31 @@
 # alike; prints every run's user CPU seconds, sorted, per binary, with the
 # 1-minute load average at the end (one thread each: --threads 1).
 #
-#   results/perf/ab.sh SCENARIO ROUNDS LABEL=BINARY [LABEL=BINARY ...]
+#   [THREADS=N] results/perf/ab.sh SCENARIO ROUNDS LABEL=BINARY [LABEL=BINARY ...]
+#
+# THREADS (default 1) sets --threads; with more than one thread the wall
+# times (elapsed s) are printed too, sorted the same way, one line each.
 set -euo pipefail
 sc=${1:?SCENARIO}
 rounds=${2:?ROUNDS}
 shift 2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-declare -A runs
+declare -A runs walls
 for r in $(seq "$rounds"); do
     for lb in "$@"; do
         label=${lb%%=*} bin=${lb#*=}
-        /usr/bin/time -f "%U" -o "$tmp/t" "$bin" run "$sc" --out "$tmp/out-$label" --threads 1 -q >/dev/null 2>&1
-        runs[$label]="${runs[$label]:-} $(cat "$tmp/t")"
+        /usr/bin/time -f "%U %e" -o "$tmp/t" "$bin" run "$sc" --out "$tmp/out-$label" --threads "${THREADS:-1}" -q >/dev/null 2>&1
+        read -r user wall <"$tmp/t"
+        runs[$label]="${runs[$label]:-} $user"
+        walls[$label]="${walls[$label]:-} $wall"
     done
 done
-echo "# $(date -u +%FT%TZ) $sc, $rounds rounds, user CPU s sorted; load1 $(cut -d' ' -f1 /proc/loadavg)"
+echo "# $(date -u +%FT%TZ) $sc, $rounds rounds, --threads ${THREADS:-1}, user CPU s sorted; load1 $(cut -d' ' -f1 /proc/loadavg)"
 for lb in "$@"; do
     label=${lb%%=*}
     echo "$label: $(echo ${runs[$label]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+    if [ "${THREADS:-1}" != 1 ]; then
+        echo "$label wall: $(echo ${walls[$label]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+    fi
 done
