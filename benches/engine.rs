@@ -6,6 +6,12 @@
 //!   and `protocol/hybrid/quickstart_60s`: the same scenario with the other two
 //!   protocol families (whole runs: setup, events and the report).
 //! - `threads/mesh_pull_2k_30s/<t>`: the multi-core engine on 1 and 2 threads.
+//! - `links/<family>_2k_30s/<eager|lazy>`: upload links with one event per
+//!   message (`Engine::set_eager_links`, the engine before issue 19's
+//!   session 9) against links brought up to date lazily (the default), one
+//!   thread, the scale scenario at 2,000 peers and 30 simulated seconds, for
+//!   mesh-pull and hybrid; throughput is the eager engine's events per
+//!   second, so both rows count the same simulated work.
 //! - `phold/<queue>/<n>x16`: PHOLD (Fujimoto 1990) on the bare event queue, in
 //!   steady state: `n` logical processes with 16 pending events each; every
 //!   popped event schedules one new event at a random process after a delay
@@ -32,8 +38,10 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use phold::{Fat, NaiveHeap, PER_LP, Payload, Pending, Phold};
+use sim::families::{Hybrid, MeshPull};
 use sim::queue::EventQueue;
-use sim::runner::{RunOptions, run};
+use sim::registry::Family;
+use sim::runner::{RunOptions, build_engine, finish_report, run};
 use sim::scenario::Scenario;
 
 fn protocols(c: &mut Criterion) {
@@ -77,6 +85,37 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// `links/<family>_2k_30s/<eager|lazy>`: one event per message on upload
+/// links against lazy links (issue 19); outputs are identical, which the
+/// bench checks before timing.
+fn links(c: &mut Criterion) {
+    fn go<F: Family>(sc: &Scenario, eager: bool) -> (u64, Vec<u8>) {
+        let mut e = build_engine(F::build(sc), sc, sc.seed);
+        e.set_eager_links(eager);
+        e.set_threads(1);
+        e.run_until(protocols::Time::from_secs_f64(sc.duration_s.0));
+        let r = finish_report(e, sc, &RunOptions { name: "bench".into(), seed: sc.seed, threads: 1 });
+        (r.info.events, analysis::output::peers_csv(&r))
+    }
+    fn family<F: Family>(c: &mut Criterion, file: &str) {
+        let path = format!("scenarios/scale/{file}.toml");
+        let text = std::fs::read_to_string(&path).expect("run from the repository root");
+        let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
+        let sc = Scenario::parse(&path, &text).expect("valid scenario");
+        let (events, eager) = go::<F>(&sc, true);
+        assert!(eager == go::<F>(&sc, false).1, "{file}: lazy links change the outputs");
+        let mut g = c.benchmark_group("links");
+        g.throughput(Throughput::Elements(events));
+        g.sample_size(10).measurement_time(Duration::from_secs(10));
+        for (mode, eager) in [("eager", true), ("lazy", false)] {
+            g.bench_function(format!("{file}_2k_30s/{mode}"), |b| b.iter(|| black_box(go::<F>(&sc, eager))));
+        }
+        g.finish();
+    }
+    family::<MeshPull>(c, "mesh-pull");
+    family::<Hybrid>(c, "hybrid");
+}
+
 /// Events per criterion iteration of the PHOLD benches.
 const PHOLD_BATCH: u64 = 100_000;
 
@@ -112,5 +151,5 @@ fn phold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, protocols, threads, phold);
+criterion_group!(benches, protocols, threads, links, phold);
 criterion_main!(benches);
