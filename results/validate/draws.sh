@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The simulator's own spread on one scenario instance, and the committed
+# real-vs-simulated differences measured against it (simulator only, no real
+# processes; about a minute of CPU).
+#
+# A validate rep k compares the real swarm of seed k with the simulator's run
+# of seed k. Both run the same instance (population, churn, latency,
+# bandwidth, attackers), but the real processes draw their protocol
+# decisions from other random streams than the simulator's nodes. `swarmlab
+# run --draw D` runs the same instance with other protocol randomness (draw
+# 0 is the seed's own run), so the mean over draws 1..N is what the
+# simulator predicts for the instance, without the luck of its one draw.
+#
+# For every family of the dyn-50 runs (seeds 1-8, as `run.sh dynamics` and
+# `run.sh netns-dyn8`) this writes draws.csv (family, seed, draw,
+# continuity_mean, lag_p50) and draws.txt: per seed, draw 0 and the mean and
+# sd of draws 1..N; then, for each committed 8-rep run of the family
+# (dyn-50-<family>, netns8-dyn-50-<family>), the mean per-rep continuity
+# difference against draw 0 (the committed verdict's) and against the mean
+# of the draws, each with its 90% t interval.
+#
+# Usage: bash results/validate/draws.sh   (DRAWS=N, default 10)
+set -eu
+cd "$(dirname "$0")/../.."
+R=results/validate
+B=target/release/swarmlab
+DRAWS=${DRAWS:-10}
+[ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# family label, scenario file, protocol name (empty: the file's own)
+families="mesh-pull:dyn-50.toml:mesh-pull tree-push:dyn-50.toml:tree-push splitstream:dyn-50-splitstream.toml:
+treebone:dyn-50.toml:hybrid pull-push:dyn-50-pull-push.toml: client-server:dyn-50.toml:client-server
+random-push:dyn-50.toml:random-push"
+echo "family,seed,draw,continuity_mean,lag_p50" > $R/draws.csv
+for f in $families; do
+    IFS=: read -r fam file proto <<< "$f"
+    sc=$tmp/$fam.toml
+    if [ -n "$proto" ]; then
+        sed "s/^name = \"mesh-pull\"$/name = \"$proto\"/" scenarios/validate/$file > "$sc"
+    else
+        cp scenarios/validate/$file "$sc"
+    fi
+    for seed in $(seq 1 8); do
+        for d in $(seq 0 "$DRAWS"); do
+            $B run "$sc" --seed "$seed" --draw "$d" --threads 1 --out "$tmp/out" --quiet > /dev/null
+            awk -F, -v f="$fam" -v s="$seed" -v d="$d" '
+                NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+                { m[$col["metric"]] = $col["value"] }
+                END { printf "%s,%s,%s,%s,%s\n", f, s, d, m["continuity_mean"], m["lag_p50"] }' \
+                "$tmp/out/summary.csv" >> $R/draws.csv
+        done
+    done
+done
+# The committed real continuity_mean of each rep (rep.txt: metric, simulator, real, ...).
+for d in $R/dyn-50-* $R/netns8-dyn-50-*; do
+    [ -d "$d" ] || continue
+    n=$(basename "$d")
+    for rep in "$d"/rep-*; do
+        k=${rep##*rep-}
+        awk -v run="$n" -v k="$k" '$1 == "continuity_mean" { printf "%s,%s,%s,%s\n", run, k, $2, $3 }' "$rep/rep.txt"
+    done
+done > "$tmp/real.csv"
+awk -F, -v draws="$DRAWS" '
+    # 90% two-sided Student t quantiles (0.95) by degrees of freedom.
+    BEGIN { split("6.314 2.920 2.353 2.132 2.015 1.943 1.895 1.860 1.833 1.812 1.796 1.782 1.771 1.761 1.753", tq, " ") }
+    function ci(sum, sq, n,   m, sd) {
+        m = sum / n; sd = (n > 1) ? sqrt((sq - n * m * m) / (n - 1)) : 0
+        return sprintf("%+.4f [%+.4f, %+.4f] (sd %.4f)", m, m - tq[n - 1] * sd / sqrt(n), m + tq[n - 1] * sd / sqrt(n), sd)
+    }
+    FNR == 1 && FILENAME ~ /draws.csv$/ { next }
+    FILENAME ~ /draws.csv$/ {
+        fam[$1] = 1; key = $1 SUBSEP $2
+        if ($3 == 0) { d0[key] = $4; next }
+        s[key] += $4; q[key] += $4 * $4; c[key]++
+        next
+    }
+    { real[$1 SUBSEP $2] = $4; sim[$1 SUBSEP $2] = $3; runs[$1] = 1 }
+    END {
+        printf "dyn-50, seeds 1-8: continuity_mean of the simulator, draw 0 (the seed'"'"'s own run) and draws 1-%d (other protocol randomness, same instance)\n", draws
+        order = "mesh-pull tree-push splitstream treebone pull-push client-server random-push"
+        nf = split(order, fl, " ")
+        for (i = 1; i <= nf; i++) {
+            f = fl[i]
+            if (!(f in fam)) continue
+            printf "\n%s\nseed  draw 0   draws 1-%d: mean (sd)\n", f, draws
+            a0 = 0; am = 0; w = 0
+            for (k = 1; k <= 8; k++) {
+                key = f SUBSEP k; m = s[key] / c[key]
+                sd = sqrt((q[key] - c[key] * m * m) / (c[key] - 1))
+                printf "%4d  %.4f   %.4f (%.4f)\n", k, d0[key], m, sd
+                mean[key] = m; a0 += d0[key]; am += m; w += sd * sd
+            }
+            printf "mean  %.4f   %.4f (within-seed sd %.4f); draw 0 - mean of draws: %+.4f\n", a0 / 8, am / 8, sqrt(w / 8), (a0 - am) / 8
+            for (j = 1; j <= 2; j++) {
+                r = (j == 1 ? "dyn-50-" : "netns8-dyn-50-") f
+                if (!(r in runs)) continue
+                n = 0; s0 = 0; q0 = 0; s1 = 0; q1 = 0; bad = 0
+                for (k = 1; k <= 8; k++) {
+                    key = f SUBSEP k
+                    if (!((r SUBSEP k) in real)) continue
+                    if (sim[r SUBSEP k] - d0[key] > 0.00005 || d0[key] - sim[r SUBSEP k] > 0.00005) bad++
+                    x = real[r SUBSEP k] - d0[key]; y = real[r SUBSEP k] - mean[key]
+                    n++; s0 += x; q0 += x * x; s1 += y; q1 += y * y
+                }
+                if (n < 2) continue
+                printf "  %s (%d reps): real - draw 0 %s; real - mean of draws %s%s\n", r, n, ci(s0, q0, n), ci(s1, q1, n), bad ? sprintf("  [%d reps: committed simulator value differs from draw 0]", bad) : ""
+            }
+        }
+    }' $R/draws.csv "$tmp/real.csv" > $R/draws.txt
+cat $R/draws.txt
