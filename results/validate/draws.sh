@@ -17,7 +17,8 @@
 # sd of draws 1..N; then, for each committed 8-rep run of the family
 # (dyn-50-<family>, netns8-dyn-50-<family>), the mean per-rep continuity
 # difference against draw 0 (the committed verdict's) and against the mean
-# of the draws, each with its 90% t interval.
+# of the draws, each with its 90% t interval; and, for treebone, what 40
+# and 80 kbps less source upload change (seeds 1-40).
 #
 # Usage: bash results/validate/draws.sh   (DRAWS=N, default 10)
 set -eu
@@ -52,6 +53,22 @@ for f in $families; do
         done
     done
 done
+# Treebone with less source upload (draw 0, seeds 1-40): the real source also
+# sends the hosts' hash traffic (HashList pushes and replies, control, before
+# media), which the simulator does not charge; 40 and 80 kbps less upload
+# bound what that costs.
+sed 's/^name = "mesh-pull"$/name = "hybrid"/' scenarios/validate/dyn-50.toml > "$tmp/tb.toml"
+for up in 1500 1460 1420; do
+    sed "s/^up_kbps = 1500 /up_kbps = $up /" "$tmp/tb.toml" > "$tmp/tb$up.toml"
+    for seed in $(seq 1 40); do
+        $B run "$tmp/tb$up.toml" --seed "$seed" --threads 1 --out "$tmp/out" --quiet > /dev/null
+        awk -F, -v f="treebone-source-${up}kbps" -v s="$seed" '
+            NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+            { m[$col["metric"]] = $col["value"] }
+            END { printf "%s,%s,0,%s,%s\n", f, s, m["continuity_mean"], m["lag_p50"] }' \
+            "$tmp/out/summary.csv" >> $R/draws.csv
+    done
+done
 # The committed real continuity_mean of each rep (rep.txt: metric, simulator, real, ...).
 for d in $R/dyn-50-* $R/netns8-dyn-50-*; do
     [ -d "$d" ] || continue
@@ -69,6 +86,7 @@ awk -F, -v draws="$DRAWS" '
         return sprintf("%+.4f [%+.4f, %+.4f] (sd %.4f)", m, m - tq[n - 1] * sd / sqrt(n), m + tq[n - 1] * sd / sqrt(n), sd)
     }
     FNR == 1 && FILENAME ~ /draws.csv$/ { next }
+    FILENAME ~ /draws.csv$/ && $1 ~ /^treebone-source-/ { src[$1 SUBSEP $2] = $4; next }
     FILENAME ~ /draws.csv$/ {
         fam[$1] = 1; key = $1 SUBSEP $2
         if ($3 == 0) { d0[key] = $4; next }
@@ -77,6 +95,14 @@ awk -F, -v draws="$DRAWS" '
     }
     { real[$1 SUBSEP $2] = $4; sim[$1 SUBSEP $2] = $3; runs[$1] = 1 }
     END {
+        for (up = 1460; up >= 1420; up -= 40) {
+            n = 0; sd = 0; qd = 0
+            for (k = 1; k <= 40; k++) {
+                a = src["treebone-source-1500kbps" SUBSEP k]; b = src["treebone-source-" up "kbps" SUBSEP k]
+                n++; sd += b - a; qd += (b - a) * (b - a)
+            }
+            srcline = srcline sprintf("  source at %d kbps: continuity_mean - at 1500 kbps, paired over seeds 1-40 (draw 0): %+.4f (sd %.4f, standard error %.4f)\n", up, sd / n, sqrt((qd - n * (sd / n) ^ 2) / (n - 1)), sqrt((qd - n * (sd / n) ^ 2) / (n - 1)) / sqrt(n))
+        }
         printf "dyn-50, seeds 1-8: continuity_mean of the simulator, draw 0 (the seed'"'"'s own run) and draws 1-%d (other protocol randomness, same instance)\n", draws
         order = "mesh-pull tree-push splitstream treebone pull-push client-server random-push"
         nf = split(order, fl, " ")
@@ -106,6 +132,7 @@ awk -F, -v draws="$DRAWS" '
                 if (n < 2) continue
                 printf "  %s (%d reps): real - draw 0 %s; real - mean of draws %s%s\n", r, n, ci(s0, q0, n), ci(s1, q1, n), bad ? sprintf("  [%d reps: committed simulator value differs from draw 0]", bad) : ""
             }
+            if (f == "treebone") printf "%s", srcline
         }
     }' $R/draws.csv "$tmp/real.csv" > $R/draws.txt
 cat $R/draws.txt
