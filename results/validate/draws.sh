@@ -15,7 +15,8 @@
 # `run.sh netns-dyn8`) this writes draws.csv (family, seed, draw,
 # continuity_mean, lag_p50) and draws.txt: per seed, draw 0 and the mean and
 # sd of draws 1..N; then, for each committed 8-rep run of the family
-# (dyn-50-<family>, netns8-dyn-50-<family>), the mean per-rep continuity
+# (dyn-50-<family>, netns8-dyn-50-<family>, and netns8-dyn-50-treebone-repeat
+# alone and pooled with netns8-dyn-50-treebone), the mean per-rep continuity
 # difference against draw 0 (the committed verdict's) and against the mean
 # of the draws, each with its 90% t interval; and, for treebone, what 40
 # and 80 kbps less source upload change (seeds 1-40).
@@ -80,7 +81,7 @@ for d in $R/dyn-50-* $R/netns8-dyn-50-*; do
 done > "$tmp/real.csv"
 awk -F, -v draws="$DRAWS" '
     # 90% two-sided Student t quantiles (0.95) by degrees of freedom.
-    BEGIN { split("6.314 2.920 2.353 2.132 2.015 1.943 1.895 1.860 1.833 1.812 1.796 1.782 1.771 1.761 1.753", tq, " ") }
+    BEGIN { split("6.314 2.920 2.353 2.132 2.015 1.943 1.895 1.860 1.833 1.812 1.796 1.782 1.771 1.761 1.753 1.746 1.740 1.734 1.729 1.725", tq, " ") }
     function ci(sum, sq, n,   m, sd) {
         m = sum / n; sd = (n > 1) ? sqrt((sq - n * m * m) / (n - 1)) : 0
         return sprintf("%+.4f [%+.4f, %+.4f] (sd %.4f)", m, m - tq[n - 1] * sd / sqrt(n), m + tq[n - 1] * sd / sqrt(n), sd)
@@ -118,19 +119,30 @@ awk -F, -v draws="$DRAWS" '
                 mean[key] = m; a0 += d0[key]; am += m; w += sd * sd
             }
             printf "mean  %.4f   %.4f (within-seed sd %.4f); draw 0 - mean of draws: %+.4f\n", a0 / 8, am / 8, sqrt(w / 8), (a0 - am) / 8
-            for (j = 1; j <= 2; j++) {
-                r = (j == 1 ? "dyn-50-" : "netns8-dyn-50-") f
-                if (!(r in runs)) continue
-                n = 0; s0 = 0; q0 = 0; s1 = 0; q1 = 0; bad = 0
-                for (k = 1; k <= 8; k++) {
-                    key = f SUBSEP k
-                    if (!((r SUBSEP k) in real)) continue
-                    if (sim[r SUBSEP k] - d0[key] > 0.00005 || d0[key] - sim[r SUBSEP k] > 0.00005) bad++
-                    x = real[r SUBSEP k] - d0[key]; y = real[r SUBSEP k] - mean[key]
-                    n++; s0 += x; q0 += x * x; s1 += y; q1 += y * y
+            # Each committed run of the family; a repeat of the --netns run
+            # (run.sh netns-treebone-repeat) also pooled with it.
+            for (j = 1; j <= 4; j++) {
+                if (j == 1) names = "dyn-50-" f
+                else if (j == 2) names = "netns8-dyn-50-" f
+                else if (j == 3) names = "netns8-dyn-50-" f "-repeat"
+                else names = "netns8-dyn-50-" f " netns8-dyn-50-" f "-repeat"
+                nr = split(names, rl, " ")
+                n = 0; s0 = 0; q0 = 0; s1 = 0; q1 = 0; bad = 0; have = 0
+                for (u = 1; u <= nr; u++) {
+                    r = rl[u]
+                    if (!(r in runs)) continue
+                    have++
+                    for (k = 1; k <= 8; k++) {
+                        key = f SUBSEP k
+                        if (!((r SUBSEP k) in real)) continue
+                        if (sim[r SUBSEP k] - d0[key] > 0.00005 || d0[key] - sim[r SUBSEP k] > 0.00005) bad++
+                        x = real[r SUBSEP k] - d0[key]; y = real[r SUBSEP k] - mean[key]
+                        n++; s0 += x; q0 += x * x; s1 += y; q1 += y * y
+                    }
                 }
-                if (n < 2) continue
-                printf "  %s (%d reps): real - draw 0 %s; real - mean of draws %s%s\n", r, n, ci(s0, q0, n), ci(s1, q1, n), bad ? sprintf("  [%d reps: committed simulator value differs from draw 0]", bad) : ""
+                if (n < 2 || have < nr) continue
+                label = (nr > 1) ? "both --netns runs" : names
+                printf "  %s (%d reps): real - draw 0 %s; real - mean of draws %s%s\n", label, n, ci(s0, q0, n), ci(s1, q1, n), bad ? sprintf("  [%d reps: committed simulator value differs from draw 0]", bad) : ""
             }
             if (f == "treebone") printf "%s", srcline
         }
