@@ -16,7 +16,8 @@
 # family on dyn-50 under --netns with 8 reps, about 9-13 min each;
 # FAMILIES="mesh-pull ..." picks some), scale200 (202 processes),
 # netns-mesh (only mesh-50-netns of the netns section, 3 reps, about 5 min),
-# netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min)
+# netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min),
+# treebone-repeat (the same on loopback)
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately. REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
@@ -28,7 +29,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -146,6 +147,11 @@ if has netns-treebone-repeat; then
     else
         echo "== netns-treebone-repeat: SKIPPED (not root)" | tee -a $R/runs.log
     fi
+fi
+if has treebone-repeat; then
+    # Treebone on dyn-50 on loopback, seeds 1-8 again (about 9 min):
+    # dyn-50-treebone-repeat/ (see netns-treebone-repeat).
+    run dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --reps 8
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
