@@ -15,8 +15,9 @@
 # `run.sh netns-dyn8`) this writes draws.csv (family, seed, draw,
 # continuity_mean, lag_p50) and draws.txt: per seed, draw 0 and the mean and
 # sd of draws 1..N; then, for each committed 8-rep run of the family
-# (dyn-50-<family>, netns8-dyn-50-<family>, and netns8-dyn-50-treebone-repeat
-# alone and pooled with netns8-dyn-50-treebone), the mean per-rep continuity
+# (dyn-50-<family>, netns8-dyn-50-<family>, and the repeats
+# dyn-50-treebone-repeat and netns8-dyn-50-treebone-repeat alone and pooled
+# with their first runs), the mean per-rep continuity
 # difference against draw 0 (the committed verdict's) and against the mean
 # of the draws, each with its 90% t interval; and, for treebone, what 40
 # and 80 kbps less source upload change (seeds 1-40).
@@ -119,12 +120,14 @@ awk -F, -v draws="$DRAWS" '
                 mean[key] = m; a0 += d0[key]; am += m; w += sd * sd
             }
             printf "mean  %.4f   %.4f (within-seed sd %.4f); draw 0 - mean of draws: %+.4f\n", a0 / 8, am / 8, sqrt(w / 8), (a0 - am) / 8
-            # Each committed run of the family; a repeat of the --netns run
-            # (run.sh netns-treebone-repeat) also pooled with it.
-            for (j = 1; j <= 4; j++) {
+            # Each committed run of the family; a repeat (run.sh
+            # treebone-repeat, netns-treebone-repeat) also pooled with its run.
+            for (j = 1; j <= 6; j++) {
                 if (j == 1) names = "dyn-50-" f
-                else if (j == 2) names = "netns8-dyn-50-" f
-                else if (j == 3) names = "netns8-dyn-50-" f "-repeat"
+                else if (j == 2) names = "dyn-50-" f "-repeat"
+                else if (j == 3) names = "dyn-50-" f " dyn-50-" f "-repeat"
+                else if (j == 4) names = "netns8-dyn-50-" f
+                else if (j == 5) names = "netns8-dyn-50-" f "-repeat"
                 else names = "netns8-dyn-50-" f " netns8-dyn-50-" f "-repeat"
                 nr = split(names, rl, " ")
                 n = 0; s0 = 0; q0 = 0; s1 = 0; q1 = 0; bad = 0; have = 0
@@ -141,7 +144,7 @@ awk -F, -v draws="$DRAWS" '
                     }
                 }
                 if (n < 2 || have < nr) continue
-                label = (nr > 1) ? "both --netns runs" : names
+                label = (nr == 1) ? names : (j == 3 ? "both loopback runs" : "both --netns runs")
                 printf "  %s (%d reps): real - draw 0 %s; real - mean of draws %s%s\n", label, n, ci(s0, q0, n), ci(s1, q1, n), bad ? sprintf("  [%d reps: committed simulator value differs from draw 0]", bad) : ""
             }
             if (f == "treebone") printf "%s", srcline
