@@ -47,7 +47,7 @@ use sim::scenario::Scenario;
 fn protocols(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/quickstart.toml").expect("run from the repository root");
     let text = text.replace("duration_s = 300", "duration_s = 60");
-    let opts = RunOptions { name: "bench".into(), seed: 1, threads: 1 };
+    let opts = RunOptions { name: "bench".into(), seed: 1, threads: 1, draw: 0 };
     // Group and name of the original mesh-pull bench kept, so results stay comparable.
     for (group, name, proto) in [
         ("mesh_pull", "quickstart_60s", "mesh-pull"),
@@ -73,7 +73,7 @@ fn threads(c: &mut Criterion) {
     let text = std::fs::read_to_string("scenarios/scale/mesh-pull.toml").expect("run from the repository root");
     let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
     let sc = Scenario::parse("mesh-pull.toml", &text).expect("valid scenario");
-    let go = |t: usize| run(&sc, &RunOptions { name: "bench".into(), seed: 1, threads: t }, &mut |_, _| {});
+    let go = |t: usize| run(&sc, &RunOptions { name: "bench".into(), seed: 1, threads: t, draw: 0 }, &mut |_, _| {});
     let one = go(1);
     assert_eq!(analysis::output::peers_csv(&one), analysis::output::peers_csv(&go(2)), "outputs depend on threads");
     let mut g = c.benchmark_group("threads");

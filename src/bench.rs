@@ -289,7 +289,7 @@ fn child(a: &Args) -> ExitCode {
         }
     };
     let threads = a.threads.first().map_or_else(cores, |&t| t as usize);
-    let opts = RunOptions { name: format!("scale-{p}-{n}"), seed: sc.seed, threads };
+    let opts = RunOptions { name: format!("scale-{p}-{n}"), seed: sc.seed, threads, draw: 0 };
     // The benchmark harness measures wall time; nothing it measures reaches
     // the run's outputs (they are not even written).
     #[allow(clippy::disallowed_methods, reason = "the scale benchmark measures wall time")]

@@ -83,6 +83,12 @@ enum Command {
         /// Do not show a progress bar.
         #[arg(long, short)]
         quiet: bool,
+        /// Protocol draw: 0 (the default) is the seed's run; a draw k > 0 runs
+        /// the same scenario instance (population, churn, latency, bandwidth,
+        /// attackers) with other random protocol decisions, to measure the
+        /// simulator's own spread on one instance. Single runs only.
+        #[arg(long, default_value_t = 0, conflicts_with = "reps")]
+        draw: u64,
     },
     /// Compare protocol variants on identical populations, networks and seeds.
     ///
@@ -187,7 +193,9 @@ where
         hugepages::enable();
     }
     match cli.command {
-        Command::Run { scenario, seed, reps, out, threads, quiet } => run(&scenario, seed, reps, out, threads, quiet),
+        Command::Run { scenario, seed, reps, out, threads, quiet, draw } => {
+            run(&scenario, (seed, draw), reps, out, threads, quiet)
+        }
         Command::Compare { scenario, seed, reps, out, threads, quiet } => {
             compare(&scenario, seed, reps, out, threads, quiet)
         }
@@ -226,7 +234,7 @@ fn load(path: &Path) -> Result<(Scenario, String), ExitCode> {
 
 fn run(
     path: &Path,
-    seed: Option<u64>,
+    (seed, draw): (Option<u64>, u64),
     reps: Option<u32>,
     out: Option<PathBuf>,
     threads: Option<u32>,
@@ -241,6 +249,10 @@ fn run(
     let reps = reps.unwrap_or(*sc.reps.get_ref());
     let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-seed{seed}")));
     if reps > 1 {
+        if draw > 0 {
+            eprintln!("error: --draw is for a single run; the scenario sets reps = {reps} (pass --reps 1)");
+            return ExitCode::from(2);
+        }
         // `run` runs the scenario's own protocol; variants are for `compare`.
         sc.variants.clear();
         return replicate(&sc, (path, &text), &name, (seed, reps), &out, false, (None, quiet));
@@ -252,7 +264,7 @@ fn run(
              (--threads needs a positive smallest delay to run nodes apart)"
         );
     }
-    let opts = RunOptions { name, seed, threads };
+    let opts = RunOptions { name, seed, threads, draw };
 
     // The bar appears only for runs that last more than two seconds.
     let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::hidden());

@@ -55,8 +55,11 @@ pub fn run(
             }
             bar.set_position(done.iter().map(|d| d.load(Ordering::Relaxed)).sum());
         };
-        let report =
-            runner::run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s, threads: 1 }, &mut progress);
+        let report = runner::run(
+            &variants[v].0,
+            &RunOptions { name: name.to_string(), seed: s, threads: 1, draw: 0 },
+            &mut progress,
+        );
         let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
         bar.set_message(format!("{n}/{total} runs done"));
         report

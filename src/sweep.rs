@@ -680,7 +680,7 @@ fn run_job(sc: &Scenario, name: &str, seed: u64, dir: &Path, marker: &str) -> Re
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(ctx)?;
     }
-    let report = runner::run(sc, &RunOptions { name: name.to_string(), seed, threads: 1 }, &mut |_, _| {});
+    let report = runner::run(sc, &RunOptions { name: name.to_string(), seed, threads: 1, draw: 0 }, &mut |_, _| {});
     analysis::output::write_run(&report, dir).map_err(ctx)?;
     sync_files(dir).map_err(ctx)?;
     write_atomic(&dir.join(DONE), marker.as_bytes()).map_err(ctx)?;

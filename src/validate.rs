@@ -725,7 +725,7 @@ fn one_rep(
         Some((s, r)) if *s == seed => r.clone(),
         _ => {
             eprintln!("simulating {name} (seed {seed}) ...");
-            let r = runner::run(sc, &RunOptions { name: name.to_string(), seed, threads: 1 }, &mut |_, _| {});
+            let r = runner::run(sc, &RunOptions { name: name.to_string(), seed, threads: 1, draw: 0 }, &mut |_, _| {});
             *sim_cache = Some((seed, r.clone()));
             r
         }

@@ -15,7 +15,9 @@
 # with per-pair uniform latency, 8 reps, 13 min), netns-dyn8 (every
 # family on dyn-50 under --netns with 8 reps, about 9-13 min each;
 # FAMILIES="mesh-pull ..." picks some), scale200 (202 processes),
-# netns-mesh (only mesh-50-netns of the netns section, 3 reps, about 5 min)
+# netns-mesh (only mesh-50-netns of the netns section, 3 reps, about 5 min),
+# netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min),
+# treebone-repeat (the same on loopback)
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately. REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
@@ -27,7 +29,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -135,6 +137,21 @@ if has netns-dyn8; then
     else
         echo "== netns-dyn8: SKIPPED (not root)" | tee -a $R/runs.log
     fi
+fi
+if has netns-treebone-repeat; then
+    # Treebone on dyn-50 under kernel shaping, seeds 1-8 again (about 9 min):
+    # the real side's repeatability, and 16 reps against the simulator's
+    # draws (draws.sh). netns8-dyn-50-treebone-repeat/.
+    if [ "$(id -u)" = 0 ]; then
+        run netns8-dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --netns --reps 8
+    else
+        echo "== netns-treebone-repeat: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has treebone-repeat; then
+    # Treebone on dyn-50 on loopback, seeds 1-8 again (about 9 min):
+    # dyn-50-treebone-repeat/ (see netns-treebone-repeat).
+    run dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --reps 8
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml

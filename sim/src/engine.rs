@@ -300,6 +300,8 @@ struct Shared<F> {
     /// 45 datagrams): computed once, not per message.
     loss_by_datagrams: Vec<f64>,
     seed: u64,
+    /// Protocol draw ([`Engine::set_protocol_draw`]; 0: the seed's own).
+    draw: u64,
     /// Per node: cut off from the network (outage).
     cut: Vec<bool>,
     /// Whether any node was ever cut off; until then [`Shared::severed`]
@@ -501,6 +503,7 @@ impl<F: Protocol> Engine<F> {
                 loss,
                 loss_by_datagrams: (0..LOSS_TABLE).map(|d| message_loss(loss, d)).collect(),
                 seed,
+                draw: 0,
                 cut: vec![false; n],
                 any_cut: false,
                 partition: None,
@@ -538,6 +541,15 @@ impl<F: Protocol> Engine<F> {
     /// propagation delay is zero (no window in which parts can run apart).
     pub fn parallel(&self) -> usize {
         if self.min_propagation() == Time::ZERO { 1 } else { self.threads }
+    }
+
+    /// Gives every node's protocol decisions the random stream of draw
+    /// `draw` ([`rngs::node_rng`]; call before running): 0, the default, is
+    /// the seed's own; another draw is the same scenario instance
+    /// (population, churn, latency, bandwidth and the other named streams)
+    /// with other protocol randomness.
+    pub fn set_protocol_draw(&mut self, draw: u64) {
+        self.sh.draw = draw;
     }
 
     /// Sets the propagation delay between the CDN edge (the node whose role
@@ -1393,7 +1405,7 @@ impl<F: Protocol> Part<F> {
             NodeRole::Peer => (s.down_bps as f64 * sh.down_factor(i, s.class)).round() as u64,
             _ => s.down_bps,
         };
-        self.rngs.push(rngs::rng(sh.seed, Stream::Node, i as u64));
+        self.rngs.push(rngs::node_rng(sh.seed, sh.draw, i as u64));
         self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
         if s.role == NodeRole::Peer && sh.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {

@@ -43,6 +43,20 @@ pub fn rng(seed: u64, kind: Stream, index: u64) -> ChaCha8Rng {
     r
 }
 
+/// Node `index`'s protocol generator in protocol draw `draw` of run `seed`:
+/// draw 0 is [`rng`]`(seed, Stream::Node, index)`, the run's own; a draw
+/// `k > 0` keys every node's protocol decisions differently while every other
+/// stream (population, churn, latency, bandwidth, partitions, attackers) stays
+/// that of `seed`: the same scenario instance with other protocol randomness.
+pub fn node_rng(seed: u64, draw: u64, index: u64) -> ChaCha8Rng {
+    if draw == 0 {
+        return rng(seed, Stream::Node, index);
+    }
+    let mut r = ChaCha8Rng::seed_from_u64(mix(mix(seed ^ mix(Stream::Node as u64)) ^ mix(draw)));
+    r.set_stream(index);
+    r
+}
+
 /// A uniform draw in [0, 1) from a hash of `(seed, kind, a, b)`.
 pub fn unit(seed: u64, kind: Stream, a: u64, b: u64) -> f64 {
     let h = mix(mix(mix(seed ^ mix(kind as u64)) ^ a) ^ b);
@@ -63,6 +77,18 @@ mod tests {
         let d = rng(42, Stream::Churn, 7).next_u64();
         assert_eq!(a1, a2);
         assert!(a1 != b && a1 != c && a1 != d);
+    }
+
+    #[test]
+    fn protocol_draw_zero_is_the_runs_own_stream_and_other_draws_differ() {
+        let own = rng(42, Stream::Node, 7).next_u64();
+        assert_eq!(node_rng(42, 0, 7).next_u64(), own);
+        let d1 = node_rng(42, 1, 7).next_u64();
+        assert_ne!(d1, own);
+        assert_eq!(node_rng(42, 1, 7).next_u64(), d1);
+        assert_ne!(node_rng(42, 2, 7).next_u64(), d1);
+        assert_ne!(node_rng(42, 1, 8).next_u64(), d1);
+        assert_ne!(node_rng(43, 1, 7).next_u64(), d1);
     }
 
     #[test]

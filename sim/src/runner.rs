@@ -23,6 +23,9 @@ pub struct RunOptions {
     /// Threads of the run's engine ([`Engine::set_threads`]); outputs do not
     /// depend on it.
     pub threads: usize,
+    /// Protocol draw ([`Engine::set_protocol_draw`]): 0 for the seed's own
+    /// run; `k > 0` runs the same instance with other protocol randomness.
+    pub draw: u64,
 }
 
 /// Runs `sc` to its end with its family from the installed registry
@@ -133,6 +136,7 @@ pub fn run_with<F: Protocol>(
     let end = Time::from_secs_f64(sc.duration_s.0);
     let mut engine = build_engine(proto, sc, opts.seed);
     engine.set_threads(opts.threads);
+    engine.set_protocol_draw(opts.draw);
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;
     while t < end {
@@ -250,7 +254,9 @@ pub fn run_matrix(sc: &Scenario, name: &str, seed: u64, reps: u32) -> Vec<(Strin
     let (variants, jobs) = matrix_jobs(sc, seed, reps);
     let reports: Vec<Report> = jobs
         .par_iter()
-        .map(|&(v, s)| run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s, threads: 1 }, &mut |_, _| {}))
+        .map(|&(v, s)| {
+            run(&variants[v].0, &RunOptions { name: name.to_string(), seed: s, threads: 1, draw: 0 }, &mut |_, _| {})
+        })
         .collect();
     let mut it = reports.into_iter();
     variants.into_iter().map(|(_, label)| (label, it.by_ref().take(reps as usize).collect())).collect()

@@ -19,7 +19,7 @@ fn scenario(protocol: &str, extra: &str) -> Scenario {
 }
 
 fn go(sc: &Scenario) -> Report {
-    run(sc, &RunOptions { name: "adversaries".into(), seed: sc.seed, threads: 1 }, &mut |_, _| {})
+    run(sc, &RunOptions { name: "adversaries".into(), seed: sc.seed, threads: 1, draw: 0 }, &mut |_, _| {})
 }
 
 /// `[protocol]` bodies of every registered family (each hybrid mode on its

@@ -67,7 +67,7 @@ ms = 40
 
 /// Runs `sc`; `cap` overrides the source's upload-backlog cap (default 2 s).
 fn run(sc: &Scenario, cap: Option<Time>) -> analysis::Report {
-    let opts = RunOptions { name: "cdn".into(), seed: 1, threads: 1 };
+    let opts = RunOptions { name: "cdn".into(), seed: 1, threads: 1, draw: 0 };
     run_with(Cdn::new(sc, cap), sc, &opts, &mut |_, _| {})
 }
 

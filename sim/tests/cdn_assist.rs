@@ -65,7 +65,7 @@ fn cdn_bytes_plus_p2p_bytes_are_the_media_bytes_delivered() {
 /// whole with probability 41% at 1% loss, which no 2 s window recovers).
 #[test]
 fn the_edge_is_a_node_with_a_capacity_not_an_oracle() {
-    let opts = RunOptions { name: "cdn".into(), seed: 3, threads: 1 };
+    let opts = RunOptions { name: "cdn".into(), seed: 3, threads: 1, draw: 0 };
     let get = |sc: &Scenario| run(sc, &opts, &mut |_, _| {});
     let small = get(&lossy("cdn-p2p", "[cdn]\nedge_up_kbps = 2000\n", 0.0));
     let ample = get(&lossy("cdn-p2p", "[cdn]\nedge_up_kbps = 200000\n", 0.0));
@@ -91,7 +91,7 @@ fn the_edge_is_a_node_with_a_capacity_not_an_oracle() {
 fn without_cdn_nothing_is_added() {
     let sc = scenario("mesh-pull", "");
     assert!(sc.cdn_spec().is_none() && !sc.has_edge());
-    let r = run(&sc, &RunOptions { name: "cdn".into(), seed: 1, threads: 1 }, &mut |_, _| {});
+    let r = run(&sc, &RunOptions { name: "cdn".into(), seed: 1, threads: 1, draw: 0 }, &mut |_, _| {});
     assert!(r.metrics.iter().all(|m| !m.name.starts_with("cdn_") && m.name != "p2p_offload"));
     let nodes = sim::churn::population(&sc, 1);
     assert!(nodes.iter().all(|n| n.role != NodeRole::Edge));
@@ -140,7 +140,7 @@ fn energy_is_the_model_applied_to_the_conserved_bytes() {
         };
     }
     want += 0.06 * 3.6e6 * up as f64 / 1e9;
-    let r = run(&sc, &RunOptions { name: "energy".into(), seed: 3, threads: 1 }, &mut |_, _| {});
+    let r = run(&sc, &RunOptions { name: "energy".into(), seed: 3, threads: 1, draw: 0 }, &mut |_, _| {});
     let got = r.get("energy_total_kwh").expect("energy reported") * 3.6e6;
     assert!((got - want).abs() <= 1e-9 * want, "reported {got} J, model applied {want} J");
     let parts: f64 =
@@ -284,7 +284,7 @@ fn two_nat_peers_never_exchange_a_message() {
         }
     }
     assert!(partnerships > 100, "{partnerships}");
-    let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4, threads: 1 });
+    let r = sim::runner::finish_report(e, &mesh, &RunOptions { name: "nat".into(), seed: 4, threads: 1, draw: 0 });
     assert!(r.get("nat_peers").unwrap() > 0.0 && r.get("continuity_nat").is_some());
 }
 
@@ -295,7 +295,7 @@ fn two_nat_peers_never_exchange_a_message() {
 fn isp_locality_keeps_bytes_inside_isps() {
     let body = "duration_s = 120\n[peers]\ncount = 200\n[network.latency]\nmodel = \"transit-stub\"\n\
                 transit_domains = 2\nrouters_per_transit = 2\nstubs_per_transit_router = 2\n";
-    let opts = RunOptions { name: "isp".into(), seed: 2, threads: 1 };
+    let opts = RunOptions { name: "isp".into(), seed: 2, threads: 1, draw: 0 };
     let share = |locality: f64| {
         let text = format!("{body}[isp]\nlocality = {locality}\n[protocol]\nname = \"mesh-pull\"\n");
         let r = run(&Scenario::parse("isp.toml", &text).unwrap(), &opts, &mut |_, _| {});

@@ -10,7 +10,7 @@ use sim::scenario::Scenario;
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("correctness.toml", text).expect("valid test scenario");
-    run(&sc, &RunOptions { name: "correctness".into(), seed, threads: 1 }, &mut |_, _| {})
+    run(&sc, &RunOptions { name: "correctness".into(), seed, threads: 1, draw: 0 }, &mut |_, _| {})
 }
 
 /// Every peer registers at t = 0, before the source: the tracker's first

@@ -88,7 +88,7 @@ fn a_capacity_change_reschedules_the_message_in_service() {
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("dyn.toml", text).expect("valid scenario");
-    run(&sc, &RunOptions { name: "dyn".into(), seed, threads: 1 }, &mut |_, _| {})
+    run(&sc, &RunOptions { name: "dyn".into(), seed, threads: 1, draw: 0 }, &mut |_, _| {})
 }
 
 /// Continuity per time bucket from the report.
@@ -194,7 +194,7 @@ fn a_bandwidth_trace_changes_one_peer_and_one_class_and_the_bounds_follow() {
     std::fs::write(dir.join("bw.csv"), "t_s,target,up_factor\n50,peer:5,0\n# the fast class halves\n60,fast,0.5\n")
         .unwrap();
     let (traced, _) = Scenario::load(&scen).unwrap();
-    let go = |sc: &Scenario| run(sc, &RunOptions { name: "bw".into(), seed: 3, threads: 1 }, &mut |_, _| {});
+    let go = |sc: &Scenario| run(sc, &RunOptions { name: "bw".into(), seed: 3, threads: 1, draw: 0 }, &mut |_, _| {});
     let (a, b) = (go(&plain), go(&traced));
     let end = Time::from_secs(100);
     let cap = |r: &Report, id: u32| r.peers.iter().find(|(i, _)| *i == id).unwrap().1.capacity_bits(end);

@@ -27,7 +27,7 @@ fn config(sc: &Scenario, mode: HybridMode) -> HybridConfig {
 }
 
 fn opts(seed: u64) -> RunOptions {
-    RunOptions { name: "hybrid-test".into(), seed, threads: 1 }
+    RunOptions { name: "hybrid-test".into(), seed, threads: 1, draw: 0 }
 }
 
 fn run_hybrid(sc: &Scenario, cfg: HybridConfig, seed: u64) -> Report {

@@ -18,7 +18,7 @@ fn outputs<F: Family>(sc: &Scenario, eager: bool, threads: usize) -> Vec<u8> {
     e.set_eager_links(eager);
     e.set_threads(threads);
     e.run_until(Time::from_secs_f64(sc.duration_s.0));
-    let r = finish_report(e, sc, &RunOptions { name: "links".into(), seed: sc.seed, threads });
+    let r = finish_report(e, sc, &RunOptions { name: "links".into(), seed: sc.seed, threads, draw: 0 });
     assert!(r.info.traffic.conserved(), "{:?}: bytes not conserved", sc.name);
     [summary_csv(&r), peers_csv(&r), timeseries_csv(&r)].concat()
 }

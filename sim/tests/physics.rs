@@ -23,7 +23,7 @@ fn protocols() -> Vec<String> {
 
 fn run_text(text: &str, seed: u64) -> Report {
     let sc = Scenario::parse("physics.toml", text).expect("valid test scenario");
-    run(&sc, &RunOptions { name: "physics".into(), seed, threads: 1 }, &mut |_, _| {})
+    run(&sc, &RunOptions { name: "physics".into(), seed, threads: 1, draw: 0 }, &mut |_, _| {})
 }
 
 /// Upload of the CDN edge in the runs of a family that has one, kbps: small

@@ -60,7 +60,7 @@ ms = 40
 #[test]
 fn every_scheduler_streams_the_same_scenario() {
     let sc = Scenario::parse("t.toml", SCENARIO).expect("valid scenario");
-    let opts = RunOptions { name: "schedulers".into(), seed: 1, threads: 1 };
+    let opts = RunOptions { name: "schedulers".into(), seed: 1, threads: 1, draw: 0 };
     let get = |r: &analysis::Report, m: &str| r.get(m).unwrap_or(f64::NAN);
     println!(
         "{:<14} {:>10} {:>8} {:>8} {:>10} {:>9}",

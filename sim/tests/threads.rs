@@ -126,7 +126,7 @@ name = "{family}"
 }
 
 fn outputs(sc: &Scenario, threads: usize) -> Vec<u8> {
-    let r = run(sc, &RunOptions { name: "threads".into(), seed: sc.seed, threads }, &mut |_, _| {});
+    let r = run(sc, &RunOptions { name: "threads".into(), seed: sc.seed, threads, draw: 0 }, &mut |_, _| {});
     assert!(r.info.traffic.conserved(), "{:?}: bytes not conserved on {threads} threads", sc.name);
     [summary_csv(&r), peers_csv(&r), timeseries_csv(&r)].concat()
 }
@@ -233,4 +233,30 @@ fn a_panic_in_one_part_reaches_the_caller_instead_of_hanging_the_others() {
     assert_eq!(e.parallel(), 2);
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| e.run_until(Time::from_secs(5))));
     assert!(r.is_err(), "the protocol's panic was lost");
+}
+
+/// A protocol draw (`RunOptions::draw`, `swarmlab run --draw`) runs the same
+/// scenario instance with other protocol randomness (draw 0, the seed's own
+/// run, is `rngs::node_rng`'s unit test): draw 1 keeps every peer's join,
+/// departure, class and behaviour, changes what the protocol does, and is
+/// reproducible.
+#[test]
+fn a_protocol_draw_keeps_the_instance_and_changes_the_protocol_randomness() {
+    let sc = Scenario::parse("draws.toml", &dynamic("hybrid")).unwrap_or_else(|e| panic!("{e}"));
+    let go =
+        |draw: u64| run(&sc, &RunOptions { name: "draws".into(), seed: sc.seed, threads: 1, draw }, &mut |_, _| {});
+    let csv = |r: &analysis::Report| [summary_csv(r), peers_csv(r), timeseries_csv(r)].concat();
+    let (own, other) = (go(0), go(1));
+    assert!(csv(&other) == csv(&go(1)), "a draw must be reproducible");
+    assert_eq!(own.peers.len(), other.peers.len());
+    for ((a, s), (b, t)) in own.peers.iter().zip(&other.peers) {
+        assert_eq!(a, b);
+        assert_eq!(
+            (s.role, s.class, s.behaviour, s.joined, s.left),
+            (t.role, t.class, t.behaviour, t.joined, t.left),
+            "node {a}: the population must not change with the draw"
+        );
+    }
+    let played = |r: &analysis::Report| r.peers.iter().map(|(_, s)| (s.played, s.missed)).collect::<Vec<_>>();
+    assert_ne!(played(&own), played(&other), "draw 1 must change the protocol's decisions");
 }

@@ -29,7 +29,7 @@ fn params(stripes: u32) -> TreeParams {
 }
 
 fn opts(seed: u64) -> RunOptions {
-    RunOptions { name: "tree-test".into(), seed, threads: 1 }
+    RunOptions { name: "tree-test".into(), seed, threads: 1, draw: 0 }
 }
 
 fn run_tree(sc: &Scenario, tree: TreeParams, seed: u64) -> Report {

@@ -239,14 +239,14 @@ mod tests {
 
     fn report<F: Family>(inject: Inject) -> swarmlab::analysis::Report {
         let sc = Scenario::parse("inject-test.toml", SCENARIO).expect("the test scenario parses");
-        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5, threads: 1 };
+        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5, threads: 1, draw: 0 };
         let proto = InjectedProto { inner: F::build(&sc), inject };
         sim::runner::run_with(proto, &sc, &opts, &mut |_, _| {})
     }
 
     fn plain<F: Family>() -> swarmlab::analysis::Report {
         let sc = Scenario::parse("inject-test.toml", SCENARIO).expect("the test scenario parses");
-        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5, threads: 1 };
+        let opts = sim::runner::RunOptions { name: "t".into(), seed: 5, threads: 1, draw: 0 };
         sim::runner::run_with(F::build(&sc), &sc, &opts, &mut |_, _| {})
     }
 
