@@ -94,7 +94,7 @@ fn links(c: &mut Criterion) {
         e.set_eager_links(eager);
         e.set_threads(1);
         e.run_until(protocols::Time::from_secs_f64(sc.duration_s.0));
-        let r = finish_report(e, sc, &RunOptions { name: "bench".into(), seed: sc.seed, threads: 1 });
+        let r = finish_report(e, sc, &RunOptions { name: "bench".into(), seed: sc.seed, threads: 1, draw: 0 });
         (r.info.events, analysis::output::peers_csv(&r))
     }
     fn family<F: Family>(c: &mut Criterion, file: &str) {

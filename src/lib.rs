@@ -247,7 +247,9 @@ fn run(
     let name = sc.display_name(path);
     let seed = seed.unwrap_or(sc.seed);
     let reps = reps.unwrap_or(*sc.reps.get_ref());
-    let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(format!("{name}-seed{seed}")));
+    // A draw's outputs must not overwrite the seed's own run's.
+    let dir = if draw > 0 { format!("{name}-seed{seed}-draw{draw}") } else { format!("{name}-seed{seed}") };
+    let out = out.unwrap_or_else(|| PathBuf::from("swarmlab-out").join(dir));
     if reps > 1 {
         if draw > 0 {
             eprintln!("error: --draw is for a single run; the scenario sets reps = {reps} (pass --reps 1)");
