@@ -22,12 +22,12 @@
 # of the draws, each with its 90% t interval; and, for treebone, what 40
 # and 80 kbps less source upload change (seeds 1-40).
 #
-# Usage: bash results/validate/draws.sh   (DRAWS=N, default 10)
+# Usage: bash results/validate/draws.sh   (DRAWS=N, default 20: the committed results)
 set -eu
 cd "$(dirname "$0")/../.."
 R=results/validate
 B=target/release/swarmlab
-DRAWS=${DRAWS:-10}
+DRAWS=${DRAWS:-20}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
