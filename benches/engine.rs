@@ -65,14 +65,20 @@ fn protocols(c: &mut Criterion) {
     }
 }
 
+/// `scenarios/scale/<file>.toml` cut to 2,000 peers and 30 simulated seconds.
+fn scale_2k_30s(file: &str) -> Scenario {
+    let path = format!("scenarios/scale/{file}.toml");
+    let text = std::fs::read_to_string(&path).expect("run from the repository root");
+    let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
+    Scenario::parse(&path, &text).expect("valid scenario")
+}
+
 /// `threads/mesh_pull_2k_30s/<t>`: the multi-core engine (issue 19): the
 /// 10k scale scenario at 2,000 peers and 30 simulated seconds on `t`
 /// threads (windows, mail exchange, sharded collector). Outputs are
 /// identical for every `t`; the bench checks it before timing.
 fn threads(c: &mut Criterion) {
-    let text = std::fs::read_to_string("scenarios/scale/mesh-pull.toml").expect("run from the repository root");
-    let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
-    let sc = Scenario::parse("mesh-pull.toml", &text).expect("valid scenario");
+    let sc = scale_2k_30s("mesh-pull");
     let go = |t: usize| run(&sc, &RunOptions { name: "bench".into(), seed: 1, threads: t, draw: 0 }, &mut |_, _| {});
     let one = go(1);
     assert_eq!(analysis::output::peers_csv(&one), analysis::output::peers_csv(&go(2)), "outputs depend on threads");
@@ -98,10 +104,7 @@ fn links(c: &mut Criterion) {
         (r.info.events, analysis::output::peers_csv(&r))
     }
     fn family<F: Family>(c: &mut Criterion, file: &str) {
-        let path = format!("scenarios/scale/{file}.toml");
-        let text = std::fs::read_to_string(&path).expect("run from the repository root");
-        let text = text.replace("duration_s = 600", "duration_s = 30").replace("count = 10000", "count = 2000");
-        let sc = Scenario::parse(&path, &text).expect("valid scenario");
+        let sc = scale_2k_30s(file);
         let (events, eager) = go::<F>(&sc, true);
         assert!(eager == go::<F>(&sc, false).1, "{file}: lazy links change the outputs");
         let mut g = c.benchmark_group("links");
