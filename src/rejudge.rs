@@ -178,9 +178,10 @@ impl Run {
             crate::manifest::git_commit(),
         );
         if differ.is_empty() {
+            let all =
+                if self.seeds.len() == 1 { "the run".to_string() } else { format!("all {} reps", self.seeds.len()) };
             t.push_str(&format!(
-                "draw 0 of this build reproduces the recorded simulator side (continuity_mean, lag_p50) of all {} reps\n",
-                self.seeds.len()
+                "draw 0 of this build reproduces the recorded simulator side (continuity_mean, lag_p50) of {all}\n"
             ));
         } else {
             t.push_str(&format!(
