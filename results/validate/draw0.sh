@@ -54,7 +54,7 @@ awk -F, -v draws="$DRAWS" -v seeds="$SEEDS" '
         for (i = 1; i <= nf; i++) {
             f = fl[i]
             if (!(f in fam)) continue
-            n = 0; sc = 0; qc = 0; sl = 0; ql = 0; pc = 0; pq = 0; plc = 0; plq = 0; pos = 0; m0 = 0; mm = 0
+            n = 0; sc = 0; qc = 0; sl = 0; ql = 0; pc = 0; pq = 0; plc = 0; plq = 0; pos = 0; m0 = 0; mm = 0; n8 = 0; s8 = 0; q8 = 0
             for (s = 1; s <= seeds; s++) {
                 mc = 0; ml = 0; mc2 = 0; ml2 = 0
                 for (d = 1; d <= draws; d++) { mc += c[f, s, d]; ml += l[f, s, d] }
@@ -65,10 +65,12 @@ awk -F, -v draws="$DRAWS" -v seeds="$SEEDS" '
                 n++; sc += x; qc += x * x; sl += y; ql += y * y; pos += (x > 0)
                 pc += u; pq += u * u; plc += v; plq += v * v
                 m0 += c[f, s, 0]; mm += mc
+                if (s <= 8) { n8++; s8 += x; q8 += x * x }
             }
             printf "\n%s: continuity_mean draw 0 %.4f, draws 1-%d %.4f (means over seeds); draw 0 above the draws'"'"' mean in %d of %d seeds\n", f, m0 / n, draws, mm / n, pos, n
             printf "  continuity_mean  draw 0 - draws: %s\n", ci(sc, qc, n)
             printf "  lag_p50 (rel.)   draw 0 - draws: %s\n", ci(sl, ql, n)
+            printf "  seeds 1-8 alone (the validate runs'"'"' seeds), continuity_mean draw 0 - draws: %s\n", ci(s8, q8, n8)
             printf "  placebo continuity draw 1 - draws 2-%d: %s\n", draws, ci(pc, pq, n)
             printf "  placebo lag (rel.) draw 1 - draws 2-%d: %s\n", draws, ci(plc, plq, n)
         }
