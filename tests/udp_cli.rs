@@ -48,7 +48,7 @@ fn validate_refuses_what_it_cannot_replay_naming_the_key() {
 
 #[test]
 fn validate_refuses_bad_sim_draws_and_bad_rejudge_dirs() {
-    for bad in ["0", "x", "-1", "1001"] {
+    for bad in ["0", "x", "1.5", "1001"] {
         let (code, err) = run(&["validate", "scenarios/validate/mesh-50.toml", "--sim-draws", bad]);
         assert_eq!(code, Some(2), "--sim-draws {bad}: {err}");
         assert!(err.contains("--sim-draws"), "--sim-draws {bad}: {err}");

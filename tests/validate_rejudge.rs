@@ -64,7 +64,7 @@ fn rejudge_of_a_committed_run_judges_against_the_draws_mean_and_touches_nothing(
     );
     // The verdict against draw 0 is the recorded one (validate.txt's numbers).
     let recorded = std::fs::read_to_string(Path::new(RUN).join("validate.txt")).expect("validate.txt");
-    let mean_of = |l: &str| l.split("mean ").nth(1).map(|m| m.split(',').next().unwrap_or("").to_string());
+    let mean_of = |l: &str| l.split("], mean ").nth(1).map(|m| m.split(',').next().unwrap_or("").to_string());
     let old = recorded.lines().find(|l| l.starts_with("  continuity_mean real - sim:")).expect("recorded verdict");
     let d0 = line("  continuity_mean real - draw 0: per rep [");
     assert_eq!(mean_of(d0), mean_of(old), "{d0} vs {old}");
