@@ -33,6 +33,8 @@ pub struct Run {
     pub mode: String,
     pub commit: String,
     pub verdict: String,
+    /// What the recorded verdict was judged against.
+    pub reference: String,
     /// Per rep: the recorded real and simulator (draw 0) values.
     pub real: Vec<Judged>,
     pub sim0: Vec<Judged>,
@@ -84,6 +86,11 @@ impl Run {
         let mode = string(&m, "validate_mode", &mpath)?;
         let commit = string(&m, "git_commit", &mpath).unwrap_or_else(|_| "unknown".into());
         let verdict = string(&m, "validate_verdict", &mpath).unwrap_or_else(|_| "-".into());
+        // Runs made before --sim-draws were judged against draw 0.
+        let reference = match m.get("validate_sim_draws").and_then(toml::Value::as_integer) {
+            Some(k) => format!("the mean of {k} draws"),
+            None => "draw 0".into(),
+        };
         let (mut sc, src) = Scenario::load(&scenario_path).map_err(|e| {
             format!(
                 "{}: scenario {}: {e} (run --rejudge from the directory validate ran in)",
@@ -108,7 +115,7 @@ impl Run {
             real.push(read_summary(&rep_dir(k).join("real").join("summary.csv"))?);
             sim0.push(read_summary(&rep_dir(k).join("sim").join("summary.csv"))?);
         }
-        Ok(Run { scenario_path, hash, sc, name, seeds, protocol, mode, commit, verdict, real, sim0 })
+        Ok(Run { scenario_path, hash, sc, name, seeds, protocol, mode, commit, verdict, reference, real, sim0 })
     }
 
     /// The rejudgement's text and verdict, with `k` draws per seed.
@@ -165,7 +172,7 @@ impl Run {
         let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &self.sim0, &draws);
         let mut t = format!(
             "rejudge: the recorded real runs (real/summary.csv of each rep) against the simulator of this build\n\
-             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (draw 0): {}\n\
+             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (against {}): {}\n\
              rejudged by swarmlab {} at commit {} with {k} draws per seed\n",
             self.seeds.len(),
             self.mode,
@@ -173,6 +180,7 @@ impl Run {
             self.scenario_path.display(),
             self.hash,
             self.commit,
+            self.reference,
             self.verdict,
             env!("CARGO_PKG_VERSION"),
             crate::manifest::git_commit(),
@@ -288,6 +296,7 @@ mod tests {
         let run = Run::read(&dir).expect("readable");
         assert_eq!(run.seeds, vec![1, 2, 3]);
         assert_eq!(run.sc.protocol.name, "mesh-pull");
+        assert_eq!(run.reference, "draw 0");
         assert!(run.real.iter().all(|r| r.0.is_some() && r.1.is_some()));
         let before = files(&dir);
         let (text, csv, _) = run.judge(2);
