@@ -942,6 +942,39 @@ mod tests {
     }
 
     #[test]
+    fn the_verdict_judges_against_the_draws_mean_not_draw_0() {
+        // Two seeds; each real rep is within 0.005 of its seed's draws' mean,
+        // while draw 0 of both seeds is 0.1 lower: PASS on the draws' mean,
+        // FAIL against draw 0 (shown, not judged).
+        let d = |seed, c: [f64; 2], l: [f64; 2]| SeedDraws {
+            seed,
+            continuity: c.iter().map(|&x| Some(x)).collect(),
+            lag: l.iter().map(|&x| Some(x)).collect(),
+        };
+        let draws = [d(5, [0.80, 0.90], [10.0, 12.0]), d(6, [0.70, 0.72], [8.0, 8.0])];
+        let real = [(Some(0.852), Some(11.1)), (Some(0.712), Some(8.1))];
+        let sim0 = [(Some(0.75), Some(11.0)), (Some(0.61), Some(8.0))];
+        let (text, outcome) = judge(&reps_how(&[5, 6], false), &[5, 6], &real, &sim0, &draws);
+        assert_eq!(outcome, Outcome::Pass, "{text}");
+        assert!(text.contains("verdict (2 reps, seeds 5..=6; "), "{text}");
+        assert!(text.contains("reference: the mean of the simulator's draws 1..=2 of each seed"), "{text}");
+        assert!(
+            text.contains("  continuity_mean real - draws' mean: per rep [+0.0020, +0.0020], mean +0.0020"),
+            "{text}"
+        );
+        assert!(text.contains("  lag_p50 (real - draws' mean) / draws' mean: per rep [+0.0091, +0.0125]"), "{text}");
+        assert!(text.contains("  continuity_mean real - draw 0: per rep [+0.1020, +0.1020]"), "{text}");
+        assert!(text.contains("  => FAIL against draw 0"), "{text}");
+        assert!(
+            text.contains("  seed 6: continuity_mean 0.7100 (sd 0.0141), lag_p50 8.0000 s (sd 0.0000 s)"),
+            "{text}"
+        );
+        // --same-seed: one seed's draws serve every rep.
+        let (text, _) = judge(&reps_how(&[5, 5], true), &[5, 5], &real, &sim0, &draws[..1]);
+        assert!(text.contains("2 reps, all with seed 5"), "{text}");
+    }
+
+    #[test]
     fn check_refuses_what_cannot_be_replayed_and_names_the_key() {
         assert!(check(&sc(""), 1).is_ok());
         let e = check(&sc("[[attack]]\nkind = \"forger\"\ncount = 1\n"), 1).unwrap_err();
