@@ -29,6 +29,8 @@ mod netns;
 pub mod peer_cmd;
 mod plot;
 mod registry;
+mod rejudge;
+mod sim_draws;
 mod sweep;
 mod validate;
 

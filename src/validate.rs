@@ -23,13 +23,18 @@
 //! Verdict (documented tolerances): `continuity_mean` within 0.02 (absolute)
 //! and `lag_p50` within 15% (relative) of the simulator. With `--reps N`
 //! (N >= 2) the scenario runs N times on both sides, rep k with seed
-//! `seed + k` on both (or `seed` for every rep with `--same-seed`); the
-//! per-rep differences d_k = real_k - sim_k (for the lag (real_k - sim_k) /
-//! sim_k) give a 90% Student-t interval of the mean difference, and the
+//! `seed + k` on both (or `seed` for every rep with `--same-seed`). The
+//! simulator's reference for a seed is the mean over its protocol draws
+//! 1..=K (`--sim-draws K`, default 20; `sim_draws`): the per-rep
+//! differences d_k = real_k - mean_k (for the lag (real_k - mean_k) /
+//! mean_k) give a 90% Student-t interval of the mean difference, and the
 //! verdict is an equivalence test (TOST at 5%): PASS when the interval lies
 //! inside the tolerance, FAIL when it lies entirely outside, INCONCLUSIVE
-//! otherwise. Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
-//! bad input.
+//! otherwise. The same test against draw 0 alone (the seed's own run, the
+//! simulator column of the tables and `rep-k/sim/`) is printed beside it,
+//! not judged. Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
+//! bad input. `--rejudge DIR` judges a written directory's real records
+//! again against the draws of the current simulator (`rejudge`).
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
 //! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
@@ -53,6 +58,8 @@ use sim::engine::NodeSpec;
 use sim::runner::{self, RunOptions};
 use sim::scenario::Scenario;
 
+use crate::sim_draws::SeedDraws;
+
 /// Tolerances of the verdict.
 pub const CONTINUITY_TOL: f64 = 0.02;
 pub const LAG_REL_TOL: f64 = 0.15;
@@ -61,7 +68,8 @@ pub const LAG_REL_TOL: f64 = 0.15;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Scenario file (TOML): at most 200 peers; no `[[variants]]`, no forger attackers.
-    pub scenario: PathBuf,
+    #[arg(required_unless_present = "rejudge")]
+    pub scenario: Option<PathBuf>,
     /// Seed (overrides the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -88,6 +96,17 @@ pub struct Args {
     /// instance against its one simulated run).
     #[arg(long)]
     pub same_seed: bool,
+    /// The simulator's reference per seed: the mean over its protocol draws
+    /// 1..=K (the same instance with other protocol randomness, as a real
+    /// run has); the verdict judges real - that mean.
+    #[arg(long, default_value_t = crate::sim_draws::DEFAULT_DRAWS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sim_draws: u32,
+    /// Judge a written validate directory again without real processes: its
+    /// real records (rep-k/real/summary.csv) against the draws of this
+    /// simulator; writes DIR/rejudge.txt and DIR/sim-draws.csv (or into
+    /// --out). The scenario must be the one of DIR/manifest.toml (same hash).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "seed", "protocol", "lead_s", "netns", "reps", "same_seed"])]
+    pub rejudge: Option<PathBuf>,
 }
 
 /// What a real node's records file says, in protocol time.
@@ -501,9 +520,86 @@ pub fn verdict(sim: &Report, real: &Report) -> (bool, bool) {
 /// The judged differences of one repetition: continuity real - sim, and
 /// the relative lag difference (real - sim) / sim.
 pub fn diffs(sim: &Report, real: &Report) -> (Option<f64>, Option<f64>) {
-    let c = sim.get("continuity_mean").zip(real.get("continuity_mean")).map(|(a, b)| b - a);
-    let l = sim.get("lag_p50").zip(real.get("lag_p50")).and_then(|(a, b)| (a > 0.0).then(|| (b - a) / a));
+    diffs_of(judged(sim), judged(real))
+}
+
+/// The judged metrics of a run: (`continuity_mean`, `lag_p50`).
+pub type Judged = (Option<f64>, Option<f64>);
+
+/// [`Judged`] of a report.
+pub fn judged(r: &Report) -> Judged {
+    (r.get("continuity_mean"), r.get("lag_p50"))
+}
+
+/// [`diffs`] of the judged values.
+pub fn diffs_of(sim: Judged, real: Judged) -> (Option<f64>, Option<f64>) {
+    let c = sim.0.zip(real.0).map(|(a, b)| b - a);
+    let l = sim.1.zip(real.1).and_then(|(a, b)| (a > 0.0).then(|| (b - a) / a));
     (c, l)
+}
+
+/// The verdict block over the reps (rep k: seed `seeds[k]`, real values
+/// `real[k]`, the simulator's draw 0 `sim0[k]`): the table of the draws'
+/// means, the judged test against them, and the test against draw 0 alone
+/// (shown, not judged). `how` says what the reps are.
+pub fn judge(how: &str, seeds: &[u64], real: &[Judged], sim0: &[Judged], draws: &[SeedDraws]) -> (String, Outcome) {
+    let (dc, dl): (Vec<Option<f64>>, Vec<Option<f64>>) =
+        seeds.iter().zip(real).map(|(&s, r)| crate::sim_draws::of(draws, s).diffs(r.0, r.1)).unzip();
+    let (cm, ci, co) = test(&dc, CONTINUITY_TOL);
+    let (lm, li, lo) = test(&dl, LAG_REL_TOL);
+    let verdict = combine(co, lo);
+    let k = draws.first().map_or(0, |d| d.continuity.len());
+    let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:+.4}"));
+    let per = |d: &[Option<f64>]| d.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", ");
+    let mut v = format!("\n{}", crate::sim_draws::table(draws));
+    v.push_str(&format!("verdict ({how}; reference: the mean of the simulator's draws 1..={k} of each seed):\n"));
+    v.push_str(&format!(
+        "  continuity_mean real - draws' mean: per rep [{}], mean {cm:+.4}, interval [{:+.4}, {:+.4}] vs +-{CONTINUITY_TOL}: {}\n",
+        per(&dc),
+        ci.0,
+        ci.1,
+        co.name()
+    ));
+    v.push_str(&format!(
+        "  lag_p50 (real - draws' mean) / draws' mean: per rep [{}], mean {lm:+.4}, interval [{:+.4}, {:+.4}] vs +-{LAG_REL_TOL}: {}\n",
+        per(&dl),
+        li.0,
+        li.1,
+        lo.name()
+    ));
+    v.push_str(&format!("  => {}\n", verdict.name()));
+    let (ec, el): (Vec<Option<f64>>, Vec<Option<f64>>) = sim0.iter().zip(real).map(|(s, r)| diffs_of(*s, *r)).unzip();
+    let (em, eci, eo) = test(&ec, CONTINUITY_TOL);
+    let (elm, eli, elo) = test(&el, LAG_REL_TOL);
+    v.push_str("against draw 0 alone (the seed's own run; a single draw per seed, not judged):\n");
+    v.push_str(&format!(
+        "  continuity_mean real - draw 0: per rep [{}], mean {em:+.4}, interval [{:+.4}, {:+.4}]: {}\n",
+        per(&ec),
+        eci.0,
+        eci.1,
+        eo.name()
+    ));
+    v.push_str(&format!(
+        "  lag_p50 (real - draw 0) / draw 0: per rep [{}], mean {elm:+.4}, interval [{:+.4}, {:+.4}]: {}\n",
+        per(&el),
+        eli.0,
+        eli.1,
+        elo.name()
+    ));
+    v.push_str(&format!("  => {} against draw 0\n", combine(eo, elo).name()));
+    (v, verdict)
+}
+
+/// What the reps are, for the verdict's header.
+pub fn reps_how(seeds: &[u64], same_seed: bool) -> String {
+    match seeds {
+        [] | [_] => "single run: the difference itself, no interval".to_string(),
+        [first, .., last] => format!(
+            "{} reps, {}; 90% t interval of the mean difference (TOST at 5%)",
+            seeds.len(),
+            if same_seed { format!("all with seed {first}") } else { format!("seeds {first}..={last}") }
+        ),
+    }
 }
 
 /// One-sided 95% Student-t quantiles for 1..=30 degrees of freedom (the
@@ -583,7 +679,14 @@ struct Rep {
 }
 
 pub fn main(a: Args) -> ExitCode {
-    let (mut sc, text) = match Scenario::load(&a.scenario) {
+    if let Some(dir) = &a.rejudge {
+        return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref());
+    }
+    let Some(scenario) = a.scenario.clone() else {
+        eprintln!("error: validate needs a scenario file (or --rejudge DIR)");
+        return ExitCode::from(2);
+    };
+    let (mut sc, text) = match Scenario::load(&scenario) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -605,12 +708,12 @@ pub fn main(a: Args) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let name = sc.display_name(&a.scenario);
+    let name = sc.display_name(&scenario);
     let seed = a.seed.unwrap_or(sc.seed);
     let seeds: Vec<u64> = (0..a.reps as u64).map(|k| if a.same_seed { seed } else { seed.wrapping_add(k) }).collect();
     for &s in &seeds {
         if let Err(e) = check(&sc, s) {
-            eprintln!("error: {}: {e}", a.scenario.display());
+            eprintln!("error: {}: {e}", scenario.display());
             return ExitCode::from(2);
         }
     }
@@ -627,7 +730,7 @@ pub fn main(a: Args) -> ExitCode {
     let mut sim_cache: Option<(u64, Report)> = None;
     for (k, &seed) in seeds.iter().enumerate() {
         let dir = if a.reps > 1 { out.join(format!("rep-{}", k + 1)) } else { out.clone() };
-        match one_rep(&a, &sc, &name, seed, plan, &dir, &mut sim_cache) {
+        match one_rep(&a, &scenario, &sc, &name, seed, plan, &dir, &mut sim_cache) {
             Ok(r) => {
                 if a.reps > 1 {
                     println!("== rep {} of {} (seed {seed}): {}", k + 1, a.reps, dir.display());
@@ -641,42 +744,11 @@ pub fn main(a: Args) -> ExitCode {
             }
         }
     }
-    // The verdict over the repetitions.
-    let (dc, dl): (Vec<Option<f64>>, Vec<Option<f64>>) = reps.iter().map(|r| diffs(&r.sim, &r.real)).unzip();
-    let (cm, ci, co) = test(&dc, CONTINUITY_TOL);
-    let (lm, li, lo) = test(&dl, LAG_REL_TOL);
-    let verdict = combine(co, lo);
-    let mut v = String::new();
-    let how = if reps.len() < 2 {
-        "single run: the difference itself, no interval".to_string()
-    } else {
-        format!(
-            "{} reps, {}; 90% t interval of the mean difference (TOST at 5%)",
-            reps.len(),
-            if a.same_seed {
-                format!("all with seed {seed}")
-            } else {
-                format!("seeds {}..={}", seeds[0], seeds[seeds.len() - 1])
-            }
-        )
-    };
-    v.push_str(&format!("\nverdict ({how}):\n"));
-    let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:+.4}"));
-    v.push_str(&format!(
-        "  continuity_mean real - sim: per rep [{}], mean {cm:+.4}, interval [{:+.4}, {:+.4}] vs +-{CONTINUITY_TOL}: {}\n",
-        dc.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", "),
-        ci.0,
-        ci.1,
-        co.name()
-    ));
-    v.push_str(&format!(
-        "  lag_p50 (real - sim) / sim: per rep [{}], mean {lm:+.4}, interval [{:+.4}, {:+.4}] vs +-{LAG_REL_TOL}: {}\n",
-        dl.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", "),
-        li.0,
-        li.1,
-        lo.name()
-    ));
-    v.push_str(&format!("  => {}\n", verdict.name()));
+    // The verdict over the repetitions: against the mean of the simulator's draws of each seed.
+    let draws = crate::sim_draws::for_seeds(&sc, &name, &seeds, a.sim_draws);
+    let real: Vec<Judged> = reps.iter().map(|r| judged(&r.real)).collect();
+    let sim0: Vec<Judged> = reps.iter().map(|r| judged(&r.sim)).collect();
+    let (v, verdict) = judge(&reps_how(&seeds, a.same_seed), &seeds, &real, &sim0, &draws);
     print!("{v}");
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&out)?;
@@ -691,11 +763,13 @@ pub fn main(a: Args) -> ExitCode {
         let mut txt: String = reps.iter().map(|r| r.table.clone()).collect::<Vec<_>>().join("\n");
         txt.push_str(&v);
         analysis::output::write_atomic(&out.join("validate.txt"), txt.as_bytes())?;
-        crate::manifest::write(&out, &a.scenario, &text, &seeds)?;
+        analysis::output::write_atomic(&out.join("sim-draws.csv"), crate::sim_draws::csv(&draws).as_bytes())?;
+        crate::manifest::write(&out, &scenario, &text, &seeds)?;
         let mut m = std::fs::OpenOptions::new().append(true).open(out.join("manifest.toml"))?;
         writeln!(m, "validate_mode = \"{}\"", if a.netns { "netns" } else { "loopback" })?;
         writeln!(m, "validate_protocol = \"{}\"", sc.protocol.name)?;
         writeln!(m, "validate_reps = {}", reps.len())?;
+        writeln!(m, "validate_sim_draws = {}", a.sim_draws)?;
         writeln!(m, "validate_verdict = \"{}\"", verdict.name())
     })();
     if let Err(e) = written {
@@ -712,8 +786,10 @@ pub fn main(a: Args) -> ExitCode {
 
 /// One repetition: the simulator (reused when the seed repeats), the real
 /// swarm, the side-by-side table; writes `sim/`, `real/` and the records in `dir`.
+#[allow(clippy::too_many_arguments)]
 fn one_rep(
     a: &Args,
+    sc_path: &Path,
     sc: &Scenario,
     name: &str,
     seed: u64,
@@ -765,7 +841,7 @@ fn one_rep(
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: String = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     let neigh_before = net.as_ref().and_then(|_| crate::netns::neigh_stats());
-    let logs = run_real(&a.scenario, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
+    let logs = run_real(sc_path, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
     let neigh = neigh_before.zip(crate::netns::neigh_stats());
     let kernel_lost = net.as_ref().map(|n| n.lost());
     drop(net);
@@ -821,7 +897,7 @@ fn one_rep(
     table.push_str(&format!("mode: {mode}\nload average before the real run: {load}\n"));
     let (c_ok, l_ok) = verdict(&sim, &real);
     table.push_str(&format!(
-        "this rep: continuity_mean within {CONTINUITY_TOL}: {}; lag_p50 within {:.0}%: {}\n",
+        "this rep against draw 0 (the verdict uses the mean of the draws): continuity_mean within {CONTINUITY_TOL}: {}; lag_p50 within {:.0}%: {}\n",
         if c_ok { "yes" } else { "NO" },
         LAG_REL_TOL * 100.0,
         if l_ok { "yes" } else { "NO" },
@@ -863,6 +939,39 @@ mod tests {
         assert!((hi - lo - 2.0 * 2.920 * 0.01 / 3f64.sqrt()).abs() < 1e-9);
         assert_eq!(combine(Outcome::Pass, Outcome::Inconclusive), Outcome::Inconclusive);
         assert_eq!(combine(Outcome::Inconclusive, Outcome::Fail), Outcome::Fail);
+    }
+
+    #[test]
+    fn the_verdict_judges_against_the_draws_mean_not_draw_0() {
+        // Two seeds; each real rep is within 0.005 of its seed's draws' mean,
+        // while draw 0 of both seeds is 0.1 lower: PASS on the draws' mean,
+        // FAIL against draw 0 (shown, not judged).
+        let d = |seed, c: [f64; 2], l: [f64; 2]| SeedDraws {
+            seed,
+            continuity: c.iter().map(|&x| Some(x)).collect(),
+            lag: l.iter().map(|&x| Some(x)).collect(),
+        };
+        let draws = [d(5, [0.80, 0.90], [10.0, 12.0]), d(6, [0.70, 0.72], [8.0, 8.0])];
+        let real = [(Some(0.852), Some(11.1)), (Some(0.712), Some(8.1))];
+        let sim0 = [(Some(0.75), Some(11.0)), (Some(0.61), Some(8.0))];
+        let (text, outcome) = judge(&reps_how(&[5, 6], false), &[5, 6], &real, &sim0, &draws);
+        assert_eq!(outcome, Outcome::Pass, "{text}");
+        assert!(text.contains("verdict (2 reps, seeds 5..=6; "), "{text}");
+        assert!(text.contains("reference: the mean of the simulator's draws 1..=2 of each seed"), "{text}");
+        assert!(
+            text.contains("  continuity_mean real - draws' mean: per rep [+0.0020, +0.0020], mean +0.0020"),
+            "{text}"
+        );
+        assert!(text.contains("  lag_p50 (real - draws' mean) / draws' mean: per rep [+0.0091, +0.0125]"), "{text}");
+        assert!(text.contains("  continuity_mean real - draw 0: per rep [+0.1020, +0.1020]"), "{text}");
+        assert!(text.contains("  => FAIL against draw 0"), "{text}");
+        assert!(
+            text.contains("  seed 6: continuity_mean 0.7100 (sd 0.0141), lag_p50 8.0000 s (sd 0.0000 s)"),
+            "{text}"
+        );
+        // --same-seed: one seed's draws serve every rep.
+        let (text, _) = judge(&reps_how(&[5, 5], true), &[5, 5], &real, &sim0, &draws[..1]);
+        assert!(text.contains("2 reps, all with seed 5"), "{text}");
     }
 
     #[test]

@@ -47,6 +47,51 @@ fn validate_refuses_what_it_cannot_replay_naming_the_key() {
 }
 
 #[test]
+fn validate_refuses_bad_sim_draws_and_bad_rejudge_dirs() {
+    for bad in ["0", "x", "1.5", "1001"] {
+        let (code, err) = run(&["validate", "scenarios/validate/mesh-50.toml", "--sim-draws", bad]);
+        assert_eq!(code, Some(2), "--sim-draws {bad}: {err}");
+        assert!(err.contains("--sim-draws"), "--sim-draws {bad}: {err}");
+    }
+    // Neither a scenario nor --rejudge; or both.
+    let (code, err) = run(&["validate"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("SCENARIO"), "{err}");
+    let (code, err) = run(&["validate", "scenarios/validate/mesh-50.toml", "--rejudge", "results/validate/mesh-50"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--rejudge"), "{err}");
+    let (code, err) = run(&["validate", "--rejudge", "results/validate/mesh-50", "--reps", "3"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--reps"), "{err}");
+    // Not a validate directory.
+    let dir = std::env::temp_dir().join(format!("swarmlab-rejudge-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (code, err) = run(&["validate", "--rejudge", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("manifest.toml"), "{err}");
+    // A manifest whose scenario has changed since: both hashes named.
+    let sc = dir.join("s.toml");
+    std::fs::write(&sc, "[peers]\ncount = 5\n").expect("write scenario");
+    std::fs::write(
+        dir.join("manifest.toml"),
+        format!(
+            "scenario = {:?}\nscenario_hash = \"fnv1a64:0000000000000000\"\nseeds = [1]\nvalidate_protocol = \"mesh-pull\"\nvalidate_mode = \"loopback\"\n",
+            sc.to_str().expect("utf-8 path")
+        ),
+    )
+    .expect("write manifest");
+    let (code, err) = run(&["validate", "--rejudge", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("fnv1a64:0000000000000000") && err.matches("fnv1a64:").count() == 2, "{err}");
+    // A manifest without the validate keys.
+    std::fs::write(dir.join("manifest.toml"), "seeds = [1]\n").expect("write manifest");
+    let (code, err) = run(&["validate", "--rejudge", dir.to_str().expect("utf-8 path")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("`scenario`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn peer_node_out_of_the_population_is_refused() {
     let (code, err) = run(&[
         "peer",

@@ -1,0 +1,334 @@
+//! `swarmlab validate --rejudge DIR`: a written validate directory judged
+//! again, without real processes.
+//!
+//! `DIR/manifest.toml` names the scenario (path, relative to where validate
+//! ran, and the FNV-1a hash of its text), the seeds of the reps, the
+//! protocol and the mode. The scenario file must still hash to the
+//! manifest's value (else the simulator would judge another scenario: the
+//! error names both hashes). The real side is read from the records of the
+//! run, `rep-k/real/summary.csv` (`DIR/real/summary.csv` for a single run),
+//! and the single-draw reference from `rep-k/sim/summary.csv`; the
+//! simulator's draws 1..=K of every seed are run with the current code, and
+//! the verdict is [`crate::validate::judge`]'s, as a new validate run would
+//! print it. Draw 0 is run again too, to say whether the current simulator
+//! still reproduces the recorded one. Writes `rejudge.txt` and
+//! `sim-draws.csv` (into DIR, or `--out`); nothing else in DIR is touched.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use sim::runner::{self, RunOptions};
+use sim::scenario::Scenario;
+
+use crate::validate::{Judged, Outcome};
+
+/// A written validate run, as rejudge reads it.
+pub struct Run {
+    pub scenario_path: PathBuf,
+    pub hash: String,
+    pub sc: Scenario,
+    pub name: String,
+    pub seeds: Vec<u64>,
+    pub protocol: String,
+    pub mode: String,
+    pub commit: String,
+    pub verdict: String,
+    /// What the recorded verdict was judged against.
+    pub reference: String,
+    /// Per rep: the recorded real and simulator (draw 0) values.
+    pub real: Vec<Judged>,
+    pub sim0: Vec<Judged>,
+}
+
+fn key<'a>(m: &'a toml::Table, k: &str, file: &Path) -> Result<&'a toml::Value, String> {
+    m.get(k).ok_or_else(|| format!("{}: no `{k}` (not a validate output directory?)", file.display()))
+}
+
+fn string(m: &toml::Table, k: &str, file: &Path) -> Result<String, String> {
+    key(m, k, file)?.as_str().map(str::to_string).ok_or_else(|| format!("{}: `{k}` is not a string", file.display()))
+}
+
+/// `continuity_mean` and `lag_p50` of a `summary.csv` (columns `metric`, `value`).
+pub fn read_summary(path: &Path) -> Result<Judged, String> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let h = r.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
+    let col = |n: &str| h.iter().position(|c| c == n).ok_or_else(|| format!("{}: no `{n}` column", path.display()));
+    let (mc, vc) = (col("metric")?, col("value")?);
+    let (mut c, mut l) = (None, None);
+    for rec in r.records() {
+        let rec = rec.map_err(|e| format!("{}: {e}", path.display()))?;
+        let v = rec.get(vc).and_then(|v| v.parse::<f64>().ok());
+        match rec.get(mc) {
+            Some("continuity_mean") => c = v,
+            Some("lag_p50") => l = v,
+            _ => {}
+        }
+    }
+    Ok((c, l))
+}
+
+impl Run {
+    /// Reads `dir`: the manifest, the scenario (checked against its hash)
+    /// and every rep's recorded summaries.
+    pub fn read(dir: &Path) -> Result<Run, String> {
+        let mpath = dir.join("manifest.toml");
+        let text = std::fs::read_to_string(&mpath)
+            .map_err(|e| format!("--rejudge {}: cannot read {}: {e}", dir.display(), mpath.display()))?;
+        let m: toml::Table = toml::from_str(&text).map_err(|e| format!("{}: {e}", mpath.display()))?;
+        let scenario_path = PathBuf::from(string(&m, "scenario", &mpath)?);
+        let hash = string(&m, "scenario_hash", &mpath)?;
+        let seeds: Vec<u64> = key(&m, "seeds", &mpath)?
+            .as_array()
+            .and_then(|a| a.iter().map(|v| v.as_integer().and_then(|i| u64::try_from(i).ok())).collect())
+            .filter(|s: &Vec<u64>| !s.is_empty())
+            .ok_or_else(|| format!("{}: `seeds` is not a list of seeds", mpath.display()))?;
+        let protocol = string(&m, "validate_protocol", &mpath)?;
+        let mode = string(&m, "validate_mode", &mpath)?;
+        let commit = string(&m, "git_commit", &mpath).unwrap_or_else(|_| "unknown".into());
+        let verdict = string(&m, "validate_verdict", &mpath).unwrap_or_else(|_| "-".into());
+        // Runs made before --sim-draws were judged against draw 0.
+        let reference = match m.get("validate_sim_draws").and_then(toml::Value::as_integer) {
+            Some(k) => format!("the mean of {k} draws"),
+            None => "draw 0".into(),
+        };
+        let (mut sc, src) = Scenario::load(&scenario_path).map_err(|e| {
+            format!(
+                "{}: scenario {}: {e} (run --rejudge from the directory validate ran in)",
+                mpath.display(),
+                scenario_path.display()
+            )
+        })?;
+        let now = format!("fnv1a64:{:016x}", crate::manifest::fnv1a64(src.as_bytes()));
+        if now != hash {
+            return Err(format!(
+                "{}: the scenario {} has changed since the run: its text hashes to {now}, the manifest says {hash}; rejudging would simulate another scenario",
+                mpath.display(),
+                scenario_path.display()
+            ));
+        }
+        sc.protocol.name = crate::peer_cmd::family_name(&protocol).map_err(|e| format!("{}: {e}", mpath.display()))?;
+        let name = sc.display_name(&scenario_path);
+        let rep_dir = |k: usize| if seeds.len() > 1 { dir.join(format!("rep-{}", k + 1)) } else { dir.to_path_buf() };
+        let mut real = Vec::new();
+        let mut sim0 = Vec::new();
+        for k in 0..seeds.len() {
+            real.push(read_summary(&rep_dir(k).join("real").join("summary.csv"))?);
+            sim0.push(read_summary(&rep_dir(k).join("sim").join("summary.csv"))?);
+        }
+        Ok(Run { scenario_path, hash, sc, name, seeds, protocol, mode, commit, verdict, reference, real, sim0 })
+    }
+
+    /// The rejudgement's text and verdict, with `k` draws per seed.
+    pub fn judge(&self, k: u32) -> (String, String, Outcome) {
+        let draws = crate::sim_draws::for_seeds(&self.sc, &self.name, &self.seeds, k);
+        // Draw 0 with the current code, against the recorded simulator side.
+        let mut distinct: Vec<u64> = Vec::new();
+        for &s in &self.seeds {
+            if !distinct.contains(&s) {
+                distinct.push(s);
+            }
+        }
+        let now0: Vec<(u64, Judged)> = {
+            use rayon::prelude::*;
+            distinct
+                .par_iter()
+                .map(|&seed| {
+                    let r = runner::run(
+                        &self.sc,
+                        &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 },
+                        &mut |_, _| {},
+                    );
+                    (seed, crate::validate::judged(&r))
+                })
+                .collect()
+        };
+        let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+            (None, None) => true,
+            _ => false,
+        };
+        let differ: Vec<String> = self
+            .seeds
+            .iter()
+            .zip(&self.sim0)
+            .enumerate()
+            .filter_map(|(k, (s, rec))| {
+                let n = now0.iter().find(|(x, _)| x == s).map(|(_, j)| *j).unwrap_or((None, None));
+                (!(same(n.0, rec.0) && same(n.1, rec.1))).then(|| {
+                    let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.4}"));
+                    format!(
+                        "rep {} (seed {s}): continuity_mean {} recorded, {} now; lag_p50 {} recorded, {} now",
+                        k + 1,
+                        f(rec.0),
+                        f(n.0),
+                        f(rec.1),
+                        f(n.1)
+                    )
+                })
+            })
+            .collect();
+        let same_seed = self.seeds.len() > 1 && self.seeds.iter().all(|&s| s == self.seeds[0]);
+        let how = crate::validate::reps_how(&self.seeds, same_seed);
+        let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &self.sim0, &draws);
+        let mut t = format!(
+            "rejudge: the recorded real runs (real/summary.csv of each rep) against the simulator of this build\n\
+             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (against {}): {}\n\
+             rejudged by swarmlab {} at commit {} with {k} draws per seed\n",
+            self.seeds.len(),
+            self.mode,
+            self.protocol,
+            self.scenario_path.display(),
+            self.hash,
+            self.commit,
+            self.reference,
+            self.verdict,
+            env!("CARGO_PKG_VERSION"),
+            crate::manifest::git_commit(),
+        );
+        if differ.is_empty() {
+            let all =
+                if self.seeds.len() == 1 { "the run".to_string() } else { format!("all {} reps", self.seeds.len()) };
+            t.push_str(&format!(
+                "draw 0 of this build reproduces the recorded simulator side (continuity_mean, lag_p50) of {all}\n"
+            ));
+        } else {
+            t.push_str(&format!(
+                "draw 0 of this build differs from the recorded simulator side in {} of {} reps (the simulator changed since the run; the draws are this build's):\n",
+                differ.len(),
+                self.seeds.len()
+            ));
+            for d in &differ {
+                t.push_str(&format!("  {d}\n"));
+            }
+        }
+        t.push_str(&block);
+        (t, crate::sim_draws::csv(&draws), verdict)
+    }
+}
+
+/// `validate --rejudge DIR [--sim-draws K] [--out OUT]`.
+pub fn main(dir: &Path, k: u32, out: Option<&Path>) -> ExitCode {
+    let run = match Run::read(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (text, csv, verdict) = run.judge(k);
+    print!("{text}");
+    let out = out.unwrap_or(dir);
+    let written = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(out)?;
+        analysis::output::write_atomic(&out.join("rejudge.txt"), text.as_bytes())?;
+        analysis::output::write_atomic(&out.join("sim-draws.csv"), csv.as_bytes())
+    })();
+    if let Err(e) = written {
+        eprintln!("error: cannot write results to {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    println!("\nwrote {} and {}", out.join("rejudge.txt").display(), out.join("sim-draws.csv").display());
+    match verdict {
+        Outcome::Pass => ExitCode::SUCCESS,
+        Outcome::Fail => ExitCode::from(1),
+        Outcome::Inconclusive => ExitCode::from(3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A validate-like directory of a small scenario: manifest, and per rep
+    /// real/ and sim/ summaries (the real side made up).
+    fn fixture(name: &str, reps: usize, edit_scenario: bool) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("swarmlab-rejudge-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let text = "duration_s = 20\n[peers]\ncount = 8\n";
+        let sc_path = root.join("s.toml");
+        std::fs::write(&sc_path, text).unwrap();
+        let dir = root.join("run");
+        crate::manifest::write(&dir, &sc_path, text, &(1..=reps as u64).collect::<Vec<_>>()).unwrap();
+        let mut m = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
+        m.push_str("validate_mode = \"loopback\"\nvalidate_protocol = \"mesh-pull\"\nvalidate_verdict = \"PASS\"\n");
+        std::fs::write(dir.join("manifest.toml"), m).unwrap();
+        let sc = Scenario::parse("s.toml", text).unwrap();
+        for k in 0..reps {
+            let rep = if reps > 1 { dir.join(format!("rep-{}", k + 1)) } else { dir.clone() };
+            let sim = runner::run(
+                &sc,
+                &RunOptions { name: "s".into(), seed: k as u64 + 1, threads: 1, draw: 0 },
+                &mut |_, _| {},
+            );
+            analysis::output::write_run(&sim, &rep.join("sim")).unwrap();
+            // The "real" run: another draw of the same instance.
+            let real = runner::run(
+                &sc,
+                &RunOptions { name: "s".into(), seed: k as u64 + 1, threads: 1, draw: 99 },
+                &mut |_, _| {},
+            );
+            analysis::output::write_run(&real, &rep.join("real")).unwrap();
+        }
+        if edit_scenario {
+            std::fs::write(&sc_path, "duration_s = 21\n[peers]\ncount = 8\n").unwrap();
+        }
+        dir
+    }
+
+    fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                v.extend(files(&p));
+            } else {
+                v.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_rejudge_reads_the_records_and_judges_against_the_draws_mean() {
+        let dir = fixture("ok", 3, false);
+        let run = Run::read(&dir).expect("readable");
+        assert_eq!(run.seeds, vec![1, 2, 3]);
+        assert_eq!(run.sc.protocol.name, "mesh-pull");
+        assert_eq!(run.reference, "draw 0");
+        assert!(run.real.iter().all(|r| r.0.is_some() && r.1.is_some()));
+        let before = files(&dir);
+        let (text, csv, _) = run.judge(2);
+        // The recorded simulator side is this build's draw 0.
+        assert!(
+            text.contains("reproduces the recorded simulator side (continuity_mean, lag_p50) of all 3 reps"),
+            "{text}"
+        );
+        assert!(text.contains("reference: the mean of the simulator's draws 1..=2 of each seed"), "{text}");
+        // The judged differences are real - the mean of the draws of each seed.
+        let draws = crate::sim_draws::for_seeds(&run.sc, &run.name, &run.seeds, 2);
+        let d1 = crate::sim_draws::of(&draws, 1).diffs(run.real[0].0, run.real[0].1).0.unwrap();
+        assert!(text.contains(&format!("continuity_mean real - draws' mean: per rep [{d1:+.4}, ")), "{text}");
+        assert_eq!(csv, crate::sim_draws::csv(&draws));
+        assert_eq!(csv.lines().count(), 1 + 3 * 2);
+        // Judging writes nothing into the run's directory.
+        assert_eq!(files(&dir), before);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    #[test]
+    fn a_changed_scenario_or_a_missing_record_is_refused() {
+        let dir = fixture("edited", 1, true);
+        let e = Run::read(&dir).err().expect("refused");
+        assert!(e.contains("has changed since the run") && e.matches("fnv1a64:").count() == 2, "{e}");
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+        let dir = fixture("missing", 2, false);
+        std::fs::remove_file(dir.join("rep-2").join("real").join("summary.csv")).unwrap();
+        let e = Run::read(&dir).err().expect("refused");
+        assert!(e.contains("rep-2") && e.contains("summary.csv"), "{e}");
+        let e = Run::read(&dir.join("nope")).err().expect("refused");
+        assert!(e.contains("manifest.toml"), "{e}");
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+}
