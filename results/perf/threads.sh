@@ -72,7 +72,7 @@ for n in "${peers[@]}"; do
             events=$(grep -o '[0-9]\+ events' "$tmp/err" | head -1 | cut -d' ' -f1)
             same() { [ -d "$1" ] || { echo; return; }; cmp -s "$1/peers.csv" "$out/peers.csv" && cmp -s "$1/summary.csv" "$out/summary.csv" && cmp -s "$1/timeseries.csv" "$out/timeseries.csv" && echo yes || echo no; }
             s1=$( [ "$kind" = after ] && same "$tmp/out-after-1")
-            sb=$( [ "$kind" = after ] && same "$tmp/out-before-1")
+            sb=$( [ "$kind" = after ] && same "$tmp/out-before-${BEFORE_THREADS:-1}")
             cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
             echo "$c,$kind,$f,$n,$sim_s,$t,$wall,$user,$sys,$cpu,$rss,$events,$s1,$sb,$l0,$l1" | tee -a "$csv"
         done
