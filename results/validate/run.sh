@@ -17,7 +17,8 @@
 # FAMILIES="mesh-pull ..." picks some), scale200 (202 processes),
 # netns-mesh (only mesh-50-netns of the netns section, 3 reps, about 5 min),
 # netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min),
-# treebone-repeat (the same on loopback)
+# treebone-repeat (the same on loopback), mesh-repeat (mesh-pull on dyn-50 on
+# loopback, seeds 1-8 again, about 9 min)
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -31,7 +32,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -154,6 +155,12 @@ if has treebone-repeat; then
     # Treebone on dyn-50 on loopback, seeds 1-8 again (about 9 min):
     # dyn-50-treebone-repeat/ (see netns-treebone-repeat).
     run dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --reps 8
+fi
+if has mesh-repeat; then
+    # Mesh-pull on dyn-50 on loopback, seeds 1-8 again (about 9 min):
+    # dyn-50-mesh-pull-repeat/. The first run (dyn-50-mesh-pull) shared the
+    # machine (load 2.4-5.7 before its reps); this one is meant to run alone.
+    run dyn-50-mesh-pull-repeat scenarios/validate/dyn-50.toml --protocol mesh-pull --reps 8
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
