@@ -66,9 +66,8 @@ impl SeedDraws {
     /// The judged differences of a real run of this seed: `continuity_mean`
     /// real - mean of the draws, and `lag_p50` (real - mean) / mean.
     pub fn diffs(&self, real_continuity: Option<f64>, real_lag: Option<f64>) -> (Option<f64>, Option<f64>) {
-        let c = real_continuity.zip(self.continuity()).map(|(r, (m, _))| r - m);
-        let l = real_lag.zip(self.lag()).and_then(|(r, (m, _))| (m > 0.0).then(|| (r - m) / m));
-        (c, l)
+        let means = (self.continuity().map(|(m, _)| m), self.lag().map(|(m, _)| m));
+        crate::validate::diffs_of(means, (real_continuity, real_lag))
     }
 }
 
