@@ -1136,7 +1136,12 @@ impl<F: Protocol> Part<F> {
         if let Some(msg) = m.msg {
             let slot = match self.free_inflight.pop() {
                 Some(k) => {
-                    self.inflight[k as usize] = (msg, m.bytes);
+                    // A free slot holds `(Msg::Bye, 0)` (see `Ev::Deliver`),
+                    // which owns nothing: overwrite it without dropping it.
+                    // A plain assignment would drop the old value, which
+                    // reads it first, and the slot was freed windows ago
+                    // (a cache miss the CPU waits for; a store does not wait).
+                    std::mem::forget(std::mem::replace(&mut self.inflight[k as usize], (msg, m.bytes)));
                     k
                 }
                 None => {

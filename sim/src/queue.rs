@@ -136,7 +136,9 @@ impl<E> EventQueue<E> {
                 self.take_bucket(b);
                 self.free.push(bucket.head);
                 self.len -= 1;
-                return self.slots[bucket.head as usize * BLOCK].take().map(|(t, ev)| (Time(t), ev));
+                let ev = self.slots[bucket.head as usize * BLOCK].take().map(|(t, ev)| (Time(t), ev));
+                self.prefetch_next();
+                return ev;
             }
             self.drain(b, |q, t, ev| q.put(t, ev));
         } else if self.last > limit.0 {
@@ -205,6 +207,19 @@ impl<E> EventQueue<E> {
         bucket.fill = 0;
     }
 
+    /// Cache hint: the first block of the bucket the next pop will take
+    /// (with `due` empty). Its events were filed long ago, so they are out
+    /// of the cache; the load starts while the caller handles this event.
+    #[inline(always)]
+    fn prefetch_next(&self) {
+        if let Some(w) = self.occupied.iter().position(|&w| w != 0) {
+            let b = w * 64 + self.occupied[w].trailing_zeros() as usize;
+            if let Some(s) = self.slots.get(self.buckets[b].head as usize * BLOCK) {
+                protocols::prefetch::prefetch(s, 2 * protocols::prefetch::LINE);
+            }
+        }
+    }
+
     /// Marks bucket `b` empty and returns what it was; its blocks are the caller's.
     #[inline(always)]
     fn take_bucket(&mut self, b: usize) -> Bucket {
@@ -221,6 +236,10 @@ impl<E> EventQueue<E> {
         while block != NIL {
             let start = block as usize * BLOCK;
             let n = if block == tail { fill as usize } else { BLOCK };
+            if let Some(s) = self.slots.get(self.next[block as usize] as usize * BLOCK) {
+                // Cache hint: the next block of the list.
+                protocols::prefetch::prefetch(s, BLOCK * std::mem::size_of::<Option<(u64, E)>>());
+            }
             for i in start..start + n {
                 if let Some((t, ev)) = self.slots[i].take() {
                     sink(self, t, ev);
