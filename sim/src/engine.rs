@@ -324,6 +324,9 @@ struct Shared<F> {
     /// One [`Ev::UpDone`] per message even with windows
     /// ([`Engine::set_eager_links`]).
     eager_links: bool,
+    /// Control messages do not wait for the message in service
+    /// ([`Engine::set_control_interleave`]).
+    control_interleave: bool,
     /// `[isp]`: each node's ISP and the tracker's locality share.
     isp: Option<(Vec<u32>, f64)>,
 }
@@ -516,6 +519,7 @@ impl<F: Protocol> Engine<F> {
                 edge: None,
                 any_nat,
                 eager_links: false,
+                control_interleave: false,
                 isp: None,
             },
             parts: Vec::new(),
@@ -578,6 +582,19 @@ impl<F: Protocol> Engine<F> {
     /// checks it); this is slower and exists for that check.
     pub fn set_eager_links(&mut self, on: bool) {
         self.sh.eager_links = on;
+    }
+
+    /// With `on`, a control message sent while the upload link is busy
+    /// does not wait for the message in service (nor for the control
+    /// queue): it is serialized at once, beside it, as a kernel queue that
+    /// interleaves datagrams sends a control datagram between two media
+    /// datagrams (`swarmlab validate --netns`: `tc tbf` over a priority
+    /// `pfifo_fast`). The message in service is not slowed down. Off by
+    /// default (the engine's links serialize whole messages); a diagnostic
+    /// of how much that interleaving is worth (`examples/control-interleave`),
+    /// not a model of its own.
+    pub fn set_control_interleave(&mut self, on: bool) {
+        self.sh.control_interleave = on;
     }
 
     /// Sets the defences every member applies (call before running).
@@ -1479,6 +1496,10 @@ impl<F: Protocol> Part<F> {
         self.traffic.sent += bytes;
         let slot = &mut self.slots[sh.local(from)];
         let media = msg.is_media();
+        if sh.control_interleave && !media && slot.head.is_some() {
+            self.interleave(sh, from, to, msg, bytes, datagrams);
+            return;
+        }
         let tx = Tx { to, msg, bytes, datagrams };
         slot.queued_bytes += bytes;
         if slot.head.is_none() {
@@ -1490,6 +1511,43 @@ impl<F: Protocol> Part<F> {
             slot.mediaq.push_back(tx);
         } else {
             slot.ctrlq.push_back(tx);
+        }
+    }
+
+    /// [`Engine::set_control_interleave`]: control message `msg` from
+    /// `from` leaves at once, beside the message in service, as the mail
+    /// of its own upload (loss drawn as for any message).
+    fn interleave(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg, bytes: u64, datagrams: u32) {
+        let now = self.now;
+        let slot = &mut self.slots[sh.local(from)];
+        let up_end = now + Time::transmit(bytes, slot.up_bps);
+        slot.tx_count += 1;
+        let n = slot.tx_count;
+        self.collector.sent(PeerId(from), now, bytes, false);
+        let known =
+            (to as usize) < self.joined_floor || ((to as usize) < self.joined(sh) && sh.specs[to as usize].join <= now);
+        if !known {
+            self.traffic.lost += bytes;
+            return;
+        }
+        let lost =
+            sh.loss > 0.0 && rngs::unit(sh.seed, Stream::Loss, from as u64, n) < message_loss(sh.loss, datagrams);
+        if lost {
+            self.traffic.lost += bytes;
+        }
+        let mail = Mail {
+            up_end,
+            up_start: now,
+            prop: sh.propagation(from, to),
+            bytes,
+            from,
+            to,
+            msg: (!lost).then_some(msg),
+        };
+        if sh.window == Time::ZERO {
+            self.arrive(sh, mail);
+        } else {
+            self.outgoing[sh.part_of(to)].push(mail);
         }
     }
 
