@@ -1524,30 +1524,43 @@ impl<F: Protocol> Part<F> {
         slot.tx_count += 1;
         let n = slot.tx_count;
         self.collector.sent(PeerId(from), now, bytes, false);
-        let known =
-            (to as usize) < self.joined_floor || ((to as usize) < self.joined(sh) && sh.specs[to as usize].join <= now);
+        self.post(sh, from, Tx { to, msg, bytes, datagrams }, n, (now, up_end), now);
+    }
+
+    /// Message `tx`, the `n`-th of node `from`'s link, used the link over
+    /// `up` (start, end): it is lost if its destination is no node at `at`
+    /// (a hostile member list can name ids no node has, or has yet) or by
+    /// the loss draw; otherwise it leaves as mail for the receiver's part.
+    fn post(&mut self, sh: &Shared<F>, from: u32, tx: Tx, n: u64, up: (Time, Time), at: Time) {
+        let to = tx.to as usize;
+        let known = to < self.joined_floor || (to < self.joined(sh) && sh.specs[to].join <= at);
         if !known {
-            self.traffic.lost += bytes;
+            self.traffic.lost += tx.bytes;
             return;
         }
-        let lost =
-            sh.loss > 0.0 && rngs::unit(sh.seed, Stream::Loss, from as u64, n) < message_loss(sh.loss, datagrams);
+        let lost = sh.loss > 0.0 && {
+            let p_msg = match sh.loss_by_datagrams.get(tx.datagrams as usize) {
+                Some(&p) => p,
+                None => message_loss(sh.loss, tx.datagrams),
+            };
+            rngs::unit(sh.seed, Stream::Loss, from as u64, n) < p_msg
+        };
         if lost {
-            self.traffic.lost += bytes;
+            self.traffic.lost += tx.bytes;
         }
         let mail = Mail {
-            up_end,
-            up_start: now,
-            prop: sh.propagation(from, to),
-            bytes,
+            up_end: up.1,
+            up_start: up.0,
+            prop: sh.propagation(from, tx.to),
+            bytes: tx.bytes,
             from,
-            to,
-            msg: (!lost).then_some(msg),
+            to: tx.to,
+            msg: (!lost).then_some(tx.msg),
         };
         if sh.window == Time::ZERO {
             self.arrive(sh, mail);
         } else {
-            self.outgoing[sh.part_of(to)].push(mail);
+            self.outgoing[sh.part_of(tx.to)].push(mail);
         }
     }
 
@@ -1583,37 +1596,7 @@ impl<F: Protocol> Part<F> {
         let n = slot.tx_count;
         // A made-up destination (a hostile member list can name ids no node
         // has, or has yet) is lost in the core: the sender's link was used all the same.
-        let to = tx.to as usize;
-        let known = to < self.joined_floor || (to < self.joined(sh) && sh.specs[to].join <= now);
-        if !known {
-            self.traffic.lost += tx.bytes;
-        } else {
-            let prop = sh.propagation(i, tx.to);
-            let lost = sh.loss > 0.0 && {
-                let p_msg = match sh.loss_by_datagrams.get(tx.datagrams as usize) {
-                    Some(&p) => p,
-                    None => message_loss(sh.loss, tx.datagrams),
-                };
-                rngs::unit(sh.seed, Stream::Loss, i as u64, n) < p_msg
-            };
-            if lost {
-                self.traffic.lost += tx.bytes;
-            }
-            let mail = Mail {
-                up_end: now,
-                up_start,
-                prop,
-                bytes: tx.bytes,
-                from: i,
-                to: tx.to,
-                msg: (!lost).then_some(tx.msg),
-            };
-            if sh.window == Time::ZERO {
-                self.arrive(sh, mail);
-            } else {
-                self.outgoing[sh.part_of(tx.to)].push(mail);
-            }
-        }
+        self.post(sh, i, tx, n, (up_start, now), now);
         let slot = &mut self.slots[l];
         slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());
         if slot.head.is_none() {

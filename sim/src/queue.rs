@@ -123,8 +123,7 @@ impl<E> EventQueue<E> {
     /// Pops the earliest event if it is due at or before `limit`.
     pub fn pop_until(&mut self, limit: Time) -> Option<(Time, E)> {
         if self.due.is_empty() {
-            let w = self.occupied.iter().position(|&w| w != 0)?;
-            let b = w * 64 + self.occupied[w].trailing_zeros() as usize;
+            let b = self.first_bucket()?;
             let min = self.buckets[b].min;
             if min > limit.0 {
                 return None;
@@ -212,12 +211,16 @@ impl<E> EventQueue<E> {
     /// of the cache; the load starts while the caller handles this event.
     #[inline(always)]
     fn prefetch_next(&self) {
-        if let Some(w) = self.occupied.iter().position(|&w| w != 0) {
-            let b = w * 64 + self.occupied[w].trailing_zeros() as usize;
-            if let Some(s) = self.slots.get(self.buckets[b].head as usize * BLOCK) {
-                protocols::prefetch::prefetch(s, 2 * protocols::prefetch::LINE);
-            }
+        if let Some(s) = self.first_bucket().and_then(|b| self.slots.get(self.buckets[b].head as usize * BLOCK)) {
+            protocols::prefetch::prefetch(s, 2 * protocols::prefetch::LINE);
         }
+    }
+
+    /// The first non-empty bucket (it holds the earliest events).
+    #[inline(always)]
+    fn first_bucket(&self) -> Option<usize> {
+        let w = self.occupied.iter().position(|&w| w != 0)?;
+        Some(w * 64 + self.occupied[w].trailing_zeros() as usize)
     }
 
     /// Marks bucket `b` empty and returns what it was; its blocks are the caller's.
