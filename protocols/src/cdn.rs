@@ -38,6 +38,15 @@
 //!   builds a queue longer than the players' lag and most chunks arrive late
 //!   (bufferbloat); the default 2 s makes it drop instead, and peers then get
 //!   about the source's share (see `sim/tests/cdn.rs`).
+//! - the source never queues more than `buffer_map_interval` of control: a
+//!   buffer map or a `Hello` answer that would wait longer behind the control
+//!   it has already queued (its own count at its nominal upload rate; control
+//!   goes before media on the link) is not sent, and a buffer-map round cut
+//!   short this way resumes at the next client in the next round. A map that
+//!   cannot leave before the next round's is superseded by it. Without this
+//!   cap an overloaded source's queue grows for the whole run: at 100,000
+//!   clients a round of 45-byte maps needs 7 s of a 5 Mbps source's upload
+//!   each second, and the maps queued ahead of every chunk starve the media.
 //!
 //! Parameters and defaults ([`CdnConfig::new`]):
 //!
@@ -153,6 +162,11 @@ pub struct CdnPeer {
     clients: Vec<PeerId>,
     heard: Vec<Time>,
     pos: Vec<u32>,
+    /// Source: when the control messages it queued would all be out at its
+    /// nominal upload rate (its own count; see [`CdnPeer::send_control`]).
+    ctrl_free: Time,
+    /// Source: the client position the next buffer-map round starts at.
+    next_map: usize,
     // Peer side.
     registered: bool,
     map_at: Time,
@@ -179,6 +193,8 @@ impl CdnPeer {
             clients: Vec::new(),
             heard: Vec::new(),
             pos: Vec::new(),
+            ctrl_free: Time::ZERO,
+            next_map: 0,
             registered: false,
             map_at: Time::ZERO,
             requested: SeqRing::default(),
@@ -253,6 +269,21 @@ impl CdnPeer {
         }
     }
 
+    /// Source: queues a control message unless the control it has queued
+    /// already needs more than `buffer_map_interval` to go out (by its own
+    /// count at its nominal upload rate; control goes before media, so this is
+    /// how long the message would wait). A map that could not leave before the
+    /// next round's map is superseded; queueing it anyway would only grow the
+    /// queue. Returns false when the message was not sent.
+    fn send_control(&mut self, to: PeerId, msg: Msg, wire_bytes: u64, cx: &mut Ctx<'_, CdnTimer>) -> bool {
+        if self.ctrl_free.saturating_sub(cx.now) > self.cfg.buffer_map_interval {
+            return false;
+        }
+        self.ctrl_free = self.ctrl_free.max(cx.now) + Time::transmit(wire_bytes, self.up_kbps as u64 * 1000);
+        cx.send(to, msg);
+        true
+    }
+
     fn broadcast_map(&mut self, cx: &mut Ctx<'_, CdnTimer>) {
         let now = cx.now;
         let timeout = self.cfg.client_timeout;
@@ -264,13 +295,23 @@ impl CdnPeer {
                 i += 1;
             }
         }
-        if self.media.newest.is_none() {
+        if self.media.newest.is_none() || self.clients.is_empty() {
             return;
         }
         let map = self.my_map();
-        for &c in &self.clients {
-            cx.send(c, Msg::BufferMap(map));
+        let wire = crate::wire::wire_bytes(Msg::BufferMap(map).encoded_len()).1;
+        // A round cut short by `send_control` resumes where it stopped, so
+        // that every client gets its share of the maps the source can send.
+        let n = self.clients.len();
+        let start = self.next_map % n;
+        for k in 0..n {
+            let c = self.clients[(start + k) % n];
+            if !self.send_control(c, Msg::BufferMap(map), wire, cx) {
+                self.next_map = (start + k) % n;
+                return;
+            }
         }
+        self.next_map = start;
     }
 
     // ---- peer ----
@@ -427,9 +468,12 @@ impl Peer for CdnPeer {
             match msg {
                 Msg::Hello { .. } => {
                     self.add_client(from, cx.now);
-                    cx.send(from, Msg::HelloAck { accept: true, up_kbps: self.up_kbps });
-                    if self.media.newest.is_some() {
-                        cx.send(from, Msg::BufferMap(self.my_map()));
+                    let ack = Msg::HelloAck { accept: true, up_kbps: self.up_kbps };
+                    let wire = crate::wire::wire_bytes(ack.encoded_len()).1;
+                    if self.send_control(from, ack, wire, cx) && self.media.newest.is_some() {
+                        let map = Msg::BufferMap(self.my_map());
+                        let wire = crate::wire::wire_bytes(map.encoded_len()).1;
+                        self.send_control(from, map, wire, cx);
                     }
                 }
                 Msg::Request(req) => self.serve(from, req, cx),
@@ -639,5 +683,40 @@ mod tests {
         // Silent clients are forgotten.
         h.call(Time::from_secs(40), 1, Time::ZERO, |cx| s.on_timer(CdnTimer::BufferMap, cx));
         assert!(s.clients().is_empty());
+    }
+
+    #[test]
+    fn source_queues_at_most_one_interval_of_control_and_rotates_its_maps() {
+        let mut h = Harness::new();
+        // 8 kbps: 1,000 bytes a second. A buffer map of this window is 8 bytes
+        // encoded, 44 on the wire (44 ms); a HelloAck 42 (42 ms).
+        let mut s = CdnPeer::new(cfg(), true, 8);
+        h.call(Time::ZERO, 1, Time::ZERO, |cx| s.on_start(cx));
+        h.call(Time::ZERO, 1, Time::ZERO, |cx| s.on_timer(CdnTimer::Media(MediaTimer::Emit), cx));
+        // 40 clients register 100 ms apart: each answer (86 ms) is out before the next.
+        for c in 0..40u32 {
+            let at = Time::from_millis(100 * c as u64);
+            let sent = h.call(at, 1, Time::ZERO, |cx| s.on_message(PeerId(10 + c), Msg::Hello { up_kbps: 0 }, cx));
+            assert_eq!(sent.len(), 2, "client {c}: {sent:?}");
+        }
+        let order: Vec<PeerId> = s.clients().to_vec();
+        assert_eq!(order.len(), 40);
+        let maps = |sent: &[(PeerId, Msg)]| -> Vec<PeerId> {
+            sent.iter().filter(|(_, m)| matches!(m, Msg::BufferMap(_))).map(|(to, _)| *to).collect()
+        };
+        // Round one: the k-th map would wait k x 44 ms; from k = 23 (1.012 s)
+        // on, longer than the 1 s interval, so 23 maps go out.
+        let r1 = maps(&h.call(Time::from_secs(10), 1, Time::ZERO, |cx| s.on_timer(CdnTimer::BufferMap, cx)));
+        assert_eq!(r1, order[..23].to_vec());
+        // A Hello now is not answered: its answer would wait 1.012 s.
+        let sent =
+            h.call(Time::from_secs(10), 1, Time::ZERO, |cx| s.on_message(PeerId(99), Msg::Hello { up_kbps: 0 }, cx));
+        assert!(sent.is_empty(), "{sent:?}");
+        // Round two resumes where round one stopped (the Hello's client was
+        // added last): 12 ms are still queued, so again 23 maps.
+        let order: Vec<PeerId> = s.clients().to_vec();
+        let r2 = maps(&h.call(Time::from_secs(11), 1, Time::ZERO, |cx| s.on_timer(CdnTimer::BufferMap, cx)));
+        let want: Vec<PeerId> = (0..23).map(|k| order[(23 + k) % order.len()]).collect();
+        assert_eq!(r2, want);
     }
 }
