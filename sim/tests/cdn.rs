@@ -139,3 +139,39 @@ fn a_short_backlog_cap_lets_an_overloaded_source_deliver_its_share() {
     assert!((0.4..=0.65).contains(&cont), "continuity {cont}");
     assert!(r.info.traffic.conserved(), "{:?}", r.info.traffic);
 }
+
+/// A source whose buffer maps alone need more than its upload (200 clients x
+/// 45-byte maps each second on a 40 kbps = 5,000 B/s link: 9,000 B of maps a
+/// second) keeps at most one `buffer_map_interval` of control queued, so its
+/// queue stays bounded. Queueing every map, as the source did before the cap,
+/// left 683,309 B queued at the end of this run (21,733 B with the cap).
+#[test]
+fn a_source_that_cannot_carry_its_maps_keeps_its_queue_bounded() {
+    let text = r#"
+duration_s = 120
+[stream]
+rate_kbps = 64
+[source]
+up_kbps = 40
+[peers]
+count = 200
+join_window_s = 10
+[[peers.classes]]
+share = 1.0
+up_kbps = 100
+down_kbps = 8000
+[network.latency]
+model = "constant"
+ms = 40
+"#;
+    let sc = Scenario::parse("t.toml", text).expect("valid scenario");
+    let r = run(&sc, None);
+    let t = r.info.traffic;
+    // One second of control (5,000 B) plus the message that crosses it, two
+    // seconds of media plus the chunk that crosses them (8,000 B of payload,
+    // 6 datagrams' headers), and the peers' own small queues.
+    let bound = 5_000 + 100 + 10_000 + 8_300 + 200 * 100;
+    println!("cdn control-bound source: queued at the end {} B (bound {bound} B), sent {} B", t.queued, t.sent);
+    assert!(t.queued <= bound, "{} B still queued at the end, more than {bound} B", t.queued);
+    assert!(t.conserved(), "{t:?}");
+}
