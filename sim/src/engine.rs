@@ -478,14 +478,6 @@ pub struct Engine<F: Protocol> {
     /// Windows completed.
     windows: u64,
     threads: usize,
-    /// Parts per thread when the run has two threads or more
-    /// ([`Engine::set_parts_per_thread`]).
-    parts_per_thread: usize,
-    /// Each part's event count when its threads were last assigned
-    /// ([`assign_parts`]).
-    events_at_assignment: Vec<u64>,
-    /// The thread group of each part ([`assign_parts`]).
-    group_of: Vec<usize>,
     bucket: Option<Time>,
 }
 
@@ -538,9 +530,6 @@ impl<F: Protocol> Engine<F> {
             control_events: 0,
             windows: 0,
             threads: 1,
-            parts_per_thread: 1,
-            events_at_assignment: Vec::new(),
-            group_of: Vec::new(),
             bucket: None,
         }
     }
@@ -550,17 +539,6 @@ impl<F: Protocol> Engine<F> {
     /// is zero the run stays on one thread ([`Engine::parallel`]).
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = threads.max(1);
-    }
-
-    /// Splits the nodes into `k` parts per thread when the run has two
-    /// threads or more (call before running; default 1). Each thread runs a
-    /// group of parts, regrouped by their recent events at every
-    /// [`Engine::run_until`] ([`assign_parts`]), so that a part holding a hot
-    /// node (a client-server source) can share a thread with fewer other
-    /// parts. Outputs do not depend on it (they do not depend on the
-    /// partition).
-    pub fn set_parts_per_thread(&mut self, k: usize) {
-        self.parts_per_thread = k.max(1);
     }
 
     /// Threads the run uses: the requested ones, or 1 when the smallest
@@ -682,8 +660,7 @@ impl<F: Protocol> Engine<F> {
 
     /// Splits the nodes into parts and sets everything up for the run.
     fn start(&mut self) {
-        let threads = self.parallel();
-        let parts = if threads > 1 { (threads * self.parts_per_thread) as u32 } else { 1 };
+        let parts = self.parallel() as u32;
         let window = self.min_propagation();
         let sh = &mut self.sh;
         sh.parts = parts;
@@ -790,80 +767,51 @@ impl<F: Protocol> Engine<F> {
     fn run_windows(&mut self, stop: Time, limit: Time) {
         let (sh, start) = (&self.sh, self.window_start);
         let (windows, next) = if self.parts.len() == 1 {
-            let mut one = [(0, &mut self.parts[0])];
-            windows_of(sh, &mut one, start, stop, limit, |g| {
+            let p = &mut self.parts[0];
+            windows_of(sh, p, start, stop, limit, |p| {
                 // One part: its mail is its own.
-                let p = &mut *g[0].1;
                 std::mem::swap(&mut p.outgoing[0], &mut p.incoming[0]);
             })
         } else {
             let n = self.parts.len();
-            let threads = self.parallel().min(n);
-            let events: Vec<u64> = self.parts.iter().map(|p| p.events).collect();
-            let load: Vec<u64> = match self.events_at_assignment.len() == n {
-                true => events.iter().zip(&self.events_at_assignment).map(|(e, a)| e - a).collect(),
-                false => vec![0; n],
-            };
-            self.events_at_assignment = events;
-            // Regroup only for a clear gain: a part that changes threads
-            // finds its nodes in the other core's caches.
-            let busiest = |g: &[usize]| {
-                let mut t = vec![0u64; threads];
-                for (k, &l) in load.iter().enumerate() {
-                    t[g[k]] += l;
-                }
-                t.into_iter().max().unwrap_or(0)
-            };
-            let lpt = assign_parts(&load, threads);
-            if self.group_of.len() != n || busiest(&lpt) * 20 < busiest(&self.group_of) * 19 {
-                self.group_of = lpt;
-            }
-            let group_of = &self.group_of;
-            let mut groups: Vec<Vec<(usize, &mut Part<F>)>> = (0..threads).map(|_| Vec::new()).collect();
-            for (k, p) in self.parts.iter_mut().enumerate() {
-                groups[group_of[k]].push((k, p));
-            }
             let boxes: Vec<std::sync::Mutex<Vec<Mail>>> = (0..2 * n * n).map(|_| Default::default()).collect();
-            let barrier = SpinBarrier::new(threads);
+            let barrier = SpinBarrier::new(n);
             let (boxes, barrier) = (&boxes, &barrier);
             // Window k's mail goes through the boxes of parity k % 2: a part
             // that runs ahead into window k+1 cannot overwrite mail of
             // window k not yet collected (the barrier of window k+1 waits
             // for every part to have collected it).
-            let exchange = move |g: &mut [(usize, &mut Part<F>)], parity: usize| {
+            let exchange = move |p: &mut Part<F>, k: usize, parity: usize| {
                 let slot = |s: usize, d: usize| &boxes[(parity * n + s) * n + d];
-                for (k, p) in g.iter_mut() {
-                    for d in 0..n {
-                        let mut b = slot(*k, d).lock().unwrap_or_else(|e| e.into_inner());
-                        std::mem::swap(&mut *b, &mut p.outgoing[d]);
-                    }
+                for d in 0..n {
+                    let mut b = slot(k, d).lock().unwrap_or_else(|e| e.into_inner());
+                    std::mem::swap(&mut *b, &mut p.outgoing[d]);
                 }
                 barrier.wait();
-                for (k, p) in g.iter_mut() {
-                    for s in 0..n {
-                        let mut b = slot(s, *k).lock().unwrap_or_else(|e| e.into_inner());
-                        std::mem::swap(&mut *b, &mut p.incoming[s]);
-                    }
+                for s in 0..n {
+                    let mut b = slot(s, k).lock().unwrap_or_else(|e| e.into_inner());
+                    std::mem::swap(&mut *b, &mut p.incoming[s]);
                 }
             };
             let exchange = &exchange;
-            let mut groups = groups.into_iter();
-            let mut first = groups.next().unwrap_or_default();
+            let mut parts = self.parts.iter_mut().enumerate();
+            let first = parts.next();
             std::thread::scope(|scope| {
-                for mut g in groups {
+                for (k, p) in parts {
                     scope.spawn(move || {
                         let _poison = PoisonOnPanic(barrier);
                         let mut parity = 0;
-                        windows_of(sh, &mut g, start, stop, limit, |g| {
-                            exchange(g, parity);
+                        windows_of(sh, p, start, stop, limit, |p| {
+                            exchange(p, k, parity);
                             parity ^= 1;
                         })
                     });
                 }
+                let (k, p) = first.unwrap_or_else(|| unreachable!("two parts or more"));
                 let _poison = PoisonOnPanic(barrier);
                 let mut parity = 0;
-                windows_of(sh, &mut first, start, stop, limit, |g| {
-                    exchange(g, parity);
+                windows_of(sh, p, start, stop, limit, |p| {
+                    exchange(p, k, parity);
                     parity ^= 1;
                 })
             })
@@ -973,11 +921,11 @@ impl<F: Protocol> Engine<F> {
 /// and the start of the window in progress.
 fn windows_of<F: Protocol>(
     sh: &Shared<F>,
-    group: &mut [(usize, &mut Part<F>)],
+    p: &mut Part<F>,
     start: Time,
     stop: Time,
     limit: Time,
-    mut exchange: impl FnMut(&mut [(usize, &mut Part<F>)]),
+    mut exchange: impl FnMut(&mut Part<F>),
 ) -> (u64, Time) {
     let (mut ws, mut done) = (start, 0);
     loop {
@@ -987,16 +935,12 @@ fn windows_of<F: Protocol>(
         };
         let end = grid.min(stop);
         if end > limit {
-            for (_, p) in group.iter_mut() {
-                p.run(sh, limit);
-            }
+            p.run(sh, limit);
             return (done, ws);
         }
         if end > ws {
-            for (_, p) in group.iter_mut() {
-                p.run(sh, Time(end.0 - 1));
-            }
-            exchange(group);
+            p.run(sh, Time(end.0 - 1));
+            exchange(p);
             done += 1;
         }
         ws = end;
@@ -1004,28 +948,6 @@ fn windows_of<F: Protocol>(
             return (done, ws);
         }
     }
-}
-
-/// Groups `load.len()` parts into `threads` groups, one per thread: the
-/// heaviest part first, each to the group with the least load so far (ties:
-/// the lower index; parts of equal load in index order). Without any load
-/// yet (the run's start) part `k` goes to group `k % threads`. Which thread
-/// runs a part changes nothing in the outputs.
-fn assign_parts(load: &[u64], threads: usize) -> Vec<usize> {
-    let threads = threads.max(1);
-    if load.iter().all(|&l| l == 0) {
-        return (0..load.len()).map(|k| k % threads).collect();
-    }
-    let mut order: Vec<usize> = (0..load.len()).collect();
-    order.sort_by_key(|&k| (std::cmp::Reverse(load[k]), k));
-    let mut total = vec![0u64; threads];
-    let mut group = vec![0; load.len()];
-    for k in order {
-        let t = (0..threads).min_by_key(|&t| (total[t], t)).unwrap_or(0);
-        group[k] = t;
-        total[t] += load[k];
-    }
-    group
 }
 
 /// A barrier for the parts' threads at the end of each window: spins (a
@@ -1743,23 +1665,7 @@ impl<F: Protocol> Part<F> {
 
 #[cfg(test)]
 mod tests {
-    use super::{assign_parts, message_loss};
-
-    /// Longest part first, each to the least loaded thread: a hot part gets
-    /// a thread with fewer other parts; without loads, round robin.
-    #[test]
-    fn parts_are_grouped_by_load() {
-        assert_eq!(assign_parts(&[0; 8], 2), [0, 1, 0, 1, 0, 1, 0, 1]);
-        assert_eq!(assign_parts(&[0; 3], 1), [0, 0, 0]);
-        // Part 1 holds a hot node: 28 against 10 for each other part.
-        let g = assign_parts(&[10, 28, 10, 10, 10, 10, 10, 10], 2);
-        assert_eq!(g, [1, 0, 1, 1, 0, 1, 0, 1]);
-        let load =
-            |t| g.iter().zip([10, 28, 10, 10, 10, 10, 10, 10]).filter(|(x, _)| **x == t).map(|(_, l)| l).sum::<u64>();
-        assert_eq!((load(0), load(1)), (48, 50));
-        // Equal loads keep index order: the same grouping as round robin.
-        assert_eq!(assign_parts(&[5; 4], 2), [0, 1, 0, 1]);
-    }
+    use super::message_loss;
 
     /// Pinned bit for bit (libm and IEEE-754 basic operations only, so the
     /// same on every platform), and checked against the definition.

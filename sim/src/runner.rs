@@ -136,7 +136,6 @@ pub fn run_with<F: Protocol>(
     let end = Time::from_secs_f64(sc.duration_s.0);
     let mut engine = build_engine(proto, sc, opts.seed);
     engine.set_threads(opts.threads);
-    engine.set_parts_per_thread(std::env::var("SWARMLAB_PPT").ok().and_then(|v| v.parse().ok()).unwrap_or(1)); // TEMP
     engine.set_protocol_draw(opts.draw);
     let step = Time((end.0 / 200).max(1));
     let mut t = Time::ZERO;

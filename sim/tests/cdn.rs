@@ -43,11 +43,7 @@ const N: u32 = 100;
 const RATE_KBPS: f64 = 500.0;
 
 fn scenario(source_up_kbps: f64, peer_up_kbps: f64) -> Scenario {
-    Scenario::parse("t.toml", &scenario_text(source_up_kbps, peer_up_kbps)).expect("valid scenario")
-}
-
-fn scenario_text(source_up_kbps: f64, peer_up_kbps: f64) -> String {
-    format!(
+    let text = format!(
         r#"
 duration_s = 120
 [stream]
@@ -65,7 +61,8 @@ down_kbps = 8000
 model = "constant"
 ms = 40
 "#
-    )
+    );
+    Scenario::parse("t.toml", &text).expect("valid scenario")
 }
 
 /// Runs `sc`; `cap` overrides the source's upload-backlog cap (default 2 s).
@@ -177,34 +174,4 @@ ms = 40
     println!("cdn control-bound source: queued at the end {} B (bound {bound} B), sent {} B", t.queued, t.sent);
     assert!(t.queued <= bound, "{} B still queued at the end, more than {bound} B", t.queued);
     assert!(t.conserved(), "{t:?}");
-}
-
-/// Several parts per thread, grouped on the threads by their load
-/// (`Engine::set_parts_per_thread`), give the outputs of one thread: here
-/// with a hot node, the source that every client asks, and churn.
-#[test]
-fn parts_grouped_on_threads_give_the_outputs_of_one_thread() {
-    use analysis::output::{peers_csv, summary_csv, timeseries_csv};
-    use sim::runner::{build_engine, finish_report};
-    let text = scenario_text(N as f64 * RATE_KBPS / 2.0, 5.0).replace(
-        "[network.latency]",
-        "[churn]\nmodel = \"poisson\"\narrival_rate_per_s = 1.0\nsession_mean_s = 60\n\n[network]\nloss = 0.01\n\n[network.latency]",
-    );
-    let sc = Scenario::parse("t.toml", &text).expect("valid scenario");
-    let go = |threads: usize, k: usize| {
-        let mut e = build_engine(Cdn::new(&sc, None), &sc, 1);
-        e.set_threads(threads);
-        e.set_parts_per_thread(k);
-        // Several calls, so that the parts are regrouped by their loads.
-        for s in 1..=12 {
-            e.run_until(Time::from_secs(10 * s));
-        }
-        let opts = RunOptions { name: "cdn".into(), seed: 1, threads, draw: 0 };
-        let r = finish_report(e, &sc, &opts);
-        [summary_csv(&r), peers_csv(&r), timeseries_csv(&r)].concat()
-    };
-    let one = go(1, 1);
-    for (threads, k) in [(2, 1), (2, 4), (3, 3)] {
-        assert!(one == go(threads, k), "{threads} threads with {k} parts each differ from one thread");
-    }
 }
