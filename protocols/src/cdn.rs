@@ -275,11 +275,12 @@ impl CdnPeer {
     /// how long the message would wait). A map that could not leave before the
     /// next round's map is superseded; queueing it anyway would only grow the
     /// queue. Returns false when the message was not sent.
-    fn send_control(&mut self, to: PeerId, msg: Msg, wire_bytes: u64, cx: &mut Ctx<'_, CdnTimer>) -> bool {
+    fn send_control(&mut self, to: PeerId, msg: Msg, cx: &mut Ctx<'_, CdnTimer>) -> bool {
         if self.ctrl_free.saturating_sub(cx.now) > self.cfg.buffer_map_interval {
             return false;
         }
-        self.ctrl_free = self.ctrl_free.max(cx.now) + Time::transmit(wire_bytes, self.up_kbps as u64 * 1000);
+        let wire = crate::wire::wire_bytes(msg.encoded_len()).1;
+        self.ctrl_free = self.ctrl_free.max(cx.now) + Time::transmit(wire, self.up_kbps as u64 * 1000);
         cx.send(to, msg);
         true
     }
@@ -299,14 +300,13 @@ impl CdnPeer {
             return;
         }
         let map = self.my_map();
-        let wire = crate::wire::wire_bytes(Msg::BufferMap(map).encoded_len()).1;
         // A round cut short by `send_control` resumes where it stopped, so
         // that every client gets its share of the maps the source can send.
         let n = self.clients.len();
         let start = self.next_map % n;
         for k in 0..n {
             let c = self.clients[(start + k) % n];
-            if !self.send_control(c, Msg::BufferMap(map), wire, cx) {
+            if !self.send_control(c, Msg::BufferMap(map), cx) {
                 self.next_map = (start + k) % n;
                 return;
             }
@@ -469,11 +469,8 @@ impl Peer for CdnPeer {
                 Msg::Hello { .. } => {
                     self.add_client(from, cx.now);
                     let ack = Msg::HelloAck { accept: true, up_kbps: self.up_kbps };
-                    let wire = crate::wire::wire_bytes(ack.encoded_len()).1;
-                    if self.send_control(from, ack, wire, cx) && self.media.newest.is_some() {
-                        let map = Msg::BufferMap(self.my_map());
-                        let wire = crate::wire::wire_bytes(map.encoded_len()).1;
-                        self.send_control(from, map, wire, cx);
+                    if self.send_control(from, ack, cx) && self.media.newest.is_some() {
+                        self.send_control(from, Msg::BufferMap(self.my_map()), cx);
                     }
                 }
                 Msg::Request(req) => self.serve(from, req, cx),
