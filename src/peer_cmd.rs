@@ -4,7 +4,8 @@
 //! same keys the simulator reads) or from defaults, with flags overriding the
 //! stream and player. Every process of a swarm must be given the same stream
 //! epoch (`--epoch`, Unix seconds), the tracker's address and, for receivers,
-//! the source's (hashes for integrity checks are fetched from it).
+//! the source's (hashes for integrity checks are fetched from it, unless
+//! `--local-verify`).
 //!
 //! Records go to `--records` as CSV (`t_ns,event,a,b,c,d`, time in protocol
 //! nanoseconds since the epoch): `start`, `play_start`, `played`, `missed`,
@@ -83,9 +84,16 @@ pub struct Args {
     /// Seed of this node's protocol RNG and loss draws.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Seed of the generated media (source; receivers need not know it).
+    /// Seed of the generated media (source; receivers need it only with --local-verify).
     #[arg(long, default_value_t = 1)]
     pub media_seed: u64,
+    /// Receivers verify chunk payloads against the media generated from
+    /// --media-seed instead of hashes fetched from the source: no hash traffic
+    /// and no chunk held while its hash is on the way, as the simulator models
+    /// integrity (a signature checked on arrival). `swarmlab validate` sets
+    /// it. Ignored by the source and with --input.
+    #[arg(long)]
+    pub local_verify: bool,
     /// Source: read the media from this file instead of generating it.
     #[arg(long)]
     pub input: Option<PathBuf>,
@@ -231,6 +239,7 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
         Some(p) => MediaSource::File(p.clone()),
         None => MediaSource::Generated { seed: a.media_seed },
     };
+    cfg.local_verify = a.local_verify;
     cfg.allow = a.allow.as_deref().map(parse_prefix).transpose()?;
     cfg.deny = a.deny.clone();
     let defences = sim::runner::defences(&sc);

@@ -15,7 +15,10 @@
 //! other node (`[network.latency]`, any model), outages and partitions
 //! (`[[timeline]]`: datagrams from a node it is cut off from are dropped on
 //! arrival), and the per-datagram loss. What cannot be replayed is refused
-//! before anything runs, naming the key ([`check`]).
+//! before anything runs, naming the key ([`check`]). Receivers verify chunks
+//! against the generated media (`--local-verify`), as the simulator checks
+//! its in-band signature, without the host's hash channel to the source
+//! (which the simulator does not model; results/validate/README.md).
 //!
 //! The processes' record files are fed through the same `analysis::Collector`
 //! and metric code as the simulator's records.
@@ -408,6 +411,9 @@ fn run_real(
                     format!("{}", seed.wrapping_mul(1_000_003).wrapping_add(i as u64)),
                     "--media-seed".into(),
                     format!("{seed}"),
+                    // Chunks are verified against the generated media, as the
+                    // simulator's in-band signature: no hash channel to the source.
+                    "--local-verify".into(),
                     "--records".into(),
                     dir.join(format!("node-{i}.csv")).display().to_string(),
                     "--protocol".into(),
@@ -867,11 +873,12 @@ fn one_rep(
         .sum();
     let lost: u64 = kernel_lost.unwrap_or_else(|| stat("impairment_lost"));
     table.push_str(&format!(
-        "\nreal run: {} processes (seed {seed}), {lost} datagrams lost by impairment{}, {} cut off (outage/partition), {drops} dropped by hosts, {} polluted chunks received\n",
+        "\nreal run: {} processes (seed {seed}), {lost} datagrams lost by impairment{}, {} cut off (outage/partition), {drops} dropped by hosts, {} polluted chunks received, {} hash requests (receivers verify chunks against the generated media)\n",
         specs.len(),
         if kernel_lost.is_some() { " (nftables)" } else { "" },
         stat("drop_severed"),
         stat("chunks_polluted"),
+        stat("hash_requests"),
     ));
     let fired = stat("timers_fired").max(1);
     table.push_str(&format!(

@@ -100,6 +100,17 @@ pub struct HostConfig {
     /// Bytes of signature after each chunk's payload (`[defence] integrity`:
     /// the simulator charges `protocols::adversary::SIGNATURE_BYTES`).
     pub signature_bytes: u32,
+    /// A receiver verifies each chunk against the generated media itself
+    /// (recomputed from `media`'s seed) instead of against a hash fetched
+    /// from the source: no hash requests, no hash pushes, no chunk held
+    /// while its hash is on the way. This is what the simulator models (the
+    /// integrity defence is a signature carried in the chunk and checked on
+    /// arrival; there is no hash channel), so `swarmlab validate` sets it;
+    /// the hash channel is the real deployment's, and costs what the
+    /// simulator does not charge (results/validate/README.md, "The
+    /// mesh-pull deficit on loopback"). Only with [`MediaSource::Generated`];
+    /// ignored otherwise, and by the source.
+    pub local_verify: bool,
 }
 
 /// Where the nodes of a swarm live: node `i` (of `count`) at IPv4 `base + i + 1`, `port`.
@@ -169,6 +180,7 @@ impl HostConfig {
             events: Vec::new(),
             guarded: false,
             signature_bytes: 0,
+            local_verify: false,
         }
     }
 }
@@ -756,12 +768,26 @@ impl<P: Peer> Host<P> {
         self.call(now, |n, cx| n.on_message(id, msg, cx));
     }
 
+    /// The media seed a receiver verifies chunks against ([`HostConfig::local_verify`]).
+    fn local_seed(&self) -> Option<u64> {
+        match self.cfg.media {
+            MediaSource::Generated { seed } if self.cfg.local_verify && self.cfg.role != Role::Source => Some(seed),
+            _ => None,
+        }
+    }
+
     /// A chunk payload arrived: verify against the source's hash (fetching it
-    /// if needed), store it, hand the chunk to the protocol.
+    /// if needed; or against the generated media, [`HostConfig::local_verify`]),
+    /// store it, hand the chunk to the protocol.
     fn on_chunk(&mut self, from: PeerId, seq: Seq, payload: Vec<u8>, now: Time) {
         if self.cfg.role == Role::Source {
             // The source holds its own stream; a copy sent back is checked against it.
             let polluted = self.payload(seq).is_some_and(|s| s.bytes != payload);
+            self.deliver_chunk(from, seq, payload, polluted, now);
+            return;
+        }
+        if let Some(seed) = self.local_seed() {
+            let polluted = payload != media::generated_chunk(seed, seq, self.cfg.stream.chunk_bytes() as usize);
             self.deliver_chunk(from, seq, payload, polluted, now);
             return;
         }
@@ -808,6 +834,9 @@ impl<P: Peer> Host<P> {
     /// Asks the source for hashes from `first` on, unless a request is in flight.
     fn request_hashes(&mut self, first: Seq, now: Time) {
         let Some(source) = self.cfg.source else { return };
+        if self.local_seed().is_some() {
+            return;
+        }
         let retry = self.cfg.delay + self.cfg.delay + Time::from_millis(100);
         if let Some((f, at)) = self.hash_req
             && now.saturating_sub(at) < retry

@@ -8,7 +8,9 @@
 //! Integrity: a chunk's hash is `blake3(payload)`. Receivers fetch hashes from
 //! the source with the host-level [`HostMsg`]s below (never from other peers)
 //! and verify every received payload before handing the chunk to the protocol;
-//! a mismatch sets `Msg::Chunk::polluted`.
+//! a mismatch sets `Msg::Chunk::polluted`. A receiver that knows the
+//! generated stream's seed may instead compare the payload with the chunk
+//! recomputed from it (`HostConfig::local_verify`: no hash traffic).
 
 use std::collections::BTreeMap;
 use std::fs::File;

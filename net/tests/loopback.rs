@@ -265,3 +265,46 @@ fn bad_stripes_are_dropped_and_counted_by_the_host() {
     assert_eq!(h.stats.drop_protocol, 1, "{:?}", h.stats.rows());
     assert!(h.kept.iter().any(|(_, r)| matches!(r, Record::Dropped { reason: protocols::DropReason::BadStripe, .. })));
 }
+
+/// With `local_verify` a receiver checks payloads against the generated media
+/// itself (as the simulator's in-band signature): an intact chunk is verified
+/// and a corrupted one flagged polluted at once, with no hash request (no
+/// subscription either). Without it the same chunks wait for hashes that the
+/// receiver asks the source for.
+#[test]
+fn local_verification_needs_no_hash_channel() {
+    use protocols::wire::{DenseIds, Msg};
+    let len = stream().chunk_bytes() as usize;
+    for local in [false, true] {
+        let mut cfg = HostConfig::new(Role::Peer, "127.0.0.1:9000".parse().unwrap(), stream(), 1_000_000);
+        cfg.source = Some("127.0.0.1:9001".parse().unwrap());
+        cfg.media = MediaSource::Generated { seed: 5 };
+        cfg.local_verify = local;
+        let node = Node::Member(MeshPeer::new(mesh_cfg(), false, 1000));
+        let mut h = Host::new(cfg, node, bind(), Sinks::default()).unwrap();
+        h.start(Time::ZERO);
+        h.tick(Time::from_millis(1));
+        // Chunk 3 intact, chunk 4 corrupted, from another peer.
+        let peer: std::net::SocketAddr = "127.0.0.1:9002".parse().unwrap();
+        let mut t = 2;
+        for (n, seq, payload) in [(2u32, 3u32, generated_chunk(5, 3, len)), (3, 4, vec![0u8; len])] {
+            let mut m = Vec::new();
+            Msg::Chunk { seq, len: len as u32, polluted: false }.encode(&DenseIds, &mut m);
+            m.extend_from_slice(&payload);
+            let mut ds = Vec::new();
+            net::frame::fragment(n, &m, &mut ds);
+            for d in ds {
+                h.on_datagram(peer, d, Time::from_millis(t));
+                t += 1;
+            }
+        }
+        h.tick(Time::from_secs(1));
+        let s = &h.stats;
+        if local {
+            assert_eq!((s.chunks_verified, s.chunks_polluted, s.hash_requests), (1, 1, 0), "{s:?}");
+        } else {
+            assert_eq!((s.chunks_verified, s.chunks_polluted), (0, 0), "{s:?}");
+            assert!(s.hash_requests > 0, "{s:?}");
+        }
+    }
+}
