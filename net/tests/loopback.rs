@@ -160,7 +160,6 @@ proptest! {
 #[test]
 fn chunk_payloads_are_verified_against_the_source_hashes() {
     use net::media::{HostMsg, hash};
-    use protocols::wire::{DenseIds, Msg};
     let source: SocketAddrV4 = "127.0.0.1:9001".parse().unwrap();
     let mut cfg = HostConfig::new(Role::Peer, "127.0.0.1:9000".parse().unwrap(), stream(), 1_000_000);
     cfg.source = Some(source);
@@ -181,19 +180,31 @@ fn chunk_payloads_are_verified_against_the_source_hashes() {
     }
     // Chunk 3 intact, chunk 4 corrupted, from another peer.
     let peer: std::net::SocketAddr = "127.0.0.1:9002".parse().unwrap();
-    for (n, seq, payload) in [(2u32, 3u32, good.clone()), (3, 4, vec![0u8; len])] {
+    feed_chunks(&mut h, peer, [(2, 3, good.clone()), (3, 4, vec![0u8; len])], &mut t);
+    h.tick(Time::from_secs(1));
+    assert_eq!((h.stats.chunks_verified, h.stats.chunks_polluted), (1, 1), "{:?}", h.stats);
+}
+
+/// Frames each `(message number, seq, payload)` as a chunk from `peer` into
+/// `h`, one datagram per millisecond from `*t` ms on.
+fn feed_chunks<const K: usize>(
+    h: &mut Host<MeshPeer>,
+    peer: std::net::SocketAddr,
+    chunks: [(u32, u32, Vec<u8>); K],
+    t: &mut u64,
+) {
+    use protocols::wire::{DenseIds, Msg};
+    for (n, seq, payload) in chunks {
         let mut m = Vec::new();
-        Msg::Chunk { seq, len: len as u32, polluted: false }.encode(&DenseIds, &mut m);
+        Msg::Chunk { seq, len: payload.len() as u32, polluted: false }.encode(&DenseIds, &mut m);
         m.extend_from_slice(&payload);
         let mut ds = Vec::new();
         net::frame::fragment(n, &m, &mut ds);
         for d in ds {
-            h.on_datagram(peer, d, Time::from_millis(t));
-            t += 1;
+            h.on_datagram(peer, d, Time::from_millis(*t));
+            *t += 1;
         }
     }
-    h.tick(Time::from_secs(1));
-    assert_eq!((h.stats.chunks_verified, h.stats.chunks_polluted), (1, 1), "{:?}", h.stats);
 }
 
 /// Frames `msg` (ids encoded by `ids`) as message `n` from `from` into `h` at `t` ms.
@@ -273,7 +284,6 @@ fn bad_stripes_are_dropped_and_counted_by_the_host() {
 /// receiver asks the source for.
 #[test]
 fn local_verification_needs_no_hash_channel() {
-    use protocols::wire::{DenseIds, Msg};
     let len = stream().chunk_bytes() as usize;
     for local in [false, true] {
         let mut cfg = HostConfig::new(Role::Peer, "127.0.0.1:9000".parse().unwrap(), stream(), 1_000_000);
@@ -287,17 +297,7 @@ fn local_verification_needs_no_hash_channel() {
         // Chunk 3 intact, chunk 4 corrupted, from another peer.
         let peer: std::net::SocketAddr = "127.0.0.1:9002".parse().unwrap();
         let mut t = 2;
-        for (n, seq, payload) in [(2u32, 3u32, generated_chunk(5, 3, len)), (3, 4, vec![0u8; len])] {
-            let mut m = Vec::new();
-            Msg::Chunk { seq, len: len as u32, polluted: false }.encode(&DenseIds, &mut m);
-            m.extend_from_slice(&payload);
-            let mut ds = Vec::new();
-            net::frame::fragment(n, &m, &mut ds);
-            for d in ds {
-                h.on_datagram(peer, d, Time::from_millis(t));
-                t += 1;
-            }
-        }
+        feed_chunks(&mut h, peer, [(2, 3, generated_chunk(5, 3, len)), (3, 4, vec![0u8; len])], &mut t);
         h.tick(Time::from_secs(1));
         let s = &h.stats;
         if local {
