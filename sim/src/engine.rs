@@ -146,16 +146,6 @@ pub trait Protocol: Sync {
     fn edge(&self, id: PeerId, up_kbps: u32) -> Self::Peer {
         self.peer(id, up_kbps)
     }
-    /// Whether `msg` from `from` is *passive* at `to`: handling it only
-    /// changes `to`'s own state (it may record; it sends nothing, arms no
-    /// timer and does not read [`Ctx::upload_backlog`](protocols::peer::Ctx)),
-    /// when `to` is honest and no defence is on. The engine may then hand
-    /// it to `to` later than it arrives, with its arrival time, before
-    /// anything else of `to` runs ("Passive messages" in the module doc).
-    /// Member lists are never deferred, whatever this says. Default: none.
-    fn passive(&self, _from: PeerId, _to: PeerId, _msg: &Msg) -> bool {
-        false
-    }
 }
 
 /// A node of the run, known before it joins.
@@ -215,33 +205,6 @@ struct Hot {
     head_gen: u32,
     /// Present (joined and not left): its `Slot::node` is `Some`.
     alive: bool,
-    /// Passive messages to it wait in its inbox ([`Part::arrive`]): honest,
-    /// not the tracker, no defence on, deferral on.
-    defers: bool,
-    /// In [`Part::inboxes`].
-    listed: bool,
-    /// Its inbox: the first and last [`Part::inflight`] entries of a list
-    /// linked by [`Later::next`], in arrival order ([`NIL`]: empty).
-    inbox: u32,
-    inbox_last: u32,
-}
-
-/// No entry ([`Hot::inbox`], [`Later::next`]).
-const NIL: u32 = u32::MAX;
-
-/// A passive message waiting in its receiver's inbox: when it arrived,
-/// the sequence number its delivery event would have had, its sender and
-/// the next entry. Kept beside [`Part::inflight`], same index.
-#[derive(Clone, Copy)]
-struct Later {
-    at: Time,
-    seq: u64,
-    from: u32,
-    next: u32,
-}
-
-impl Later {
-    const NONE: Later = Later { at: Time::ZERO, seq: 0, from: 0, next: NIL };
 }
 
 #[repr(C)]
@@ -364,20 +327,8 @@ struct Shared<F> {
     /// Control messages do not wait for the message in service
     /// ([`Engine::set_control_interleave`]).
     control_interleave: bool,
-    /// Passive messages may be deferred ([`Engine::set_deferral`]; set at
-    /// the start of the run: off with any defence).
-    defer: bool,
     /// `[isp]`: each node's ISP and the tracker's locality share.
     isp: Option<(Vec<u32>, f64)>,
-}
-
-impl<F: Protocol> Shared<F> {
-    /// Whether `msg` from `from` to `to` waits in the receiver's inbox
-    /// (given that the receiver [`Hot::defers`]). Member lists never do:
-    /// address exposure counts the ids of nodes present at delivery.
-    fn defers(&self, from: u32, to: u32, msg: &Msg) -> bool {
-        !lists(msg) && self.proto.passive(PeerId(from), PeerId(to), msg)
-    }
 }
 
 impl<F> Shared<F> {
@@ -499,10 +450,6 @@ struct Part<F: Protocol> {
     /// ([`Ev::Deliver`]), and the free entries (reused last-freed first).
     inflight: Vec<(Msg, u64)>,
     free_inflight: Vec<u32>,
-    /// For entries of `inflight` that wait in an inbox: when they arrived.
-    later: Vec<Later>,
-    /// Nodes whose inbox may hold messages (each once: [`Hot::listed`]).
-    inboxes: Vec<u32>,
     /// Scratch: the incoming mail's sort keys (upload end, sender, index).
     order: Vec<(Time, u32, u32)>,
     /// Upload links to bring up to date at the end of the window: node id
@@ -573,7 +520,6 @@ impl<F: Protocol> Engine<F> {
                 any_nat,
                 eager_links: false,
                 control_interleave: false,
-                defer: true,
                 isp: None,
             },
             parts: Vec::new(),
@@ -651,15 +597,6 @@ impl<F: Protocol> Engine<F> {
         self.sh.control_interleave = on;
     }
 
-    /// With `on` (the default), passive messages ([`Protocol::passive`])
-    /// wait in their receiver's inbox until its next event instead of
-    /// being events of their own (call before running). Outputs are the
-    /// same either way (`sim/tests/passive.rs` checks it); off is slower
-    /// and exists for that check.
-    pub fn set_deferral(&mut self, on: bool) {
-        self.sh.defer = on;
-    }
-
     /// Sets the defences every member applies (call before running).
     pub fn set_defences(&mut self, d: Defences) {
         self.sh.defences = Arc::new(d);
@@ -726,9 +663,6 @@ impl<F: Protocol> Engine<F> {
         let parts = self.parallel() as u32;
         let window = self.min_propagation();
         let sh = &mut self.sh;
-        // A defence wraps every handler in checks that may eject (send).
-        let d = &sh.defences;
-        sh.defer &= !(d.integrity || d.blacklist || d.scoring);
         sh.parts = parts;
         sh.shift = parts.is_power_of_two().then(|| parts.trailing_zeros());
         sh.window = window;
@@ -786,8 +720,6 @@ impl<F: Protocol> Engine<F> {
                     order: Vec::new(),
                     inflight: Vec::new(),
                     free_inflight: Vec::new(),
-                    later: Vec::new(),
-                    inboxes: Vec::new(),
                     flushes: EventQueue::default(),
                     flushing: Vec::new(),
                     joined_floor: 0,
@@ -810,12 +742,9 @@ impl<F: Protocol> Engine<F> {
             if action.is_none_or(|a| a > limit) {
                 break;
             }
-            // At the action's time: deliveries before it (an outage or a
-            // partition would change what they meet), then the mail (a
-            // download change applies to later uploads only), then the joins
-            // due now, then the actions.
+            // At the action's time: mail first (a download change applies to
+            // later uploads only), then the joins due now, then the actions.
             for p in &mut self.parts {
-                p.drain_all(&self.sh, (stop, 0));
                 p.absorb(&self.sh);
                 p.joins(&self.sh, stop);
             }
@@ -827,10 +756,6 @@ impl<F: Protocol> Engine<F> {
                 self.control(stop, c);
             }
             self.window_start = stop;
-        }
-        // Whoever looks at the nodes now sees every message due by `limit`.
-        for p in &mut self.parts {
-            p.drain_all(&self.sh, (limit, u64::MAX));
         }
         self.now = self.now.max(limit);
     }
@@ -909,14 +834,6 @@ impl<F: Protocol> Engine<F> {
             for ev in p.queue.iter_unordered().map(|(_, (_, ev))| ev).chain(staged) {
                 if let Ev::Deliver { slot, .. } = ev {
                     queued += p.inflight[*slot as usize].1;
-                }
-            }
-            // Passive messages due after the end.
-            for &i in &p.inboxes {
-                let mut k = p.hot[self.sh.local(i)].inbox;
-                while k != NIL {
-                    queued += p.inflight[k as usize].1;
-                    k = p.later[k as usize].next;
                 }
             }
             for m in p.outgoing.iter().chain(&p.incoming).flatten() {
@@ -1130,20 +1047,7 @@ impl<F: Protocol> Part<F> {
         {
             prefetch(m, std::mem::size_of::<(Msg, u64)>());
         }
-        if !matches!(ev, Ev::UpDone(..) | Ev::Modulate(..))
-            && let Some(h) = self.hot.get(l)
-        {
-            self.prefetch_entry(h.inbox);
-        }
         self.collector.prefetch_node(PeerId(i));
-    }
-
-    /// In-flight entry `k` and its [`Later`] (a hint).
-    fn prefetch_entry(&self, k: u32) {
-        if let (Some(e), Some(m)) = (self.later.get(k as usize), self.inflight.get(k as usize)) {
-            prefetch(e, std::mem::size_of::<Later>());
-            prefetch(m, std::mem::size_of::<(Msg, u64)>());
-        }
     }
 
     /// Second stage of [`Part::prefetch_event`], a few events later, when
@@ -1155,14 +1059,12 @@ impl<F: Protocol> Part<F> {
                 if let Some(n) = node(*i) {
                     n.prefetch();
                 }
-                self.prefetch_inbox(sh, *i);
             }
             Ev::Deliver { from, to, .. } => {
                 if let Some(n) = node(*to) {
                     n.prefetch();
                 }
                 self.collector.prefetch_delivery(PeerId(*to), PeerId(*from));
-                self.prefetch_inbox(sh, *to);
             }
             Ev::UpDone(i, _) => {
                 if let Some(head) = self.slots.get(sh.local(*i)).and_then(|s| s.head.as_ref()) {
@@ -1171,18 +1073,6 @@ impl<F: Protocol> Part<F> {
                 }
             }
             _ => {}
-        }
-    }
-
-    /// What the first message waiting in node `i`'s inbox will touch: the
-    /// receiver's set of known addresses at the sender's id, and the next
-    /// message (a hint; [`Part::prefetch_event`] fetched the first).
-    fn prefetch_inbox(&self, sh: &Shared<F>, i: u32) {
-        if let Some(h) = self.hot.get(sh.local(i))
-            && let Some(e) = self.later.get(h.inbox as usize)
-        {
-            self.collector.prefetch_delivery(PeerId(i), PeerId(e.from));
-            self.prefetch_entry(e.next);
         }
     }
 
@@ -1261,7 +1151,6 @@ impl<F: Protocol> Part<F> {
         let t = (m.up_end + m.prop).max(start + Time::transmit(m.bytes, r.down_bps));
         r.down_free = t;
         if let Some(msg) = m.msg {
-            let passive = r.defers && sh.defers(m.from, m.to, &msg);
             let slot = match self.free_inflight.pop() {
                 Some(k) => {
                     // A free slot holds `(Msg::Bye, 0)` (see `Ev::Deliver`),
@@ -1274,101 +1163,11 @@ impl<F: Protocol> Part<F> {
                 }
                 None => {
                     self.inflight.push((msg, m.bytes));
-                    self.later.push(Later::NONE);
                     (self.inflight.len() - 1) as u32
                 }
             };
-            if passive {
-                self.defer(sh, m.to, Later { at: t, seq: self.seq, from: m.from, next: NIL }, slot);
-                self.seq += 1;
-            } else {
-                self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, slot });
-            }
+            self.push(sh, t, Ev::Deliver { from: m.from, to: m.to, slot });
         }
-    }
-
-    /// Puts in-flight entry `k` at the end of node `to`'s inbox. Arrivals
-    /// at one download link come in increasing `(time, sequence)` order
-    /// (each starts when the previous one is through), so the inbox stays
-    /// sorted.
-    fn defer(&mut self, sh: &Shared<F>, to: u32, e: Later, k: u32) {
-        self.later[k as usize] = e;
-        let h = &mut self.hot[sh.local(to)];
-        if h.inbox == NIL {
-            h.inbox = k;
-        } else {
-            self.later[h.inbox_last as usize].next = k;
-        }
-        h.inbox_last = k;
-        if !h.listed {
-            h.listed = true;
-            self.inboxes.push(to);
-        }
-    }
-
-    /// Hands node `i` the passive messages of its inbox that come before
-    /// `until` (time, sequence number) in the canonical order, each at its
-    /// own arrival time and sequence number.
-    fn drain(&mut self, sh: &Shared<F>, i: u32, until: (Time, u64)) {
-        let l = sh.local(i);
-        let (now, cur) = (self.now, self.cur_seq);
-        loop {
-            let k = self.hot[l].inbox;
-            if k == NIL {
-                break;
-            }
-            let e = self.later[k as usize];
-            if (e.at, e.seq) >= until {
-                break;
-            }
-            self.prefetch_entry(e.next);
-            self.hot[l].inbox = e.next;
-            let (msg, bytes) = std::mem::replace(&mut self.inflight[k as usize], (Msg::Bye, 0));
-            self.free_inflight.push(k);
-            (self.now, self.cur_seq) = (e.at, e.seq);
-            self.events += 1;
-            if self.admit(sh, e.from, i, &msg, bytes) {
-                self.call_passive(sh, e.from, i, msg);
-            }
-        }
-        (self.now, self.cur_seq) = (now, cur);
-    }
-
-    /// [`Part::drain`] for every node with an inbox.
-    fn drain_all(&mut self, sh: &Shared<F>, until: (Time, u64)) {
-        let mut list = std::mem::take(&mut self.inboxes);
-        list.retain(|&i| {
-            self.drain(sh, i, until);
-            let h = &mut self.hot[sh.local(i)];
-            h.listed = h.inbox != NIL;
-            h.listed
-        });
-        self.inboxes = list;
-    }
-
-    /// Node `i` handles passive message `msg` from `from` at `now`: as
-    /// [`Part::call`], without bringing its upload link up to date (a
-    /// passive handler does not read it) and checking that it was passive.
-    fn call_passive(&mut self, sh: &Shared<F>, from: u32, i: u32, msg: Msg) {
-        let (now, l) = (self.now, sh.local(i));
-        let Some(node) = self.slots[l].node.as_mut() else {
-            return;
-        };
-        let kind = msg.kind();
-        let mut out = std::mem::take(&mut self.out);
-        {
-            let mut cx = Ctx::new(now, PeerId(i), &mut self.rngs[l], Time::ZERO, &mut out);
-            node.on_message(PeerId(from), msg, &mut cx);
-        }
-        assert!(
-            out.sends.is_empty() && out.timers.is_empty(),
-            "protocol {}: a `{kind}` message is declared passive (Protocol::passive) but its handler sent or armed a timer",
-            sh.proto.name()
-        );
-        for r in out.records.drain(..) {
-            self.collector.record(PeerId(i), now, &r);
-        }
-        self.out = out;
     }
 
     /// Processes every event (and join) of this part due at or before `limit`.
@@ -1629,17 +1428,7 @@ impl<F: Protocol> Part<F> {
             _ => s.down_bps,
         };
         self.rngs.push(rngs::node_rng(sh.seed, sh.draw, i as u64));
-        let defers = sh.defer && s.behaviour.is_honest() && s.role != NodeRole::Tracker;
-        self.hot.push(Hot {
-            down_bps,
-            down_free: Time::ZERO,
-            head_gen: 0,
-            alive: true,
-            defers,
-            listed: false,
-            inbox: NIL,
-            inbox_last: NIL,
-        });
+        self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
         if s.role == NodeRole::Peer && sh.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
             self.schedule_modulation(sh, i);
@@ -1671,14 +1460,11 @@ impl<F: Protocol> Part<F> {
 
     /// Calls the node's protocol with a context, then applies its outbox.
     fn call(&mut self, sh: &Shared<F>, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, Timer<F>>)) {
+        let now = self.now;
         let l = sh.local(i);
         if self.slots[l].node.is_none() {
             return;
         }
-        if self.hot[l].inbox != NIL {
-            self.drain(sh, i, (self.now, self.cur_seq));
-        }
-        let now = self.now;
         self.catch_up(sh, i);
         let slot = &mut self.slots[l];
         let Some(node) = slot.node.as_mut() else {
@@ -1829,18 +1615,9 @@ impl<F: Protocol> Part<F> {
 
     /// `msg` of `bytes` on the wire reaches node `to`.
     fn deliver(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg, bytes: u64) {
-        if self.admit(sh, from, to, &msg, bytes) {
-            self.call(sh, to, |n, cx| n.on_message(PeerId(from), msg, cx));
-        }
-    }
-
-    /// The engine's side of a delivery at `now`: whether `msg` reaches
-    /// `to` (not cut off, not blocked by NATs, `to` present), and its
-    /// accounting (bytes, address exposure).
-    fn admit(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: &Msg, bytes: u64) -> bool {
         if sh.severed(from, to) {
             self.traffic.lost += bytes;
-            return false;
+            return;
         }
         if sh.any_nat
             && sh.specs.get(from as usize).is_some_and(|s| s.nat)
@@ -1849,12 +1626,12 @@ impl<F: Protocol> Part<F> {
             // Neither NAT lets the other's packets in: lost at the receiver's NAT.
             self.traffic.lost += bytes;
             self.collector.nat_blocked += 1;
-            return false;
+            return;
         }
         let alive = self.hot.get(sh.local(to)).is_some_and(|h| h.alive);
         if !alive {
             self.traffic.lost_departed += bytes;
-            return false;
+            return;
         }
         self.traffic.delivered += bytes;
         self.collector.delivered(PeerId(to), bytes, msg.is_media());
@@ -1864,9 +1641,11 @@ impl<F: Protocol> Part<F> {
         self.collector.learns(PeerId(to), PeerId(from));
         // Address exposure counts real nodes only (a hostile list may name
         // ids that no node has).
-        if lists(msg) {
+        let lists =
+            matches!(&msg, Msg::PeerList { .. } | Msg::Gossip { .. } | Msg::JoinAck { .. } | Msg::Heartbeat { .. });
+        if lists {
             let n = self.joined(sh);
-            match msg {
+            match &msg {
                 Msg::PeerList { peers } | Msg::Gossip { peers } => {
                     for &p in peers.iter().filter(|p| p.index() < n) {
                         self.collector.learns(PeerId(to), p);
@@ -1880,13 +1659,8 @@ impl<F: Protocol> Part<F> {
                 _ => {}
             }
         }
-        true
+        self.call(sh, to, |n, cx| n.on_message(PeerId(from), msg, cx));
     }
-}
-
-/// Whether `msg` carries node ids (address exposure counts them).
-fn lists(msg: &Msg) -> bool {
-    matches!(msg, Msg::PeerList { .. } | Msg::Gossip { .. } | Msg::JoinAck { .. } | Msg::Heartbeat { .. })
 }
 
 #[cfg(test)]

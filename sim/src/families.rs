@@ -12,7 +12,6 @@ use protocols::params::{AssistSection, HybridSection, MeshSection, PushSection, 
 use protocols::playback::PlayerParams;
 use protocols::push::{PushConfig, PushPeer};
 use protocols::tree::{TreeConfig, TreePeer};
-use protocols::wire::Msg;
 use protocols::{PeerId, StreamParams, Time};
 
 use crate::engine::Protocol;
@@ -50,12 +49,6 @@ impl Protocol for CdnAssisted {
     }
     fn edge(&self, _id: PeerId, up_kbps: u32) -> AssistPeer {
         AssistPeer::new(self.cfg.clone(), AssistRole::Edge, up_kbps)
-    }
-    /// A buffer map between two mesh members only updates the receiver's
-    /// view of that partner ([`protocols::meshcore::PartnerMesh::on_message`]);
-    /// the edge answers what it gets.
-    fn passive(&self, from: PeerId, to: PeerId, msg: &Msg) -> bool {
-        matches!(msg, Msg::BufferMap(_)) && from != self.cfg.edge && to != self.cfg.edge
     }
 }
 
@@ -99,11 +92,6 @@ impl Protocol for MeshPull {
     }
     fn peer(&self, _id: PeerId, up_kbps: u32) -> MeshPeer {
         MeshPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-    /// A buffer map only updates the receiver's view of that partner
-    /// ([`protocols::meshcore::PartnerMesh::on_message`]).
-    fn passive(&self, _from: PeerId, _to: PeerId, msg: &Msg) -> bool {
-        matches!(msg, Msg::BufferMap(_))
     }
 }
 
@@ -201,12 +189,6 @@ impl Protocol for Hybrid {
     }
     fn peer(&self, _id: PeerId, up_kbps: u32) -> HybridPeer {
         HybridPeer::new(self.cfg.clone(), false, up_kbps)
-    }
-    /// A buffer map goes to the mesh half, where it only updates the
-    /// receiver's view of that partner
-    /// ([`protocols::meshcore::PartnerMesh::on_message`]).
-    fn passive(&self, _from: PeerId, _to: PeerId, msg: &Msg) -> bool {
-        matches!(msg, Msg::BufferMap(_))
     }
 }
 
