@@ -174,28 +174,22 @@ struct Tx {
 
 /// A message whose upload ended, on its way to the receiver's download link
 /// (handed to the receiver's part at the end of the window).
-///
-/// Its loss draw and propagation delay are the receiver's part's work
-/// ([`Part::arrive`]): both depend only on the sender, the receiver and the
-/// message's number on the sender's link, and a hot sender (a source
-/// serving thousands) would otherwise do them all on its own thread.
 struct Mail {
     /// When the sender finished serializing it, and when it started.
     up_end: Time,
     up_start: Time,
-    /// The message's number on its sender's link (its loss draw).
-    n: u64,
+    prop: Time,
     bytes: u64,
     from: u32,
     to: u32,
-    datagrams: u32,
-    msg: Msg,
+    /// `None`: lost on the way (it still occupies the download link).
+    msg: Option<Msg>,
 }
 
 impl Mail {
     /// A placeholder left behind when a mail is taken out of a vector.
     const EMPTY: Mail =
-        Mail { up_end: Time::ZERO, up_start: Time::ZERO, n: 0, bytes: 0, from: 0, to: 0, datagrams: 0, msg: Msg::Bye };
+        Mail { up_end: Time::ZERO, up_start: Time::ZERO, prop: Time::ZERO, bytes: 0, from: 0, to: 0, msg: None };
 }
 
 /// The per-node state most events read for nodes other than the one they
@@ -358,18 +352,6 @@ impl<F> Shared<F> {
     /// Upload links are brought up to date lazily ([`Part::catch_up`]):
     /// with windows, unless [`Engine::set_eager_links`] asked for an event
     /// per message.
-    /// Whether the `n`-th message of `from`'s link, of `datagrams`
-    /// datagrams, is lost (each datagram with probability `loss`).
-    fn lost(&self, from: u32, n: u64, datagrams: u32) -> bool {
-        self.loss > 0.0 && {
-            let p_msg = match self.loss_by_datagrams.get(datagrams as usize) {
-                Some(&p) => p,
-                None => message_loss(self.loss, datagrams),
-            };
-            rngs::unit(self.seed, Stream::Loss, from as u64, n) < p_msg
-        }
-    }
-
     fn lazy_links(&self) -> bool {
         self.window > Time::ZERO && !self.eager_links
     }
@@ -479,7 +461,6 @@ struct Part<F: Protocol> {
     /// started: every upload it completes ends no earlier ([`Part::complete`]).
     joined_floor: usize,
 }
-
 
 /// The simulator of one run.
 pub struct Engine<F: Protocol> {
@@ -856,9 +837,7 @@ impl<F: Protocol> Engine<F> {
                 }
             }
             for m in p.outgoing.iter().chain(&p.incoming).flatten() {
-                if self.sh.lost(m.from, m.n, m.datagrams) {
-                    p.traffic.lost += m.bytes;
-                } else {
+                if m.msg.is_some() {
                     queued += m.bytes;
                 }
             }
@@ -1143,11 +1122,11 @@ impl<F: Protocol> Part<F> {
         // prefetch a few mails ahead (a hint; no effect on results).
         const AHEAD: usize = 8;
         for &(_, _, k) in order.iter().take(AHEAD) {
-            self.prefetch_hot(sh, &sorted[k as usize]);
+            self.prefetch_hot(sh, sorted[k as usize].to);
         }
         for n in 0..order.len() {
             if let Some(&(_, _, k)) = order.get(n + AHEAD) {
-                self.prefetch_hot(sh, &sorted[k as usize]);
+                self.prefetch_hot(sh, sorted[k as usize].to);
             }
             // Taken out in order; the vector is cleared below.
             let m = std::mem::replace(&mut sorted[order[n].2 as usize], Mail::EMPTY);
@@ -1159,29 +1138,19 @@ impl<F: Protocol> Part<F> {
         self.sorted = sorted;
     }
 
-    /// What [`Part::arrive`] reads of a mail's ends (a hint).
-    fn prefetch_hot(&self, sh: &Shared<F>, m: &Mail) {
-        if let Some(h) = self.hot.get(sh.local(m.to)) {
+    fn prefetch_hot(&self, sh: &Shared<F>, id: u32) {
+        if let Some(h) = self.hot.get(sh.local(id)) {
             prefetch(h, 1);
         }
-        sh.latency.prefetch(m.from);
-        sh.latency.prefetch(m.to);
     }
 
-    /// A message reaches the receiver's download link, unless it was lost
-    /// on the way (then it still occupies the link).
+    /// A message reaches the receiver's download link.
     fn arrive(&mut self, sh: &Shared<F>, m: Mail) {
-        let lost = sh.lost(m.from, m.n, m.datagrams);
-        if lost {
-            self.traffic.lost += m.bytes;
-        }
-        let prop = sh.propagation(m.from, m.to);
         let r = &mut self.hot[sh.local(m.to)];
-        let start = r.down_free.max(m.up_start + prop);
-        let t = (m.up_end + prop).max(start + Time::transmit(m.bytes, r.down_bps));
+        let start = r.down_free.max(m.up_start + m.prop);
+        let t = (m.up_end + m.prop).max(start + Time::transmit(m.bytes, r.down_bps));
         r.down_free = t;
-        if !lost {
-            let msg = m.msg;
+        if let Some(msg) = m.msg {
             let slot = match self.free_inflight.pop() {
                 Some(k) => {
                     // A free slot holds `(Msg::Bye, 0)` (see `Ev::Deliver`),
@@ -1258,8 +1227,8 @@ impl<F: Protocol> Part<F> {
             due.push((t, i));
         }
         // Two stages: the link's state, then (once it is in cache) what
-        // its first completion reads: the next message. (The ends'
-        // coordinates are the receiver's part's to read: `Part::arrive`.)
+        // its first completion reads: the next message and both ends'
+        // coordinates.
         const AHEAD: usize = 8;
         const DEEP: usize = 4;
         let link = std::mem::offset_of!(Slot<F::Peer>, node);
@@ -1271,6 +1240,10 @@ impl<F: Protocol> Part<F> {
         };
         let deep = |p: &Self, i: u32| {
             if let Some(s) = p.slots.get(sh.local(i)) {
+                if let Some(h) = &s.head {
+                    sh.latency.prefetch(i);
+                    sh.latency.prefetch(h.to);
+                }
                 if let Some(tx) = s.ctrlq.front().or_else(|| s.mediaq.front()) {
                     prefetch(tx, std::mem::size_of::<Tx>());
                 }
@@ -1556,9 +1529,8 @@ impl<F: Protocol> Part<F> {
 
     /// Message `tx`, the `n`-th of node `from`'s link, used the link over
     /// `up` (start, end): it is lost if its destination is no node at `at`
-    /// (a hostile member list can name ids no node has, or has yet);
-    /// otherwise it leaves as mail for the receiver's part, which draws its
-    /// loss ([`Part::arrive`]).
+    /// (a hostile member list can name ids no node has, or has yet) or by
+    /// the loss draw; otherwise it leaves as mail for the receiver's part.
     fn post(&mut self, sh: &Shared<F>, from: u32, tx: Tx, n: u64, up: (Time, Time), at: Time) {
         let to = tx.to as usize;
         let known = to < self.joined_floor || (to < self.joined(sh) && sh.specs[to].join <= at);
@@ -1566,15 +1538,24 @@ impl<F: Protocol> Part<F> {
             self.traffic.lost += tx.bytes;
             return;
         }
+        let lost = sh.loss > 0.0 && {
+            let p_msg = match sh.loss_by_datagrams.get(tx.datagrams as usize) {
+                Some(&p) => p,
+                None => message_loss(sh.loss, tx.datagrams),
+            };
+            rngs::unit(sh.seed, Stream::Loss, from as u64, n) < p_msg
+        };
+        if lost {
+            self.traffic.lost += tx.bytes;
+        }
         let mail = Mail {
             up_end: up.1,
             up_start: up.0,
-            n,
+            prop: sh.propagation(from, tx.to),
             bytes: tx.bytes,
             from,
             to: tx.to,
-            datagrams: tx.datagrams,
-            msg: tx.msg,
+            msg: (!lost).then_some(tx.msg),
         };
         if sh.window == Time::ZERO {
             self.arrive(sh, mail);
