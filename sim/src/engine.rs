@@ -172,6 +172,32 @@ struct Tx {
     datagrams: u32,
 }
 
+/// A chunk waiting on an upload link: a [`Tx`] of a `Msg::Chunk` in 16
+/// bytes instead of 72 (`Msg` is as large as its largest variant). Most of
+/// a busy link's queue is media; its size on the wire is computed again
+/// when it leaves the queue.
+#[derive(Clone, Copy)]
+struct ChunkTx {
+    to: u32,
+    seq: protocols::Seq,
+    len: u32,
+    polluted: bool,
+}
+
+impl ChunkTx {
+    fn msg(self) -> Msg {
+        Msg::Chunk { seq: self.seq, len: self.len, polluted: self.polluted }
+    }
+    fn tx(self) -> Tx {
+        let msg = self.msg();
+        let (datagrams, bytes) = wire_bytes(msg.encoded_len());
+        Tx { to: self.to, msg, bytes, datagrams }
+    }
+    fn bytes(self) -> u64 {
+        wire_bytes(self.msg().encoded_len()).1
+    }
+}
+
 /// A message whose upload ended, on its way to the receiver's download link
 /// (handed to the receiver's part at the end of the window).
 struct Mail {
@@ -213,7 +239,7 @@ struct Slot<P: Peer> {
     /// The message being serialized, then control messages (sent first), then media.
     head: Option<Tx>,
     ctrlq: VecDeque<Tx>,
-    mediaq: VecDeque<Tx>,
+    mediaq: VecDeque<ChunkTx>,
     head_start: Time,
     head_end: Time,
     /// Where the head's completion falls among the node's events of time
@@ -1244,8 +1270,13 @@ impl<F: Protocol> Part<F> {
                     sh.latency.prefetch(i);
                     sh.latency.prefetch(h.to);
                 }
-                if let Some(tx) = s.ctrlq.front().or_else(|| s.mediaq.front()) {
-                    prefetch(tx, std::mem::size_of::<Tx>());
+                match s.ctrlq.front() {
+                    Some(tx) => prefetch(tx, std::mem::size_of::<Tx>()),
+                    None => {
+                        if let Some(c) = s.mediaq.front() {
+                            prefetch(c, std::mem::size_of::<ChunkTx>());
+                        }
+                    }
                 }
             }
         };
@@ -1448,9 +1479,10 @@ impl<F: Protocol> Part<F> {
         self.catch_up(sh, i);
         let slot = &mut self.slots[l];
         // Keep the message being serialized; discard the rest of the queue.
-        for tx in slot.ctrlq.drain(..).chain(slot.mediaq.drain(..)) {
-            slot.queued_bytes -= tx.bytes;
-            self.traffic.discarded += tx.bytes;
+        let dropped = slot.ctrlq.drain(..).map(|tx| tx.bytes).chain(slot.mediaq.drain(..).map(ChunkTx::bytes));
+        for bytes in dropped {
+            slot.queued_bytes -= bytes;
+            self.traffic.discarded += bytes;
         }
         self.call(sh, i, |n, cx| n.on_command(Command::Leave { graceful }, cx));
         self.slots[l].node = None;
@@ -1500,17 +1532,16 @@ impl<F: Protocol> Part<F> {
             self.interleave(sh, from, to, msg, bytes, datagrams);
             return;
         }
-        let tx = Tx { to, msg, bytes, datagrams };
         slot.queued_bytes += bytes;
         if slot.head.is_none() {
-            slot.head = Some(tx);
+            slot.head = Some(Tx { to, msg, bytes, datagrams });
             let now = self.now;
             self.start_head(sh, from, now);
             self.arm(sh, from);
-        } else if media {
-            slot.mediaq.push_back(tx);
+        } else if let Msg::Chunk { seq, len, polluted } = msg {
+            slot.mediaq.push_back(ChunkTx { to, seq, len, polluted });
         } else {
-            slot.ctrlq.push_back(tx);
+            slot.ctrlq.push_back(Tx { to, msg, bytes, datagrams });
         }
     }
 
@@ -1598,17 +1629,15 @@ impl<F: Protocol> Part<F> {
         // has, or has yet) is lost in the core: the sender's link was used all the same.
         self.post(sh, i, tx, n, (up_start, now), now);
         let slot = &mut self.slots[l];
-        slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front());
+        slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front().map(ChunkTx::tx));
         if slot.head.is_none() {
             // The link went idle: give back a backlog's memory (a queue
             // keeps its largest size otherwise, for the rest of the run and
             // after the node left). Small queues keep theirs, so that a
             // busy link does not reallocate each time it drains.
-            for q in [&mut slot.ctrlq, &mut slot.mediaq] {
-                if q.capacity() > IDLE_QUEUE_KEEP || slot.node.is_none() {
-                    *q = VecDeque::new();
-                }
-            }
+            let gone = slot.node.is_none();
+            shrink_idle(&mut slot.ctrlq, gone);
+            shrink_idle(&mut slot.mediaq, gone);
         }
         self.start_head(sh, i, now);
     }
@@ -1660,6 +1689,14 @@ impl<F: Protocol> Part<F> {
             }
         }
         self.call(sh, to, |n, cx| n.on_message(PeerId(from), msg, cx));
+    }
+}
+
+/// An idle upload queue gives back a capacity above [`IDLE_QUEUE_KEEP`],
+/// or all of it when its node is `gone`.
+fn shrink_idle<T>(q: &mut VecDeque<T>, gone: bool) {
+    if q.capacity() > IDLE_QUEUE_KEEP || gone {
+        *q = VecDeque::new();
     }
 }
 
