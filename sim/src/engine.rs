@@ -91,6 +91,8 @@ const DEEP: usize = 3;
 /// Capacity (messages) an idle upload queue keeps; a larger one is freed
 /// when the link goes idle.
 const IDLE_QUEUE_KEEP: usize = 4;
+/// Capacity (messages) an emptied control queue keeps while media waits.
+const CTRL_QUEUE_KEEP: usize = 8;
 
 /// Datagram counts whose message loss probability is tabulated.
 const LOSS_TABLE: u32 = 256;
@@ -1629,7 +1631,18 @@ impl<F: Protocol> Part<F> {
         // has, or has yet) is lost in the core: the sender's link was used all the same.
         self.post(sh, i, tx, n, (up_start, now), now);
         let slot = &mut self.slots[l];
-        slot.head = slot.ctrlq.pop_front().or_else(|| slot.mediaq.pop_front().map(ChunkTx::tx));
+        slot.head = match slot.ctrlq.pop_front() {
+            Some(tx) => {
+                // The control queue drained behind a busy link (media
+                // waiting): give back a burst's memory now, as an idle link
+                // does below, since a link that is never idle would keep it.
+                if slot.ctrlq.is_empty() && slot.ctrlq.capacity() > CTRL_QUEUE_KEEP {
+                    slot.ctrlq = VecDeque::new();
+                }
+                Some(tx)
+            }
+            None => slot.mediaq.pop_front().map(ChunkTx::tx),
+        };
         if slot.head.is_none() {
             // The link went idle: give back a backlog's memory (a queue
             // keeps its largest size otherwise, for the rest of the run and
