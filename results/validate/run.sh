@@ -22,7 +22,8 @@
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
-# of each seed, `validate --rejudge`; SIM_DRAWS=K changes 20). REPS=N
+# of each seed, `validate --rejudge`; SIM_DRAWS=K changes 20;
+# RUNS="name ..." limits it to those run directories). REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -169,9 +170,11 @@ fi
 # rejudge: every committed run judged again against the mean of the simulator's
 # draws (validate --rejudge: no real processes; the real records are read, not
 # touched); writes <run>/rejudge.txt and <run>/sim-draws.csv. SIM_DRAWS=K (default 20).
+# RUNS="dyn-50-treebone ..." limits it to those run directories (default: all).
 rejudge() {
     for d in $R/*/; do
         [ -f "$d/manifest.toml" ] && [ -f "$d/validate.txt" ] || continue
+        [ -z "${RUNS:-}" ] || [[ " $RUNS " == *" $(basename "$d") "* ]] || continue
         echo "== rejudge $(basename "$d")"
         $B validate --rejudge "$d" --sim-draws "${SIM_DRAWS:-20}" > /dev/null 2> "$R/rejudge.err"
         local rc=$?
