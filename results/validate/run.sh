@@ -19,6 +19,8 @@
 # netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min),
 # treebone-repeat (the same on loopback), mesh-repeat (mesh-pull on dyn-50 on
 # loopback, seeds 1-8 again, about 9 min)
+# seed2-repeat (seed 2 of dyn-50-splitstream and dyn-50-tree-push once
+# more, loopback, about 3 min),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -33,7 +35,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -162,6 +164,15 @@ if has mesh-repeat; then
     # dyn-50-mesh-pull-repeat/. The first run (dyn-50-mesh-pull) shared the
     # machine (load 2.4-5.7 before its reps); this one is meant to run alone.
     run dyn-50-mesh-pull-repeat scenarios/validate/dyn-50.toml --protocol mesh-pull --reps 8
+fi
+if has seed2-repeat; then
+    # Seed 2 of dyn-50-splitstream and dyn-50-tree-push once more on loopback
+    # (about 80 s each): does a seed's real run repeat itself? The real
+    # processes draw their protocol decisions from ChaCha8 generators keyed
+    # by (seed, node) only, so every real run of a seed starts from the same
+    # random state (results/validate/README.md, "The real side's own draw").
+    run dyn-50-splitstream-seed2 scenarios/validate/dyn-50-splitstream.toml --seed 2
+    run dyn-50-tree-push-seed2 scenarios/validate/dyn-50.toml --protocol tree-push --seed 2
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
