@@ -1,4 +1,4 @@
-# Shared by draws.sh, draw0.sh, deficit.sh and splitstream.sh (sourced, not run): the
+# Shared by draws.sh, draw0.sh, deficit.sh and trees.sh (sourced, not run): the
 # dyn-50 families of the committed validate runs, one simulator run's judged
 # metrics, and a run's played / missed chunks per 5 s.
 
