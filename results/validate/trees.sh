@@ -20,6 +20,10 @@
 # beside draw 0, and per seed the simulator's draws 1-20 (mean, lowest).
 # Part 4 (reads committed files): seed 2 run again (run.sh seed2-repeat)
 # beside rep 2 of the 8-rep run, both families: the same seed's two real runs.
+# Part 5 (simulator only, about a minute): what the kernel queue of --netns
+# adds that neither the simulator nor the loopback pacer has, a control
+# datagram sent between two media datagrams (examples/control-interleave,
+# as in deficit.sh): SplitStream on dyn-50, seeds 1-40 x draws 1-10.
 # Everything goes to trees.txt.
 #
 # Usage: bash results/validate/trees.sh
@@ -27,7 +31,8 @@ set -eu
 cd "$(dirname "$0")/../.."
 R=results/validate
 B=target/release/swarmlab
-[ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+CI=target/release/control-interleave
+[ -x "$B" ] && [ -x "$CI" ] || { echo "build first: cargo build --release; cargo build --release -p control-interleave" >&2; exit 2; }
 . $R/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -148,5 +153,12 @@ server_load() { # RUN: per rep, draw 0 / real
             grep -h '^real run:' "$R/$f/rep.txt" | sed 's/^/    /'
         done
     done
+} >> "$out"
+
+# Part 5: control interleaving, SplitStream.
+{
+    echo
+    echo "simulator only: SplitStream with control messages interleaved with the message in service (as the --netns kernel queue does) - as the engine models links, paired by (seed, draw)"
+    echo "  $("$CI" scenarios/validate/dyn-50-splitstream.toml 40 10)"
 } >> "$out"
 echo "wrote $out"
