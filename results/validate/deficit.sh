@@ -33,28 +33,8 @@ CI=target/release/control-interleave
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out=$R/deficit.txt
+. $R/lib.sh
 
-# time_profile RUN: played/missed per 5-s bin, real and sim, over every rep.
-time_profile() {
-    echo "$1: chunks played / missed per 5-s bin of protocol time, all reps (real | simulator draw 0); peers' upload (peer_upload_kbps summed over the bin and the reps), real / simulated"
-    for side in real sim; do
-        for f in "$R/$1"/rep-*/$side/timeseries.csv; do
-            awk -F, -v side=$side 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-                { printf "%s %d %d %d %f\n", side, int($c["t_s"] / 5) * 5, $c["played"], $c["missed"], $c["peer_upload_kbps"] }' "$f"
-        done
-    done | awk '
-        { p[$1 " " $2] += $3; m[$1 " " $2] += $4; u[$1 " " $2] += $5; bins[$2] = 1 }
-        END {
-            n = 0; for (b in bins) keys[n++] = b + 0
-            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
-            for (i = 0; i < n; i++) {
-                b = keys[i]; rp = p["real " b]; rm = m["real " b]; sp = p["sim " b]; sm = m["sim " b]
-                if (rp + rm == 0 || sp + sm == 0) continue
-                rc = rp / (rp + rm); sc = sp / (sp + sm)
-                printf "  %2d-%2d s  real %5d / %4d  (%.3f)  sim %5d / %4d  (%.3f)  real - sim %+.3f   peer upload real / sim %.3f\n", b, b + 4, rp, rm, rc, sp, sm, sc, rc - sc, u["real " b] / u["sim " b]
-            }
-        }'
-}
 
 # groups RUN: pooled continuity per peer group, real and sim.
 groups() {

@@ -1,5 +1,6 @@
-# Shared by draws.sh and draw0.sh (sourced, not run): the dyn-50 families
-# of the committed validate runs, and one simulator run's judged metrics.
+# Shared by draws.sh, draw0.sh, deficit.sh and trees.sh (sourced, not run): the
+# dyn-50 families of the committed validate runs, one simulator run's judged
+# metrics, and a run's played / missed chunks per 5 s.
 
 # family label:scenario file:protocol name (empty: the file's own), as run.sh's families().
 FAMILIES_DYN50="mesh-pull:dyn-50.toml:mesh-pull tree-push:dyn-50.toml:tree-push splitstream:dyn-50-splitstream.toml:
@@ -23,4 +24,26 @@ sim_row() {
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
         { m[$col["metric"]] = $col["value"] }
         END { printf "%s,%s,%s,%s,%s\n", f, s, d, m["continuity_mean"], m["lag_p50"] }' "$6/out/summary.csv"
+}
+
+# time_profile RUN (reads $R/RUN): played/missed per 5-s bin, real and sim, over every rep.
+time_profile() {
+    echo "$1: chunks played / missed per 5-s bin of protocol time, all reps (real | simulator draw 0); peers' upload (peer_upload_kbps summed over the bin and the reps), real / simulated"
+    for side in real sim; do
+        for f in "$R/$1"/rep-*/$side/timeseries.csv; do
+            awk -F, -v side=$side 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+                { printf "%s %d %d %d %f\n", side, int($c["t_s"] / 5) * 5, $c["played"], $c["missed"], $c["peer_upload_kbps"] }' "$f"
+        done
+    done | awk '
+        { p[$1 " " $2] += $3; m[$1 " " $2] += $4; u[$1 " " $2] += $5; bins[$2] = 1 }
+        END {
+            n = 0; for (b in bins) keys[n++] = b + 0
+            for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+            for (i = 0; i < n; i++) {
+                b = keys[i]; rp = p["real " b]; rm = m["real " b]; sp = p["sim " b]; sm = m["sim " b]
+                if (rp + rm == 0 || sp + sm == 0) continue
+                rc = rp / (rp + rm); sc = sp / (sp + sm)
+                printf "  %2d-%2d s  real %5d / %4d  (%.3f)  sim %5d / %4d  (%.3f)  real - sim %+.3f   peer upload real / sim %.3f\n", b, b + 4, rp, rm, rc, sp, sm, sc, rc - sc, u["real " b] / u["sim " b]
+            }
+        }'
 }

@@ -19,10 +19,13 @@
 # netns-treebone-repeat (treebone on dyn-50 under --netns, seeds 1-8 again, about 9 min),
 # treebone-repeat (the same on loopback), mesh-repeat (mesh-pull on dyn-50 on
 # loopback, seeds 1-8 again, about 9 min)
+# seed2-repeat (seed 2 of dyn-50-splitstream and dyn-50-tree-push once
+# more, loopback, about 3 min),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
-# of each seed, `validate --rejudge`; SIM_DRAWS=K changes 20). REPS=N
+# of each seed, `validate --rejudge`; SIM_DRAWS=K changes 20;
+# RUNS="name ..." limits it to those run directories). REPS=N
 # overrides the repetitions of the rep'd runs (default 3). summary.md and
 # outage-windows.txt are rebuilt from whatever run directories exist, so
 # `run.sh summary` (no such section) only rebuilds them.
@@ -32,7 +35,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -162,6 +165,15 @@ if has mesh-repeat; then
     # machine (load 2.4-5.7 before its reps); this one is meant to run alone.
     run dyn-50-mesh-pull-repeat scenarios/validate/dyn-50.toml --protocol mesh-pull --reps 8
 fi
+if has seed2-repeat; then
+    # Seed 2 of dyn-50-splitstream and dyn-50-tree-push once more on loopback
+    # (about 80 s each): does a seed's real run repeat itself? The real
+    # processes draw their protocol decisions from ChaCha8 generators keyed
+    # by (seed, node) only, so every real run of a seed starts from the same
+    # random state (results/validate/README.md, "The real side's own draw").
+    run dyn-50-splitstream-seed2 scenarios/validate/dyn-50-splitstream.toml --seed 2
+    run dyn-50-tree-push-seed2 scenarios/validate/dyn-50.toml --protocol tree-push --seed 2
+fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
 fi
@@ -169,9 +181,11 @@ fi
 # rejudge: every committed run judged again against the mean of the simulator's
 # draws (validate --rejudge: no real processes; the real records are read, not
 # touched); writes <run>/rejudge.txt and <run>/sim-draws.csv. SIM_DRAWS=K (default 20).
+# RUNS="dyn-50-treebone ..." limits it to those run directories (default: all).
 rejudge() {
     for d in $R/*/; do
         [ -f "$d/manifest.toml" ] && [ -f "$d/validate.txt" ] || continue
+        [ -z "${RUNS:-}" ] || [[ " $RUNS " == *" $(basename "$d") "* ]] || continue
         echo "== rejudge $(basename "$d")"
         $B validate --rejudge "$d" --sim-draws "${SIM_DRAWS:-20}" > /dev/null 2> "$R/rejudge.err"
         local rc=$?

@@ -1,4 +1,5 @@
-//! `control-interleave SCENARIO [SEEDS] [DRAWS]`: the scenario's protocol in
+//! `control-interleave SCENARIO [SEEDS] [DRAWS]`: the scenario's protocol
+//! (mesh-pull, tree-push, hybrid, random-push or client-server) in
 //! the simulator over seeds 1..=SEEDS x protocol draws 1..=DRAWS (default 8
 //! x 10), once as the engine models its links (a control message waits for
 //! the message in service) and once with
@@ -45,8 +46,12 @@ fn main() -> ExitCode {
     };
     let run: fn(&Scenario, u64, u64, bool) -> f64 = match sc.protocol.name.as_str() {
         "mesh-pull" => continuity::<sim::families::MeshPull>,
+        "tree-push" => continuity::<sim::families::TreePush>,
+        "hybrid" => continuity::<sim::families::Hybrid>,
+        "random-push" => continuity::<sim::families::RandomPush>,
+        "client-server" => continuity::<sim::families::ClientServer>,
         other => {
-            eprintln!("error: {path}: protocol `{other}`: only mesh-pull is wired here");
+            eprintln!("error: {path}: protocol `{other}`: not wired here");
             return ExitCode::from(2);
         }
     };
