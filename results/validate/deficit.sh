@@ -25,15 +25,9 @@
 #
 # Usage: bash results/validate/deficit.sh
 set -eu
-cd "$(dirname "$0")/../.."
-R=results/validate
-B=target/release/swarmlab
-CI=target/release/control-interleave
-[ -x "$B" ] && [ -x "$CI" ] || { echo "build first: cargo build --release; cargo build --release -p control-interleave" >&2; exit 2; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+sweep_setup
 out=$R/deficit.txt
-. $R/lib.sh
 
 
 # groups RUN: pooled continuity per peer group, real and sim.
@@ -119,14 +113,7 @@ sed 's/^up_kbps = 1500 /up_kbps = 1455 /' $sc > "$tmp/source97.toml"
 for v in lat20 lat50 loss75 peers97 source97; do
     if cmp -s "$tmp/base.toml" "$tmp/$v.toml"; then echo "deficit.sh: the $v variant did not change $sc" >&2; exit 1; fi
 done
-for v in base lat20 lat50 loss75 peers97 source97; do
-    for s in 1 2 3 4 5 6 7 8; do
-        for d in 1 2 3 4 5 6 7 8 9 10; do
-            "$B" run "$tmp/$v.toml" --seed $s --draw $d --threads 1 --out "$tmp/out" --quiet > /dev/null
-            awk -F, -v v=$v -v s=$s -v d=$d '$4 == "continuity_mean" { print v, s, d, $5 }' "$tmp/out/summary.csv"
-        done
-    done
-done > "$tmp/sens.txt"
+sweep "$B" "$tmp" "base lat20 lat50 loss75 peers97 source97" "1 2 3 4 5 6 7 8" 10 continuity_mean > "$tmp/sens.txt"
 {
     echo "simulator only: dyn-50 mesh-pull, seeds 1-8 x protocol draws 1-10 (80 runs per variant), continuity_mean of the variant - the committed scenario, paired by (seed, draw)"
     awk '

@@ -47,3 +47,36 @@ time_profile() {
             }
         }'
 }
+
+# sweep BIN DIR "VARIANTS" "SEEDS" DRAWS METRIC...: runs DIR/<variant>.toml
+# on one thread for every seed and protocol draw 1..DRAWS and prints one
+# line per run, "variant seed draw" and the METRICs' values from its
+# summary.csv, in order (the sensitivity sweeps of deficit.sh and trees.sh).
+sweep() {
+    local bin=$1 dir=$2 variants=$3 seeds=$4 draws=$5 v s d
+    shift 5
+    for v in $variants; do
+        for s in $seeds; do
+            for d in $(seq 1 "$draws"); do
+                "$bin" run "$dir/$v.toml" --seed "$s" --draw "$d" --threads 1 --out "$dir/out" --quiet >/dev/null
+                awk -F, -v v="$v" -v s="$s" -v d="$d" -v want="$*" '
+                    { val[$4] = $5 }
+                    END { n = split(want, w, " "); line = v " " s " " d; for (i = 1; i <= n; i++) line = line " " val[w[i]]; print line }
+                ' "$dir/out/summary.csv"
+            done
+        done
+    done
+}
+
+# sweep_setup (deficit.sh, trees.sh; after `set -eu` and sourcing this
+# file): cd to the repository, R, B and CI set, both binaries built (else
+# exit 2 saying how), tmp a scratch directory removed at exit.
+sweep_setup() {
+    cd "$(dirname "$0")/../.."
+    R=results/validate
+    B=target/release/swarmlab
+    CI=target/release/control-interleave
+    [ -x "$B" ] && [ -x "$CI" ] || { echo "build first: cargo build --release; cargo build --release -p control-interleave" >&2; exit 2; }
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+}

@@ -28,14 +28,8 @@
 #
 # Usage: bash results/validate/trees.sh
 set -eu
-cd "$(dirname "$0")/../.."
-R=results/validate
-B=target/release/swarmlab
-CI=target/release/control-interleave
-[ -x "$B" ] && [ -x "$CI" ] || { echo "build first: cargo build --release; cargo build --release -p control-interleave" >&2; exit 2; }
-. $R/lib.sh
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+sweep_setup
 out=$R/trees.txt
 
 # per_rep RUN: per rep, real / simulated continuity_mean, peers started,
@@ -82,14 +76,7 @@ awk '/^\[\[attack\]\]/ { skip = 1 } /^\[defence\]/ { skip = 0 } !skip' $sc > "$t
 for v in lat1 lat5 noattack; do
     if cmp -s "$tmp/base.toml" "$tmp/$v.toml"; then echo "trees.sh: the $v variant did not change $sc" >&2; exit 1; fi
 done
-for v in base lat1 lat5 noattack; do
-    for s in $(seq 1 40); do
-        for d in 1 2 3 4 5 6 7 8 9 10; do
-            "$B" run "$tmp/$v.toml" --seed $s --draw $d --threads 1 --out "$tmp/out" --quiet > /dev/null
-            awk -F, -v v=$v -v s=$s -v d=$d '$4 == "continuity_mean" { c = $5 } $4 == "lag_p50" { l = $5 } END { print v, s, d, c, l }' "$tmp/out/summary.csv"
-        done
-    done
-done > "$tmp/sens.txt"
+sweep "$B" "$tmp" "base lat1 lat5 noattack" "$(seq 1 40)" 10 continuity_mean lag_p50 > "$tmp/sens.txt"
 {
     echo "simulator only: dyn-50-splitstream, seeds 1-40 x protocol draws 1-10 (400 runs per variant), the variant - the committed scenario, paired by (seed, draw)"
     awk '
