@@ -196,7 +196,7 @@ impl ChunkTx {
         Tx { to: self.to, msg, bytes, datagrams }
     }
     fn bytes(self) -> u64 {
-        wire_bytes(self.msg().encoded_len()).1
+        self.tx().bytes
     }
 }
 
@@ -1636,8 +1636,8 @@ impl<F: Protocol> Part<F> {
                 // The control queue drained behind a busy link (media
                 // waiting): give back a burst's memory now, as an idle link
                 // does below, since a link that is never idle would keep it.
-                if slot.ctrlq.is_empty() && slot.ctrlq.capacity() > CTRL_QUEUE_KEEP {
-                    slot.ctrlq = VecDeque::new();
+                if slot.ctrlq.is_empty() {
+                    give_back(&mut slot.ctrlq, CTRL_QUEUE_KEEP);
                 }
                 Some(tx)
             }
@@ -1648,9 +1648,9 @@ impl<F: Protocol> Part<F> {
             // keeps its largest size otherwise, for the rest of the run and
             // after the node left). Small queues keep theirs, so that a
             // busy link does not reallocate each time it drains.
-            let gone = slot.node.is_none();
-            shrink_idle(&mut slot.ctrlq, gone);
-            shrink_idle(&mut slot.mediaq, gone);
+            let keep = if slot.node.is_none() { 0 } else { IDLE_QUEUE_KEEP };
+            give_back(&mut slot.ctrlq, keep);
+            give_back(&mut slot.mediaq, keep);
         }
         self.start_head(sh, i, now);
     }
@@ -1705,10 +1705,10 @@ impl<F: Protocol> Part<F> {
     }
 }
 
-/// An idle upload queue gives back a capacity above [`IDLE_QUEUE_KEEP`],
-/// or all of it when its node is `gone`.
-fn shrink_idle<T>(q: &mut VecDeque<T>, gone: bool) {
-    if q.capacity() > IDLE_QUEUE_KEEP || gone {
+/// An empty upload queue with a capacity above `keep` messages gives all
+/// of it back.
+fn give_back<T>(q: &mut VecDeque<T>, keep: usize) {
+    if q.capacity() > keep {
         *q = VecDeque::new();
     }
 }
