@@ -24,6 +24,15 @@
 # adds that neither the simulator nor the loopback pacer has, a control
 # datagram sent between two media datagrams (examples/control-interleave,
 # as in deficit.sh): SplitStream on dyn-50, seeds 1-40 x draws 1-10.
+# Part 6 (reads the committed records of dyn-50-tree-push-seed2-trace, made
+# by `run.sh seed2-trace` with SWARMLAB_TRACE=1, and simulator only, about
+# 10 s; needs `cargo build --release -p tree-trace`): tree-push's source in
+# seed 2. The real run beside the simulator run with the real processes'
+# protocol generators (examples/tree-trace with sim::rngs::HOST_DRAW), with
+# and without the one early chunk the real run lost on the way (chunk 1 from
+# the source to node 2, `drop=2:1`), and beside draw 0: per node the parents
+# it attached to (and when), the source's children every 5 s, how many
+# nodes' first Join went to the source, and server_load / continuity_mean.
 # Everything goes to trees.txt.
 #
 # Usage: bash results/validate/trees.sh
@@ -149,3 +158,49 @@ server_load() { # RUN: per rep, draw 0 / real
     echo "  $("$CI" scenarios/validate/dyn-50-splitstream.toml 40 10)"
 } >> "$out"
 echo "wrote $out"
+
+# Part 6: tree-push's source in seed 2, the real run beside the simulator with
+# the real processes' generators.
+TT=target/release/tree-trace
+rec=$R/dyn-50-tree-push-seed2-trace/records
+if [ -x "$TT" ] && [ -d "$rec" ]; then
+    H=18446744073709551615 # sim::rngs::HOST_DRAW
+    "$TT" "$tmp/tp.toml" 2 $H 1000 msgs > "$tmp/host.txt"
+    "$TT" "$tmp/tp.toml" 2 $H 1000 msgs drop=2:1 > "$tmp/host-drop.txt"
+    "$TT" "$tmp/tp.toml" 2 0 1000 msgs > "$tmp/d0.txt"
+    # sim_parents FILE NODE: "parent@t ..." of the JoinAcks that accepted NODE.
+    sim_parents() { awk -v n="$2" '$1 == "msg" && $3 == n && $4 == "msg_in" && /accept: true/ { printf "%s@%.2f ", $5, $2 / 1e9 }' "$1" | cut -c1-40; }
+    real_parents() { awk -F, '$2 == "msg_in" && $4 ~ /accept: true/ { printf "%s@%.2f ", $3, $1 / 1e9 }' "$rec/node-$1.csv" 2>/dev/null | cut -c1-40; }
+    # first_joins: how many nodes sent their first Join to the source (node 1), of how many.
+    sim_first() { awk '$1 == "msg" && $4 == "msg_out" && $6 == "Join" && !($3 in j) { j[$3] = 1; n++; s += ($5 == 1) } END { printf "%d of %d", s, n }' "$1"; }
+    real_first() { for f in "$rec"/node-*.csv; do awk -F, '$2 == "msg_out" && $4 ~ /^Join / { print ($3 == 1); exit }' "$f"; done | awk '{ n++; s += $1 } END { printf "%d of %d", s, n }'; }
+    {
+        echo
+        echo "tree-push on dyn-50, seed 2: the real run with SWARMLAB_TRACE=1 (run.sh seed2-trace, records in dyn-50-tree-push-seed2-trace/records) beside the simulator run with the real processes' protocol generators (sim::rngs::HOST_DRAW, examples/tree-trace), the same with chunk 1 dropped on its way to node 2 (drop=2:1), and draw 0"
+        echo "  parents each node attached to, parent@time (s), nodes 2-16:"
+        printf "    %-4s %-40s | %-40s | %-40s | %s\n" node real "sim, real generators" "sim, real generators, chunk 1 to node 2 lost" "sim draw 0"
+        for n in $(seq 2 16); do
+            printf "    %-4s %-40s | %-40s | %-40s | %s\n" "$n" "$(real_parents $n)" "$(sim_parents "$tmp/host.txt" $n)" "$(sim_parents "$tmp/host-drop.txt" $n)" "$(sim_parents "$tmp/d0.txt" $n)"
+        done
+        echo "  the source's children (node ids) at 5, 10, ..., 60 s:"
+        for t in 5 10 15 20 25 30 35 40 45 50 55 60; do
+            r=$(awk -F, -v t="$t" '$1 / 1e9 <= t && $2 == "neighbour_added" { c[$3] = 1 } $1 / 1e9 <= t && $2 == "neighbour_removed" { delete c[$3] } END { for (k in c) printf "%s ", k }' "$rec/node-1.csv" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+            row() { awk -v t="$t" '$1 == "tree" && $2 + 0 == t && $3 == 1 { for (i = 5; i <= NF; i++) printf "%s ", $i }' "$1" | tr ' ' '\n' | sort -n | tr '\n' ' '; }
+            printf "    %2d s  real: %-14s sim, real generators: %-14s with chunk 1 lost: %-14s draw 0: %s\n" "$t" "$r" "$(row "$tmp/host.txt")" "$(row "$tmp/host-drop.txt")" "$(row "$tmp/d0.txt")"
+        done
+        echo "  nodes whose first Join went to the source: real $(real_first); sim, real generators $(sim_first "$tmp/host.txt"); with chunk 1 lost $(sim_first "$tmp/host-drop.txt"); draw 0 $(sim_first "$tmp/d0.txt")"
+        echo "  node 2 in the real run: first chunk arrived $(awk -F, '$2 == "arrived" { print "seq " $3 " at " $1 / 1e9 " s"; exit }' "$rec/node-2.csv"); the source's upload of media by 1.6 s $(awk -F, '$2 == "bytes" && $1 < 1.6e9 { b = $3 } END { print b }' "$rec/node-1.csv") bytes (one chunk, to its only child, node 2); node 2's reassembly expiries (incomplete messages) $(awk -F, '$2 == "stat" && $3 == "drop_expired" { print $4 }' "$rec/node-2.csv")"
+        printf "  server_load, continuity_mean: real %s, %s (draw 0 %s, %s); sim, real generators %s, %s; with chunk 1 lost %s, %s\n" \
+            "$(awk '$1 == "server_load" { print $3 }' "$R/dyn-50-tree-push-seed2-trace/rep.txt")" "$(awk '$1 == "continuity_mean" { print $3 }' "$R/dyn-50-tree-push-seed2-trace/rep.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/d0.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/d0.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/host.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/host-drop.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host-drop.txt")"
+        echo "  the simulator with the real generators, every seed of the 8-rep run (server_load, continuity_mean), beside the real rep of the seed (dyn-50-tree-push):"
+        for s in 1 2 3 4 5 6 7 8; do
+            printf "    seed %d: sim, real generators %s; real %s\n" "$s" "$("$TT" "$tmp/tp.toml" $s $H 60000 | awk '$1 == "summary" { print $3 ", " $5 }')" \
+                "$(awk '$1 == "server_load" { l = $3 } $1 == "continuity_mean" { c = $3 } END { print l ", " c }' "$R/dyn-50-tree-push/rep-$s/rep.txt")"
+        done
+    } >> "$out"
+else
+    echo "trees.sh: part 6 skipped (needs $TT, cargo build --release -p tree-trace, and $rec, run.sh seed2-trace)" >&2
+fi
