@@ -21,7 +21,8 @@
 # loopback, seeds 1-8 again, about 9 min)
 # seed2-repeat (seed 2 of dyn-50-splitstream and dyn-50-tree-push once
 # more, loopback, about 3 min), seed2-trace (seed 2 of dyn-50-tree-push with
-# SWARMLAB_TRACE=1, records kept, about 70 s),
+# SWARMLAB_TRACE=1, records kept, about 70 s), real-draw1 (SplitStream and
+# tree-push on dyn-50, loopback, seeds 1-8 with --real-draw 1, about 18 min),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -36,7 +37,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -187,6 +188,15 @@ if has seed2-trace; then
     # about 70 s). trees.sh (part 6) compares it with the simulator run with
     # the real processes' generators (sim::rngs::HOST_DRAW).
     SWARMLAB_TRACE=1 KEEP_RECORDS=1 run dyn-50-tree-push-seed2-trace scenarios/validate/dyn-50.toml --protocol tree-push --seed 2
+fi
+if has real-draw1; then
+    # SplitStream and tree-push on dyn-50 on loopback, seeds 1-8 again with
+    # the real processes' generators keyed by real draw 1 (validate
+    # --real-draw 1): an independent draw of the real side's randomness
+    # beside dyn-50-splitstream and dyn-50-tree-push (real draw 0); about
+    # 9 min each.
+    run dyn-50-splitstream-rd1 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 1
+    run dyn-50-tree-push-rd1 scenarios/validate/dyn-50.toml --protocol tree-push --reps 8 --real-draw 1
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
