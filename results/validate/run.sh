@@ -23,6 +23,7 @@
 # more, loopback, about 3 min), seed2-trace (seed 2 of dyn-50-tree-push with
 # SWARMLAB_TRACE=1, records kept, about 70 s), real-draw1 (SplitStream and
 # tree-push on dyn-50, loopback, seeds 1-8 with --real-draw 1, about 18 min),
+# real-draw2 (SplitStream only, --real-draw 2, about 9 min),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -37,7 +38,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -197,6 +198,11 @@ if has real-draw1; then
     # 9 min each.
     run dyn-50-splitstream-rd1 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 1
     run dyn-50-tree-push-rd1 scenarios/validate/dyn-50.toml --protocol tree-push --reps 8 --real-draw 1
+fi
+if has real-draw2; then
+    # SplitStream on dyn-50 on loopback, seeds 1-8 with --real-draw 2: a
+    # third draw of the real side beside real draws 0 and 1 (about 9 min).
+    run dyn-50-splitstream-rd2 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 2
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml

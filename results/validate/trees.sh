@@ -10,7 +10,8 @@
 # (lib.sh's time_profile); per rep, simulated and real continuity_mean, peers
 # started, chunks rejected by the integrity check, and the two polluters'
 # media upload (peers.csv, up_media_bytes of the non-honest peers), for
-# dyn-50-splitstream and (if present) netns8-dyn-50-splitstream.
+# dyn-50-splitstream and (if present) netns8-dyn-50-splitstream and the
+# loopback reruns with other real draws (dyn-50-splitstream-rd1, -rd2).
 # Part 2 (simulator only, about a minute): dyn-50-splitstream, seeds 1-40 x
 # protocol draws 1-10, the scenario as committed and with one thing changed
 # (per-pair latency +1 ms and +5 ms; no attackers): mean paired difference of
@@ -67,7 +68,7 @@ per_rep() {
 {
     echo "# trees.sh: the tree families on dyn-50 (results/validate/README.md)"
     echo
-    for run in dyn-50-splitstream netns8-dyn-50-splitstream; do
+    for run in dyn-50-splitstream netns8-dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
         [ -d "$R/$run" ] || continue
         time_profile $run
         echo
@@ -195,6 +196,16 @@ if [ -x "$TT" ] && [ -d "$rec" ]; then
             "$(awk '$1 == "summary" { print $3 }' "$tmp/d0.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/d0.txt")" \
             "$(awk '$1 == "summary" { print $3 }' "$tmp/host.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host.txt")" \
             "$(awk '$1 == "summary" { print $3 }' "$tmp/host-drop.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host-drop.txt")"
+        echo "  nodes 17 and 18 (joining 5.4 ms apart; one-way delays to the tracker, node 0: $("$TT" "$tmp/tp.toml" 2 0 60000 lat=17:0 lat=18:0 | awk '$1 == "latency" { printf "%s%s %s ms", (n++ ? ", " : ""), $2, $4 }')): Register sent, member list received (its length, whether it names the other)"
+        for n in 17 18; do
+            o=$((35 - n))
+            printf "    node %s real: %s\n" "$n" "$(awk -F, -v o=$o '$2 == "msg_out" && $4 ~ /^Register/ && !r { r = 1; printf "Register %.4f s, ", $1 / 1e9 } $2 == "msg_in" && $4 ~ /^PeerList / && !p { p = 1; k = gsub(/p[0-9]+/, "&", $4); printf "list at %.4f s, %d members, names %s: %s", $1 / 1e9, k, o, ($4 ~ ("p" o "[];]") ? "yes" : "no") }' "$rec/node-$n.csv")"
+            printf "    node %s sim, real generators: %s\n" "$n" "$(awk -v n=$n -v o=$o '$1 == "msg" && $3 == n && $6 == "Register" && !r { r = 1; printf "Register %.4f s, ", $2 / 1e9 } $1 == "msg" && $3 == n && $4 == "msg_in" && $6 == "PeerList" && !p { p = 1; k = gsub(/p[0-9]+/, "&"); printf "list at %.4f s, %d members, names %s: %s", $2 / 1e9, k, o, ($0 ~ ("p" o "[];]") ? "yes" : "no") }' "$tmp/host.txt")"
+        done
+        printf "  the simulator's draws 1-20 of seed 2: draws in which node 2 received chunk 1 from the source: "
+        for d in $(seq 1 20); do
+            "$TT" "$tmp/tp.toml" 2 "$d" 60000 all | awk '$1 == "msg" && $3 == 2 && $4 == "msg_in" && $5 == 1 && $6 == "Chunk" && $9 == "1;" { f = 1 } END { print f + 0 }'
+        done | awk '{ s += $1 } END { printf "%d of %d\n", s, NR }'
         echo "  the simulator with the real generators, every seed of the 8-rep run (server_load, continuity_mean), beside the real rep of the seed (dyn-50-tree-push):"
         for s in 1 2 3 4 5 6 7 8; do
             printf "    seed %d: sim, real generators %s; real %s\n" "$s" "$("$TT" "$tmp/tp.toml" $s $H 60000 | awk '$1 == "summary" { print $3 ", " $5 }')" \

@@ -9,6 +9,8 @@
 //! with `all`, chunks too. `drop=NODE:SEQ` (any position after SCENARIO
 //! SEED) drops the first copy of chunk SEQ that node NODE receives, as if
 //! the network had lost it (its sender's link carried it all the same).
+//! `lat=A:B` (repeatable) prints the one-way delay between nodes A and B
+//! (`latency A B ms`).
 //! A diagnostic for results/validate/README.md ("Tree-push's source").
 
 use std::process::ExitCode;
@@ -107,9 +109,15 @@ fn main() -> ExitCode {
         };
         *DROP.lock().expect("not poisoned") = Some(nq);
     }
-    let args: Vec<&String> = all.iter().filter(|a| !a.starts_with("drop=")).collect();
+    // lat=A:B: print the one-way delay between nodes A and B.
+    let lat: Vec<(u32, u32)> = all
+        .iter()
+        .filter_map(|a| a.strip_prefix("lat="))
+        .filter_map(|d| d.split_once(':').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?))))
+        .collect();
+    let args: Vec<&String> = all.iter().filter(|a| !a.starts_with("drop=") && !a.starts_with("lat=")).collect();
     let (Some(path), Some(seed)) = (args.get(1), args.get(2).and_then(|s| s.parse::<u64>().ok())) else {
-        eprintln!("usage: tree-trace SCENARIO SEED [DRAW] [STEP_MS] [msgs|all] [drop=NODE:SEQ]");
+        eprintln!("usage: tree-trace SCENARIO SEED [DRAW] [STEP_MS] [msgs|all] [drop=NODE:SEQ] [lat=A:B]");
         return ExitCode::from(2);
     };
     let num = |k: usize, d: u64| args.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
@@ -134,6 +142,9 @@ fn main() -> ExitCode {
     let mut e = build_engine(TracedTree(TreePush::build(&sc)), &sc, seed);
     e.set_protocol_draw(draw);
     e.set_threads(1);
+    for &(a, b) in &lat {
+        println!("latency {a} {b} {:.3} ms", e.latency().latency(a, b).as_secs_f64() * 1000.0);
+    }
     let end = Time::from_secs_f64(sc.duration_s.0);
     let mut t = Time::ZERO;
     while t < end {
