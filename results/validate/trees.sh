@@ -34,6 +34,9 @@
 # the source to node 2, `drop=2:1`), and beside draw 0: per node the parents
 # it attached to (and when), the source's children every 5 s, how many
 # nodes' first Join went to the source, and server_load / continuity_mean.
+# Part 7 (simulator only, about a minute): the polluters' media upload in
+# SplitStream, the simulator's draws 1-20 of seeds 1-8 beside draw 0 and the
+# real runs.
 # Everything goes to trees.txt.
 #
 # Usage: bash results/validate/trees.sh
@@ -215,3 +218,33 @@ if [ -x "$TT" ] && [ -d "$rec" ]; then
 else
     echo "trees.sh: part 6 skipped (needs $TT, cargo build --release -p tree-trace, and $rec, run.sh seed2-trace)" >&2
 fi
+
+# Part 7 (simulator only, about a minute): SplitStream on dyn-50, the two
+# polluters' media upload (peers.csv, up_media_bytes of the non-honest
+# peers) in the simulator's draws 1-20 of seeds 1-8, beside draw 0 and the
+# real runs (part 1 compares the real runs with draw 0 only).
+{
+    echo
+    echo "dyn-50-splitstream: the polluters' media upload (KB) per seed, the simulator's draws 1-20 (mean, lowest, highest) beside draw 0 and the real runs (real draw 0; with --real-draw 1 and 2 where present)"
+    tot_mean=0
+    for s in 1 2 3 4 5 6 7 8; do
+        for d in $(seq 1 20); do
+            "$B" run scenarios/validate/dyn-50-splitstream.toml --seed $s --draw $d --threads 1 --out "$tmp/pol" --quiet > /dev/null
+            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { print b / 1000 }' "$tmp/pol/peers.csv"
+        done > "$tmp/pol-$s.txt"
+        real=""
+        for run in dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
+            f=$R/$run/rep-$s/real/peers.csv
+            [ -f "$f" ] && real="$real $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { printf "%d", b / 1000 }' "$f")"
+        done
+        d0=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { printf "%d", b / 1000 }' "$R/dyn-50-splitstream/rep-$s/sim/peers.csv")
+        awk -v s=$s -v d0="$d0" -v real="$real" 'NR == 1 { lo = $1; hi = $1 } { t += $1; if ($1 < lo) lo = $1; if ($1 > hi) hi = $1 } END { printf "  seed %d: draws 1-20 mean %d (lowest %d, highest %d); draw 0 %d; real%s\n", s, t / NR, lo, hi, d0, real }' "$tmp/pol-$s.txt"
+    done
+    cat "$tmp"/pol-*.txt | awk '{ t += $1 } END { printf "  sum over seeds 1-8 of the draws'"'"' means: %d KB\n", t / 20 }'
+    for run in dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
+        [ -d "$R/$run" ] || continue
+        for f in "$R/$run"/rep-*/real/peers.csv; do
+            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { print b / 1000 }' "$f"
+        done | awk -v run=$run '{ t += $1 } END { printf "  %s: real, sum over the reps %d KB\n", run, t }'
+    done
+} >> "$out"
