@@ -23,7 +23,8 @@
 # more, loopback, about 3 min), seed2-trace (seed 2 of dyn-50-tree-push with
 # SWARMLAB_TRACE=1, records kept, about 70 s), real-draw1 (SplitStream and
 # tree-push on dyn-50, loopback, seeds 1-8 with --real-draw 1, about 18 min),
-# real-draw2 (SplitStream only, --real-draw 2, about 9 min),
+# real-draw2 (SplitStream only, --real-draw 2, about 9 min), seed6-trace
+# (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -38,7 +39,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 seed6-trace rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -203,6 +204,13 @@ if has real-draw2; then
     # SplitStream on dyn-50 on loopback, seeds 1-8 with --real-draw 2: a
     # third draw of the real side beside real draws 0 and 1 (about 9 min).
     run dyn-50-splitstream-rd2 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 2
+fi
+if has seed6-trace; then
+    # SplitStream on dyn-50, seed 6, once more on loopback with SWARMLAB_TRACE=1,
+    # records kept (dyn-50-splitstream-seed6-trace/records/; about 70 s): its
+    # polluters upload far more in the real runs than in any simulator draw
+    # (trees.sh part 7).
+    SWARMLAB_TRACE=1 KEEP_RECORDS=1 run dyn-50-splitstream-seed6-trace scenarios/validate/dyn-50-splitstream.toml --seed 6
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml

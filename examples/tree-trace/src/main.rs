@@ -2,11 +2,14 @@
 //! scenario (`[protocol] name = "tree-push"`) in the simulator and prints,
 //! every STEP_MS of protocol time (default 500), every present node's parent
 //! in stripe 0 and its children (`tree t_s node parent children...`), and
-//! at the end the run's `server_load` and `continuity_mean` (`summary`); with
+//! at the end the run's `server_load` and `continuity_mean` (`summary`);
+//! with stripes, the other stripes as `stree t_s node stripe parent
+//! children...`; with
 //! `msgs`, also every protocol message but chunks as a node sends or
 //! receives it (`msg t_ns node msg_out|msg_in peer message`), as the real
 //! hosts record them with `SWARMLAB_TRACE=1` (net's `HostConfig::trace`);
-//! with `all`, chunks too. `drop=NODE:SEQ` (any position after SCENARIO
+//! with `all`, chunks too; with either, every playback start (`play_start
+//! t_ns node first_chunk`). `drop=NODE:SEQ` (any position after SCENARIO
 //! SEED) drops the first copy of chunk SEQ that node NODE receives, as if
 //! the network had lost it (its sender's link carried it all the same).
 //! `lat=A:B` (repeatable) prints the one-way delay between nodes A and B
@@ -42,18 +45,32 @@ fn show(cx: &Ctx<'_, TreeTimer>, what: &str, peer: PeerId, m: &Msg) {
 }
 
 impl Traced {
-    fn out(&mut self, cx: &mut Ctx<'_, TreeTimer>, from: usize) {
+    /// Prints the messages queued since `from` and the playback starts
+    /// recorded since `rec`.
+    fn out(&mut self, cx: &mut Ctx<'_, TreeTimer>, (from, rec): (usize, usize)) {
         let sends: Vec<(PeerId, Msg)> = cx.sends_mut()[from..].to_vec();
         for (to, m) in &sends {
             show(cx, "msg_out", *to, m);
         }
+        if MSGS.load(Ordering::Relaxed) {
+            for r in cx.records_since(rec) {
+                if let protocols::peer::Record::PlayStart { first } = r {
+                    println!("play_start {} {} {first}", cx.now.as_nanos(), cx.me.0);
+                }
+            }
+        }
     }
+}
+
+/// Where this call's messages and records begin.
+fn mark(cx: &mut Ctx<'_, TreeTimer>) -> (usize, usize) {
+    (cx.sends_mut().len(), cx.records_len())
 }
 
 impl Peer for Traced {
     type Timer = TreeTimer;
     fn on_start(&mut self, cx: &mut Ctx<'_, TreeTimer>) {
-        let n = cx.sends_mut().len();
+        let n = mark(cx);
         self.0.on_start(cx);
         self.out(cx, n);
     }
@@ -67,17 +84,17 @@ impl Peer for Traced {
             }
         }
         show(cx, "msg_in", from, &msg);
-        let n = cx.sends_mut().len();
+        let n = mark(cx);
         self.0.on_message(from, msg, cx);
         self.out(cx, n);
     }
     fn on_timer(&mut self, timer: TreeTimer, cx: &mut Ctx<'_, TreeTimer>) {
-        let n = cx.sends_mut().len();
+        let n = mark(cx);
         self.0.on_timer(timer, cx);
         self.out(cx, n);
     }
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, TreeTimer>) {
-        let n = cx.sends_mut().len();
+        let n = mark(cx);
         self.0.on_command(cmd, cx);
         self.out(cx, n);
     }
@@ -155,6 +172,11 @@ fn main() -> ExitCode {
             let parent = p.parent(0).map_or("-".to_string(), |q| q.0.to_string());
             let children: Vec<String> = p.children(0).map(|c| c.0.to_string()).collect();
             println!("tree {:.3} {id} {parent} {}", t.as_secs_f64(), children.join(" "));
+            for st in 1..p.stripe_count() {
+                let parent = p.parent(st).map_or("-".to_string(), |q| q.0.to_string());
+                let children: Vec<String> = p.children(st).map(|c| c.0.to_string()).collect();
+                println!("stree {:.3} {id} {st} {parent} {}", t.as_secs_f64(), children.join(" "));
+            }
         }
     }
     let r = finish_report(e, &sc, &RunOptions { name: "tree-trace".into(), seed, threads: 1, draw });
