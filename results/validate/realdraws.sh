@@ -44,5 +44,21 @@ d() {
                 print "  second - first: " iv(df)
             }'
     done
+    # Every real draw of SplitStream's seeds: per seed the mean d over the draws.
+    runs="dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2"
+    have=1
+    for r in $runs; do [ -f "$R/$r/validate.txt" ] || have=0; done
+    if [ $have = 1 ]; then
+        echo
+        echo "dyn-50-splitstream, real draws 0, 1 and 2: per seed the mean d over the three draws"
+        paste <(d dyn-50-splitstream) <(d dyn-50-splitstream-rd1) <(d dyn-50-splitstream-rd2) | awk '
+            { n++; m[n] = ($1 + $2 + $3) / 3; printf "  seed %d: %+.4f %+.4f %+.4f   mean %+.4f\n", n, $1, $2, $3, m[n] }
+            END {
+                if (n != 8) { print "  (not 8 seeds: no interval)"; exit }
+                s = 0; for (i = 1; i <= n; i++) s += m[i]; mu = s / n
+                q = 0; for (i = 1; i <= n; i++) q += (m[i] - mu) ^ 2; sd = sqrt(q / (n - 1))
+                printf "  mean of the per-seed means %+.4f [%+.4f, %+.4f] (sd %.4f)\n", mu, mu - 1.8946 * sd / sqrt(n), mu + 1.8946 * sd / sqrt(n), sd
+            }'
+    fi
 } > "$out"
 cat "$out"

@@ -36,7 +36,9 @@
 # nodes' first Join went to the source, and server_load / continuity_mean.
 # Part 7 (simulator only, about a minute): the polluters' media upload in
 # SplitStream, the simulator's draws 1-20 of seeds 1-8 beside draw 0 and the
-# real runs.
+# real runs. Part 8 (reads dyn-50-splitstream-seed6-trace, made by `run.sh
+# seed6-trace`, and simulator only): seed 6's polluter node 14 in its home
+# stripe, real beside the simulator with the real processes' generators.
 # Everything goes to trees.txt.
 #
 # Usage: bash results/validate/trees.sh
@@ -249,3 +251,19 @@ fi
         done | awk -v run=$run '{ t += $1 } END { printf "  %s: real, sum over the reps %d KB\n", run, t }'
     done
 } >> "$out"
+
+# Part 8 (reads the committed records of dyn-50-splitstream-seed6-trace, made
+# by `run.sh seed6-trace`, and simulator only, a second): seed 6's polluter
+# node 14 (home stripe 2) in the traced real run and in the simulator with
+# the real processes' generators: its parents in stripe 2 and the children
+# it accepted there.
+rec6=$R/dyn-50-splitstream-seed6-trace/records
+if [ -x "$TT" ] && [ -d "$rec6" ]; then
+    "$TT" scenarios/validate/dyn-50-splitstream.toml 6 18446744073709551615 1000 msgs > "$tmp/s6host.txt"
+    {
+        echo
+        echo "dyn-50-splitstream, seed 6: polluter node 14 in stripe 2 (its home stripe), the traced real run (run.sh seed6-trace) beside the simulator with the real processes' generators"
+        echo "  real: parents $(awk -F, '$2 == "msg_in" && $4 ~ /^JoinAck \{ stripe: 2; accept: true/ { printf "%s@%.1f ", $3, $1 / 1e9 }' "$rec6/node-14.csv"); children accepted $(awk -F, '$2 == "msg_out" && $4 ~ /^JoinAck \{ stripe: 2; accept: true/ { printf "%s@%.1f ", $3, $1 / 1e9 }' "$rec6/node-14.csv"); media upload $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["peer"] == 14 { printf "%d KB", $c["up_media_bytes"] / 1000 }' "$R/dyn-50-splitstream-seed6-trace/real/peers.csv")"
+        echo "  sim, real generators: parents $(awk '$1 == "msg" && $3 == 14 && $4 == "msg_in" && $6 == "JoinAck" && $9 == "2;" && /accept: true/ { printf "%s@%.1f ", $5, $2 / 1e9 }' "$tmp/s6host.txt"); children accepted $(awk '$1 == "msg" && $3 == 14 && $4 == "msg_out" && $6 == "JoinAck" && $9 == "2;" && /accept: true/ { printf "%s@%.1f ", $5, $2 / 1e9 }' "$tmp/s6host.txt")"
+    } >> "$out"
+fi
