@@ -88,7 +88,10 @@ enum Command {
         /// Protocol draw: 0 (the default) is the seed's run; a draw k > 0 runs
         /// the same scenario instance (population, churn, latency, bandwidth,
         /// attackers) with other random protocol decisions, to measure the
-        /// simulator's own spread on one instance. Single runs only.
+        /// simulator's own spread on one instance. The top 2^32 draws are the
+        /// generators of `validate`'s real processes: 18446744073709551615 -
+        /// R those of `validate --real-draw R` (`sim::rngs::host_draw`).
+        /// Single runs only.
         #[arg(long, default_value_t = 0, conflicts_with = "reps")]
         draw: u64,
     },

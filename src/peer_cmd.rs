@@ -11,7 +11,11 @@
 //! nanoseconds since the epoch): `start`, `play_start`, `played`, `missed`,
 //! `arrived`, `bytes` (cumulative wire bytes: up media, up control, down media,
 //! down control), `leave`, `stat` (counters: drops by reason, ...) and `end`.
-//! `swarmlab validate` turns these files into the simulator's metrics.
+//! `swarmlab validate` turns these files into the simulator's metrics. With
+//! `SWARMLAB_TRACE=1` in the environment the records also get every protocol
+//! message but chunks (`msg_out`, `msg_in`) and the protocol's neighbour
+//! changes (`neighbour_added`, `neighbour_removed`): diagnostics
+//! (`net::HostConfig::trace`), which validate's metrics ignore.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -232,6 +236,7 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
     cfg.delay = Time::from_secs_f64(a.delay_ms / 1000.0);
     cfg.loss = a.loss;
     cfg.kernel_shaping = a.kernel_shaping;
+    cfg.trace = std::env::var_os("SWARMLAB_TRACE").is_some_and(|v| v == "1");
     cfg.seed = a.seed;
     cfg.join_at = Time::from_secs_f64(a.join_at);
     cfg.stop_at = Time::from_secs_f64(a.duration);

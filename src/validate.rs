@@ -108,8 +108,16 @@ pub struct Args {
     /// real records (rep-k/real/summary.csv) against the draws of this
     /// simulator; writes DIR/rejudge.txt and DIR/sim-draws.csv (or into
     /// --out). The scenario must be the one of DIR/manifest.toml (same hash).
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "seed", "protocol", "lead_s", "netns", "reps", "same_seed"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "seed", "protocol", "lead_s", "netns", "reps", "same_seed", "real_draw"])]
     pub rejudge: Option<PathBuf>,
+    /// The real processes' draw of protocol randomness: with 0, the default,
+    /// real node i of seed s seeds its generators (protocol decisions, loss)
+    /// with `s x 1,000,003 + i`, so every real run of a seed makes the same
+    /// random choices; another R keys them by R as well, so repeated runs
+    /// of the same seeds are independent draws (as `swarmlab run --draw`
+    /// is for the simulator). Below 2^32.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..(1 << 32)))]
+    pub real_draw: u64,
 }
 
 /// What a real node's records file says, in protocol time.
@@ -329,6 +337,7 @@ fn run_real(
     sc: &Scenario,
     specs: &[NodeSpec],
     seed: u64,
+    real_draw: u64,
     plan_addrs: net::NodePlan,
     dir: &Path,
     lead_s: f64,
@@ -408,7 +417,7 @@ fn run_real(
                     "--loss".into(),
                     format!("{}", if net.is_some() { 0.0 } else { sc.network.loss.0 }),
                     "--seed".into(),
-                    format!("{}", seed.wrapping_mul(1_000_003).wrapping_add(i as u64)),
+                    format!("{}", sim::rngs::host_seed(seed, real_draw, i as u64)),
                     "--media-seed".into(),
                     format!("{seed}"),
                     // Chunks are verified against the generated media, as the
@@ -776,6 +785,9 @@ pub fn main(a: Args) -> ExitCode {
         writeln!(m, "validate_protocol = \"{}\"", sc.protocol.name)?;
         writeln!(m, "validate_reps = {}", reps.len())?;
         writeln!(m, "validate_sim_draws = {}", a.sim_draws)?;
+        if a.real_draw > 0 {
+            writeln!(m, "validate_real_draw = {}", a.real_draw)?;
+        }
         writeln!(m, "validate_verdict = \"{}\"", verdict.name())
     })();
     if let Err(e) = written {
@@ -847,7 +859,7 @@ fn one_rep(
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: String = load.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     let neigh_before = net.as_ref().and_then(|_| crate::netns::neigh_stats());
-    let logs = run_real(sc_path, sc, &specs, seed, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
+    let logs = run_real(sc_path, sc, &specs, seed, a.real_draw, plan, &dir.join("records"), a.lead_s, net.as_ref())?;
     let neigh = neigh_before.zip(crate::netns::neigh_stats());
     let kernel_lost = net.as_ref().map(|n| n.lost());
     drop(net);
@@ -873,8 +885,9 @@ fn one_rep(
         .sum();
     let lost: u64 = kernel_lost.unwrap_or_else(|| stat("impairment_lost"));
     table.push_str(&format!(
-        "\nreal run: {} processes (seed {seed}), {lost} datagrams lost by impairment{}, {} cut off (outage/partition), {drops} dropped by hosts, {} polluted chunks received, {} hash requests (receivers verify chunks against the generated media)\n",
+        "\nreal run: {} processes (seed {seed}{}), {lost} datagrams lost by impairment{}, {} cut off (outage/partition), {drops} dropped by hosts, {} polluted chunks received, {} hash requests (receivers verify chunks against the generated media)\n",
         specs.len(),
+        if a.real_draw > 0 { format!(", real draw {}", a.real_draw) } else { String::new() },
         if kernel_lost.is_some() { " (nftables)" } else { "" },
         stat("drop_severed"),
         stat("chunks_polluted"),

@@ -227,6 +227,10 @@ fn validate_runs_without_a_hash_channel() {
     // 0 PASS, 1 FAIL, 3 INCONCLUSIVE: the run completed (2 is bad input).
     assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{stdout}\n{stderr}");
     assert!(stdout.contains(", 0 hash requests (receivers verify chunks against the generated media)"), "{stdout}");
+    // The default real draw (0) is not mentioned anywhere.
+    assert!(stdout.contains("real run: 14 processes (seed 1), "), "{stdout}");
+    let manifest = std::fs::read_to_string(out.join("manifest.toml")).expect("manifest");
+    assert!(!manifest.contains("validate_real_draw"), "{manifest}");
     let mut verified = 0;
     for e in std::fs::read_dir(out.join("records")).expect("records") {
         let p = e.expect("entry").path();
@@ -239,4 +243,32 @@ fn validate_runs_without_a_hash_channel() {
     }
     assert!(verified > 100, "only {verified} chunks verified");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// `swarmlab validate --real-draw R` keys the real processes' generators by
+/// R as well (`sim::rngs::host_seed`), says so and records it; out of range
+/// it is refused before anything runs, and `--rejudge` takes none.
+#[test]
+fn validate_real_draw_is_recorded_and_checked() {
+    let out = std::env::temp_dir().join(format!("swarmlab-validate-rd-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = Command::new(BIN)
+        .args(["validate", "tests/fixtures/udp-mini.toml", "--sim-draws", "1", "--real-draw", "7", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run swarmlab validate");
+    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{stdout}\n{stderr}");
+    assert!(stdout.contains("real run: 14 processes (seed 1, real draw 7), "), "{stdout}");
+    let manifest = std::fs::read_to_string(out.join("manifest.toml")).expect("manifest");
+    assert!(manifest.contains("validate_real_draw = 7\n"), "{manifest}");
+    let _ = std::fs::remove_dir_all(&out);
+    for args in [
+        &["validate", "tests/fixtures/udp-mini.toml", "--real-draw", "4294967296"][..],
+        &["validate", "--rejudge", "results/validate/mesh-50", "--real-draw", "1"][..],
+    ] {
+        let o = Command::new(BIN).args(args).output().expect("run swarmlab validate");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stdout.is_empty(), "{args:?}");
+    }
 }

@@ -111,6 +111,13 @@ pub struct HostConfig {
     /// mesh-pull deficit on loopback"). Only with [`MediaSource::Generated`];
     /// ignored otherwise, and by the source.
     pub local_verify: bool,
+    /// Diagnostics: the records also get every protocol message but chunks
+    /// sent and received (`msg_out` / `msg_in`, peer id, the message with
+    /// `;` for `,`) and the protocol's neighbour changes (`neighbour_added`
+    /// / `neighbour_removed`, peer id). `swarmlab peer` sets it when the
+    /// environment has `SWARMLAB_TRACE=1` (`swarmlab validate` passes its
+    /// environment on to every process).
+    pub trace: bool,
 }
 
 /// Where the nodes of a swarm live: node `i` (of `count`) at IPv4 `base + i + 1`, `port`.
@@ -181,6 +188,7 @@ impl HostConfig {
             guarded: false,
             signature_bytes: 0,
             local_verify: false,
+            trace: false,
         }
     }
 }
@@ -497,6 +505,7 @@ impl<P: Peer> Host<P> {
         let sends: Vec<(PeerId, Msg)> = out.sends.drain(..).collect();
         self.out = out;
         for (to, msg) in sends {
+            self.trace(now, "msg_out", to, &msg);
             self.send(to, msg, now);
         }
     }
@@ -526,6 +535,12 @@ impl<P: Peer> Host<P> {
             Record::Dropped { from, reason } => {
                 self.stats.drop_protocol += 1;
                 self.log(format_args!("{t},dropped,,,,{} {}\n", from.0, reason.name()))
+            }
+            Record::NeighbourAdded { peer } if self.cfg.trace => {
+                self.log(format_args!("{t},neighbour_added,{},,,\n", peer.0))
+            }
+            Record::NeighbourRemoved { peer } if self.cfg.trace => {
+                self.log(format_args!("{t},neighbour_removed,{},,,\n", peer.0))
             }
             Record::NeighbourAdded { .. } | Record::NeighbourRemoved { .. } => {}
         }
@@ -765,7 +780,16 @@ impl<P: Peer> Host<P> {
             self.on_record(now, Record::Dropped { from: id, reason });
             return;
         }
+        self.trace(now, "msg_in", id, &msg);
         self.call(now, |n, cx| n.on_message(id, msg, cx));
+    }
+
+    /// Logs a protocol message but a chunk ([`HostConfig::trace`]).
+    fn trace(&mut self, now: Time, what: &str, peer: PeerId, msg: &Msg) {
+        if self.cfg.trace && !matches!(msg, Msg::Chunk { .. }) {
+            let m = format!("{msg:?}").replace(',', ";");
+            self.log(format_args!("{},{what},{},{m},,\n", now.as_nanos(), peer.0));
+        }
     }
 
     /// The media seed a receiver verifies chunks against ([`HostConfig::local_verify`]).

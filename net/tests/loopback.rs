@@ -308,3 +308,30 @@ fn local_verification_needs_no_hash_channel() {
         }
     }
 }
+
+/// With `trace` the records carry every protocol message but chunks, both
+/// ways, and the protocol's neighbour changes (the diagnostics of
+/// `SWARMLAB_TRACE=1`); without it, none of them.
+#[test]
+fn trace_records_protocol_messages_and_neighbours() {
+    use protocols::wire::Msg;
+    for trace in [false, true] {
+        let tracker: SocketAddrV4 = "127.0.0.1:9300".parse().unwrap();
+        let mut cfg = HostConfig::new(Role::Peer, tracker, stream(), 1_000_000);
+        cfg.trace = trace;
+        let node = Node::Member(MeshPeer::new(mesh_cfg(), false, 1000));
+        let out = Buf::default();
+        let sinks = Sinks { records: Some(Box::new(out.clone())), output: None, keep: false };
+        let mut h = Host::new(cfg, node, bind(), sinks).unwrap();
+        h.start(Time::ZERO);
+        let ids = net::addrs::AddrBook::new(16);
+        inject(&mut h, &ids, "127.0.0.1:9301".parse().unwrap(), &Msg::Hello { up_kbps: 100 }, 1);
+        h.flush(Time::from_millis(5));
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let has = |s: &str| text.lines().any(|l| l.contains(s));
+        assert_eq!(has(",msg_out,0,Register {"), trace, "{text}");
+        assert_eq!(has(",msg_in,"), trace, "{text}");
+        assert_eq!(has(",neighbour_added,"), trace, "{text}");
+        assert!(text.lines().filter(|l| l.contains(",msg_")).all(|l| l.split(',').count() == 6), "{text}");
+    }
+}

@@ -20,7 +20,11 @@
 # treebone-repeat (the same on loopback), mesh-repeat (mesh-pull on dyn-50 on
 # loopback, seeds 1-8 again, about 9 min)
 # seed2-repeat (seed 2 of dyn-50-splitstream and dyn-50-tree-push once
-# more, loopback, about 3 min),
+# more, loopback, about 3 min), seed2-trace (seed 2 of dyn-50-tree-push with
+# SWARMLAB_TRACE=1, records kept, about 70 s), real-draw1 (SplitStream and
+# tree-push on dyn-50, loopback, seeds 1-8 with --real-draw 1, about 18 min),
+# real-draw2 (SplitStream only, --real-draw 2, about 9 min), seed6-trace
+# (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -35,7 +39,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 seed6-trace rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -51,7 +55,12 @@ run() { # name, validate args...
     echo "   exit $rc, load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a $R/runs.log
     grep -E '^  (continuity|lag)|^  =>' "$R/$name.out" | tee -a $R/runs.log
     rm -f "$R/$name.out"
-    find "$R/$name" -type d -name records -prune -exec rm -rf {} +
+    # KEEP_RECORDS=1 keeps the per-process records (their .csv files).
+    if [ -n "${KEEP_RECORDS:-}" ]; then
+        find "$R/$name" -path '*/records/*.log' -delete
+    else
+        find "$R/$name" -type d -name records -prune -exec rm -rf {} +
+    fi
 }
 
 # FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all seven).
@@ -173,6 +182,35 @@ if has seed2-repeat; then
     # random state (results/validate/README.md, "The real side's own draw").
     run dyn-50-splitstream-seed2 scenarios/validate/dyn-50-splitstream.toml --seed 2
     run dyn-50-tree-push-seed2 scenarios/validate/dyn-50.toml --protocol tree-push --seed 2
+fi
+if has seed2-trace; then
+    # Tree-push on dyn-50, seed 2, once more on loopback with SWARMLAB_TRACE=1
+    # (every protocol message but chunks, and the neighbour changes, in the
+    # per-process records, which are kept: dyn-50-tree-push-seed2-trace/records/;
+    # about 70 s). trees.sh (part 6) compares it with the simulator run with
+    # the real processes' generators (sim::rngs::HOST_DRAW).
+    SWARMLAB_TRACE=1 KEEP_RECORDS=1 run dyn-50-tree-push-seed2-trace scenarios/validate/dyn-50.toml --protocol tree-push --seed 2
+fi
+if has real-draw1; then
+    # SplitStream and tree-push on dyn-50 on loopback, seeds 1-8 again with
+    # the real processes' generators keyed by real draw 1 (validate
+    # --real-draw 1): an independent draw of the real side's randomness
+    # beside dyn-50-splitstream and dyn-50-tree-push (real draw 0); about
+    # 9 min each.
+    run dyn-50-splitstream-rd1 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 1
+    run dyn-50-tree-push-rd1 scenarios/validate/dyn-50.toml --protocol tree-push --reps 8 --real-draw 1
+fi
+if has real-draw2; then
+    # SplitStream on dyn-50 on loopback, seeds 1-8 with --real-draw 2: a
+    # third draw of the real side beside real draws 0 and 1 (about 9 min).
+    run dyn-50-splitstream-rd2 scenarios/validate/dyn-50-splitstream.toml --reps 8 --real-draw 2
+fi
+if has seed6-trace; then
+    # SplitStream on dyn-50, seed 6, once more on loopback with SWARMLAB_TRACE=1,
+    # records kept (dyn-50-splitstream-seed6-trace/records/; about 70 s): its
+    # polluters upload far more in the real runs than in any simulator draw
+    # (trees.sh part 7).
+    SWARMLAB_TRACE=1 KEEP_RECORDS=1 run dyn-50-splitstream-seed6-trace scenarios/validate/dyn-50-splitstream.toml --seed 6
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml

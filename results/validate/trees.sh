@@ -10,7 +10,8 @@
 # (lib.sh's time_profile); per rep, simulated and real continuity_mean, peers
 # started, chunks rejected by the integrity check, and the two polluters'
 # media upload (peers.csv, up_media_bytes of the non-honest peers), for
-# dyn-50-splitstream and (if present) netns8-dyn-50-splitstream.
+# dyn-50-splitstream and (if present) netns8-dyn-50-splitstream and the
+# loopback reruns with other real draws (dyn-50-splitstream-rd1, -rd2).
 # Part 2 (simulator only, about a minute): dyn-50-splitstream, seeds 1-40 x
 # protocol draws 1-10, the scenario as committed and with one thing changed
 # (per-pair latency +1 ms and +5 ms; no attackers): mean paired difference of
@@ -24,6 +25,20 @@
 # adds that neither the simulator nor the loopback pacer has, a control
 # datagram sent between two media datagrams (examples/control-interleave,
 # as in deficit.sh): SplitStream on dyn-50, seeds 1-40 x draws 1-10.
+# Part 6 (reads the committed records of dyn-50-tree-push-seed2-trace, made
+# by `run.sh seed2-trace` with SWARMLAB_TRACE=1, and simulator only, about
+# 10 s; needs `cargo build --release -p tree-trace`): tree-push's source in
+# seed 2. The real run beside the simulator run with the real processes'
+# protocol generators (examples/tree-trace with sim::rngs::HOST_DRAW), with
+# and without the one early chunk the real run lost on the way (chunk 1 from
+# the source to node 2, `drop=2:1`), and beside draw 0: per node the parents
+# it attached to (and when), the source's children every 5 s, how many
+# nodes' first Join went to the source, and server_load / continuity_mean.
+# Part 7 (simulator only, about a minute): the polluters' media upload in
+# SplitStream, the simulator's draws 1-20 of seeds 1-8 beside draw 0 and the
+# real runs. Part 8 (reads dyn-50-splitstream-seed6-trace, made by `run.sh
+# seed6-trace`, and simulator only): seed 6's polluter node 14 in its home
+# stripe, real beside the simulator with the real processes' generators.
 # Everything goes to trees.txt.
 #
 # Usage: bash results/validate/trees.sh
@@ -58,7 +73,7 @@ per_rep() {
 {
     echo "# trees.sh: the tree families on dyn-50 (results/validate/README.md)"
     echo
-    for run in dyn-50-splitstream netns8-dyn-50-splitstream; do
+    for run in dyn-50-splitstream netns8-dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
         [ -d "$R/$run" ] || continue
         time_profile $run
         echo
@@ -149,3 +164,106 @@ server_load() { # RUN: per rep, draw 0 / real
     echo "  $("$CI" scenarios/validate/dyn-50-splitstream.toml 40 10)"
 } >> "$out"
 echo "wrote $out"
+
+# Part 6: tree-push's source in seed 2, the real run beside the simulator with
+# the real processes' generators.
+TT=target/release/tree-trace
+rec=$R/dyn-50-tree-push-seed2-trace/records
+if [ -x "$TT" ] && [ -d "$rec" ]; then
+    H=18446744073709551615 # sim::rngs::HOST_DRAW
+    "$TT" "$tmp/tp.toml" 2 $H 1000 msgs > "$tmp/host.txt"
+    "$TT" "$tmp/tp.toml" 2 $H 1000 msgs drop=2:1 > "$tmp/host-drop.txt"
+    "$TT" "$tmp/tp.toml" 2 0 1000 msgs > "$tmp/d0.txt"
+    # sim_parents FILE NODE: "parent@t ..." of the JoinAcks that accepted NODE.
+    sim_parents() { awk -v n="$2" '$1 == "msg" && $3 == n && $4 == "msg_in" && /accept: true/ { printf "%s@%.2f ", $5, $2 / 1e9 }' "$1" | cut -c1-40; }
+    real_parents() { awk -F, '$2 == "msg_in" && $4 ~ /accept: true/ { printf "%s@%.2f ", $3, $1 / 1e9 }' "$rec/node-$1.csv" 2>/dev/null | cut -c1-40; }
+    # first_joins: how many nodes sent their first Join to the source (node 1), of how many.
+    sim_first() { awk '$1 == "msg" && $4 == "msg_out" && $6 == "Join" && !($3 in j) { j[$3] = 1; n++; s += ($5 == 1) } END { printf "%d of %d", s, n }' "$1"; }
+    real_first() { for f in "$rec"/node-*.csv; do awk -F, '$2 == "msg_out" && $4 ~ /^Join / { print ($3 == 1); exit }' "$f"; done | awk '{ n++; s += $1 } END { printf "%d of %d", s, n }'; }
+    {
+        echo
+        echo "tree-push on dyn-50, seed 2: the real run with SWARMLAB_TRACE=1 (run.sh seed2-trace, records in dyn-50-tree-push-seed2-trace/records) beside the simulator run with the real processes' protocol generators (sim::rngs::HOST_DRAW, examples/tree-trace), the same with chunk 1 dropped on its way to node 2 (drop=2:1), and draw 0"
+        echo "  parents each node attached to, parent@time (s), nodes 2-16:"
+        printf "    %-4s %-40s | %-40s | %-40s | %s\n" node real "sim, real generators" "sim, real generators, chunk 1 to node 2 lost" "sim draw 0"
+        for n in $(seq 2 16); do
+            printf "    %-4s %-40s | %-40s | %-40s | %s\n" "$n" "$(real_parents $n)" "$(sim_parents "$tmp/host.txt" $n)" "$(sim_parents "$tmp/host-drop.txt" $n)" "$(sim_parents "$tmp/d0.txt" $n)"
+        done
+        echo "  the source's children (node ids) at 5, 10, ..., 60 s:"
+        for t in 5 10 15 20 25 30 35 40 45 50 55 60; do
+            r=$(awk -F, -v t="$t" '$1 / 1e9 <= t && $2 == "neighbour_added" { c[$3] = 1 } $1 / 1e9 <= t && $2 == "neighbour_removed" { delete c[$3] } END { for (k in c) printf "%s ", k }' "$rec/node-1.csv" | tr ' ' '\n' | sort -n | tr '\n' ' ')
+            row() { awk -v t="$t" '$1 == "tree" && $2 + 0 == t && $3 == 1 { for (i = 5; i <= NF; i++) printf "%s ", $i }' "$1" | tr ' ' '\n' | sort -n | tr '\n' ' '; }
+            printf "    %2d s  real: %-14s sim, real generators: %-14s with chunk 1 lost: %-14s draw 0: %s\n" "$t" "$r" "$(row "$tmp/host.txt")" "$(row "$tmp/host-drop.txt")" "$(row "$tmp/d0.txt")"
+        done
+        echo "  the real source: nodes that sent it a Join $(awk -F, '$2 == "msg_in" && $4 ~ /^Join / { j[$3] = 1 } END { for (k in j) printf "%s ", k }' "$rec/node-1.csv" | tr ' ' '\n' | sort -n | tr '\n' ' ')(Joins of its children included); refusals it sent $(awk -F, '$2 == "msg_out" && $4 ~ /accept: false/ { n++ } END { print n + 0 }' "$rec/node-1.csv"); children added $(awk -F, '$2 == "neighbour_added" { printf "%s@%.2f ", $3, $1 / 1e9 }' "$rec/node-1.csv")removed $(awk -F, '$2 == "neighbour_removed" { printf "%s@%.2f ", $3, $1 / 1e9 }' "$rec/node-1.csv")"
+        echo "  nodes whose first Join went to the source: real $(real_first); sim, real generators $(sim_first "$tmp/host.txt"); with chunk 1 lost $(sim_first "$tmp/host-drop.txt"); draw 0 $(sim_first "$tmp/d0.txt")"
+        echo "  node 2 in the real run: first chunk arrived $(awk -F, '$2 == "arrived" { print "seq " $3 " at " $1 / 1e9 " s"; exit }' "$rec/node-2.csv"); the source's upload of media by 1.6 s $(awk -F, '$2 == "bytes" && $1 < 1.6e9 { b = $3 } END { print b }' "$rec/node-1.csv") bytes (one chunk, to its only child, node 2); node 2's reassembly expiries (incomplete messages) $(awk -F, '$2 == "stat" && $3 == "drop_expired" { print $4 }' "$rec/node-2.csv")"
+        printf "  server_load, continuity_mean: real %s, %s (draw 0 %s, %s); sim, real generators %s, %s; with chunk 1 lost %s, %s\n" \
+            "$(awk '$1 == "server_load" { print $3 }' "$R/dyn-50-tree-push-seed2-trace/rep.txt")" "$(awk '$1 == "continuity_mean" { print $3 }' "$R/dyn-50-tree-push-seed2-trace/rep.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/d0.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/d0.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/host.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host.txt")" \
+            "$(awk '$1 == "summary" { print $3 }' "$tmp/host-drop.txt")" "$(awk '$1 == "summary" { print $5 }' "$tmp/host-drop.txt")"
+        echo "  nodes 17 and 18 (joining 5.4 ms apart; one-way delays to the tracker, node 0: $("$TT" "$tmp/tp.toml" 2 0 60000 lat=17:0 lat=18:0 | awk '$1 == "latency" { printf "%s%s %s ms", (n++ ? ", " : ""), $2, $4 }')): Register sent, member list received (its length, whether it names the other)"
+        for n in 17 18; do
+            o=$((35 - n))
+            printf "    node %s real: %s\n" "$n" "$(awk -F, -v o=$o '$2 == "msg_out" && $4 ~ /^Register/ && !r { r = 1; printf "Register %.4f s, ", $1 / 1e9 } $2 == "msg_in" && $4 ~ /^PeerList / && !p { p = 1; k = gsub(/p[0-9]+/, "&", $4); printf "list at %.4f s, %d members, names %s: %s", $1 / 1e9, k, o, ($4 ~ ("p" o "[];]") ? "yes" : "no") }' "$rec/node-$n.csv")"
+            printf "    node %s sim, real generators: %s\n" "$n" "$(awk -v n=$n -v o=$o '$1 == "msg" && $3 == n && $6 == "Register" && !r { r = 1; printf "Register %.4f s, ", $2 / 1e9 } $1 == "msg" && $3 == n && $4 == "msg_in" && $6 == "PeerList" && !p { p = 1; k = gsub(/p[0-9]+/, "&"); printf "list at %.4f s, %d members, names %s: %s", $2 / 1e9, k, o, ($0 ~ ("p" o "[];]") ? "yes" : "no") }' "$tmp/host.txt")"
+        done
+        printf "  the simulator's draws 1-20 of seed 2: draws in which node 2 received chunk 1 from the source: "
+        for d in $(seq 1 20); do
+            "$TT" "$tmp/tp.toml" 2 "$d" 60000 all | awk '$1 == "msg" && $3 == 2 && $4 == "msg_in" && $5 == 1 && $6 == "Chunk" && $9 == "1;" { f = 1 } END { print f + 0 }'
+        done | awk '{ s += $1 } END { printf "%d of %d\n", s, NR }'
+        echo "  the simulator with the real generators, every seed of the 8-rep run (server_load, continuity_mean), beside the real rep of the seed (dyn-50-tree-push):"
+        for s in 1 2 3 4 5 6 7 8; do
+            printf "    seed %d: sim, real generators %s; real %s\n" "$s" "$("$TT" "$tmp/tp.toml" $s $H 60000 | awk '$1 == "summary" { print $3 ", " $5 }')" \
+                "$(awk '$1 == "server_load" { l = $3 } $1 == "continuity_mean" { c = $3 } END { print l ", " c }' "$R/dyn-50-tree-push/rep-$s/rep.txt")"
+        done
+    } >> "$out"
+else
+    echo "trees.sh: part 6 skipped (needs $TT, cargo build --release -p tree-trace, and $rec, run.sh seed2-trace)" >&2
+fi
+
+# Part 7 (simulator only, about a minute): SplitStream on dyn-50, the two
+# polluters' media upload (peers.csv, up_media_bytes of the non-honest
+# peers) in the simulator's draws 1-20 of seeds 1-8, beside draw 0 and the
+# real runs (part 1 compares the real runs with draw 0 only).
+{
+    echo
+    echo "dyn-50-splitstream: the polluters' media upload (KB) per seed, the simulator's draws 1-20 (mean, lowest, highest) beside draw 0 and the real runs (real draw 0; with --real-draw 1 and 2 where present)"
+    tot_mean=0
+    for s in 1 2 3 4 5 6 7 8; do
+        for d in $(seq 1 20); do
+            "$B" run scenarios/validate/dyn-50-splitstream.toml --seed $s --draw $d --threads 1 --out "$tmp/pol" --quiet > /dev/null
+            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { print b / 1000 }' "$tmp/pol/peers.csv"
+        done > "$tmp/pol-$s.txt"
+        real=""
+        for run in dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
+            f=$R/$run/rep-$s/real/peers.csv
+            [ -f "$f" ] && real="$real $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { printf "%d", b / 1000 }' "$f")"
+        done
+        d0=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { printf "%d", b / 1000 }' "$R/dyn-50-splitstream/rep-$s/sim/peers.csv")
+        awk -v s=$s -v d0="$d0" -v real="$real" 'NR == 1 { lo = $1; hi = $1 } { t += $1; if ($1 < lo) lo = $1; if ($1 > hi) hi = $1 } END { printf "  seed %d: draws 1-20 mean %d (lowest %d, highest %d); draw 0 %d; real%s\n", s, t / NR, lo, hi, d0, real }' "$tmp/pol-$s.txt"
+    done
+    cat "$tmp"/pol-*.txt | awk '{ t += $1 } END { printf "  sum over seeds 1-8 of the draws'"'"' means: %d KB\n", t / 20 }'
+    for run in dyn-50-splitstream dyn-50-splitstream-rd1 dyn-50-splitstream-rd2; do
+        [ -d "$R/$run" ] || continue
+        for f in "$R/$run"/rep-*/real/peers.csv; do
+            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["behaviour"] != "honest" { b += $c["up_media_bytes"] } END { print b / 1000 }' "$f"
+        done | awk -v run=$run '{ t += $1 } END { printf "  %s: real, sum over the reps %d KB\n", run, t }'
+    done
+} >> "$out"
+
+# Part 8 (reads the committed records of dyn-50-splitstream-seed6-trace, made
+# by `run.sh seed6-trace`, and simulator only, a second): seed 6's polluter
+# node 14 (home stripe 2) in the traced real run and in the simulator with
+# the real processes' generators: its parents in stripe 2 and the children
+# it accepted there.
+rec6=$R/dyn-50-splitstream-seed6-trace/records
+if [ -x "$TT" ] && [ -d "$rec6" ]; then
+    "$TT" scenarios/validate/dyn-50-splitstream.toml 6 18446744073709551615 1000 msgs > "$tmp/s6host.txt"
+    {
+        echo
+        echo "dyn-50-splitstream, seed 6: polluter node 14 in stripe 2 (its home stripe), the traced real run (run.sh seed6-trace) beside the simulator with the real processes' generators"
+        echo "  real: parents $(awk -F, '$2 == "msg_in" && $4 ~ /^JoinAck \{ stripe: 2; accept: true/ { printf "%s@%.1f ", $3, $1 / 1e9 }' "$rec6/node-14.csv"); children accepted $(awk -F, '$2 == "msg_out" && $4 ~ /^JoinAck \{ stripe: 2; accept: true/ { printf "%s@%.1f ", $3, $1 / 1e9 }' "$rec6/node-14.csv"); media upload $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next } $c["peer"] == 14 { printf "%d KB", $c["up_media_bytes"] / 1000 }' "$R/dyn-50-splitstream-seed6-trace/real/peers.csv")"
+        echo "  sim, real generators: parents $(awk '$1 == "msg" && $3 == 14 && $4 == "msg_in" && $6 == "JoinAck" && $9 == "2;" && /accept: true/ { printf "%s@%.1f ", $5, $2 / 1e9 }' "$tmp/s6host.txt"); children accepted $(awk '$1 == "msg" && $3 == 14 && $4 == "msg_out" && $6 == "JoinAck" && $9 == "2;" && /accept: true/ { printf "%s@%.1f ", $5, $2 / 1e9 }' "$tmp/s6host.txt")"
+    } >> "$out"
+fi
