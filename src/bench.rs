@@ -294,7 +294,7 @@ fn child(a: &Args) -> ExitCode {
     // the run's outputs (they are not even written).
     #[allow(clippy::disallowed_methods, reason = "the scale benchmark measures wall time")]
     let started = std::time::Instant::now();
-    let report = runner::run(&sc, &opts, &mut |_, _| crate::memtrim::release());
+    let report = runner::run(&sc, &opts, &mut |_, _| {});
     let wall = started.elapsed().as_secs_f64();
     let peak = peak_rss().unwrap_or(0);
     let cpu = cpu_seconds().map_or(String::new(), |c| format!("{c:.2}"));

@@ -25,7 +25,6 @@ pub mod check;
 mod hugepages;
 mod manifest;
 mod matrix;
-mod memtrim;
 mod netns;
 pub mod peer_cmd;
 mod plot;
@@ -285,7 +284,6 @@ fn run(
             bar.set_draw_target(ProgressDrawTarget::stderr());
             shown = true;
         }
-        memtrim::release();
         bar.set_position(t.0 * 1000 / end.0.max(1));
         bar.set_message(format!("{:.0}/{:.0} s", t.as_secs_f64(), end.as_secs_f64()));
     };

@@ -324,32 +324,3 @@ fn forgers_drops_are_reported_by_reason() {
     let sum: f64 = reasons.iter().map(|r| value(&format!("dropped.{r}"))).sum();
     assert_eq!(value("dropped_messages"), sum);
 }
-
-/// `memtrim`: handing free memory back to the system between steps
-/// (`malloc_trim`, on by default; `SWARMLAB_MALLOC_TRIM=0` turns it off)
-/// must not change a byte of the outputs, on one thread or two.
-#[test]
-fn giving_free_memory_back_changes_no_output() {
-    let tmp = TempDir::new("memtrim_outputs");
-    let scenario = fixture(SMALL);
-    for threads in ["1", "2"] {
-        let mut outs = Vec::new();
-        for trim in ["1", "0"] {
-            let out = tmp.path().join(format!("t{threads}-trim{trim}"));
-            let o = Command::new(env!("CARGO_BIN_EXE_swarmlab"))
-                .args(["run", scenario.to_str().expect("UTF-8 path"), "--out", out.to_str().expect("UTF-8 path")])
-                .args(["--quiet", "--threads", threads])
-                .env("SWARMLAB_MALLOC_TRIM", trim)
-                .current_dir(tmp.path())
-                .output()
-                .expect("run the swarmlab binary");
-            assert_eq!(o.status.code(), Some(0), "swarmlab run failed:\n{}", text(&o.stderr));
-            outs.push(out);
-        }
-        for f in ["summary.csv", "peers.csv", "timeseries.csv"] {
-            let (x, y) = (read(&outs[0].join(f)), read(&outs[1].join(f)));
-            assert!(!x.is_empty(), "{f} is empty");
-            assert!(x == y, "{f} differs with and without malloc_trim on {threads} thread(s)");
-        }
-    }
-}

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # results/perf/memtrim.sh: peak RSS and CPU with and without src/memtrim.rs
+# (a module of commit 2d3917d, reverted: it did not lower the peak; see
+# results/perf/README.md, "malloc_trim between steps"; BIN must be a build of 2d3917d)
 # (malloc_trim between the run's steps), one binary, side by side.
 #
 #   results/perf/memtrim.sh BIN ROUNDS THREADS FAMILY:PEERS...
@@ -34,7 +36,7 @@ for r in $(seq "$rounds"); do
             out=$tmp/$(basename "$sc" .toml)-$v
             rm -rf "$out"
             if [ "$v" = on ]; then unset SWARMLAB_MALLOC_TRIM; else export SWARMLAB_MALLOC_TRIM=0; fi
-            /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$bin" run "$sc" --out "$out" --threads "$threads" -q || exit 1
+            /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$bin" run "$sc" --out "$out" --threads "$threads" -q >/dev/null || exit 1
             read -r wall user sys rss <"$tmp/time"
             echo "round=$r $(basename "$sc") trim=$v wall_s=$wall user_s=$user sys_s=$sys peak_rss_kb=$rss load1=$l0,$(cut -d' ' -f1 /proc/loadavg) at=$(date -u +%T)"
         done
