@@ -25,12 +25,11 @@ shift
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$(dirname "$0")/../.."
+. results/perf/lib.sh
 echo "# $(date -u +%FT%TZ) bin=$bin threads=$threads rounds=$rounds settings: ${settings[*]}"
 for spec in "$@"; do
     f=${spec%%:*} n=${spec#*:}
-    rate=$(awk -v n="$n" 'BEGIN { printf "%.6f", n / 600 }')
-    sed -e "s/^count = .*/count = $n/" -e "s/^arrival_rate_per_s = [0-9.]*/arrival_rate_per_s = $rate/" \
-        "scenarios/scale/$f.toml" >"$tmp/$f-$n.toml"
+    scale_scenario "$f" "$n" "$tmp/$f-$n.toml"
 done
 for r in $(seq "$rounds"); do
     for spec in "$@"; do

@@ -26,6 +26,7 @@
 # results/perf/threads.csv.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. results/perf/lib.sh
 before=${1:?BEFORE_BIN}
 IFS=, read -ra peers <<<"${2:?PEERS}"
 IFS=, read -ra families <<<"${3:?FAMILIES}"
@@ -41,12 +42,8 @@ trap 'rm -rf "$tmp"' EXIT
 load() { cut -d' ' -f1 /proc/loadavg; }
 for n in "${peers[@]}"; do
     for f in "${families[@]}"; do
-        src=scenarios/scale/$f.toml
         sc=$tmp/$f-$n.toml
-        # n / 600 (sessions of 600 s); rounded down where rounding up would
-        # take count + arrivals past the parser's 2,000,000-node limit (10^6).
-        rate=$(awk -v n="$n" 'BEGIN { r = sprintf("%.6f", n / 600); if (n + r * 600 > 2000000) r = sprintf("%.6f", int(n / 600 * 1e6) / 1e6); print r }')
-        sed -e "s/^count = .*/count = $n/" -e "s/^arrival_rate_per_s = [0-9.]*/arrival_rate_per_s = $rate/" "$src" >"$sc"
+        scale_scenario "$f" "$n" "$sc"
         if [ -n "$duration" ]; then sed -i "s/^duration_s = .*/duration_s = $duration/" "$sc"; fi
         sim_s=$(awk -F' *= *' '/^duration_s/ { print $2; exit }' "$sc")
         runs=()

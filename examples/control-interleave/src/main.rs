@@ -34,13 +34,10 @@ fn main() -> ExitCode {
     };
     let num = |k: usize, d: u64| args.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
     let (seeds, draws) = (num(2, 8), num(3, 10));
-    let sc = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| Scenario::parse(path, &t).map_err(|e| e.to_string()))
-    {
-        Ok(sc) => sc,
+    let sc = match Scenario::load(std::path::Path::new(path)) {
+        Ok((sc, _)) => sc,
         Err(e) => {
-            eprintln!("error: {path}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };

@@ -142,13 +142,10 @@ fn main() -> ExitCode {
     let mode = args.get(5).map(|a| a.as_str());
     MSGS.store(matches!(mode, Some("msgs" | "all")), Ordering::Relaxed);
     CHUNKS.store(mode == Some("all"), Ordering::Relaxed);
-    let sc = match std::fs::read_to_string(path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| Scenario::parse(path, &t).map_err(|e| e.to_string()))
-    {
-        Ok(sc) => sc,
+    let sc = match Scenario::load(std::path::Path::new(path)) {
+        Ok((sc, _)) => sc,
         Err(e) => {
-            eprintln!("error: {path}: {e}");
+            eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
