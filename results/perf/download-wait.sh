@@ -18,6 +18,12 @@
 # handed to it, `(upload end, sender)` per window, not in arrival order),
 # their share and their wait per message (over all messages); the same
 # waiting figures for chunks.
+# Then a bound on what the link's queue does to the metrics: the patch's
+# SWARMLAB_DIAG_NO_DOWN_QUEUE=1 lets every message pass the download link as
+# if it were idle (no message waits for another; not a model: a link could
+# then carry more than its rate), seeds 1-10 of the quickstart and of
+# dyn-50 as mesh-pull and as tree-push, paired by seed: mean of each metric
+# in both settings and the mean paired difference with its standard error.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . results/perf/lib.sh
@@ -40,6 +46,22 @@ out=results/perf/download-wait.txt
             *) name=$sc ;;
         esac
         echo "$name: $("$bin" run "$sc" --out "$wt/out" --threads 1 2>&1 | grep '^DIAG')"
+    done
+    echo "# seeds 1-10, standard download link vs SWARMLAB_DIAG_NO_DOWN_QUEUE=1 (idle link for every message): mean standard, mean idle, mean of (idle - standard) and its standard error"
+    for sc in scenarios/quickstart.toml scenarios/validate/dyn-50.toml "$wt/tree-push-dyn-50.toml"; do
+        case $sc in */tree-push-dyn-50.toml) name="dyn-50 as tree-push" ;; *) name=$sc ;; esac
+        for s in $(seq 1 10); do
+            "$bin" run "$sc" --seed "$s" --out "$wt/std-$s" --threads 1 -q >/dev/null 2>&1
+            SWARMLAB_DIAG_NO_DOWN_QUEUE=1 "$bin" run "$sc" --seed "$s" --out "$wt/idle-$s" --threads 1 -q >/dev/null 2>&1
+        done
+        for k in continuity_mean lag_p50 delivery_delay_p50 delivery_delay_p95 diffusion_delay_p50; do
+            for s in $(seq 1 10); do
+                a=$(awk -F, -v k="$k" '$4 == k { print $5; exit }' "$wt/std-$s/summary.csv")
+                b=$(awk -F, -v k="$k" '$4 == k { print $5; exit }' "$wt/idle-$s/summary.csv")
+                echo "$a $b"
+            done | awk -v name="$name" -v k="$k" '{ a += $1; b += $2; d = $2 - $1; sd += d; sdd += d * d; n++ }
+                END { m = sd / n; se = sqrt((sdd - n * m * m) / (n - 1) / n); printf "%s %s: standard %.4f, idle download %.4f, difference %+.4f (se %.4f)\n", name, k, a / n, b / n, m, se }'
+        done
     done
 } >"$out"
 cat "$out"
