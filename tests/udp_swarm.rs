@@ -210,22 +210,32 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `swarmlab validate` on loopback (tests/fixtures/udp-mini.toml, 14
-/// processes, 8 s): its receivers verify chunks against the generated media
-/// (`--local-verify`, as the simulator's in-band signature), so the real run
-/// makes no hash request, and they still verify every chunk they take.
-#[test]
-fn validate_runs_without_a_hash_channel() {
-    let out = std::env::temp_dir().join(format!("swarmlab-validate-lv-{}", std::process::id()));
+/// Runs `swarmlab validate tests/fixtures/udp-mini.toml --sim-draws 1
+/// [extra...]` into a fresh temporary directory named by `tag`; asserts that
+/// the run completed and returns the directory and stdout.
+fn validate_mini(tag: &str, extra: &[&str]) -> (PathBuf, String) {
+    let out = std::env::temp_dir().join(format!("swarmlab-validate-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let o = Command::new(BIN)
-        .args(["validate", "tests/fixtures/udp-mini.toml", "--sim-draws", "1", "--out"])
+        .args(["validate", "tests/fixtures/udp-mini.toml", "--sim-draws", "1"])
+        .args(extra)
+        .arg("--out")
         .arg(&out)
         .output()
         .expect("run swarmlab validate");
     let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     // 0 PASS, 1 FAIL, 3 INCONCLUSIVE: the run completed (2 is bad input).
     assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{stdout}\n{stderr}");
+    (out, stdout.into_owned())
+}
+
+/// `swarmlab validate` on loopback (tests/fixtures/udp-mini.toml, 14
+/// processes, 8 s): its receivers verify chunks against the generated media
+/// (`--local-verify`, as the simulator's in-band signature), so the real run
+/// makes no hash request, and they still verify every chunk they take.
+#[test]
+fn validate_runs_without_a_hash_channel() {
+    let (out, stdout) = validate_mini("lv", &[]);
     assert!(stdout.contains(", 0 hash requests (receivers verify chunks against the generated media)"), "{stdout}");
     // The default real draw (0) is not mentioned anywhere.
     assert!(stdout.contains("real run: 14 processes (seed 1), "), "{stdout}");
@@ -250,15 +260,7 @@ fn validate_runs_without_a_hash_channel() {
 /// it is refused before anything runs, and `--rejudge` takes none.
 #[test]
 fn validate_real_draw_is_recorded_and_checked() {
-    let out = std::env::temp_dir().join(format!("swarmlab-validate-rd-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = Command::new(BIN)
-        .args(["validate", "tests/fixtures/udp-mini.toml", "--sim-draws", "1", "--real-draw", "7", "--out"])
-        .arg(&out)
-        .output()
-        .expect("run swarmlab validate");
-    let (stdout, stderr) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(matches!(o.status.code(), Some(0 | 1 | 3)), "{stdout}\n{stderr}");
+    let (out, stdout) = validate_mini("rd", &["--real-draw", "7"]);
     assert!(stdout.contains("real run: 14 processes (seed 1, real draw 7), "), "{stdout}");
     let manifest = std::fs::read_to_string(out.join("manifest.toml")).expect("manifest");
     assert!(manifest.contains("validate_real_draw = 7\n"), "{manifest}");

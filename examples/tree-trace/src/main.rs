@@ -166,13 +166,15 @@ fn main() -> ExitCode {
         e.run_until(t);
         for id in 1..e.joined() as u32 {
             let Some(Traced(p)) = e.member(id) else { continue };
-            let parent = p.parent(0).map_or("-".to_string(), |q| q.0.to_string());
-            let children: Vec<String> = p.children(0).map(|c| c.0.to_string()).collect();
-            println!("tree {:.3} {id} {parent} {}", t.as_secs_f64(), children.join(" "));
-            for st in 1..p.stripe_count() {
+            // "parent children..." of stripe `st`.
+            let links = |st| {
                 let parent = p.parent(st).map_or("-".to_string(), |q| q.0.to_string());
                 let children: Vec<String> = p.children(st).map(|c| c.0.to_string()).collect();
-                println!("stree {:.3} {id} {st} {parent} {}", t.as_secs_f64(), children.join(" "));
+                format!("{parent} {}", children.join(" "))
+            };
+            println!("tree {:.3} {id} {}", t.as_secs_f64(), links(0));
+            for st in 1..p.stripe_count() {
+                println!("stree {:.3} {id} {st} {}", t.as_secs_f64(), links(st));
             }
         }
     }
