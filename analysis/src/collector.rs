@@ -12,6 +12,7 @@ use protocols::{PeerId, Record, Seq, StreamParams, Time};
 
 use crate::histogram::Histogram;
 use crate::idset::IdSet;
+use crate::layout::Layout;
 
 /// What a node is in the swarm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -182,13 +183,10 @@ pub struct Collector {
     pub isp: Vec<u32>,
     /// Media wire bytes delivered to peers from a node of another ISP.
     pub media_to_peers_cross_isp: u64,
-    /// A shard records only the nodes `id % stride == part` (one part of a
-    /// multi-threaded run, [`Collector::shard`]), node `id` at index
-    /// `id / stride`; 1 for a whole run.
-    stride: u32,
-    /// `log2(stride)` when `stride` is a power of two (a shift instead of
-    /// a division on every call).
-    shift: Option<u32>,
+    /// Which nodes a shard records (one part of a multi-threaded run,
+    /// [`Collector::shard`]): those of its part, node `id` at index
+    /// `layout.local(id)`; one part for a whole run.
+    layout: Layout,
     /// Roles, behaviours and departure times of every node, known before the
     /// run, for what a shard asks about nodes it does not record (empty: ask
     /// `nodes`).
@@ -232,30 +230,25 @@ impl Collector {
             nat_blocked: 0,
             isp: Vec::new(),
             media_to_peers_cross_isp: 0,
-            stride: 1,
-            shift: Some(0),
+            layout: Layout::stride(1),
             info: Arc::new(NodeInfo::default()),
             segment_nodes: Vec::new(),
         }
     }
 
-    /// The collector of part `part` of `stride` parts of a run: it records
-    /// the nodes `id % stride == part`, and learns what it needs of the
-    /// others from `info`. Shards are combined by [`Collector::merge`]; the
-    /// result does not depend on how the nodes were split.
-    pub fn shard(stream: StreamParams, part: u32, stride: u32, info: Arc<NodeInfo>) -> Collector {
-        debug_assert!(part < stride);
-        let stride = stride.max(1);
-        let shift = stride.is_power_of_two().then(|| stride.trailing_zeros());
-        Collector { stride, shift, info, ..Collector::new(stream) }
+    /// The collector of part `part` of a run split by `layout`: it records
+    /// the nodes of that part, and learns what it needs of the others from
+    /// `info`. Shards are combined by [`Collector::merge`]; the result does
+    /// not depend on how the nodes were split.
+    pub fn shard(stream: StreamParams, part: u32, layout: Layout, info: Arc<NodeInfo>) -> Collector {
+        debug_assert!(part < layout.parts());
+        Collector { layout, info, ..Collector::new(stream) }
     }
 
     /// Node `id`'s index in this collector's per-node tables.
+    #[inline]
     fn local(&self, id: PeerId) -> usize {
-        match self.shift {
-            Some(k) => id.index() >> k,
-            None => id.index() / self.stride as usize,
-        }
+        self.layout.local(id.0)
     }
 
     /// Node `id`'s role, while it has joined (any node, for a shard).
@@ -268,7 +261,7 @@ impl Collector {
     }
 
     /// Combines the shards of one run (in part order: shard `k` recorded the
-    /// nodes `id % shards.len() == k`) into the collector of the whole run.
+    /// nodes of part `k` of their layout) into the collector of the whole run.
     /// Every combined quantity is a per-node record, an integer sum, a
     /// maximum, or a list put in a fixed order, so the result is the same for
     /// any number of shards.
@@ -282,15 +275,17 @@ impl Collector {
         c.bucket = first.bucket;
         c.isp = first.isp.clone();
         c.info = first.info.clone();
+        let layout = first.layout.clone();
+        debug_assert_eq!(layout.parts() as usize, parts);
         let n = shards
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.nodes.is_empty())
-            .map(|(k, s)| (s.nodes.len() - 1) * parts + k + 1)
+            .map(|(k, s)| layout.global(k, s.nodes.len() - 1) as usize + 1)
             .max()
             .unwrap_or(0);
         let mut tables: Vec<_> = shards.iter_mut().map(|s| std::mem::take(&mut s.nodes).into_iter()).collect();
-        c.nodes = (0..n).map(|i| tables[i % parts].next().unwrap_or_default()).collect();
+        c.nodes = (0..n).map(|i| tables[layout.part_of(i as u32)].next().unwrap_or_default()).collect();
         let mut segments = Vec::new();
         for s in shards {
             for (i, k) in s.chunks.iter().enumerate() {

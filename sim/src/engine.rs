@@ -42,8 +42,10 @@
 //!
 //! # Threads and the canonical order
 //!
-//! Nodes are split into parts (node `id` in part `id % parts`), one per
-//! thread ([`Engine::set_threads`]). Time advances in windows no longer than
+//! Nodes are split into parts, one per thread ([`Engine::set_threads`]):
+//! node `id` in part `id % parts`, or, for a family whose source does a
+//! large share of the work ([`Protocol::source_share`]), with fewer other
+//! nodes in the source's part ([`Layout`]). Time advances in windows no longer than
 //! the smallest one-way propagation delay `Lmin` ([`LatencyModel::min_latency`]):
 //! the windows are `[k*Lmin, (k+1)*Lmin)`, also cut at every scenario action
 //! ([`Control`]). A message whose upload ends in a window is delivered at
@@ -71,6 +73,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use analysis::collector::NodeInfo;
+use analysis::layout::Layout;
 use analysis::{Collector, NodeRole, Traffic};
 use protocols::adversary::{Behaviour, Defences, Guarded};
 use protocols::peer::{Command, Ctx, Outbox, Peer};
@@ -147,6 +150,15 @@ pub trait Protocol: Sync {
     /// ([`crate::registry::Family::EDGE`]; default: an ordinary peer).
     fn edge(&self, id: PeerId, up_kbps: u32) -> Self::Peer {
         self.peer(id, up_kbps)
+    }
+    /// The share of a run's work (CPU time) the source's node does, when it
+    /// is large enough to unbalance the threads (client-server: the server
+    /// answers every client). With several threads the source's part then
+    /// holds fewer other nodes ([`analysis::layout::Layout::weighted`]).
+    /// Only the speed depends on it, never the outputs. Default 0: every
+    /// part holds the same number of nodes.
+    fn source_share(&self) -> f64 {
+        0.0
     }
 }
 
@@ -316,10 +328,8 @@ struct Shared<F> {
     proto: F,
     stream: StreamParams,
     specs: Vec<NodeSpec>,
-    /// Number of parts: node `id` lives in part `id % parts` at index `id / parts`.
-    parts: u32,
-    /// `log2(parts)` when `parts` is a power of two.
-    shift: Option<u32>,
+    /// Which part holds node `id`, at which index ([`Layout`]).
+    layout: Layout,
     /// Window length (the smallest propagation delay); zero: one part, no windows.
     window: Time,
     latency: LatencyModel,
@@ -360,21 +370,16 @@ struct Shared<F> {
 }
 
 impl<F> Shared<F> {
-    /// Node `id`'s index in its part (a shift when the part count is a
-    /// power of two: a division per access was measurable).
+    /// Node `id`'s index in its part.
+    #[inline]
     fn local(&self, id: u32) -> usize {
-        match self.shift {
-            Some(k) => (id >> k) as usize,
-            None => (id / self.parts) as usize,
-        }
+        self.layout.local(id)
     }
 
     /// The part of node `id`.
+    #[inline]
     fn part_of(&self, id: u32) -> usize {
-        match self.shift {
-            Some(_) => (id & (self.parts - 1)) as usize,
-            None => (id % self.parts) as usize,
-        }
+        self.layout.part_of(id)
     }
 
     /// Upload links are brought up to date lazily ([`Part::catch_up`]):
@@ -527,8 +532,7 @@ impl<F: Protocol> Engine<F> {
                 proto,
                 stream,
                 specs,
-                parts: 1,
-                shift: Some(0),
+                layout: Layout::stride(1),
                 window: Time::ZERO,
                 latency,
                 loss,
@@ -658,6 +662,10 @@ impl<F: Protocol> Engine<F> {
     pub fn part_events(&self) -> Vec<u64> {
         self.parts.iter().map(|p| p.events).collect()
     }
+    /// Nodes each part holds that have joined so far.
+    pub fn part_nodes(&self) -> Vec<usize> {
+        self.parts.iter().map(|p| p.slots.len()).collect()
+    }
     /// Windows completed so far (each ends with a synchronization of the parts).
     pub fn windows(&self) -> u64 {
         self.windows
@@ -691,8 +699,8 @@ impl<F: Protocol> Engine<F> {
         let parts = self.parallel() as u32;
         let window = self.min_propagation();
         let sh = &mut self.sh;
-        sh.parts = parts;
-        sh.shift = parts.is_power_of_two().then(|| parts.trailing_zeros());
+        let source = sh.specs.iter().position(|s| s.role == NodeRole::Source).unwrap_or(0) as u32;
+        sh.layout = Layout::weighted(parts, source, sh.proto.source_share());
         sh.window = window;
         if let Some(last) = sh.specs.len().checked_sub(1) {
             // Placement depends only on (seed, id): place everyone now, as parts read it.
@@ -707,24 +715,26 @@ impl<F: Protocol> Engine<F> {
         });
         self.parts = (0..parts)
             .map(|k| {
-                let mut collector = Collector::shard(sh.stream, k, parts, info.clone());
+                let mut collector = Collector::shard(sh.stream, k, sh.layout.clone(), info.clone());
                 if let Some(b) = self.bucket {
                     collector.set_bucket(b);
                 }
                 if let Some((isp, _)) = &sh.isp {
                     collector.isp = isp.clone();
                 }
-                for (i, s) in sh.specs.iter().enumerate().skip(k as usize).step_by(parts as usize) {
+                let mut i = sh.layout.first(k as usize);
+                while let Some(s) = sh.specs.get(i as usize) {
                     if !s.behaviour.is_honest() {
-                        collector.set_behaviour(PeerId(i as u32), s.behaviour.index());
+                        collector.set_behaviour(PeerId(i), s.behaviour.index());
                     }
                     if s.nat {
-                        collector.set_nat(PeerId(i as u32));
+                        collector.set_nat(PeerId(i));
                     }
+                    i = sh.layout.next_in_part(i);
                 }
                 // Every node that will ever join this part, so that the
                 // per-node tables are allocated once, at their final size.
-                let local = (sh.specs.len() as u32).saturating_sub(k).div_ceil(parts) as usize;
+                let local = sh.layout.count(k as usize, sh.specs.len() as u32);
                 collector.reserve_nodes(local);
                 Part {
                     now: Time::ZERO,
@@ -739,8 +749,8 @@ impl<F: Protocol> Engine<F> {
                     collector,
                     traffic: Traffic::default(),
                     events: 0,
-                    next_join: k,
-                    next_join_at: sh.specs.get(k as usize).map_or(Time::MAX, |s| s.join),
+                    next_join: sh.layout.first(k as usize),
+                    next_join_at: sh.specs.get(sh.layout.first(k as usize) as usize).map_or(Time::MAX, |s| s.join),
                     joined_upto: 0,
                     outgoing: (0..parts).map(|_| Vec::new()).collect(),
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
@@ -1124,7 +1134,7 @@ impl<F: Protocol> Part<F> {
             self.now = t;
             self.events += 1;
             let i = self.next_join;
-            self.next_join += sh.parts;
+            self.next_join = sh.layout.next_in_part(i);
             self.next_join_at = sh.specs.get(self.next_join as usize).map_or(Time::MAX, |s| s.join);
             self.join(sh, i);
         }

@@ -124,6 +124,12 @@ impl Protocol for ClientServer {
     fn peer(&self, _id: PeerId, up_kbps: u32) -> CdnPeer {
         CdnPeer::new(self.cfg.clone(), false, up_kbps)
     }
+    /// The server answers every client: measured at 23-30% of a run's CPU
+    /// time (100,000 peers x 600 s, the CPU clock of each thread;
+    /// results/perf/README.md, "Client-server's hot part, by CPU time").
+    fn source_share(&self) -> f64 {
+        0.25
+    }
 }
 
 impl Family for ClientServer {

@@ -260,3 +260,29 @@ fn a_protocol_draw_keeps_the_instance_and_changes_the_protocol_randomness() {
     let played = |r: &analysis::Report| r.peers.iter().map(|(_, s)| (s.played, s.missed)).collect::<Vec<_>>();
     assert_ne!(played(&own), played(&other), "draw 1 must change the protocol's decisions");
 }
+
+#[test]
+fn client_server_puts_fewer_clients_beside_the_server() {
+    // The server does about a quarter of a run's work (`source_share`): on
+    // two threads its part holds about a third of the other nodes, so both
+    // parts do about the same (analysis::layout). The outputs are checked
+    // equal to one thread's by the family test above.
+    use sim::registry::Family;
+    let sc = Scenario::parse("threads.toml", &dynamic("client-server")).unwrap_or_else(|e| panic!("{e}"));
+    let proto = sim::families::ClientServer::build(&sc);
+    assert!(sim::engine::Protocol::source_share(&proto) > 0.0);
+    let mut engine = sim::runner::build_engine(proto, &sc, sc.seed);
+    engine.set_threads(2);
+    engine.run_until(protocols::Time::from_secs_f64(sc.duration_s.0));
+    let nodes = engine.part_nodes();
+    let (hot, other) = (nodes[0] as f64, nodes[1] as f64);
+    let share = hot / (hot + other);
+    assert!((0.28..0.40).contains(&share), "the server's part holds {nodes:?} of the nodes");
+    // Mesh-pull declares no hot source: equal parts.
+    let sc = Scenario::parse("threads.toml", &dynamic("mesh-pull")).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = sim::runner::build_engine(sim::families::MeshPull::build(&sc), &sc, sc.seed);
+    engine.set_threads(2);
+    engine.run_until(protocols::Time::from_secs_f64(sc.duration_s.0));
+    let nodes = engine.part_nodes();
+    assert!(nodes[0].abs_diff(nodes[1]) <= 1, "{nodes:?}");
+}
