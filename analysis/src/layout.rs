@@ -11,7 +11,8 @@
 //!   client), the source's part holds fewer of the other nodes, so the parts
 //!   do about equal work. Ids are cut into blocks of `B` (a power of two,
 //!   `16 * parts` rounded up, at least 64); in every block the source's part
-//!   owns `c0` offsets and the other parts share the rest in turn. With `P`
+//!   owns `c0` offsets spread evenly over it and the other parts share the
+//!   rest in turn. With `P`
 //!   parts, balance asks `h + w (1 - h) = (1 - h)(1 - w) / (P - 1)` for the
 //!   source part's share `w` of the other nodes: `w = (1 - P h) / (P (1 - h))`,
 //!   and `c0 = round(B w)`, at least one offset (the source's own) and at
@@ -71,10 +72,20 @@ impl Layout {
         let c0 = ((block as f64 * w).round() as usize).clamp(1, block / p);
         let first = hot as usize % block;
         let mut part = vec![0u32; block];
-        for (o, slot) in part.iter_mut().enumerate() {
-            // Offsets counted from the hot node's: the first c0 are part 0's.
-            let r = (o + block - first) % block;
-            *slot = if r < c0 { 0 } else { 1 + ((r - c0) % (p - 1)) as u32 };
+        let mut others = 0;
+        for r in 0..block {
+            // Offsets counted from the hot node's (r = 0). Part 0's c0 are
+            // spread evenly over the block (`ceil((r+1) c0 / B)` steps up at
+            // c0 of the B offsets, r = 0 among them), so that every run of
+            // ids, such as the nodes joined so far, splits about as a whole
+            // block does; the other parts take the rest in turn.
+            let o = (first + r) % block;
+            part[o] = if ((r + 1) * c0).div_ceil(block) > (r * c0).div_ceil(block) {
+                0
+            } else {
+                others += 1;
+                1 + ((others - 1) % (p - 1)) as u32
+            };
         }
         let mut count = vec![0u32; p];
         let mut pos = vec![0u32; block];
