@@ -10,6 +10,8 @@
 # the 8 seeds the mean and 90% t interval (t 0.95 with 7 degrees of
 # freedom, 1.8946) of d with each draw, of the per-seed mean of the two and
 # of the difference B - A.
+# The same for the --netns runs of SplitStream and tree-push (run.sh
+# netns-real-draw1).
 # Writes realdraws.txt.
 #
 # Usage: bash results/validate/realdraws.sh
@@ -27,7 +29,7 @@ d() {
 }
 {
     echo "# realdraws.sh: runs of seeds 1-8 with different real draws (validate --real-draw; 0, the default, for runs without an -rdN suffix), continuity_mean d = real - the mean of the simulator's draws 1..=20 of the seed"
-    for pair in "dyn-50-splitstream dyn-50-splitstream-rd1" "dyn-50-splitstream dyn-50-splitstream-rd2" "dyn-50-splitstream-rd1 dyn-50-splitstream-rd2" "dyn-50-tree-push dyn-50-tree-push-rd1"; do
+    for pair in "dyn-50-splitstream dyn-50-splitstream-rd1" "dyn-50-splitstream dyn-50-splitstream-rd2" "dyn-50-splitstream-rd1 dyn-50-splitstream-rd2" "dyn-50-tree-push dyn-50-tree-push-rd1" "netns8-dyn-50-splitstream netns8-dyn-50-splitstream-rd1" "netns8-dyn-50-tree-push netns8-dyn-50-tree-push-rd1"; do
         set -- $pair
         [ -f "$R/$1/validate.txt" ] && [ -f "$R/$2/validate.txt" ] || continue
         echo
