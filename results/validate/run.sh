@@ -24,7 +24,9 @@
 # SWARMLAB_TRACE=1, records kept, about 70 s), real-draw1 (SplitStream and
 # tree-push on dyn-50, loopback, seeds 1-8 with --real-draw 1, about 18 min),
 # real-draw2 (SplitStream only, --real-draw 2, about 9 min),
-# netns-real-draw1 (real-draw1 under --netns, root, about 17 min), seed6-trace
+# netns-real-draw1 (real-draw1 under --netns, root, about 17 min),
+# netns-splitstream20 (SplitStream on dyn-50 under --netns, seeds 1-20,
+# root, about 22 min), seed6-trace
 # (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
@@ -40,7 +42,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 seed6-trace rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -210,6 +212,15 @@ if has netns-real-draw1; then
         run netns8-dyn-50-tree-push-rd1 scenarios/validate/dyn-50.toml --protocol tree-push --netns --reps 8 --real-draw 1
     else
         echo "== netns-real-draw1: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has netns-splitstream20; then
+    # SplitStream on dyn-50 under --netns with 20 seeds (1-20): does an
+    # interval over more seeds fit the ±0.02 tolerance? (root only)
+    if [ "$(id -u)" = 0 ]; then
+        run netns20-dyn-50-splitstream scenarios/validate/dyn-50-splitstream.toml --netns --reps 20
+    else
+        echo "== netns-splitstream20: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has real-draw2; then
