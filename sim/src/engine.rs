@@ -722,7 +722,8 @@ impl<F: Protocol> Engine<F> {
                 if let Some((isp, _)) = &sh.isp {
                     collector.isp = isp.clone();
                 }
-                let mut i = sh.layout.first(k as usize);
+                let first = sh.layout.first(k as usize);
+                let mut i = first;
                 while let Some(s) = sh.specs.get(i as usize) {
                     if !s.behaviour.is_honest() {
                         collector.set_behaviour(PeerId(i), s.behaviour.index());
@@ -749,8 +750,8 @@ impl<F: Protocol> Engine<F> {
                     collector,
                     traffic: Traffic::default(),
                     events: 0,
-                    next_join: sh.layout.first(k as usize),
-                    next_join_at: sh.specs.get(sh.layout.first(k as usize) as usize).map_or(Time::MAX, |s| s.join),
+                    next_join: first,
+                    next_join_at: sh.specs.get(first as usize).map_or(Time::MAX, |s| s.join),
                     joined_upto: 0,
                     outgoing: (0..parts).map(|_| Vec::new()).collect(),
                     incoming: (0..parts).map(|_| Vec::new()).collect(),
