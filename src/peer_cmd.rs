@@ -35,9 +35,11 @@ pub enum RoleArg {
     Tracker,
     Source,
     Peer,
+    /// The CDN edge of a family that has one (`cdn-p2p`: node 2 of the scenario).
+    Edge,
 }
 
-/// Run one real node (tracker, source or peer) over UDP.
+/// Run one real node (tracker, source, peer or CDN edge) over UDP.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// What this node is.
@@ -215,8 +217,19 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
         RoleArg::Source => Some(bound),
         _ => a.source,
     };
-    if a.role == RoleArg::Peer && source.is_none() {
-        return Err("--source ADDR is required for a peer (chunk hashes come from the source)".into());
+    if matches!(a.role, RoleArg::Peer | RoleArg::Edge) && source.is_none() {
+        return Err("--source ADDR is required for a peer or edge (chunk hashes come from the source)".into());
+    }
+    if sc.has_edge() && a.role != RoleArg::Tracker && a.node.is_none() {
+        // Without a node plan every peer is id 2 in its own book: the edge's id.
+        return Err(format!(
+            "family `{}` addresses its CDN edge as node 2 of the scenario: give --node, --run-seed and \
+             --node-base so that peer ids follow the scenario's nodes",
+            sc.protocol.name
+        ));
+    }
+    if a.role == RoleArg::Edge && !sc.has_edge() {
+        return Err(format!("--role edge: family `{}` has no CDN edge (cdn-p2p has one)", sc.protocol.name));
     }
     let epoch_ns = match a.epoch {
         Some(e) if e.is_finite() && e > 0.0 => (e * 1e9) as u64,
@@ -227,6 +240,7 @@ fn run(a: &Args, reg: &crate::Registry) -> Result<(), String> {
         RoleArg::Tracker => Role::Tracker,
         RoleArg::Source => Role::Source,
         RoleArg::Peer => Role::Peer,
+        RoleArg::Edge => Role::Edge,
     };
     let stream = runner::stream_params(&sc);
     let up_bps = (a.up_kbps * 1000.0).round() as u64;
@@ -322,16 +336,9 @@ pub fn replay(sc: &Scenario, node: u32, seed: u64, base: SocketAddrV4) -> Result
         analysis::NodeRole::Tracker => Role::Tracker,
         analysis::NodeRole::Source => Role::Source,
         analysis::NodeRole::Peer => Role::Peer,
-        analysis::NodeRole::Edge => {
-            return Err(format!(
-                "--node {node}: node {node} is the CDN edge of family `{}`, which the UDP host does not run",
-                sc.protocol.name
-            ));
-        }
+        analysis::NodeRole::Edge => Role::Edge,
     };
-    let mut latency = sim::latency::LatencyModel::build(&sc.network.latency, seed);
-    latency.place(n as u32);
-    let pair_delay = (0..n as u32).map(|j| latency.latency(node, j)).collect();
+    let pair_delay = sim::replay::pair_delays(sc, &specs, seed, node);
     let mut events: Vec<(Time, LinkEvent)> = sim::replay::rates(sc, &specs, seed)
         .swap_remove(node as usize)
         .into_iter()
@@ -364,16 +371,21 @@ pub struct HostRun<'a> {
 /// Runs one node of a family over UDP (one function per family).
 pub type HostFn = fn(&Scenario, HostRun<'_>) -> Result<(), String>;
 
-/// The UDP node of family `F`: its engine protocol's source or peer (the
-/// simulator's node id is not known over UDP; ids come from the host's address
-/// book, so `F`'s nodes are given id 1 as the source and 2 as a peer).
+/// The UDP node of family `F`: its engine protocol's source, peer or CDN
+/// edge (the simulator's node id is not known over UDP; ids come from the
+/// host's address book, so `F`'s nodes are given id 1 as the source and 2
+/// otherwise, a peer's id without a node plan; no edge reads its id).
 pub fn host<F: Family>(sc: &Scenario, h: HostRun<'_>) -> Result<(), String> {
     let proto = F::build(sc);
-    let is_source = h.role == Role::Source;
+    let role = h.role;
     let up_kbps = h.up_kbps;
     let (behaviour, def) = (h.behaviour, std::sync::Arc::new(h.defences));
     go(h.cfg, h.socket, h.sinks, h.clock, h.term, h.role, || {
-        let p = if is_source { proto.source(PeerId(1), up_kbps) } else { proto.peer(PeerId(2), up_kbps) };
+        let p = match role {
+            Role::Source => proto.source(PeerId(1), up_kbps),
+            Role::Edge => proto.edge(PeerId(2), up_kbps),
+            Role::Tracker | Role::Peer => proto.peer(PeerId(2), up_kbps),
+        };
         protocols::adversary::Guarded::new(p, behaviour, def)
     })
 }
@@ -389,7 +401,7 @@ fn go<P: Peer>(
 ) -> Result<(), String> {
     let node = match role {
         Role::Tracker => Node::Tracker(Tracker::new(Default::default())),
-        Role::Source | Role::Peer => Node::Member(member()),
+        Role::Source | Role::Peer | Role::Edge => Node::Member(member()),
     };
     let mut host = Host::new(cfg, node, socket, sinks).map_err(|e| e.to_string())?;
     host.run(clock, term).map_err(|e| e.to_string())?;

@@ -2,7 +2,8 @@
 //!
 //! The scenario runs in the simulator and as N real `swarmlab peer`
 //! processes (this executable), with the same seed. The real run uses the
-//! simulator's own population (`sim::churn::population`): node `i` runs as
+//! simulator's own population (`sim::churn::population`, a CDN edge
+//! included: `cdn-p2p`'s node 2 runs as `--role edge`): node `i` runs as
 //! `swarmlab peer --node i` at address `base + i + 1` of an address plan
 //! (127.x.0.0 on loopback, 10.77.0.0 in namespaces), starts at its join time
 //! and leaves at its departure time (crash: SIGKILL; graceful: SIGTERM, which
@@ -12,7 +13,8 @@
 //! (`[[attack]]`, `[defence]`: the node is wrapped in the simulator's
 //! `Guarded`), its access-link rates over time (`[[timeline]]` bandwidth
 //! events, `[bandwidth]` Markov levels or trace), its one-way delay to each
-//! other node (`[network.latency]`, any model), outages and partitions
+//! other node (`[network.latency]`, any model; a CDN edge's `[cdn]
+//! edge_latency_ms` on its pairs), outages and partitions
 //! (`[[timeline]]`: datagrams from a node it is cut off from are dropped on
 //! arrival), and the per-datagram loss. What cannot be replayed is refused
 //! before anything runs, naming the key ([`check`]). Receivers verify chunks
@@ -184,6 +186,10 @@ fn real_report(
     c.set_bucket(sim.bucket);
     let mut traffic = analysis::Traffic::default();
     for (i, (s, log)) in specs.iter().zip(logs).enumerate() {
+        if s.join > end {
+            // Never started (the simulator's population joins no one after the end).
+            continue;
+        }
         let id = PeerId(i as u32);
         // The upload capacity over time, as the simulator's collector hears it.
         let sched = rates.get(i).map_or(&[][..], |r| &r[..]);
@@ -343,9 +349,6 @@ fn run_real(
     lead_s: f64,
     net: Option<&crate::netns::Net>,
 ) -> Result<Vec<NodeLog>, String> {
-    if specs.iter().any(|s| s.role == NodeRole::Edge) {
-        return Err(format!("family `{}` needs a CDN edge node, which the UDP host does not run", sc.protocol.name));
-    }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let end_s = sc.duration_s.0;
@@ -382,8 +385,8 @@ fn run_real(
                 let role = match s.role {
                     NodeRole::Tracker => "tracker",
                     NodeRole::Source => "source",
-                    // `cdn-p2p` (the only family with an edge) is refused before this.
-                    NodeRole::Peer | NodeRole::Edge => "peer",
+                    NodeRole::Edge => "edge",
+                    NodeRole::Peer => "peer",
                 };
                 let bind = plan_addrs.addr(i as u32).to_string();
                 let mut args: Vec<String> = vec![
@@ -1011,6 +1014,25 @@ mod tests {
                   [[attack]]\nkind = \"polluter\"\ncount = 2\n[[attack]]\nkind = \"free-rider\"\ncount = 1\n[[attack]]\nkind = \"sybil\"\ncount = 1\n\
                   [defence]\nintegrity = true\nblacklist = true\nscoring = true\n";
         assert!(check(&sc(ok), 1).is_ok());
+    }
+
+    #[test]
+    fn a_cdn_edge_replays_as_an_edge_with_the_edge_delay_on_its_pairs() {
+        let s = sc("[protocol]\nname = \"cdn-p2p\"\n[cdn]\nedge_latency_ms = 7\n\
+                    [network.latency]\nmodel = \"uniform\"\nmin_ms = 10\nmax_ms = 90\n");
+        assert!(check(&s, 3).is_ok());
+        let base: std::net::SocketAddrV4 = "127.9.0.0:4000".parse().unwrap();
+        let n = churn::population(&s, 3).len();
+        let edge = crate::peer_cmd::replay(&s, 2, 3, base).unwrap();
+        assert_eq!(edge.role, net::Role::Edge);
+        assert_eq!(edge.pair_delay, vec![Time::from_millis(7); n]);
+        let peer = crate::peer_cmd::replay(&s, 5, 3, base).unwrap();
+        assert_eq!(peer.role, net::Role::Peer);
+        let lat = sim::latency::LatencyModel::build(&s.network.latency, 3);
+        for (j, d) in peer.pair_delay.iter().enumerate() {
+            let want = if j == 2 { Time::from_millis(7) } else { lat.latency(5, j as u32) };
+            assert_eq!(*d, want, "pair (5, {j})");
+        }
     }
 
     #[test]

@@ -115,3 +115,22 @@ fn peer_node_out_of_the_population_is_refused() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--node 500"), "{err}");
 }
+
+#[test]
+fn an_edge_needs_a_family_with_one_and_cdn_nodes_need_the_node_plan() {
+    let base = ["peer", "--bind", "127.0.0.1:0", "--tracker", "127.0.0.1:9", "--source", "127.0.0.1:10"];
+    // mesh-pull has no CDN edge.
+    let mut args = base.to_vec();
+    args.extend(["--role", "edge", "--scenario", "tests/fixtures/udp-mini.toml"]);
+    let (code, err) = run(&args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--role edge") && err.contains("mesh-pull"), "{err}");
+    // cdn-p2p addresses its edge as node 2: without --node every peer would be id 2 itself.
+    for role in ["peer", "edge"] {
+        let mut args = base.to_vec();
+        args.extend(["--role", role, "--scenario", "tests/fixtures/udp-cdn-mini.toml"]);
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{role}: {err}");
+        assert!(err.contains("--node") && err.contains("cdn-p2p"), "{role}: {err}");
+    }
+}

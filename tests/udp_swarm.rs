@@ -214,10 +214,15 @@ fn real_peers_stream_exact_bytes_despite_junk_and_a_crash() {
 /// [extra...]` into a fresh temporary directory named by `tag`; asserts that
 /// the run completed and returns the directory and stdout.
 fn validate_mini(tag: &str, extra: &[&str]) -> (PathBuf, String) {
+    validate_fixture("tests/fixtures/udp-mini.toml", tag, extra)
+}
+
+/// `validate_mini` on another fixture.
+fn validate_fixture(fixture: &str, tag: &str, extra: &[&str]) -> (PathBuf, String) {
     let out = std::env::temp_dir().join(format!("swarmlab-validate-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let o = Command::new(BIN)
-        .args(["validate", "tests/fixtures/udp-mini.toml", "--sim-draws", "1"])
+        .args(["validate", fixture, "--sim-draws", "1"])
         .args(extra)
         .arg("--out")
         .arg(&out)
@@ -252,6 +257,35 @@ fn validate_runs_without_a_hash_channel() {
         }
     }
     assert!(verified > 100, "only {verified} chunks verified");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A summary.csv metric's value (`None`: missing or undefined).
+fn metric(summary: &Path, name: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(summary).expect("summary.csv");
+    text.lines().map(|l| l.split(',').collect::<Vec<_>>()).find(|f| f.get(3) == Some(&name))?.get(4)?.parse().ok()
+}
+
+/// `swarmlab validate` runs the CDN-assisted family (tests/fixtures/udp-cdn-mini.toml):
+/// its edge (node 2) is a real process (`swarmlab peer --role edge`) that
+/// takes the source's chunks and serves the peers, whose upload cannot carry
+/// the stream among themselves; the real run joins the nodes the simulator
+/// joins (not those due after the end).
+#[test]
+fn validate_runs_the_cdn_edge_as_a_real_node() {
+    let (out, stdout) = validate_fixture("tests/fixtures/udp-cdn-mini.toml", "cdn", &[]);
+    assert!(stdout.contains("real run: 15 processes (seed 1), "), "{stdout}");
+    let log = std::fs::read_to_string(out.join("records/node-2.log")).expect("the edge's log");
+    assert!(log.starts_with("edge "), "{log}");
+    let edge = read_records(&out.join("records/node-2.csv"));
+    let verified = edge.stats.iter().find(|s| s.0 == "chunks_verified").map_or(0, |s| s.1);
+    assert!(verified >= 20, "the edge verified only {verified} chunks of the source: {log}");
+    let (sim, real) = (out.join("sim/summary.csv"), out.join("real/summary.csv"));
+    for s in [&sim, &real] {
+        let gb = metric(s, "cdn_edge_gb").expect("cdn_edge_gb");
+        assert!(gb > 0.0, "{}: the edge uploaded nothing", s.display());
+    }
+    assert_eq!(metric(&sim, "peers_joined"), metric(&real, "peers_joined"), "{stdout}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

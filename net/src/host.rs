@@ -39,6 +39,9 @@ pub enum Role {
     Tracker,
     Source,
     Peer,
+    /// A CDN edge server (`cdn-p2p`): a member that receives the source's
+    /// chunks and serves peers, verified and stored as a peer's.
+    Edge,
 }
 
 impl Role {
@@ -47,6 +50,7 @@ impl Role {
             Role::Tracker => "tracker",
             Role::Source => "source",
             Role::Peer => "peer",
+            Role::Edge => "edge",
         }
     }
 }
@@ -996,7 +1000,7 @@ impl<P: Peer> Host<P> {
         self.link_events(now);
         if self.cfg.role == Role::Source {
             self.push_hashes(now);
-        } else if self.cfg.role == Role::Peer
+        } else if matches!(self.cfg.role, Role::Peer | Role::Edge)
             && self.started
             && self.subscribed_at.is_none_or(|at| now.saturating_sub(at) >= RESUBSCRIBE)
         {

@@ -66,8 +66,8 @@ run() { # name, validate args...
     fi
 }
 
-# FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all seven).
-FAMILIES=${FAMILIES:-mesh-pull tree-push splitstream treebone pull-push client-server random-push}
+# FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all eight).
+FAMILIES=${FAMILIES:-mesh-pull tree-push splitstream treebone pull-push client-server random-push cdn-p2p}
 want() { [[ " $FAMILIES " == *" $1 "* ]]; }
 families() { # prefix, scenario dir args...: every family (of $FAMILIES) on dyn-50
     local p=$1; shift
@@ -78,6 +78,8 @@ families() { # prefix, scenario dir args...: every family (of $FAMILIES) on dyn-
     want pull-push && run "$p-pull-push" scenarios/validate/dyn-50-pull-push.toml "$@"
     want client-server && run "$p-client-server" scenarios/validate/dyn-50.toml --protocol client-server "$@"
     want random-push && run "$p-random-push" scenarios/validate/dyn-50.toml --protocol random-push "$@"
+    # The CDN edge (node 2, [cdn] defaults: 1 Gbps, 10 ms) is a real process of its own.
+    want cdn-p2p && run "$p-cdn-p2p" scenarios/validate/dyn-50.toml --protocol cdn-p2p "$@"
     return 0
 }
 

@@ -1,7 +1,8 @@
 //! What a real swarm must replay of a scenario, node by node (`swarmlab
 //! validate`): each node's access-link rates over time (timeline bandwidth
 //! events, bandwidth traces, Markov modulation) and, over time, the set of
-//! nodes it is cut off from (outages, partitions).
+//! nodes it is cut off from (outages, partitions), and its one-way delay to
+//! every node (the latency model's, or the CDN edge's).
 //!
 //! The engine ([`crate::engine`]) applies the same rules as it runs; this
 //! module computes them up front from the scenario, the population and the
@@ -130,6 +131,22 @@ pub fn rates(sc: &Scenario, specs: &[NodeSpec], seed: u64) -> Vec<RateSchedule> 
                 out.push((s.join, up, down));
             }
             out
+        })
+        .collect()
+}
+
+/// Node `me`'s one-way propagation delay to every node of `specs`, as the
+/// engine's: the CDN edge's delay (`[cdn] edge_latency_ms`) on every pair
+/// with the edge, the latency model's (placed over the whole population) on
+/// the others.
+pub fn pair_delays(sc: &Scenario, specs: &[NodeSpec], seed: u64, me: u32) -> Vec<Time> {
+    let mut latency = crate::latency::LatencyModel::build(&sc.network.latency, seed);
+    latency.place(specs.len() as u32);
+    let edge = specs.iter().position(|s| s.role == NodeRole::Edge).zip(sc.edge_latency());
+    (0..specs.len() as u32)
+        .map(|j| match edge {
+            Some((e, l)) if me == e as u32 || j == e as u32 => l,
+            _ => latency.latency(me, j),
         })
         .collect()
 }

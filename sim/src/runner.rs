@@ -122,8 +122,7 @@ pub fn modulation(sc: &Scenario) -> Option<crate::engine::Modulation> {
 /// propagation delay is positive ([`Engine::parallel`]).
 pub fn parallel_capable(sc: &Scenario) -> bool {
     let latency = LatencyModel::build(&sc.network.latency, sc.seed);
-    let edge = sc.cdn_spec().map(|c| Time::from_secs_f64(c.edge_latency_ms.0 / 1000.0));
-    crate::engine::smallest_delay(&latency, edge) > Time::ZERO
+    crate::engine::smallest_delay(&latency, sc.edge_latency()) > Time::ZERO
 }
 
 /// Runs `sc` with an explicit protocol factory.
@@ -159,8 +158,8 @@ pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F
     engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
     apply_dynamics(&mut engine, sc);
     engine.set_defences(defences(sc));
-    if let Some(cdn) = sc.cdn_spec() {
-        engine.set_edge_latency(Time::from_secs_f64(cdn.edge_latency_ms.0 / 1000.0));
+    if let Some(l) = sc.edge_latency() {
+        engine.set_edge_latency(l);
     }
     if let Some(isp) = &sc.isp {
         engine.set_isp(isp.locality.0);

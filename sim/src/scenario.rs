@@ -1658,6 +1658,12 @@ impl Scenario {
         self.cdn.clone().or_else(|| self.has_edge().then(CdnSpec::default))
     }
 
+    /// The one-way delay between a CDN edge and every other node (`[cdn]
+    /// edge_latency_ms`), when [`Scenario::cdn_spec`] has one.
+    pub fn edge_latency(&self) -> Option<protocols::Time> {
+        self.cdn_spec().map(|c| protocols::Time::from_secs_f64(c.edge_latency_ms.0 / 1000.0))
+    }
+
     fn validate(&self, file: &str, src: &str, reg: &Registry) -> Result<(), ScenarioError> {
         let err = |span: Range<usize>, msg: String| Err(ScenarioError::at(file, src, Some(span), msg));
         if !(1..=10_000).contains(self.reps.get_ref()) {
