@@ -335,7 +335,7 @@ pub struct HybridStats {
 const COOLDOWN_MAX: usize = 16;
 
 /// Per-partner data of a hybrid: chunks of each lane pulled from it, halved
-/// every refresh (pull-push picks parents by it).
+/// every refresh (pull-push picks parents by it; empty in treebone).
 type Served = Vec<u32>;
 
 /// What a hybrid node keeps besides its two cores and its media.
@@ -424,7 +424,9 @@ struct MeshSide<'a> {
 impl PullPolicy<HybridTimer> for MeshSide<'_> {
     type Ext = Served;
     fn new_ext(&self) -> Served {
-        vec![0; self.tree.lanes.len()]
+        // Only pull-push reads it (`manage_subscriptions`): a treebone
+        // partner allocates nothing.
+        if treebone(self.cfg) { Vec::new() } else { vec![0; self.tree.lanes.len()] }
     }
     fn ask_tracker(&mut self, starving: bool, cx: &mut Ctx<'_, HybridTimer>) {
         if starving {
@@ -691,7 +693,9 @@ impl HybridPeer {
         if asked_at.is_some()
             && let Some(pt) = self.mesh.partner_mut(from)
         {
-            pt.ext[l] = pt.ext[l].saturating_add(1);
+            if let Some(s) = pt.ext.get_mut(l) {
+                *s = s.saturating_add(1);
+            }
         }
         let pushed = asked_at.is_none() && self.tree.lanes[l].parent == Some(from);
         if pushed {

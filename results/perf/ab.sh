@@ -2,7 +2,8 @@
 # results/perf/ab.sh: two or more swarmlab binaries on one scenario, runs
 # alternated (A B A B ...) so that a drift of the machine's speed hits them
 # alike; prints every run's user CPU seconds, sorted, per binary, with the
-# 1-minute load average at the end (one thread each: --threads 1).
+# 1-minute load average at the end (one thread each: --threads 1), and
+# every run's peak RSS (kB, sorted).
 #
 #   [THREADS=N] results/perf/ab.sh SCENARIO ROUNDS LABEL=BINARY[@T] [LABEL=BINARY[@T] ...]
 #
@@ -16,16 +17,17 @@ rounds=${2:?ROUNDS}
 shift 2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-declare -A runs walls
+declare -A runs walls rss
 multi=
 for r in $(seq "$rounds"); do
     for lb in "$@"; do
         label=${lb%%=*} bin=${lb#*=} t=${THREADS:-1}
         case $bin in *@*) t=${bin##*@} bin=${bin%@*} ;; esac
         [ "$t" = 1 ] || multi=1
-        /usr/bin/time -f "%U %e" -o "$tmp/t" "$bin" run "$sc" --out "$tmp/out-$label" --threads "$t" -q >/dev/null 2>&1
-        read -r user wall <"$tmp/t"
+        /usr/bin/time -f "%U %e %M" -o "$tmp/t" "$bin" run "$sc" --out "$tmp/out-$label" --threads "$t" -q >/dev/null 2>&1
+        read -r user wall kb <"$tmp/t"
         runs[$label]="${runs[$label]:-} $user"
+        rss[$label]="${rss[$label]:-} $kb"
         walls[$label]="${walls[$label]:-} $wall"
     done
 done
@@ -33,6 +35,7 @@ echo "# $(date -u +%FT%TZ) $sc, $rounds rounds, --threads ${THREADS:-1} unless @
 for lb in "$@"; do
     label=${lb%%=*}
     echo "$label: $(echo ${runs[$label]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
+    echo "$label peak RSS kB: $(echo ${rss[$label]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
     if [ -n "$multi" ]; then
         echo "$label wall: $(echo ${walls[$label]} | tr ' ' '\n' | sort -n | tr '\n' ' ')"
     fi
