@@ -300,9 +300,12 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     }
 
     /// Adds `id` as a partner and sends it our buffer map.
+    /// Adds `id` as a partner (at most `max` are ever held: the list's
+    /// capacity stops there) and sends it our buffer map.
     pub fn add_partner<T, P: PullPolicy<T, Ext = X>>(
         &mut self,
         id: PeerId,
+        max: usize,
         up_kbps: u32,
         map: ChunkMap,
         pol: &P,
@@ -311,6 +314,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         if self.is_partner(id) || id == cx.me {
             return;
         }
+        grow_capped(&mut self.partners, max);
         self.partners.push(Partner {
             id,
             map: ChunkMap::default(),
@@ -706,7 +710,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                 self.remember(from, m, cx);
                 let accept = self.is_partner(from) || self.partners.len() < self.max_partners(m);
                 if accept {
-                    self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
+                    self.add_partner(from, self.max_partners(m), up_kbps, media.map(m.window), pol, cx);
                 }
                 cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
             }
@@ -717,7 +721,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                 }
                 if accept && asked.is_some() {
                     if self.partners.len() < self.max_partners(m) {
-                        self.add_partner(from, up_kbps, media.map(m.window), pol, cx);
+                        self.add_partner(from, self.max_partners(m), up_kbps, media.map(m.window), pol, cx);
                     } else {
                         cx.send(from, Msg::Bye);
                     }
@@ -838,4 +842,41 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
 /// A random phase in `[0, period)` for a periodic timer.
 pub fn jitter<T>(period: Time, cx: &mut Ctx<'_, T>) -> Time {
     Time(cx.rng.random_range(0..period.0.max(1)))
+}
+
+/// Makes room in `v` for one more element: the capacity doubles from 4, as
+/// `Vec::push` would, but stops at `max` (the most elements `v` will ever
+/// hold; at least `len + 1`), so that a full list holds no spare slots
+/// (10 partners of at most 10 take 10 slots, not 16).
+fn grow_capped<T>(v: &mut Vec<T>, max: usize) {
+    if v.len() == v.capacity() {
+        let want = (v.capacity() * 2).max(4).min(max).max(v.len() + 1);
+        v.reserve_exact(want - v.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grow_capped;
+
+    #[test]
+    fn capacity_doubles_from_four_and_stops_at_the_maximum() {
+        let caps = |max: usize, n: usize| {
+            let mut v: Vec<u64> = Vec::new();
+            let mut seen = Vec::new();
+            for k in 0..n {
+                grow_capped(&mut v, max);
+                v.push(k as u64);
+                if seen.last() != Some(&v.capacity()) {
+                    seen.push(v.capacity());
+                }
+            }
+            seen
+        };
+        assert_eq!(caps(10, 10), vec![4, 8, 10]);
+        assert_eq!(caps(16, 16), vec![4, 8, 16]);
+        assert_eq!(caps(3, 3), vec![3]);
+        // Past `max` (never in the mesh) it still makes room, one at a time.
+        assert_eq!(caps(2, 4), vec![2, 3, 4]);
+    }
 }

@@ -39,6 +39,10 @@ while kill -0 "$runner" 2>/dev/null; do
 done
 wait "$runner"
 rc=$?
-echo "# finished at $(date -u +%T), threads.sh exit status $rc; the row is the last of results/perf/threads.csv" >>"$log"
+if [ "$rc" = 0 ]; then
+    echo "# finished at $(date -u +%T), threads.sh exit status 0; the row is the last of results/perf/threads.csv" >>"$log"
+else
+    echo "# finished at $(date -u +%T), threads.sh exit status $rc: the run failed or was stopped, no row in results/perf/threads.csv" >>"$log"
+fi
 [ "$peers" = 1000000 ] || cat "$log"
 exit "$rc"
