@@ -28,6 +28,9 @@
 # netns-splitstream20 (SplitStream on dyn-50 under --netns, seeds 1-20,
 # root, about 22 min), seed6-trace
 # (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
+# dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
+# 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
+# netns20-dyn-50-<family>/, about 21 minutes each),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -42,7 +45,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 netns-dyn20 rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -156,6 +159,19 @@ if has netns-dyn8; then
         families netns8-dyn-50 --netns --reps 8
     else
         echo "== netns-dyn8: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has dyn20; then
+    # Seeds 1-20 on loopback: enough for a PASS where 8 reps left the
+    # interval too wide (power.txt), about 21 minutes per family.
+    families loop20-dyn-50 --reps 20
+fi
+if has netns-dyn20; then
+    # The same under kernel shaping.
+    if [ "$(id -u)" = 0 ]; then
+        families netns20-dyn-50 --netns --reps 20
+    else
+        echo "== netns-dyn20: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has netns-treebone-repeat; then
