@@ -191,6 +191,19 @@ pub fn neigh_stats() -> Option<NeighStats> {
     NeighStats::parse(&std::fs::read_to_string("/proc/net/stat/arp_cache").ok()?)
 }
 
+/// Most frames a `pfifo_fast` band may queue. The kernel allocates each
+/// band's ring of `txqueuelen` pointers up front, and one of 2 million (10 s
+/// of a 1 Gbps CDN edge) fails with "Cannot allocate memory"; 65,536 full
+/// frames are 81 MB, 0.65 s at 1 Gbps and far more than any node of a
+/// 200-node swarm queues (an edge refuses requests behind 1 s of backlog).
+const MAX_QUEUE_FRAMES: u64 = 65_536;
+
+/// `txqueuelen` for a byte limit: the limit in full-size frames, 64 to
+/// [`MAX_QUEUE_FRAMES`].
+fn queue_frames(limit_bytes: u64) -> u64 {
+    (limit_bytes / 1242).clamp(64, MAX_QUEUE_FRAMES)
+}
+
 /// tbf burst (bytes): one millisecond of the rate, at least one full frame.
 fn burst(bps: u64) -> u64 {
     (bps / 8 / 1000).max(2000)
@@ -223,9 +236,10 @@ fn tbf(ns: &str, dev: &str, bps: u64, limit: &str, verb: &str) -> Result<String,
 /// order by the packet's priority, which the kernel sets from the socket's
 /// TOS: [`net::host::CONTROL_TOS`] (low delay) is priority 6, band 0; TOS 0 is band 1.
 /// Its queue bound is the device's `txqueuelen` per band, set here to the
-/// byte limit in full-size frames (1,242 bytes on the wire).
+/// byte limit in full-size frames (1,242 bytes on the wire), at most
+/// [`MAX_QUEUE_FRAMES`].
 fn control_first(ns: &str, dev: &str, limit: &str) -> Result<(), String> {
-    let frames = (limit.parse::<u64>().unwrap_or(1 << 20) / 1242).max(64).to_string();
+    let frames = queue_frames(limit.parse::<u64>().unwrap_or(1 << 20)).to_string();
     run("ip", &["-n", ns, "link", "set", "dev", dev, "txqueuelen", &frames], None)?;
     run("tc", &["-n", ns, "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "pfifo_fast"], None)?;
     Ok(())
@@ -359,6 +373,10 @@ mod tests {
         assert_eq!(addr(0), Ipv4Addr::new(10, 77, 0, 1));
         assert_eq!(addr(255), Ipv4Addr::new(10, 77, 1, 0));
         assert_eq!(burst(512_000), 2000);
+        // Queue rings: 10 s of a 5 Mbps peer fit; a 1 Gbps edge's is capped.
+        assert_eq!(queue_frames(up_limit(5_000_000).parse().unwrap()), 12_500_000 / 1242);
+        assert_eq!(queue_frames(up_limit(1_000_000_000).parse().unwrap()), MAX_QUEUE_FRAMES);
+        assert_eq!(queue_frames(0), 64);
         assert_eq!(mac(0), "02:77:00:00:00:01");
         assert_eq!(mac(255), "02:77:00:00:01:00");
     }
