@@ -1,5 +1,5 @@
 //! `control-interleave SCENARIO [SEEDS] [DRAWS]`: the scenario's protocol
-//! (mesh-pull, tree-push, hybrid, random-push or client-server) in
+//! (mesh-pull, tree-push, hybrid, random-push, client-server or cdn-p2p) in
 //! the simulator over seeds 1..=SEEDS x protocol draws 1..=DRAWS (default 8
 //! x 10), once as the engine models its links (a control message waits for
 //! the message in service) and once with
@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         "hybrid" => continuity::<sim::families::Hybrid>,
         "random-push" => continuity::<sim::families::RandomPush>,
         "client-server" => continuity::<sim::families::ClientServer>,
+        "cdn-p2p" => continuity::<sim::families::CdnAssisted>,
         other => {
             eprintln!("error: {path}: protocol `{other}`: not wired here");
             return ExitCode::from(2);
