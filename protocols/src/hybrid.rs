@@ -692,10 +692,9 @@ impl HybridPeer {
         let l = self.lane_of(seq);
         if asked_at.is_some()
             && let Some(pt) = self.mesh.partner_mut(from)
+            && let Some(s) = pt.ext.get_mut(l)
         {
-            if let Some(s) = pt.ext.get_mut(l) {
-                *s = s.saturating_add(1);
-            }
+            *s = s.saturating_add(1);
         }
         let pushed = asked_at.is_none() && self.tree.lanes[l].parent == Some(from);
         if pushed {
