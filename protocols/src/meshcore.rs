@@ -299,7 +299,6 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         cx.timer_in(j, MeshTimer::Schedule.into());
     }
 
-    /// Adds `id` as a partner and sends it our buffer map.
     /// Adds `id` as a partner (at most `max` are ever held: the list's
     /// capacity stops there) and sends it our buffer map.
     pub fn add_partner<T, P: PullPolicy<T, Ext = X>>(
