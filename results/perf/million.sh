@@ -20,8 +20,8 @@ commit=$(git rev-parse --short HEAD)
 log=results/perf/million-$family-$commit-rss.log
 [ "$peers" = 1000000 ] || log=$(mktemp)
 {
-    echo "# 1,000,000-peer $family, 600 simulated s, --threads $threads: resident memory of the running process, every 30 s"
-    echo "# command: results/perf/million.sh $family $threads (results/perf/threads.sh - 1000000 $family $threads; binary of $commit); started $(date -u '+%H:%M UTC, %F')"
+    echo "# $peers-peer $family, 600 simulated s, --threads $threads: resident memory of the running process, every 30 s"
+    echo "# command: PEERS=$peers results/perf/million.sh $family $threads (results/perf/threads.sh - $peers $family $threads; binary of $commit); started $(date -u '+%H:%M UTC, %F')"
     echo "# columns: time (UTC), VmHWM and VmRSS (kB), user+system CPU seconds, 1-minute load average"
 } >"$log"
 results/perf/threads.sh - "$peers" "$family" "$threads" &
