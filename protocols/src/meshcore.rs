@@ -707,9 +707,10 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             }
             Msg::Hello { up_kbps } => {
                 self.remember(from, m, cx);
-                let accept = self.is_partner(from) || self.partners.len() < self.max_partners(m);
+                let max = self.max_partners(m);
+                let accept = self.is_partner(from) || self.partners.len() < max;
                 if accept {
-                    self.add_partner(from, self.max_partners(m), up_kbps, media.map(m.window), pol, cx);
+                    self.add_partner(from, max, up_kbps, media.map(m.window), pol, cx);
                 }
                 cx.send(from, Msg::HelloAck { accept, up_kbps: self.up_kbps });
             }
@@ -719,8 +720,9 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                     self.hellos.swap_remove(i);
                 }
                 if accept && asked.is_some() {
-                    if self.partners.len() < self.max_partners(m) {
-                        self.add_partner(from, self.max_partners(m), up_kbps, media.map(m.window), pol, cx);
+                    let max = self.max_partners(m);
+                    if self.partners.len() < max {
+                        self.add_partner(from, max, up_kbps, media.map(m.window), pol, cx);
                     } else {
                         cx.send(from, Msg::Bye);
                     }

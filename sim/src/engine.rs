@@ -128,6 +128,22 @@ pub(crate) fn set_class_factor(table: &mut Vec<f64>, classes: usize, class: Opti
     }
 }
 
+/// The CDN edge of `specs` (the node whose role is [`NodeRole::Edge`]) with
+/// its one-way delay to every other node, when both exist.
+pub fn edge_link(specs: &[NodeSpec], latency: Option<Time>) -> Option<(u32, Time)> {
+    specs.iter().position(|s| s.role == NodeRole::Edge).map(|i| i as u32).zip(latency)
+}
+
+/// One-way propagation delay from `a` to `b`: the edge's on every pair with
+/// the CDN edge ([`edge_link`]), the latency model's otherwise.
+#[inline]
+pub fn propagation(latency: &LatencyModel, edge: Option<(u32, Time)>, a: u32, b: u32) -> Time {
+    match edge {
+        Some((e, l)) if a == e || b == e => l,
+        _ => latency.latency(a, b),
+    }
+}
+
 /// Smallest one-way propagation delay of a run: the latency model's lower
 /// bound, or the CDN edge's delay if it has one and it is smaller. The
 /// engine's windows are this long; zero means one thread.
@@ -391,10 +407,7 @@ impl<F> Shared<F> {
 
     /// One-way propagation delay from `a` to `b`.
     fn propagation(&self, a: u32, b: u32) -> Time {
-        match self.edge {
-            Some((e, l)) if a == e || b == e => l,
-            _ => self.latency.latency(a, b),
-        }
+        propagation(&self.latency, self.edge, a, b)
     }
 
     /// Nodes that joined at or before `t` (ids are dense in joining order).
@@ -591,7 +604,7 @@ impl<F: Protocol> Engine<F> {
     /// Sets the propagation delay between the CDN edge (the node whose role
     /// is [`NodeRole::Edge`]) and every other node (call before running).
     pub fn set_edge_latency(&mut self, latency: Time) {
-        self.sh.edge = self.sh.specs.iter().position(|s| s.role == NodeRole::Edge).map(|i| (i as u32, latency));
+        self.sh.edge = edge_link(&self.sh.specs, Some(latency));
     }
 
     /// Tracks ISPs (call before running): every node's is its stub domain

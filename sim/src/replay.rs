@@ -135,20 +135,15 @@ pub fn rates(sc: &Scenario, specs: &[NodeSpec], seed: u64) -> Vec<RateSchedule> 
         .collect()
 }
 
-/// Node `me`'s one-way propagation delay to every node of `specs`, as the
-/// engine's: the CDN edge's delay (`[cdn] edge_latency_ms`) on every pair
+/// Node `me`'s one-way propagation delay to every node of `specs`, by the
+/// engine's own rule ([`crate::engine::propagation`]): the CDN edge's delay (`[cdn] edge_latency_ms`) on every pair
 /// with the edge, the latency model's (placed over the whole population) on
 /// the others.
 pub fn pair_delays(sc: &Scenario, specs: &[NodeSpec], seed: u64, me: u32) -> Vec<Time> {
     let mut latency = crate::latency::LatencyModel::build(&sc.network.latency, seed);
     latency.place(specs.len() as u32);
-    let edge = specs.iter().position(|s| s.role == NodeRole::Edge).zip(sc.edge_latency());
-    (0..specs.len() as u32)
-        .map(|j| match edge {
-            Some((e, l)) if me == e as u32 || j == e as u32 => l,
-            _ => latency.latency(me, j),
-        })
-        .collect()
+    let edge = crate::engine::edge_link(specs, sc.edge_latency());
+    (0..specs.len() as u32).map(|j| crate::engine::propagation(&latency, edge, me, j)).collect()
 }
 
 /// Over time, which nodes node `me` cannot hear from (`v[j]`: a message from
