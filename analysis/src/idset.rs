@@ -139,10 +139,13 @@ fn unmix(h: u32, k: u32) -> u32 {
     h.wrapping_mul(MUL_INV) & mask
 }
 
-/// Bits of the universe of a quotient table made for ids up to `max`: one
-/// more than `max` needs (room for the ids of later joiners), at least 8.
+/// Bits of the universe of a quotient table made for ids up to `max`: as
+/// many as `max` needs, at least 8. A later joiner's larger id rebuilds the
+/// table once; a bit of headroom would double the fewest buckets
+/// ([`quot_min_buckets`]), which at 10^6 ids (2 KB for 22 bits, 1 KB for
+/// 21) is more than a learner of a few hundred ids needs.
 fn quot_bits(max: u32) -> Option<u32> {
-    let k = (32 - max.leading_zeros() + 1).max(8);
+    let k = (32 - max.leading_zeros()).max(8);
     (k <= 31).then_some(k)
 }
 
@@ -489,9 +492,18 @@ mod tests {
         // 4 bytes (16 KB), a bitmap 250 KB.
         let s = check_against_a_model(lcg(3).take(3_000).map(|x| x % 2_000_000));
         let Repr::Quot(t) = &s.repr else { panic!("a quotient table") };
-        assert_eq!(t.k, 22);
+        assert_eq!(t.k, 21);
         let per_id = s.heap_bytes() as f64 / s.len() as f64;
         assert!((2.2..=3.4).contains(&per_id), "{per_id} bytes per id");
+    }
+
+    #[test]
+    fn a_learner_of_a_few_hundred_of_a_million_ids_takes_a_kilobyte() {
+        // 300 draws among 2,000,000 ids: the fewest buckets for 21 bits (65
+        // of 16 bytes); with one bit of headroom it took 129 (2,064 bytes).
+        let s = check_against_a_model(lcg(5).take(300).map(|x| x % 2_000_000));
+        assert!(matches!(s.repr, Repr::Quot(_)), "a quotient table");
+        assert!(s.heap_bytes() <= 65 * 16, "{}", s.heap_bytes());
     }
 
     #[test]

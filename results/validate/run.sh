@@ -30,7 +30,8 @@
 # (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
-# netns20-dyn-50-<family>/, about 21 minutes each),
+# netns20-dyn-50-<family>/, about 21 minutes each), dyn20b (seeds 21-40 on
+# loopback: loop20b-dyn-50-<family>/; pool.sh pools the two batches),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -45,7 +46,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 netns-dyn20 rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 dyn20b netns-dyn20 rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -165,6 +166,12 @@ if has dyn20; then
     # Seeds 1-20 on loopback: enough for a PASS where 8 reps left the
     # interval too wide (power.txt), about 21 minutes per family.
     families loop20-dyn-50 --reps 20
+fi
+if has dyn20b; then
+    # Seeds 21-40 on loopback, a second batch disjoint from dyn20's:
+    # loop20b-dyn-50-<family>/, about 21 minutes per family. pool.sh
+    # judges the 40 seeds together.
+    families loop20b-dyn-50 --seed 21 --reps 20
 fi
 if has netns-dyn20; then
     # The same under kernel shaping.

@@ -89,6 +89,8 @@ use crate::rngs::{self, Stream};
 /// How many events [`Part::run`] takes from the queue ahead of the
 /// one it runs, to prefetch the state they touch.
 const LOOKAHEAD: usize = 8;
+/// Position in the lookahead at which [`Part::prefetch_live`] runs.
+const LIVE: usize = 5;
 /// Position in the lookahead at which [`Part::prefetch_deep`] runs.
 const DEEP: usize = 3;
 /// Capacity (messages) an idle upload queue keeps; a larger one is freed
@@ -100,13 +102,13 @@ const CTRL_QUEUE_KEEP: usize = 8;
 /// Datagram counts whose message loss probability is tabulated.
 const LOSS_TABLE: u32 = 256;
 
-/// Bytes of a node's `Slot` prefetched ahead of its timers and deliveries:
-/// all of it for the families here (a hybrid's is 928 bytes). With only the
-/// first 256 bytes of the protocol state, the protocol's own
+/// Bytes of a node's [`Live`] state prefetched ahead of its timers and
+/// deliveries: all of it for the families here (a hybrid's is about 1 KB).
+/// With only the first 256 bytes of the protocol state, the protocol's own
 /// [`Peer::prefetch`](protocols::Peer::prefetch) stalled on the headers of its
 /// vectors further on (5.9% of a 10,000-peer hybrid run's samples; 1.1%
-/// with the whole slot).
-const SLOT_PREFETCH: usize = 1024;
+/// with the whole state).
+const LIVE_PREFETCH: usize = 1024;
 
 /// Probability that a message of `datagrams` datagrams is lost when each is
 /// lost with probability `loss`: `1 - (1 - loss)^datagrams`, with `libm`'s
@@ -250,7 +252,7 @@ impl Mail {
 
 /// The per-node state most events read for nodes other than the one they
 /// run: download links, liveness, stale-completion checks. Kept apart from
-/// [`Slot`] (about 1 KB with the protocol state) in one dense array, so that
+/// [`Slot`] and its [`Live`] state in one dense array, so that
 /// these reads hit the cache instead of costing a miss each.
 #[derive(Clone, Copy)]
 struct Hot {
@@ -289,8 +291,17 @@ struct Slot<P: Peer> {
     class: u16,
     level: u8,
     level_draws: u32,
-    /// Last: the link state above fits in the first lines.
-    node: Option<Node<Guarded<P>>>,
+    /// The node's state while it is present, boxed: a departed node keeps
+    /// only the link state above (a run with churn joins about twice as
+    /// many nodes as are ever present at once, and a slot is never reused).
+    node: Option<Box<Live<P>>>,
+}
+
+/// What a present node holds beyond its link: the protocol state and its
+/// random stream (dropped when the node leaves).
+struct Live<P: Peer> {
+    node: Node<Guarded<P>>,
+    rng: ChaCha8Rng,
 }
 
 /// A scenario action the engine applies at a given time.
@@ -471,9 +482,6 @@ struct Part<F: Protocol> {
     cur_seq: u64,
     slots: Vec<Slot<F::Peer>>,
     hot: Vec<Hot>,
-    /// Each node's random stream, apart from its `Slot`: 304 bytes that
-    /// most events do not touch.
-    rngs: Vec<ChaCha8Rng>,
     out: Outbox<Timer<F>>,
     collector: Collector,
     traffic: Traffic,
@@ -697,7 +705,7 @@ impl<F: Protocol> Engine<F> {
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
         let part = self.parts.get(self.sh.part_of(id))?;
-        match part.slots.get(self.sh.local(id))?.node.as_ref()? {
+        match &part.slots.get(self.sh.local(id))?.node.as_ref()?.node {
             Node::Member(p) => Some(&p.inner),
             Node::Tracker(_) => None,
         }
@@ -758,7 +766,6 @@ impl<F: Protocol> Engine<F> {
                     cur_seq: 0,
                     slots: Vec::with_capacity(local),
                     hot: Vec::with_capacity(local),
-                    rngs: Vec::with_capacity(local),
                     out: Outbox::default(),
                     collector,
                     traffic: Traffic::default(),
@@ -1087,12 +1094,7 @@ impl<F: Protocol> Part<F> {
             prefetch(h, 1);
         }
         if let Some(s) = self.slots.get(l) {
-            let link = std::mem::offset_of!(Slot<F::Peer>, node);
-            let bytes = match ev {
-                Ev::UpDone(..) => link,
-                _ => SLOT_PREFETCH.min(std::mem::size_of::<Slot<F::Peer>>()),
-            };
-            prefetch(s, bytes);
+            prefetch(s, std::mem::size_of::<Slot<F::Peer>>());
         }
         if let Ev::Deliver { slot, .. } = ev
             && let Some(m) = self.inflight.get(*slot as usize)
@@ -1102,10 +1104,24 @@ impl<F: Protocol> Part<F> {
         self.collector.prefetch_node(PeerId(i));
     }
 
-    /// Second stage of [`Part::prefetch_event`], a few events later, when
-    /// the node's `Slot` should be in cache: what lies behind its pointers.
+    /// Second stage of [`Part::prefetch_event`], when the node's `Slot`
+    /// should be in cache: its [`Live`] state, for timers and deliveries.
+    fn prefetch_live(&self, sh: &Shared<F>, ev: &Ev<Timer<F>>) {
+        let i = match ev {
+            Ev::Timer(i, _) => *i,
+            Ev::Deliver { to, .. } => *to,
+            _ => return,
+        };
+        if let Some(live) = self.slots.get(sh.local(i)).and_then(|s| s.node.as_deref()) {
+            prefetch(live, LIVE_PREFETCH.min(std::mem::size_of::<Live<F::Peer>>()));
+        }
+    }
+
+    /// Third stage of [`Part::prefetch_event`], a few events later, when
+    /// the node's `Live` state should be in cache: what lies behind its
+    /// pointers.
     fn prefetch_deep(&self, sh: &Shared<F>, ev: &Ev<Timer<F>>) {
-        let node = |i: u32| self.slots.get(sh.local(i)).and_then(|s| s.node.as_ref());
+        let node = |i: u32| self.slots.get(sh.local(i)).and_then(|s| s.node.as_deref()).map(|l| &l.node);
         match ev {
             Ev::Timer(i, _) => {
                 if let Some(n) = node(*i) {
@@ -1239,6 +1255,9 @@ impl<F: Protocol> Part<F> {
                 continue;
             }
             let Some((t, seq, ev)) = self.staged.pop_front() else { break };
+            if let Some((_, _, next)) = self.staged.get(LIVE) {
+                self.prefetch_live(sh, next);
+            }
             if let Some((_, _, next)) = self.staged.get(DEEP) {
                 self.prefetch_deep(sh, next);
             }
@@ -1461,8 +1480,9 @@ impl<F: Protocol> Part<F> {
             NodeRole::Peer => guard(sh.proto.peer(id, up_kbps)),
             NodeRole::Edge => guard(sh.proto.edge(id, up_kbps)),
         };
+        let rng = rngs::node_rng(sh.seed, sh.draw, i as u64);
         self.slots.push(Slot {
-            node: Some(node),
+            node: Some(Box::new(Live { node, rng })),
             up_bps,
             head: None,
             ctrlq: VecDeque::new(),
@@ -1484,7 +1504,6 @@ impl<F: Protocol> Part<F> {
             NodeRole::Peer => (s.down_bps as f64 * sh.down_factor(i, s.class)).round() as u64,
             _ => s.down_bps,
         };
-        self.rngs.push(rngs::node_rng(sh.seed, sh.draw, i as u64));
         self.hot.push(Hot { down_bps, down_free: Time::ZERO, head_gen: 0, alive: true });
         self.collector.join(id, s.role, s.class, up_bps, self.now);
         if s.role == NodeRole::Peer && sh.modulation.as_ref().is_some_and(|m| m.levels.len() > 1) {
@@ -1525,16 +1544,17 @@ impl<F: Protocol> Part<F> {
         }
         self.catch_up(sh, i);
         let slot = &mut self.slots[l];
-        let Some(node) = slot.node.as_mut() else {
+        let Some(live) = slot.node.as_deref_mut() else {
             return;
         };
+        let Live { node, rng } = live;
         let backlog = match &slot.head {
             None => Time::ZERO,
             Some(head) => (slot.head_end - now) + Time::transmit(slot.queued_bytes - head.bytes, slot.up_bps),
         };
         let mut out = std::mem::take(&mut self.out);
         {
-            let mut cx = Ctx::new(now, PeerId(i), &mut self.rngs[l], backlog, &mut out);
+            let mut cx = Ctx::new(now, PeerId(i), rng, backlog, &mut out);
             f(node, &mut cx);
         }
         for r in out.records.drain(..) {
