@@ -261,7 +261,7 @@ struct Hot {
     /// Bumped when the head's end is rescheduled (capacity change): older
     /// `UpDone` events are stale (runs without windows).
     head_gen: u32,
-    /// Present (joined and not left): its `Slot::node` is `Some`.
+    /// Present (joined and not left): its `Slot::live` is `Some`.
     alive: bool,
 }
 
@@ -294,7 +294,7 @@ struct Slot<P: Peer> {
     /// The node's state while it is present, boxed: a departed node keeps
     /// only the link state above (a run with churn joins about twice as
     /// many nodes as are ever present at once, and a slot is never reused).
-    node: Option<Box<Live<P>>>,
+    live: Option<Box<Live<P>>>,
 }
 
 /// What a present node holds beyond its link: the protocol state and its
@@ -705,7 +705,7 @@ impl<F: Protocol> Engine<F> {
     /// The member protocol state of node `id`, while it is present.
     pub fn member(&self, id: u32) -> Option<&F::Peer> {
         let part = self.parts.get(self.sh.part_of(id))?;
-        match &part.slots.get(self.sh.local(id))?.node.as_ref()?.node {
+        match &part.slots.get(self.sh.local(id))?.live.as_ref()?.node {
             Node::Member(p) => Some(&p.inner),
             Node::Tracker(_) => None,
         }
@@ -1112,7 +1112,7 @@ impl<F: Protocol> Part<F> {
             Ev::Deliver { to, .. } => *to,
             _ => return,
         };
-        if let Some(live) = self.slots.get(sh.local(i)).and_then(|s| s.node.as_deref()) {
+        if let Some(live) = self.slots.get(sh.local(i)).and_then(|s| s.live.as_deref()) {
             prefetch(live, LIVE_PREFETCH.min(std::mem::size_of::<Live<F::Peer>>()));
         }
     }
@@ -1121,7 +1121,7 @@ impl<F: Protocol> Part<F> {
     /// the node's `Live` state should be in cache: what lies behind its
     /// pointers.
     fn prefetch_deep(&self, sh: &Shared<F>, ev: &Ev<Timer<F>>) {
-        let node = |i: u32| self.slots.get(sh.local(i)).and_then(|s| s.node.as_deref()).map(|l| &l.node);
+        let node = |i: u32| self.slots.get(sh.local(i)).and_then(|s| s.live.as_deref()).map(|l| &l.node);
         match ev {
             Ev::Timer(i, _) => {
                 if let Some(n) = node(*i) {
@@ -1302,7 +1302,7 @@ impl<F: Protocol> Part<F> {
         // coordinates.
         const AHEAD: usize = 8;
         const DEEP: usize = 4;
-        let link = std::mem::offset_of!(Slot<F::Peer>, node);
+        let link = std::mem::size_of::<Slot<F::Peer>>();
         let fetch = |p: &Self, i: u32| {
             if let Some(s) = p.slots.get(sh.local(i)) {
                 prefetch(s, link);
@@ -1399,7 +1399,7 @@ impl<F: Protocol> Part<F> {
         let l = sh.local(i);
         self.catch_up(sh, i);
         let slot = &mut self.slots[l];
-        if slot.node.is_none() || slot.up_bps == bps {
+        if slot.live.is_none() || slot.up_bps == bps {
             slot.up_bps = bps;
             return;
         }
@@ -1420,7 +1420,7 @@ impl<F: Protocol> Part<F> {
     fn modulate(&mut self, sh: &Shared<F>, i: u32) {
         let Some(m) = &sh.modulation else { return };
         let s = &mut self.slots[sh.local(i)];
-        if s.node.is_none() {
+        if s.live.is_none() {
             return;
         }
         if m.levels.len() > 1 {
@@ -1482,7 +1482,7 @@ impl<F: Protocol> Part<F> {
         };
         let rng = rngs::node_rng(sh.seed, sh.draw, i as u64);
         self.slots.push(Slot {
-            node: Some(Box::new(Live { node, rng })),
+            live: Some(Box::new(Live { node, rng })),
             up_bps,
             head: None,
             ctrlq: VecDeque::new(),
@@ -1518,7 +1518,7 @@ impl<F: Protocol> Part<F> {
     fn leave(&mut self, sh: &Shared<F>, i: u32, graceful: bool) {
         let l = sh.local(i);
         let slot = &mut self.slots[l];
-        if slot.node.is_none() {
+        if slot.live.is_none() {
             return;
         }
         self.catch_up(sh, i);
@@ -1530,7 +1530,7 @@ impl<F: Protocol> Part<F> {
             self.traffic.discarded += bytes;
         }
         self.call(sh, i, |n, cx| n.on_command(Command::Leave { graceful }, cx));
-        self.slots[l].node = None;
+        self.slots[l].live = None;
         self.hot[l].alive = false;
         self.collector.leave(PeerId(i), self.now);
     }
@@ -1539,12 +1539,12 @@ impl<F: Protocol> Part<F> {
     fn call(&mut self, sh: &Shared<F>, i: u32, f: impl FnOnce(&mut Node<Guarded<F::Peer>>, &mut Ctx<'_, Timer<F>>)) {
         let now = self.now;
         let l = sh.local(i);
-        if self.slots[l].node.is_none() {
+        if self.slots[l].live.is_none() {
             return;
         }
         self.catch_up(sh, i);
         let slot = &mut self.slots[l];
-        let Some(live) = slot.node.as_deref_mut() else {
+        let Some(live) = slot.live.as_deref_mut() else {
             return;
         };
         let Live { node, rng } = live;
@@ -1692,7 +1692,7 @@ impl<F: Protocol> Part<F> {
             // keeps its largest size otherwise, for the rest of the run and
             // after the node left). Small queues keep theirs, so that a
             // busy link does not reallocate each time it drains.
-            let keep = if slot.node.is_none() { 0 } else { IDLE_QUEUE_KEEP };
+            let keep = if slot.live.is_none() { 0 } else { IDLE_QUEUE_KEEP };
             give_back(&mut slot.ctrlq, keep);
             give_back(&mut slot.mediaq, keep);
         }
