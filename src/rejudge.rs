@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use sim::runner::{self, RunOptions};
-use sim::scenario::Scenario;
+use sim::scenario::{ControlPriority, Scenario};
 
-use crate::validate::{Judged, Outcome};
+use crate::validate::{Judged, Outcome, control_name};
 
 /// A written validate run, as rejudge reads it.
 pub struct Run {
@@ -35,6 +35,9 @@ pub struct Run {
     pub verdict: String,
     /// What the recorded verdict was judged against.
     pub reference: String,
+    /// The simulator's `network.control_priority` of the recorded run
+    /// (`message` for runs that did not record it: validate had no other).
+    pub recorded_control: ControlPriority,
     /// Per rep: the recorded real and simulator (draw 0) values.
     pub real: Vec<Judged>,
     pub sim0: Vec<Judged>,
@@ -91,6 +94,16 @@ impl Run {
             Some(k) => format!("the mean of {k} draws"),
             None => "draw 0".into(),
         };
+        let recorded_control = match m.get("validate_sim_control").and_then(toml::Value::as_str) {
+            None | Some("message") => ControlPriority::Message,
+            Some("datagram") => ControlPriority::Datagram,
+            Some(other) => {
+                return Err(format!(
+                    "{}: validate_sim_control = \"{other}\": allowed are \"message\" and \"datagram\"",
+                    mpath.display()
+                ));
+            }
+        };
         let (mut sc, src) = Scenario::load(&scenario_path).map_err(|e| {
             format!(
                 "{}: scenario {}: {e} (run --rejudge from the directory validate ran in)",
@@ -115,12 +128,31 @@ impl Run {
             real.push(read_summary(&rep_dir(k).join("real").join("summary.csv"))?);
             sim0.push(read_summary(&rep_dir(k).join("sim").join("summary.csv"))?);
         }
-        Ok(Run { scenario_path, hash, sc, name, seeds, protocol, mode, commit, verdict, reference, real, sim0 })
+        Ok(Run {
+            scenario_path,
+            hash,
+            sc,
+            name,
+            seeds,
+            protocol,
+            mode,
+            commit,
+            verdict,
+            reference,
+            recorded_control,
+            real,
+            sim0,
+        })
     }
 
-    /// The rejudgement's text and verdict, with `k` draws per seed.
-    pub fn judge(&self, k: u32) -> (String, String, Outcome) {
-        let draws = crate::sim_draws::for_seeds(&self.sc, &self.name, &self.seeds, k);
+    /// The rejudgement's text and verdict, with `k` draws per seed whose
+    /// links have `control` (draw 0 is run as recorded, to check it).
+    pub fn judge(&self, k: u32, control: ControlPriority) -> (String, String, Outcome) {
+        let mut sc = self.sc.clone();
+        sc.network.control_priority = control;
+        let draws = crate::sim_draws::for_seeds(&sc, &self.name, &self.seeds, k);
+        let mut recorded = self.sc.clone();
+        recorded.network.control_priority = self.recorded_control;
         // Draw 0 with the current code, against the recorded simulator side.
         let mut distinct: Vec<u64> = Vec::new();
         for &s in &self.seeds {
@@ -134,7 +166,7 @@ impl Run {
                 .par_iter()
                 .map(|&seed| {
                     let r = runner::run(
-                        &self.sc,
+                        &recorded,
                         &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 },
                         &mut |_, _| {},
                     );
@@ -173,7 +205,7 @@ impl Run {
         let mut t = format!(
             "rejudge: the recorded real runs (real/summary.csv of each rep) against the simulator of this build\n\
              run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (against {}): {}\n\
-             rejudged by swarmlab {} at commit {} with {k} draws per seed\n",
+             rejudged by swarmlab {} at commit {} with {k} draws per seed; the simulator's links: network.control_priority = \"{}\" (recorded run: \"{}\")\n",
             self.seeds.len(),
             self.mode,
             self.protocol,
@@ -184,6 +216,8 @@ impl Run {
             self.verdict,
             env!("CARGO_PKG_VERSION"),
             crate::manifest::git_commit(),
+            control_name(control),
+            control_name(self.recorded_control),
         );
         if differ.is_empty() {
             let all =
@@ -206,8 +240,9 @@ impl Run {
     }
 }
 
-/// `validate --rejudge DIR [--sim-draws K] [--out OUT]`.
-pub fn main(dir: &Path, k: u32, out: Option<&Path>) -> ExitCode {
+/// `validate --rejudge DIR [--sim-draws K] [--out OUT] [--sim-control C]`:
+/// without `C`, the links of the run's mode ([`crate::validate::mode_control`]).
+pub fn main(dir: &Path, k: u32, out: Option<&Path>, control: Option<ControlPriority>) -> ExitCode {
     let run = match Run::read(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -215,7 +250,8 @@ pub fn main(dir: &Path, k: u32, out: Option<&Path>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (text, csv, verdict) = run.judge(k);
+    let control = control.unwrap_or(crate::validate::mode_control(run.mode == "netns"));
+    let (text, csv, verdict) = run.judge(k, control);
     print!("{text}");
     let out = out.unwrap_or(dir);
     let written = (|| -> std::io::Result<()> {
@@ -299,7 +335,7 @@ mod tests {
         assert_eq!(run.reference, "draw 0");
         assert!(run.real.iter().all(|r| r.0.is_some() && r.1.is_some()));
         let before = files(&dir);
-        let (text, csv, _) = run.judge(2);
+        let (text, csv, _) = run.judge(2, ControlPriority::Message);
         // The recorded simulator side is this build's draw 0.
         assert!(
             text.contains("reproduces the recorded simulator side (continuity_mean, lag_p50) of all 3 reps"),
@@ -314,6 +350,34 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + 3 * 2);
         // Judging writes nothing into the run's directory.
         assert_eq!(files(&dir), before);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    /// A `--netns` run recorded before `validate_sim_control` existed: its
+    /// draw 0 is checked with the links it ran with (`message`), the draws
+    /// are judged with the kernel queue's (`datagram`).
+    #[test]
+    fn a_netns_run_is_judged_with_datagram_links_and_checked_with_its_own() {
+        let dir = fixture("netns", 2, false);
+        let m = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
+        std::fs::write(
+            dir.join("manifest.toml"),
+            m.replace("validate_mode = \"loopback\"", "validate_mode = \"netns\""),
+        )
+        .unwrap();
+        let run = Run::read(&dir).expect("readable");
+        assert_eq!(run.recorded_control, ControlPriority::Message);
+        let (text, csv, _) = run.judge(2, crate::validate::mode_control(run.mode == "netns"));
+        assert!(text.contains("network.control_priority = \"datagram\" (recorded run: \"message\")"), "{text}");
+        assert!(text.contains("reproduces the recorded simulator side"), "{text}");
+        let mut sc = run.sc.clone();
+        sc.network.control_priority = ControlPriority::Datagram;
+        assert_eq!(csv, crate::sim_draws::csv(&crate::sim_draws::for_seeds(&sc, &run.name, &run.seeds, 2)));
+        assert_ne!(
+            csv,
+            crate::sim_draws::csv(&crate::sim_draws::for_seeds(&run.sc, &run.name, &run.seeds, 2)),
+            "the fixture's links are never busy enough for control to interleave: the test cannot tell the two apart"
+        );
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 

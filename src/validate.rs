@@ -61,7 +61,7 @@ use protocols::{PeerId, Record, Time};
 use sim::churn;
 use sim::engine::NodeSpec;
 use sim::runner::{self, RunOptions};
-use sim::scenario::Scenario;
+use sim::scenario::{ControlPriority, Scenario};
 
 use crate::sim_draws::SeedDraws;
 
@@ -120,6 +120,53 @@ pub struct Args {
     /// is for the simulator). Below 2^32.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..(1 << 32)))]
     pub real_draw: u64,
+    /// The simulator's `network.control_priority` in the reference
+    /// [default: the real link's: `message` on loopback, whose user-space
+    /// pacer serializes whole messages; `datagram` with --netns, whose
+    /// kernel queue serves control first per packet]. For --rejudge too.
+    #[arg(long, value_name = "message|datagram", value_parser = parse_control)]
+    pub sim_control: Option<ControlPriority>,
+}
+
+fn parse_control(s: &str) -> Result<ControlPriority, String> {
+    match s {
+        "message" => Ok(ControlPriority::Message),
+        "datagram" => Ok(ControlPriority::Datagram),
+        _ => Err(format!("`{s}`: allowed are `message` and `datagram`")),
+    }
+}
+
+/// The name of a `network.control_priority` value in scenario files.
+pub fn control_name(c: ControlPriority) -> &'static str {
+    match c {
+        ControlPriority::Message => "message",
+        ControlPriority::Datagram => "datagram",
+    }
+}
+
+/// The simulator's `network.control_priority` in the reference: `--sim-control`
+/// if given, else the real link's ([`mode_control`]). A scenario asking for
+/// `datagram` on loopback is refused: the loopback pacer cannot replay it.
+pub fn reference_control(
+    netns: bool,
+    sim_control: Option<ControlPriority>,
+    scenario: ControlPriority,
+) -> Result<ControlPriority, String> {
+    if let Some(c) = sim_control {
+        return Ok(c);
+    }
+    if !netns && scenario == ControlPriority::Datagram {
+        return Err("network.control_priority = \"datagram\": the loopback swarm's user-space pacer serializes whole messages (\"message\"); run with --netns, whose kernel queue sends control between datagrams, or remove the key".into());
+    }
+    Ok(mode_control(netns))
+}
+
+/// How the real swarm's links share a busy upload between control and
+/// media: the loopback pacer serializes whole messages; under `--netns`
+/// the kernel's `pfifo_fast` sends control datagrams between media
+/// datagrams.
+pub fn mode_control(netns: bool) -> ControlPriority {
+    if netns { ControlPriority::Datagram } else { ControlPriority::Message }
 }
 
 /// What a real node's records file says, in protocol time.
@@ -698,7 +745,7 @@ struct Rep {
 
 pub fn main(a: Args) -> ExitCode {
     if let Some(dir) = &a.rejudge {
-        return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref());
+        return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref(), a.sim_control);
     }
     let Some(scenario) = a.scenario.clone() else {
         eprintln!("error: validate needs a scenario file (or --rejudge DIR)");
@@ -726,6 +773,14 @@ pub fn main(a: Args) -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
+    match reference_control(a.netns, a.sim_control, sc.network.control_priority) {
+        Ok(c) => sc.network.control_priority = c,
+        Err(e) => {
+            eprintln!("error: {}: {e}", scenario.display());
+            return ExitCode::from(2);
+        }
+    }
+    eprintln!("simulator reference: network.control_priority = \"{}\"", control_name(sc.network.control_priority));
     let name = sc.display_name(&scenario);
     let seed = a.seed.unwrap_or(sc.seed);
     let seeds: Vec<u64> = (0..a.reps as u64).map(|k| if a.same_seed { seed } else { seed.wrapping_add(k) }).collect();
@@ -767,6 +822,12 @@ pub fn main(a: Args) -> ExitCode {
     let real: Vec<Judged> = reps.iter().map(|r| judged(&r.real)).collect();
     let sim0: Vec<Judged> = reps.iter().map(|r| judged(&r.sim)).collect();
     let (v, verdict) = judge(&reps_how(&seeds, a.same_seed), &seeds, &real, &sim0, &draws);
+    let v = format!(
+        "\nthe simulator's links: network.control_priority = \"{}\" (the {} swarm's: {}){v}",
+        control_name(sc.network.control_priority),
+        if a.netns { "--netns" } else { "loopback" },
+        control_name(mode_control(a.netns))
+    );
     print!("{v}");
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(&out)?;
@@ -788,6 +849,7 @@ pub fn main(a: Args) -> ExitCode {
         writeln!(m, "validate_protocol = \"{}\"", sc.protocol.name)?;
         writeln!(m, "validate_reps = {}", reps.len())?;
         writeln!(m, "validate_sim_draws = {}", a.sim_draws)?;
+        writeln!(m, "validate_sim_control = \"{}\"", control_name(sc.network.control_priority))?;
         if a.real_draw > 0 {
             writeln!(m, "validate_real_draw = {}", a.real_draw)?;
         }
@@ -995,6 +1057,18 @@ mod tests {
         // --same-seed: one seed's draws serve every rep.
         let (text, _) = judge(&reps_how(&[5, 5], true), &[5, 5], &real, &sim0, &draws[..1]);
         assert!(text.contains("2 reps, all with seed 5"), "{text}");
+    }
+
+    #[test]
+    fn the_reference_links_are_the_real_swarms_unless_asked_otherwise() {
+        use ControlPriority::{Datagram, Message};
+        assert_eq!(reference_control(false, None, Message), Ok(Message));
+        assert_eq!(reference_control(true, None, Message), Ok(Datagram));
+        assert_eq!(reference_control(true, None, Datagram), Ok(Datagram));
+        assert_eq!(reference_control(true, Some(Message), Message), Ok(Message));
+        assert_eq!(reference_control(false, Some(Datagram), Datagram), Ok(Datagram));
+        let e = reference_control(false, None, Datagram).unwrap_err();
+        assert!(e.contains("network.control_priority") && e.contains("--netns"), "{e}");
     }
 
     #[test]

@@ -637,15 +637,17 @@ impl<F: Protocol> Engine<F> {
         self.sh.eager_links = on;
     }
 
-    /// With `on`, a control message sent while the upload link is busy
-    /// does not wait for the message in service (nor for the control
-    /// queue): it is serialized at once, beside it, as a kernel queue that
-    /// interleaves datagrams sends a control datagram between two media
-    /// datagrams (`swarmlab validate --netns`: `tc tbf` over a priority
-    /// `pfifo_fast`). The message in service is not slowed down. Off by
-    /// default (the engine's links serialize whole messages); a diagnostic
-    /// of how much that interleaving is worth (`examples/control-interleave`),
-    /// not a model of its own.
+    /// With `on`, a control message sent while the upload link serializes
+    /// a media message does not wait for the rest of it: it goes out at
+    /// once, between two of its datagrams, and the media message's rest
+    /// waits for it (the link never carries more than its rate). Control
+    /// messages sent back to back go out one after the other; a control
+    /// message sent while the link serializes a control message queues as
+    /// without `on`. This is a kernel queue that serves control first at
+    /// datagram granularity (`swarmlab validate --netns`: `tc tbf` over a
+    /// priority `pfifo_fast`); scenarios select it with
+    /// `network.control_priority = "datagram"`. Off by default (the
+    /// engine's links serialize whole messages).
     pub fn set_control_interleave(&mut self, on: bool) {
         self.sh.control_interleave = on;
     }
@@ -1404,10 +1406,12 @@ impl<F: Protocol> Part<F> {
             return;
         }
         if slot.head.is_some() {
+            // Interleaved control still going out (the mark in the future,
+            // `Engine::set_control_interleave`) keeps its times.
             let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
             slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
-            slot.head_mark = now;
-            slot.head_end = now + Time::transmit_bits(slot.head_left_bits as u128, bps);
+            slot.head_mark = slot.head_mark.max(now);
+            slot.head_end = slot.head_mark + Time::transmit_bits(slot.head_left_bits as u128, bps);
             slot.head_seq = self.seq;
             let hot = &mut self.hot[l];
             hot.head_gen = hot.head_gen.wrapping_add(1);
@@ -1574,7 +1578,7 @@ impl<F: Protocol> Part<F> {
         self.traffic.sent += bytes;
         let slot = &mut self.slots[sh.local(from)];
         let media = msg.is_media();
-        if sh.control_interleave && !media && slot.head.is_some() {
+        if sh.control_interleave && !media && slot.head.as_ref().is_some_and(|h| h.msg.is_media()) {
             self.interleave(sh, from, to, msg, bytes, datagrams);
             return;
         }
@@ -1592,16 +1596,33 @@ impl<F: Protocol> Part<F> {
     }
 
     /// [`Engine::set_control_interleave`]: control message `msg` from
-    /// `from` leaves at once, beside the message in service, as the mail
-    /// of its own upload (loss drawn as for any message).
+    /// `from` goes out now, or when the control messages interleaved before
+    /// it are out, between two datagrams of the media message in service,
+    /// whose rest is pushed back by its serialization time. Its upload is
+    /// counted now; loss is drawn as for any message.
     fn interleave(&mut self, sh: &Shared<F>, from: u32, to: u32, msg: Msg, bytes: u64, datagrams: u32) {
         let now = self.now;
-        let slot = &mut self.slots[sh.local(from)];
-        let up_end = now + Time::transmit(bytes, slot.up_bps);
+        let l = sh.local(from);
+        let slot = &mut self.slots[l];
+        // The head's bits served since its mark (none while interleaved
+        // control is still going out: the mark is then in the future).
+        if now > slot.head_mark {
+            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
+            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
+            slot.head_mark = now;
+        }
+        let start = slot.head_mark;
+        let end = start + Time::transmit(bytes, slot.up_bps);
+        slot.head_mark = end;
+        slot.head_end = end + Time::transmit_bits(slot.head_left_bits as u128, slot.up_bps);
+        slot.head_seq = self.seq;
         slot.tx_count += 1;
         let n = slot.tx_count;
+        let hot = &mut self.hot[l];
+        hot.head_gen = hot.head_gen.wrapping_add(1);
         self.collector.sent(PeerId(from), now, bytes, false);
-        self.post(sh, from, Tx { to, msg, bytes, datagrams }, n, (now, up_end), now);
+        self.post(sh, from, Tx { to, msg, bytes, datagrams }, n, (start, end), now);
+        self.arm(sh, from);
     }
 
     /// Message `tx`, the `n`-th of node `from`'s link, used the link over

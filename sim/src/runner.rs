@@ -158,6 +158,7 @@ pub fn build_engine<F: Protocol>(proto: F, sc: &Scenario, seed: u64) -> Engine<F
     engine.set_time_bucket(Time((end.0 / 600).max(1_000_000_000)));
     apply_dynamics(&mut engine, sc);
     engine.set_defences(defences(sc));
+    engine.set_control_interleave(sc.network.control_priority == crate::scenario::ControlPriority::Datagram);
     if let Some(l) = sc.edge_latency() {
         engine.set_edge_latency(l);
     }

@@ -918,6 +918,28 @@ pub struct NetworkSpec {
     /// `[network.latency]`: propagation model (default constant 50 ms).
     #[serde(default)]
     pub latency: LatencySpec,
+    /// How a control message shares a busy upload link with the media
+    /// message in service (default `message`).
+    #[serde(default)]
+    pub control_priority: ControlPriority,
+}
+
+/// How control messages (buffer maps, requests, refusals, heartbeats: every
+/// message but a chunk) share a node's upload link with a chunk being
+/// serialized. Either way control goes before queued chunks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlPriority {
+    /// A control message waits for the whole message in service (the
+    /// links serialize whole messages; the user-space pacer of `swarmlab
+    /// peer` does the same).
+    #[default]
+    Message,
+    /// A control message goes out between two datagrams of the chunk in
+    /// service, whose rest waits for it: a kernel queue that serves control
+    /// first per packet (`swarmlab validate --netns`: `tc tbf` over a
+    /// priority `pfifo_fast`).
+    Datagram,
 }
 fn d_zero_frac() -> Fraction {
     Fraction(0.0)
