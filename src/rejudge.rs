@@ -201,7 +201,26 @@ impl Run {
             .collect();
         let same_seed = self.seeds.len() > 1 && self.seeds.iter().all(|&s| s == self.seeds[0]);
         let how = crate::validate::reps_how(&self.seeds, same_seed);
-        let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &self.sim0, &draws);
+        // "Against draw 0" compares with draw 0 on the judged links: the
+        // recorded one unless the links differ from the run's.
+        let sim0: Vec<Judged> = if control == self.recorded_control {
+            self.sim0.clone()
+        } else {
+            use rayon::prelude::*;
+            let by_seed: Vec<(u64, Judged)> = distinct
+                .par_iter()
+                .map(|&seed| {
+                    let r = runner::run(
+                        &sc,
+                        &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 },
+                        &mut |_, _| {},
+                    );
+                    (seed, crate::validate::judged(&r))
+                })
+                .collect();
+            self.seeds.iter().map(|s| by_seed.iter().find(|(x, _)| x == s).map_or((None, None), |(_, j)| *j)).collect()
+        };
+        let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &sim0, &draws);
         let mut t = format!(
             "rejudge: the recorded real runs (real/summary.csv of each rep) against the simulator of this build\n\
              run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (against {}): {}\n\
@@ -234,6 +253,12 @@ impl Run {
             for d in &differ {
                 t.push_str(&format!("  {d}\n"));
             }
+        }
+        if control != self.recorded_control {
+            t.push_str(&format!(
+                "\"against draw 0\" below: this build's draw 0 with network.control_priority = \"{}\", not the recorded one\n",
+                control_name(control)
+            ));
         }
         t.push_str(&block);
         (t, crate::sim_draws::csv(&draws), verdict)

@@ -32,6 +32,7 @@
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
 # netns20-dyn-50-<family>/, about 21 minutes each), dyn20b (seeds 21-40 on
 # loopback: loop20b-dyn-50-<family>/; pool.sh pools the two batches),
+# netns-dyn20b (the same under --netns: netns20b-dyn-50-<family>/),
 # and scale-netns (only mesh-100-netns of the scale section, about 70 s),
 # each run separately; rejudge (simulator only, a few minutes: every run
 # directory judged again against the mean of the simulator's draws 1..=20
@@ -46,7 +47,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 dyn20b netns-dyn20 rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -181,6 +182,14 @@ if has netns-dyn20; then
         echo "== netns-dyn20: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
+if has netns-dyn20b; then
+    # Seeds 21-40 under kernel shaping (netns20b-dyn-50-<family>/), as dyn20b.
+    if [ "$(id -u)" = 0 ]; then
+        families netns20b-dyn-50 --netns --seed 21 --reps 20
+    else
+        echo "== netns-dyn20b: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
 if has netns-treebone-repeat; then
     # Treebone on dyn-50 under kernel shaping, seeds 1-8 again (about 9 min):
     # the real side's repeatability, and 16 reps against the simulator's
@@ -292,6 +301,8 @@ summary() {
         echo "d = real - simulator per rep (lag: relative), interval: 90% t interval of the mean d (TOST at 5%), against two references:"
         echo "draw 0, the simulator's own run of each seed (the verdict the run printed when it was made), and the mean of the"
         echo "simulator's protocol draws 1..=K of each seed (\`validate --rejudge\`, \`run.sh rejudge\`: the judged reference now)."
+        echo "The draws of a \`--netns\` run have network.control_priority = \"datagram\" (control between two datagrams of the chunk in"
+        echo "service, as the kernel queue sends it; control.txt has every --netns run against both link disciplines), those of a loopback run \"message\"."
         echo
         echo "| run | mode | protocol | reps (seeds) | vs draw 0: continuity d [interval] | lag d [interval] | verdict | vs draws' mean: continuity d [interval] | lag d [interval] | verdict | load before (1-min, per rep) |"
         echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -313,9 +324,10 @@ summary() {
                 /^verdict \(/ { part = ($0 ~ /reference: the mean/) ? "mean" : "d0"; r = ($2 == "(single") ? 1 : $2; sub(/^\(/, "", r) }
                 /^against draw 0 alone/ { part = "d0" }
                 /^simulator reference:/ { k = $0; sub(/.*draws 1\.\.=/, "", k); sub(/ .*/, "", k) }
-                /^  continuity_mean real - / { if (part == "mean") cm = iv($0); else c0 = iv($0) }
-                /^  lag_p50 \(real - / { if (part == "mean") lm = iv($0); else l0 = iv($0) }
-                /^  => / { if (part == "mean") vm = $2 " (" k " draws)"; else v0 = $2 }
+                # Draw 0 as the run printed it (a rejudge with other links runs another draw 0).
+                /^  continuity_mean real - / { if (part == "mean") cm = iv($0); else if (FILENAME ~ /validate.txt$/) c0 = iv($0) }
+                /^  lag_p50 \(real - / { if (part == "mean") lm = iv($0); else if (FILENAME ~ /validate.txt$/) l0 = iv($0) }
+                /^  => / { if (part == "mean") vm = $2 " (" k " draws)"; else if (FILENAME ~ /validate.txt$/) v0 = $2 }
                 END {
                     gsub(/"/, "", mode); gsub(/"/, "", proto); gsub(/^ +/, "", seeds)
                     if (vm == "") { cm = "-"; lm = "-"; vm = "not rejudged" }
