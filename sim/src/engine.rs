@@ -1578,7 +1578,13 @@ impl<F: Protocol> Part<F> {
         self.traffic.sent += bytes;
         let slot = &mut self.slots[sh.local(from)];
         let media = msg.is_media();
-        if sh.control_interleave && !media && slot.head.as_ref().is_some_and(|h| h.msg.is_media()) {
+        // A chunk whose end is due now (its completion ordered after this
+        // event) has no datagram left to go between: control queues.
+        if sh.control_interleave
+            && !media
+            && slot.head_end > self.now
+            && slot.head.as_ref().is_some_and(|h| h.msg.is_media())
+        {
             self.interleave(sh, from, to, msg, bytes, datagrams);
             return;
         }

@@ -113,11 +113,11 @@ fn control_interleave_is_off_by_default_and_changes_busy_runs() {
 }
 
 /// A sender that starts a chunk to node 3 at 0 and sends a `Bye` (control)
-/// to node 3 at 100 ms, while the chunk is being serialized; node 3 notes
-/// what arrives when.
+/// to node 3 at `bye_at`; node 3 notes what arrives when.
 struct Pair {
     id: u32,
     chunk_len: u32,
+    bye_at: Time,
     arrivals: std::sync::Arc<std::sync::Mutex<Vec<(bool, Time)>>>,
 }
 
@@ -126,7 +126,7 @@ impl protocols::peer::Peer for Pair {
     fn on_start(&mut self, cx: &mut protocols::peer::Ctx<'_, ()>) {
         if self.id == 2 {
             cx.send(protocols::PeerId(3), protocols::wire::Msg::Chunk { seq: 0, len: self.chunk_len, polluted: false });
-            cx.timer_at(Time::from_millis(100), ());
+            cx.timer_at(self.bye_at, ());
         }
     }
     fn on_message(
@@ -145,6 +145,7 @@ impl protocols::peer::Peer for Pair {
 
 struct PairProto {
     chunk_len: u32,
+    bye_at: Time,
     arrivals: std::sync::Arc<std::sync::Mutex<Vec<(bool, Time)>>>,
 }
 
@@ -154,10 +155,10 @@ impl sim::engine::Protocol for PairProto {
         "pair".into()
     }
     fn source(&self, id: protocols::PeerId, _up: u32) -> Pair {
-        Pair { id: id.0, chunk_len: self.chunk_len, arrivals: self.arrivals.clone() }
+        Pair { id: id.0, chunk_len: self.chunk_len, bye_at: self.bye_at, arrivals: self.arrivals.clone() }
     }
     fn peer(&self, id: protocols::PeerId, _up: u32) -> Pair {
-        Pair { id: id.0, chunk_len: self.chunk_len, arrivals: self.arrivals.clone() }
+        Pair { id: id.0, chunk_len: self.chunk_len, bye_at: self.bye_at, arrivals: self.arrivals.clone() }
     }
 }
 
@@ -165,8 +166,9 @@ impl sim::engine::Protocol for PairProto {
 /// is exact physics: the control message leaves at once, between two
 /// datagrams of the chunk in service, and the chunk's rest waits for it, so
 /// the chunk arrives later by exactly the control message's serialization
-/// time (the link never carries more than its rate); with `message` the
-/// control message waits for the whole chunk.
+/// time (the link never carries more than its rate); sent the nanosecond
+/// the chunk ends, it follows the chunk; with `message` the control message
+/// waits for the whole chunk.
 #[test]
 fn control_between_datagrams_delays_the_chunk_by_its_own_serialization() {
     use analysis::collector::NodeRole;
@@ -176,7 +178,7 @@ fn control_between_datagrams_delays_the_chunk_by_its_own_serialization() {
     let up = 1_000_000u64;
     let stream = protocols::StreamParams { rate_bps: 500_000, chunk_duration: Time::from_secs(1) };
     let chunk_len = 60_000u32;
-    let run = |interleave: bool| {
+    let run = |interleave: bool, bye_at: Time| {
         let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let node = |role| NodeSpec {
             role,
@@ -190,7 +192,8 @@ fn control_between_datagrams_delays_the_chunk_by_its_own_serialization() {
         };
         let specs = vec![node(NodeRole::Tracker), node(NodeRole::Source), node(NodeRole::Peer), node(NodeRole::Peer)];
         let latency = LatencyModel::build(&LatencySpec::Constant { ms: 20.0 }, 1);
-        let mut e = Engine::new(PairProto { chunk_len, arrivals: arrivals.clone() }, stream, specs, latency, 0.0, 1);
+        let mut e =
+            Engine::new(PairProto { chunk_len, bye_at, arrivals: arrivals.clone() }, stream, specs, latency, 0.0, 1);
         e.set_control_interleave(interleave);
         e.run_until(Time::from_secs(5));
         let got = arrivals.lock().unwrap().clone();
@@ -203,13 +206,20 @@ fn control_between_datagrams_delays_the_chunk_by_its_own_serialization() {
     let tau_bye = Time::transmit(wire_bytes(Msg::Bye.encoded_len()).1, up);
     let prop = Time::from_millis(20);
     assert!(tau_chunk > Time::from_millis(100), "the chunk is still in service at 100 ms");
+    let at_100ms = Time::from_millis(100);
     // Whole messages: the chunk as if alone, the Bye after it.
-    let (chunk, bye) = run(false);
+    let (chunk, bye) = run(false, at_100ms);
+    assert_eq!(chunk, tau_chunk + prop);
+    assert_eq!(bye, tau_chunk + tau_bye + prop);
+    // Sent the very nanosecond the chunk ends (the timer runs before the
+    // chunk's completion, queued later): no datagram of the chunk is left,
+    // so the Bye follows it and the chunk is not delayed.
+    let (chunk, bye) = run(true, tau_chunk);
     assert_eq!(chunk, tau_chunk + prop);
     assert_eq!(bye, tau_chunk + tau_bye + prop);
     // Between datagrams: the Bye at once, the chunk later by the Bye's time.
-    let (chunk, bye) = run(true);
-    assert_eq!(bye, Time::from_millis(100) + tau_bye + prop);
+    let (chunk, bye) = run(true, at_100ms);
+    assert_eq!(bye, at_100ms + tau_bye + prop);
     let late = chunk - (tau_chunk + tau_bye + prop);
     assert!(
         late <= Time(1) && (tau_chunk + tau_bye + prop) - chunk <= Time(1),
