@@ -145,6 +145,19 @@ impl Run {
         })
     }
 
+    /// Draw 0 of `sc` for each of `seeds` (in parallel, in `seeds`' order).
+    fn draw0(&self, sc: &Scenario, seeds: &[u64]) -> Vec<(u64, Judged)> {
+        use rayon::prelude::*;
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                let r =
+                    runner::run(sc, &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 }, &mut |_, _| {});
+                (seed, crate::validate::judged(&r))
+            })
+            .collect()
+    }
+
     /// The rejudgement's text and verdict, with `k` draws per seed whose
     /// links have `control` (draw 0 is run as recorded, to check it).
     pub fn judge(&self, k: u32, control: ControlPriority) -> (String, String, Outcome) {
@@ -160,20 +173,7 @@ impl Run {
                 distinct.push(s);
             }
         }
-        let now0: Vec<(u64, Judged)> = {
-            use rayon::prelude::*;
-            distinct
-                .par_iter()
-                .map(|&seed| {
-                    let r = runner::run(
-                        &recorded,
-                        &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 },
-                        &mut |_, _| {},
-                    );
-                    (seed, crate::validate::judged(&r))
-                })
-                .collect()
-        };
+        let now0 = self.draw0(&recorded, &distinct);
         let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
             (None, None) => true,
@@ -206,18 +206,7 @@ impl Run {
         let sim0: Vec<Judged> = if control == self.recorded_control {
             self.sim0.clone()
         } else {
-            use rayon::prelude::*;
-            let by_seed: Vec<(u64, Judged)> = distinct
-                .par_iter()
-                .map(|&seed| {
-                    let r = runner::run(
-                        &sc,
-                        &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 },
-                        &mut |_, _| {},
-                    );
-                    (seed, crate::validate::judged(&r))
-                })
-                .collect();
+            let by_seed = self.draw0(&sc, &distinct);
             self.seeds.iter().map(|s| by_seed.iter().find(|(x, _)| x == s).map_or((None, None), |(_, j)| *j)).collect()
         };
         let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &sim0, &draws);
