@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use sim::runner::{self, RunOptions};
 use sim::scenario::{ControlPriority, Scenario};
 
-use crate::validate::{Judged, Outcome, control_name};
+use crate::validate::{Judged, Outcome};
 
 /// A written validate run, as rejudge reads it.
 pub struct Run {
@@ -95,13 +95,9 @@ impl Run {
             None => "draw 0".into(),
         };
         let recorded_control = match m.get("validate_sim_control").and_then(toml::Value::as_str) {
-            None | Some("message") => ControlPriority::Message,
-            Some("datagram") => ControlPriority::Datagram,
-            Some(other) => {
-                return Err(format!(
-                    "{}: validate_sim_control = \"{other}\": allowed are \"message\" and \"datagram\"",
-                    mpath.display()
-                ));
+            None => ControlPriority::Message,
+            Some(c) => {
+                ControlPriority::parse(c).map_err(|e| format!("{}: validate_sim_control = {e}", mpath.display()))?
             }
         };
         let (mut sc, src) = Scenario::load(&scenario_path).map_err(|e| {
@@ -224,8 +220,8 @@ impl Run {
             self.verdict,
             env!("CARGO_PKG_VERSION"),
             crate::manifest::git_commit(),
-            control_name(control),
-            control_name(self.recorded_control),
+            control.name(),
+            self.recorded_control.name(),
         );
         if differ.is_empty() {
             let all =
@@ -246,7 +242,7 @@ impl Run {
         if control != self.recorded_control {
             t.push_str(&format!(
                 "\"against draw 0\" below: this build's draw 0 with network.control_priority = \"{}\", not the recorded one\n",
-                control_name(control)
+                control.name()
             ));
         }
         t.push_str(&block);

@@ -124,24 +124,8 @@ pub struct Args {
     /// [default: the real link's: `message` on loopback, whose user-space
     /// pacer serializes whole messages; `datagram` with --netns, whose
     /// kernel queue serves control first per packet]. For --rejudge too.
-    #[arg(long, value_name = "message|datagram", value_parser = parse_control)]
+    #[arg(long, value_name = "message|datagram", value_parser = ControlPriority::parse)]
     pub sim_control: Option<ControlPriority>,
-}
-
-fn parse_control(s: &str) -> Result<ControlPriority, String> {
-    match s {
-        "message" => Ok(ControlPriority::Message),
-        "datagram" => Ok(ControlPriority::Datagram),
-        _ => Err(format!("`{s}`: allowed are `message` and `datagram`")),
-    }
-}
-
-/// The name of a `network.control_priority` value in scenario files.
-pub fn control_name(c: ControlPriority) -> &'static str {
-    match c {
-        ControlPriority::Message => "message",
-        ControlPriority::Datagram => "datagram",
-    }
 }
 
 /// The simulator's `network.control_priority` in the reference: `--sim-control`
@@ -780,7 +764,7 @@ pub fn main(a: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    eprintln!("simulator reference: network.control_priority = \"{}\"", control_name(sc.network.control_priority));
+    eprintln!("simulator reference: network.control_priority = \"{}\"", sc.network.control_priority.name());
     let name = sc.display_name(&scenario);
     let seed = a.seed.unwrap_or(sc.seed);
     let seeds: Vec<u64> = (0..a.reps as u64).map(|k| if a.same_seed { seed } else { seed.wrapping_add(k) }).collect();
@@ -824,9 +808,9 @@ pub fn main(a: Args) -> ExitCode {
     let (v, verdict) = judge(&reps_how(&seeds, a.same_seed), &seeds, &real, &sim0, &draws);
     let v = format!(
         "\nthe simulator's links: network.control_priority = \"{}\" (the {} swarm's: {}){v}",
-        control_name(sc.network.control_priority),
+        sc.network.control_priority.name(),
         if a.netns { "--netns" } else { "loopback" },
-        control_name(mode_control(a.netns))
+        mode_control(a.netns).name()
     );
     print!("{v}");
     let written = (|| -> std::io::Result<()> {
@@ -849,7 +833,7 @@ pub fn main(a: Args) -> ExitCode {
         writeln!(m, "validate_protocol = \"{}\"", sc.protocol.name)?;
         writeln!(m, "validate_reps = {}", reps.len())?;
         writeln!(m, "validate_sim_draws = {}", a.sim_draws)?;
-        writeln!(m, "validate_sim_control = \"{}\"", control_name(sc.network.control_priority))?;
+        writeln!(m, "validate_sim_control = \"{}\"", sc.network.control_priority.name())?;
         if a.real_draw > 0 {
             writeln!(m, "validate_real_draw = {}", a.real_draw)?;
         }

@@ -297,6 +297,19 @@ struct Slot<P: Peer> {
     live: Option<Box<Live<P>>>,
 }
 
+impl<P: Peer> Slot<P> {
+    /// Counts the head's bits served at `up_bps` from its mark to `now`
+    /// and moves the mark there; nothing while the mark is later (control
+    /// interleaved before it still going out).
+    fn serve_head_until(&mut self, now: Time) {
+        if now > self.head_mark {
+            let sent = ((now - self.head_mark).as_nanos() as u128 * self.up_bps as u128 / 1_000_000_000) as u64;
+            self.head_left_bits = self.head_left_bits.saturating_sub(sent);
+            self.head_mark = now;
+        }
+    }
+}
+
 /// What a present node holds beyond its link: the protocol state and its
 /// random stream (dropped when the node leaves).
 struct Live<P: Peer> {
@@ -1394,6 +1407,17 @@ impl<F: Protocol> Part<F> {
         }
     }
 
+    /// The message in service on the link at local index `l` now ends at
+    /// `end`: its completion is ordered among the events queued from now
+    /// on, and earlier `UpDone` events are stale (the caller re-arms).
+    fn reschedule_head(&mut self, l: usize, end: Time) {
+        let slot = &mut self.slots[l];
+        slot.head_end = end;
+        slot.head_seq = self.seq;
+        let hot = &mut self.hot[l];
+        hot.head_gen = hot.head_gen.wrapping_add(1);
+    }
+
     /// Sets node `i`'s upload rate, rescheduling the message in service so the
     /// bits already sent keep their time and the rest go at the new rate.
     fn set_upload(&mut self, sh: &Shared<F>, i: u32, bps: u64) {
@@ -1408,13 +1432,9 @@ impl<F: Protocol> Part<F> {
         if slot.head.is_some() {
             // Interleaved control still going out (the mark in the future,
             // `Engine::set_control_interleave`) keeps its times.
-            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
-            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
-            slot.head_mark = slot.head_mark.max(now);
-            slot.head_end = slot.head_mark + Time::transmit_bits(slot.head_left_bits as u128, bps);
-            slot.head_seq = self.seq;
-            let hot = &mut self.hot[l];
-            hot.head_gen = hot.head_gen.wrapping_add(1);
+            slot.serve_head_until(now);
+            let end = slot.head_mark + Time::transmit_bits(slot.head_left_bits as u128, bps);
+            self.reschedule_head(l, end);
         }
         self.slots[l].up_bps = bps;
         self.arm(sh, i);
@@ -1610,22 +1630,14 @@ impl<F: Protocol> Part<F> {
         let now = self.now;
         let l = sh.local(from);
         let slot = &mut self.slots[l];
-        // The head's bits served since its mark (none while interleaved
-        // control is still going out: the mark is then in the future).
-        if now > slot.head_mark {
-            let sent = ((now - slot.head_mark).as_nanos() as u128 * slot.up_bps as u128 / 1_000_000_000) as u64;
-            slot.head_left_bits = slot.head_left_bits.saturating_sub(sent);
-            slot.head_mark = now;
-        }
+        slot.serve_head_until(now);
         let start = slot.head_mark;
         let end = start + Time::transmit(bytes, slot.up_bps);
         slot.head_mark = end;
-        slot.head_end = end + Time::transmit_bits(slot.head_left_bits as u128, slot.up_bps);
-        slot.head_seq = self.seq;
         slot.tx_count += 1;
         let n = slot.tx_count;
-        let hot = &mut self.hot[l];
-        hot.head_gen = hot.head_gen.wrapping_add(1);
+        let head_end = end + Time::transmit_bits(slot.head_left_bits as u128, slot.up_bps);
+        self.reschedule_head(l, head_end);
         self.collector.sent(PeerId(from), now, bytes, false);
         self.post(sh, from, Tx { to, msg, bytes, datagrams }, n, (start, end), now);
         self.arm(sh, from);

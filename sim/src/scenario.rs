@@ -941,6 +941,26 @@ pub enum ControlPriority {
     /// priority `pfifo_fast`).
     Datagram,
 }
+
+impl ControlPriority {
+    /// Every value, with its name in scenario files.
+    pub const ALL: [(ControlPriority, &'static str); 2] =
+        [(ControlPriority::Message, "message"), (ControlPriority::Datagram, "datagram")];
+
+    /// The value's name in scenario files.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(c, _)| *c == self).map_or("", |(_, n)| n)
+    }
+
+    /// The value named `s`; the error names what is allowed.
+    pub fn parse(s: &str) -> Result<ControlPriority, String> {
+        Self::ALL
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(c, _)| *c)
+            .ok_or_else(|| format!("`{s}`: allowed are `message` and `datagram`"))
+    }
+}
 fn d_zero_frac() -> Fraction {
     Fraction(0.0)
 }
@@ -2042,6 +2062,20 @@ mod tests {
 
     fn parse(src: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse("t.toml", src)
+    }
+
+    /// `ControlPriority::name` and `parse` (validate's flag and manifest)
+    /// agree with the names scenario files use.
+    #[test]
+    fn control_priority_names_are_the_scenario_files() {
+        for (c, name) in ControlPriority::ALL {
+            let s = parse(&format!("[peers]\ncount = 10\n[network]\ncontrol_priority = \"{name}\"\n")).unwrap();
+            assert_eq!(s.network.control_priority, c);
+            assert_eq!(c.name(), name);
+            assert_eq!(ControlPriority::parse(name), Ok(c));
+        }
+        let e = ControlPriority::parse("packet").unwrap_err();
+        assert!(e.contains("packet") && e.contains("message") && e.contains("datagram"), "{e}");
     }
 
     #[test]
