@@ -41,6 +41,9 @@ pub struct Run {
     /// Per rep: the recorded real and simulator (draw 0) values.
     pub real: Vec<Judged>,
     pub sim0: Vec<Judged>,
+    /// The real processes' draw of protocol randomness (`validate
+    /// --real-draw`; 0 when the manifest does not say).
+    pub real_draw: u64,
 }
 
 fn key<'a>(m: &'a toml::Table, k: &str, file: &Path) -> Result<&'a toml::Value, String> {
@@ -94,6 +97,13 @@ impl Run {
             Some(k) => format!("the mean of {k} draws"),
             None => "draw 0".into(),
         };
+        let real_draw = match m.get("validate_real_draw") {
+            None => 0,
+            Some(v) => v
+                .as_integer()
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or_else(|| format!("{}: validate_real_draw is not a draw number", mpath.display()))?,
+        };
         let recorded_control = match m.get("validate_sim_control").and_then(toml::Value::as_str) {
             None => ControlPriority::Message,
             Some(c) => {
@@ -138,6 +148,7 @@ impl Run {
             recorded_control,
             real,
             sim0,
+            real_draw,
         })
     }
 
@@ -247,6 +258,126 @@ impl Run {
         }
         t.push_str(&block);
         (t, crate::sim_draws::csv(&draws), verdict)
+    }
+}
+
+impl Run {
+    /// The real runs paired with the simulator on common random numbers:
+    /// each rep's real run against the simulator run of its seed whose
+    /// protocol generators are the real processes' own
+    /// ([`sim::rngs::host_draw`] of the run's real draw), on the links
+    /// `control`. Both sides start from the same random protocol choices
+    /// (tracker lists, Joins, partners) and part where their events' order
+    /// does (a loss, a timer a few microseconds apart); the mean paired
+    /// difference estimates the same bias as the verdict's (the real
+    /// processes' generators are one more draw of the protocol randomness),
+    /// with a smaller spread when both sides' outcomes follow those first
+    /// choices. Returns the text (per-rep differences, their mean, 90% t
+    /// interval and standard deviation, beside the standard deviation of the
+    /// differences against draw 0, an independent draw) and the outcome of
+    /// the same test as the verdict's. Shown beside the verdict, not
+    /// replacing it.
+    pub fn paired(&self, control: ControlPriority) -> (String, Outcome) {
+        use crate::validate::{CONTINUITY_TOL, LAG_REL_TOL, combine, diffs_of, judged, test};
+        use rayon::prelude::*;
+        let mut sc = self.sc.clone();
+        sc.network.control_priority = control;
+        let draw = sim::rngs::host_draw(self.real_draw).unwrap_or(sim::rngs::HOST_DRAW);
+        let sims: Vec<Judged> = self
+            .seeds
+            .par_iter()
+            .map(|&seed| {
+                let r =
+                    runner::run(&sc, &RunOptions { name: self.name.clone(), seed, threads: 1, draw }, &mut |_, _| {});
+                judged(&r)
+            })
+            .collect();
+        let (pc, pl): (Vec<_>, Vec<_>) = sims.iter().zip(&self.real).map(|(s, r)| diffs_of(*s, *r)).unzip();
+        // Against draw 0 (another generator) when the links are the recorded ones.
+        let (ec, el): (Vec<_>, Vec<_>) = self.sim0.iter().zip(&self.real).map(|(s, r)| diffs_of(*s, *r)).unzip();
+        let sd = |d: &[Option<f64>]| -> String {
+            let v: Vec<f64> = d.iter().flatten().copied().collect();
+            if v.len() < 2 {
+                return "-".into();
+            }
+            let m = v.iter().sum::<f64>() / v.len() as f64;
+            format!("{:.4}", libm::sqrt(v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64))
+        };
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:+.4}"));
+        let per = |d: &[Option<f64>]| d.iter().map(|&x| f(x)).collect::<Vec<_>>().join(", ");
+        let (cm, ci, co) = test(&pc, CONTINUITY_TOL);
+        let (lm, li, lo) = test(&pl, LAG_REL_TOL);
+        let outcome = combine(co, lo);
+        let mut t = format!(
+            "paired: the recorded real runs against the simulator with the real processes' own protocol generators (common random numbers)\n\
+             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}, real draw {}\n\
+             simulated by swarmlab {} at commit {} with protocol draw {draw} (sim::rngs::host_draw({})); network.control_priority = \"{}\"\n",
+            self.seeds.len(),
+            self.mode,
+            self.protocol,
+            self.scenario_path.display(),
+            self.hash,
+            self.commit,
+            self.real_draw,
+            env!("CARGO_PKG_VERSION"),
+            crate::manifest::git_commit(),
+            self.real_draw,
+            control.name(),
+        );
+        t.push_str(&format!(
+            "  continuity_mean real - paired simulator: per rep [{}], mean {cm:+.4}, interval [{:+.4}, {:+.4}] vs +-{CONTINUITY_TOL}: {}; sd {} (against draw 0: sd {})\n",
+            per(&pc),
+            ci.0,
+            ci.1,
+            co.name(),
+            sd(&pc),
+            sd(&ec),
+        ));
+        t.push_str(&format!(
+            "  lag_p50 (real - paired simulator) / paired simulator: per rep [{}], mean {lm:+.4}, interval [{:+.4}, {:+.4}] vs +-{LAG_REL_TOL}: {}; sd {} (against draw 0: sd {})\n",
+            per(&pl),
+            li.0,
+            li.1,
+            lo.name(),
+            sd(&pl),
+            sd(&el),
+        ));
+        t.push_str(&format!("  => {} paired (shown beside the verdict, not replacing it)\n", outcome.name()));
+        if control != self.recorded_control {
+            t.push_str(&format!(
+                "  (\"against draw 0\": the recorded draw 0, whose links were \"{}\")\n",
+                self.recorded_control.name()
+            ));
+        }
+        (t, outcome)
+    }
+}
+
+/// `validate --rejudge DIR --paired`: [`Run::paired`] on the links of the
+/// run's mode (or `control`); writes `paired.txt` (into DIR, or `out`).
+pub fn paired_main(dir: &Path, out: Option<&Path>, control: Option<ControlPriority>) -> ExitCode {
+    let run = match Run::read(dir) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let control = control.unwrap_or(crate::validate::mode_control(run.mode == "netns"));
+    let (text, outcome) = run.paired(control);
+    print!("{text}");
+    let out = out.unwrap_or(dir);
+    let written = std::fs::create_dir_all(out)
+        .and_then(|()| analysis::output::write_atomic(&out.join("paired.txt"), text.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("error: cannot write results to {}: {e}", out.display());
+        return ExitCode::from(1);
+    }
+    println!("\nwrote {}", out.join("paired.txt").display());
+    match outcome {
+        Outcome::Pass => ExitCode::SUCCESS,
+        Outcome::Fail => ExitCode::from(1),
+        Outcome::Inconclusive => ExitCode::from(3),
     }
 }
 
@@ -360,6 +491,39 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + 3 * 2);
         // Judging writes nothing into the run's directory.
         assert_eq!(files(&dir), before);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    /// Paired judging runs the simulator with the real processes' own
+    /// generators of the manifest's real draw: a "real" side that is that
+    /// very simulator run differs by nothing, another draw does.
+    #[test]
+    fn paired_judging_uses_the_real_processes_generators_of_the_real_draw() {
+        let dir = fixture("paired", 3, false);
+        let other = Run::read(&dir).expect("readable");
+        let (text, _) = other.paired(ControlPriority::Message);
+        assert!(text.contains("protocol draw 18446744073709551615 (sim::rngs::host_draw(0))"), "{text}");
+        // (Every draw of this small swarm plays everything: lag tells them apart.)
+        let zero_lag = "lag_p50 (real - paired simulator) / paired simulator: per rep [+0.0000, +0.0000, +0.0000]";
+        assert!(!text.contains(zero_lag), "draw 99 is another draw: {text}");
+        let m = std::fs::read_to_string(dir.join("manifest.toml")).unwrap();
+        std::fs::write(dir.join("manifest.toml"), format!("{m}validate_real_draw = 3\n")).unwrap();
+        let sc = Scenario::parse("s.toml", "duration_s = 20\n[peers]\ncount = 8\n").unwrap();
+        let draw = sim::rngs::host_draw(3).unwrap();
+        for k in 0..3u64 {
+            let real =
+                runner::run(&sc, &RunOptions { name: "s".into(), seed: k + 1, threads: 1, draw }, &mut |_, _| {});
+            analysis::output::write_run(&real, &dir.join(format!("rep-{}", k + 1)).join("real")).unwrap();
+        }
+        let run = Run::read(&dir).expect("readable");
+        assert_eq!(run.real_draw, 3);
+        let (text, outcome) = run.paired(ControlPriority::Message);
+        assert!(
+            text.contains("continuity_mean real - paired simulator: per rep [+0.0000, +0.0000, +0.0000], mean +0.0000"),
+            "{text}"
+        );
+        assert!(text.contains(zero_lag), "{text}");
+        assert_eq!(outcome, Outcome::Pass);
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 

@@ -39,7 +39,9 @@
 //! simulator column of the tables and `rep-k/sim/`) is printed beside it,
 //! not judged. Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
 //! bad input. `--rejudge DIR` judges a written directory's real records
-//! again against the draws of the current simulator (`rejudge`).
+//! again against the draws of the current simulator (`rejudge`); with
+//! `--paired`, against the simulator run with the real processes' own
+//! protocol generators instead (`rejudge::Run::paired`, a diagnostic).
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
 //! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
@@ -112,6 +114,13 @@ pub struct Args {
     /// --out). The scenario must be the one of DIR/manifest.toml (same hash).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["scenario", "seed", "protocol", "lead_s", "netns", "reps", "same_seed", "real_draw"])]
     pub rejudge: Option<PathBuf>,
+    /// With --rejudge: pair each rep's real run with the simulator run of
+    /// its seed that uses the real processes' own protocol generators
+    /// (common random numbers), and write DIR/paired.txt (or into --out):
+    /// the paired differences, their interval and spread beside the spread
+    /// against draw 0. Shown beside the verdict, not replacing it.
+    #[arg(long, requires = "rejudge")]
+    pub paired: bool,
     /// The real processes' draw of protocol randomness: with 0, the default,
     /// real node i of seed s seeds its generators (protocol decisions, loss)
     /// with `s x 1,000,003 + i`, so every real run of a seed makes the same
@@ -729,6 +738,9 @@ struct Rep {
 
 pub fn main(a: Args) -> ExitCode {
     if let Some(dir) = &a.rejudge {
+        if a.paired {
+            return crate::rejudge::paired_main(dir, a.out.as_deref(), a.sim_control);
+        }
         return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref(), a.sim_control);
     }
     let Some(scenario) = a.scenario.clone() else {
