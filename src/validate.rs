@@ -119,7 +119,7 @@ pub struct Args {
     /// (common random numbers), and write DIR/paired.txt (or into --out):
     /// the paired differences, their interval and spread beside the spread
     /// against draw 0. Shown beside the verdict, not replacing it.
-    #[arg(long, requires = "rejudge")]
+    #[arg(long)]
     pub paired: bool,
     /// The real processes' draw of protocol randomness: with 0, the default,
     /// real node i of seed s seeds its generators (protocol decisions, loss)
@@ -737,6 +737,10 @@ struct Rep {
 }
 
 pub fn main(a: Args) -> ExitCode {
+    if a.paired && a.rejudge.is_none() {
+        eprintln!("error: --paired judges a written directory again: it needs --rejudge DIR");
+        return ExitCode::from(2);
+    }
     if let Some(dir) = &a.rejudge {
         if a.paired {
             return crate::rejudge::paired_main(dir, a.out.as_deref(), a.sim_control);

@@ -76,3 +76,27 @@ fn rejudge_of_a_committed_run_judges_against_the_draws_mean_and_touches_nothing(
     assert_eq!(files(Path::new(RUN)), before);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn paired_rejudge_writes_paired_txt_elsewhere_and_needs_rejudge() {
+    let before = files(Path::new(RUN));
+    let out = std::env::temp_dir().join(format!("swarmlab-paired-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = Command::new(BIN)
+        .args(["validate", "--rejudge", RUN, "--paired", "--out", out.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run swarmlab");
+    let code = o.status.code();
+    assert!(matches!(code, Some(0 | 1 | 3)), "exit {code:?}: {}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(out.join("paired.txt")).expect("paired.txt written");
+    assert!(text.contains("with protocol draw 18446744073709551615 (sim::rngs::host_draw(0))"), "{text}");
+    let c = text.lines().find(|l| l.starts_with("  continuity_mean real - paired simulator: per rep [")).expect(&text);
+    assert!(c.contains("(against draw 0: sd "), "{c}");
+    assert!(!out.join("rejudge.txt").exists(), "--paired writes only paired.txt");
+    assert_eq!(files(Path::new(RUN)), before);
+    let _ = std::fs::remove_dir_all(&out);
+    // --paired alone is refused, naming what it needs.
+    let o = Command::new(BIN).args(["validate", "scenarios/validate/mesh-50.toml", "--paired"]).output().expect("run");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--rejudge"), "{}", String::from_utf8_lossy(&o.stderr));
+}
