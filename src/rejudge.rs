@@ -353,9 +353,12 @@ impl Run {
     }
 }
 
-/// `validate --rejudge DIR --paired`: [`Run::paired`] on the links of the
-/// run's mode (or `control`); writes `paired.txt` (into DIR, or `out`).
-pub fn paired_main(dir: &Path, out: Option<&Path>, control: Option<ControlPriority>) -> ExitCode {
+/// `validate --rejudge DIR [--sim-draws K] [--out OUT] [--sim-control C]
+/// [--paired]`: without `C`, the links of the run's mode
+/// ([`crate::validate::mode_control`]). Writes `rejudge.txt` and
+/// `sim-draws.csv`, or with `paired` [`Run::paired`]'s `paired.txt` (into
+/// DIR, or `out`); the exit status is the outcome's.
+pub fn main(dir: &Path, k: u32, out: Option<&Path>, control: Option<ControlPriority>, paired: bool) -> ExitCode {
     let run = match Run::read(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -364,48 +367,29 @@ pub fn paired_main(dir: &Path, out: Option<&Path>, control: Option<ControlPriori
         }
     };
     let control = control.unwrap_or(crate::validate::mode_control(run.mode == "netns"));
-    let (text, outcome) = run.paired(control);
-    print!("{text}");
-    let out = out.unwrap_or(dir);
-    let written = std::fs::create_dir_all(out)
-        .and_then(|()| analysis::output::write_atomic(&out.join("paired.txt"), text.as_bytes()));
-    if let Err(e) = written {
-        eprintln!("error: cannot write results to {}: {e}", out.display());
-        return ExitCode::from(1);
-    }
-    println!("\nwrote {}", out.join("paired.txt").display());
-    match outcome {
-        Outcome::Pass => ExitCode::SUCCESS,
-        Outcome::Fail => ExitCode::from(1),
-        Outcome::Inconclusive => ExitCode::from(3),
-    }
-}
-
-/// `validate --rejudge DIR [--sim-draws K] [--out OUT] [--sim-control C]`:
-/// without `C`, the links of the run's mode ([`crate::validate::mode_control`]).
-pub fn main(dir: &Path, k: u32, out: Option<&Path>, control: Option<ControlPriority>) -> ExitCode {
-    let run = match Run::read(dir) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let (files, outcome) = if paired {
+        let (text, outcome) = run.paired(control);
+        (vec![("paired.txt", text)], outcome)
+    } else {
+        let (text, csv, verdict) = run.judge(k, control);
+        (vec![("rejudge.txt", text), ("sim-draws.csv", csv)], verdict)
     };
-    let control = control.unwrap_or(crate::validate::mode_control(run.mode == "netns"));
-    let (text, csv, verdict) = run.judge(k, control);
-    print!("{text}");
+    print!("{}", files[0].1);
     let out = out.unwrap_or(dir);
     let written = (|| -> std::io::Result<()> {
         std::fs::create_dir_all(out)?;
-        analysis::output::write_atomic(&out.join("rejudge.txt"), text.as_bytes())?;
-        analysis::output::write_atomic(&out.join("sim-draws.csv"), csv.as_bytes())
+        for (name, text) in &files {
+            analysis::output::write_atomic(&out.join(name), text.as_bytes())?;
+        }
+        Ok(())
     })();
     if let Err(e) = written {
         eprintln!("error: cannot write results to {}: {e}", out.display());
         return ExitCode::from(1);
     }
-    println!("\nwrote {} and {}", out.join("rejudge.txt").display(), out.join("sim-draws.csv").display());
-    match verdict {
+    let names: Vec<String> = files.iter().map(|(n, _)| out.join(n).display().to_string()).collect();
+    println!("\nwrote {}", names.join(" and "));
+    match outcome {
         Outcome::Pass => ExitCode::SUCCESS,
         Outcome::Fail => ExitCode::from(1),
         Outcome::Inconclusive => ExitCode::from(3),

@@ -742,10 +742,7 @@ pub fn main(a: Args) -> ExitCode {
         return ExitCode::from(2);
     }
     if let Some(dir) = &a.rejudge {
-        if a.paired {
-            return crate::rejudge::paired_main(dir, a.out.as_deref(), a.sim_control);
-        }
-        return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref(), a.sim_control);
+        return crate::rejudge::main(dir, a.sim_draws, a.out.as_deref(), a.sim_control, a.paired);
     }
     let Some(scenario) = a.scenario.clone() else {
         eprintln!("error: validate needs a scenario file (or --rejudge DIR)");
