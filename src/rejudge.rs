@@ -152,17 +152,31 @@ impl Run {
         })
     }
 
-    /// Draw 0 of `sc` for each of `seeds` (in parallel, in `seeds`' order).
-    fn draw0(&self, sc: &Scenario, seeds: &[u64]) -> Vec<(u64, Judged)> {
+    /// Protocol draw `draw` of `sc` for each of `seeds` (in parallel, in
+    /// `seeds`' order).
+    fn draws_of(&self, sc: &Scenario, seeds: &[u64], draw: u64) -> Vec<(u64, Judged)> {
         use rayon::prelude::*;
         seeds
             .par_iter()
             .map(|&seed| {
                 let r =
-                    runner::run(sc, &RunOptions { name: self.name.clone(), seed, threads: 1, draw: 0 }, &mut |_, _| {});
+                    runner::run(sc, &RunOptions { name: self.name.clone(), seed, threads: 1, draw }, &mut |_, _| {});
                 (seed, crate::validate::judged(&r))
             })
             .collect()
+    }
+
+    /// What the run was: reps, mode, protocol, scenario, recording commit.
+    fn header(&self) -> String {
+        format!(
+            "run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}",
+            self.seeds.len(),
+            self.mode,
+            self.protocol,
+            self.scenario_path.display(),
+            self.hash,
+            self.commit
+        )
     }
 
     /// The rejudgement's text and verdict, with `k` draws per seed whose
@@ -180,7 +194,7 @@ impl Run {
                 distinct.push(s);
             }
         }
-        let now0 = self.draw0(&recorded, &distinct);
+        let now0 = self.draws_of(&recorded, &distinct, 0);
         let same = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
             (None, None) => true,
@@ -213,20 +227,15 @@ impl Run {
         let sim0: Vec<Judged> = if control == self.recorded_control {
             self.sim0.clone()
         } else {
-            let by_seed = self.draw0(&sc, &distinct);
+            let by_seed = self.draws_of(&sc, &distinct, 0);
             self.seeds.iter().map(|s| by_seed.iter().find(|(x, _)| x == s).map_or((None, None), |(_, j)| *j)).collect()
         };
         let (block, verdict) = crate::validate::judge(&how, &self.seeds, &self.real, &sim0, &draws);
         let mut t = format!(
             "rejudge: the recorded real runs (real/summary.csv of each rep) against the simulator of this build\n\
-             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}; its verdict then (against {}): {}\n\
+             {}; its verdict then (against {}): {}\n\
              rejudged by swarmlab {} at commit {} with {k} draws per seed; the simulator's links: network.control_priority = \"{}\" (recorded run: \"{}\")\n",
-            self.seeds.len(),
-            self.mode,
-            self.protocol,
-            self.scenario_path.display(),
-            self.hash,
-            self.commit,
+            self.header(),
             self.reference,
             self.verdict,
             env!("CARGO_PKG_VERSION"),
@@ -278,21 +287,12 @@ impl Run {
     /// the same test as the verdict's. Shown beside the verdict, not
     /// replacing it.
     pub fn paired(&self, control: ControlPriority) -> (String, Outcome) {
-        use crate::validate::{CONTINUITY_TOL, LAG_REL_TOL, combine, diffs_of, judged, test};
-        use rayon::prelude::*;
+        use crate::validate::{CONTINUITY_TOL, LAG_REL_TOL, combine, diffs_of, test};
         let mut sc = self.sc.clone();
         sc.network.control_priority = control;
         let draw = sim::rngs::host_draw(self.real_draw).unwrap_or(sim::rngs::HOST_DRAW);
-        let sims: Vec<Judged> = self
-            .seeds
-            .par_iter()
-            .map(|&seed| {
-                let r =
-                    runner::run(&sc, &RunOptions { name: self.name.clone(), seed, threads: 1, draw }, &mut |_, _| {});
-                judged(&r)
-            })
-            .collect();
-        let (pc, pl): (Vec<_>, Vec<_>) = sims.iter().zip(&self.real).map(|(s, r)| diffs_of(*s, *r)).unzip();
+        let sims = self.draws_of(&sc, &self.seeds, draw);
+        let (pc, pl): (Vec<_>, Vec<_>) = sims.iter().zip(&self.real).map(|((_, s), r)| diffs_of(*s, *r)).unzip();
         // Against draw 0 (another generator) when the links are the recorded ones.
         let (ec, el): (Vec<_>, Vec<_>) = self.sim0.iter().zip(&self.real).map(|(s, r)| diffs_of(*s, *r)).unzip();
         let sd = |d: &[Option<f64>]| -> String {
@@ -310,14 +310,9 @@ impl Run {
         let outcome = combine(co, lo);
         let mut t = format!(
             "paired: the recorded real runs against the simulator with the real processes' own protocol generators (common random numbers)\n\
-             run: {} reps, {} mode, protocol {}, scenario {} ({}), recorded at commit {}, real draw {}\n\
+             {}, real draw {}\n\
              simulated by swarmlab {} at commit {} with protocol draw {draw} (sim::rngs::host_draw({})); network.control_priority = \"{}\"\n",
-            self.seeds.len(),
-            self.mode,
-            self.protocol,
-            self.scenario_path.display(),
-            self.hash,
-            self.commit,
+            self.header(),
             self.real_draw,
             env!("CARGO_PKG_VERSION"),
             crate::manifest::git_commit(),
