@@ -28,6 +28,7 @@
 # netns-splitstream20 (SplitStream on dyn-50 under --netns, seeds 1-20,
 # root, about 22 min), seed6-trace
 # (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
+# netns-seed-trace (seed $SEED, default 25, of it under --netns, the same),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
 # netns20-dyn-50-<family>/, about 21 minutes each), dyn20b (seeds 21-40 on
@@ -47,7 +48,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -268,6 +269,17 @@ if has seed6-trace; then
     # polluters upload far more in the real runs than in any simulator draw
     # (trees.sh part 7).
     SWARMLAB_TRACE=1 KEEP_RECORDS=1 run dyn-50-splitstream-seed6-trace scenarios/validate/dyn-50-splitstream.toml --seed 6
+fi
+if has netns-seed-trace; then
+    # SplitStream on dyn-50 under --netns, one seed (SEED, default 25) with
+    # SWARMLAB_TRACE=1, records kept (netns-dyn-50-splitstream-seed<SEED>-trace/records/;
+    # about 70 s, root): the real swarm's later start under --netns.
+    if [ "$(id -u)" = 0 ]; then
+        SWARMLAB_TRACE=1 KEEP_RECORDS=1 run "netns-dyn-50-splitstream-seed${SEED:-25}-trace" \
+            scenarios/validate/dyn-50-splitstream.toml --netns --seed "${SEED:-25}"
+    else
+        echo "== netns-seed-trace: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
