@@ -90,7 +90,7 @@ pub struct Args {
     #[arg(long, default_value_t = 2.0)]
     pub lead_s: f64,
     /// Run each process in its own network namespace with kernel shaping (`tc
-    /// tbf` rates, nftables loss; the delay stays in user space). Linux, root,
+    /// tbf` rates, nftables loss; the delay stays in user space, at the receiver). Linux, root,
     /// `ip`, `tc`, `bridge` and `nft` needed.
     #[arg(long)]
     pub netns: bool,
@@ -907,7 +907,7 @@ fn one_rep(
     };
     let mode = match &net {
         Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables, delay, outages and partitions in user space)",
+            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables, delay (at the receiver), outages and partitions in user space)",
             n.prefix()
         ),
         None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),

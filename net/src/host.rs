@@ -30,7 +30,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::addrs::AddrBook;
 use crate::clock::Clock;
 use crate::frame::{self, Outcome, Reassembler};
-use crate::link::{Downlink, Tx, Uplink};
+use crate::link::{DelayLine, Downlink, Tx, Uplink};
 use crate::media::{self, ChunkStore, HostMsg, MAX_HASHES, Media, MediaSource, Stored};
 
 /// What the node is.
@@ -86,8 +86,10 @@ pub struct HostConfig {
     pub max_upload_queue: u64,
     /// The kernel shapes this node's link (`tc tbf` rates, nftables loss:
     /// `swarmlab validate --netns`): the user-space pacers and loss are off,
-    /// the delay line stays; `up_bps` still bounds the queue and gives the
-    /// protocol its upload backlog (a shadow of the kernel queue).
+    /// and the one-way delay moves to the receiver, which holds what it reads
+    /// for the sender's delay (after the kernel's queues, as the simulator
+    /// delays after serialization); `up_bps` still bounds the queue and
+    /// gives the protocol its upload backlog (a shadow of the kernel queue).
     pub kernel_shaping: bool,
     /// The swarm's address plan (`swarmlab validate`): node `i` of the
     /// scenario's population is at `base + i + 1`, so this host knows which
@@ -301,6 +303,10 @@ pub const CONTROL_TOS: u8 = 0x10;
 const START_EARLY: Duration = Duration::from_millis(5);
 /// Chunks held while their hash is fetched, and how long at most.
 const MAX_UNVERIFIED: usize = 256;
+/// Kernel shaping: most payload bytes waiting out their one-way delay at the
+/// receiver (as the kernel-mode download queue's bound); beyond it a
+/// datagram is dropped and counted (`drop_down_queue`).
+const MAX_INBOUND_BYTES: u64 = 64 << 20;
 const VERIFY_TIMEOUT: Time = Time::from_secs(5);
 /// Chunk payloads kept (the protocols' `SeqRing` remembers 512 chunks).
 const STORE_CHUNKS: usize = 512;
@@ -351,6 +357,9 @@ pub struct Host<P: Peer> {
     out: Outbox<P::Timer>,
     up: Uplink,
     down: Downlink,
+    /// Kernel shaping: datagrams read from the socket, waiting out the
+    /// sender's one-way delay (the sender hands them to the kernel at once).
+    inbound: DelayLine,
     reasm: Reassembler,
     store: ChunkStore,
     media: Option<Media>,
@@ -448,6 +457,7 @@ impl<P: Peer> Host<P> {
             out: Outbox::default(),
             up,
             down,
+            inbound: DelayLine::default(),
             reasm,
             store: ChunkStore::new(STORE_CHUNKS),
             media,
@@ -677,6 +687,26 @@ impl<P: Peer> Host<P> {
             self.stats.drop_non_ipv4 += 1;
             return;
         };
+        if self.cfg.kernel_shaping {
+            // The sender's one-way delay, after the kernel's queues; the
+            // checks below run when it is over, as for a datagram that
+            // arrives after its delay without kernel shaping.
+            let delay = self.delay_to(from).unwrap_or(self.cfg.delay);
+            if delay > Time::ZERO {
+                if self.inbound.bytes() + d.len() as u64 > MAX_INBOUND_BYTES {
+                    self.stats.drop_down_queue += 1;
+                } else {
+                    self.inbound.hold(now + delay, from, d, false);
+                }
+                return;
+            }
+        }
+        self.admit(from, d, now);
+    }
+
+    /// A datagram whose one-way delay is over: address checks, size checks,
+    /// then the download pacer.
+    fn admit(&mut self, from: SocketAddrV4, d: Vec<u8>, now: Time) {
         if self.cfg.deny.contains(&from) || self.cfg.allow.is_some_and(|p| !in_prefix(*from.ip(), p)) {
             self.stats.drop_denied += 1;
             return;
@@ -1021,6 +1051,9 @@ impl<P: Peer> Host<P> {
             let timer = t.timer;
             self.call(now, |n, cx| n.on_timer(timer, cx));
         }
+        while let Some((from, d, _)) = self.inbound.pop_due(now) {
+            self.admit(from, d, now);
+        }
         while let Some((from, d)) = self.down.pop_due(now) {
             self.on_released(from, d, now);
         }
@@ -1097,6 +1130,7 @@ impl<P: Peer> Host<P> {
             self.timers.peek().map(|t| t.at),
             self.up.next_event(),
             self.down.next_event(),
+            self.inbound.next_at(),
             self.cfg.events.get(self.next_link_event).map(|e| e.0),
         ]
         .into_iter()
@@ -1255,5 +1289,45 @@ mod tests {
         for i in 0..5 {
             assert_eq!(h.book().lookup(plan.addr(i)), Some(PeerId(i)));
         }
+    }
+
+    #[test]
+    fn kernel_shaping_delays_what_arrives_by_the_senders_one_way_delay() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
+        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
+        let mut cfg = HostConfig::new(
+            Role::Peer,
+            plan.addr(0),
+            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
+            1_000_000,
+        );
+        cfg.nodes = Some(plan);
+        cfg.kernel_shaping = true;
+        let ms = Time::from_millis;
+        cfg.pair_delay = vec![ms(0), ms(0), ms(40), ms(10), ms(0)];
+        let node: Node<protocols::mesh::MeshPeer> = Node::Tracker(protocols::tracker::Tracker::new(Default::default()));
+        let mut h = Host::new(cfg, node, socket, Sinks::default()).unwrap();
+        // Too short to be a frame: the checks after the delay count it.
+        let seen = |h: &Host<protocols::mesh::MeshPeer>| h.stats.drop_truncated;
+        h.on_datagram(SocketAddr::V4(plan.addr(2)), vec![1, 2, 3], Time::ZERO);
+        h.on_datagram(SocketAddr::V4(plan.addr(3)), vec![1, 2, 3], Time::ZERO);
+        assert_eq!(h.stats.datagrams_in, 2, "counted when read");
+        assert_eq!(h.next_event(), Some(ms(10)));
+        // What the delay releases passes the kernel-mode download pacer a
+        // nanosecond later: a second tick.
+        let us = Time::from_micros;
+        let at = |h: &mut Host<protocols::mesh::MeshPeer>, t: u64| {
+            h.tick(us(t));
+            h.tick(us(t + 1));
+        };
+        at(&mut h, 9_990);
+        assert_eq!(seen(&h), 0, "node 3 is 10 ms away");
+        at(&mut h, 10_000);
+        assert_eq!(seen(&h), 1);
+        at(&mut h, 39_990);
+        assert_eq!(seen(&h), 1, "node 2 is 40 ms away");
+        at(&mut h, 40_000);
+        assert_eq!(seen(&h), 2);
     }
 }

@@ -59,6 +59,47 @@ impl Ord for Delayed {
     }
 }
 
+/// Datagrams waiting out a one-way delay, released in (release time,
+/// arrival) order: with per-pair delays a later datagram may leave first.
+/// The uplink's delay after serialization, and under kernel shaping the
+/// receiver's delay after the kernel's queues.
+#[derive(Default)]
+pub struct DelayLine {
+    heap: BinaryHeap<Reverse<Delayed>>,
+    seq: u64,
+    bytes: u64,
+}
+
+impl DelayLine {
+    /// Holds `d` (to or from `addr`) until `at`.
+    pub fn hold(&mut self, at: Time, addr: SocketAddrV4, d: Vec<u8>, media: bool) {
+        self.seq += 1;
+        self.bytes += d.len() as u64;
+        self.heap.push(Reverse(Delayed { at, seq: self.seq, to: addr, d, media }));
+    }
+    /// The next datagram due by `now`: (address, bytes, media or control).
+    pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>, bool)> {
+        if self.heap.peek().is_some_and(|d| d.0.at <= now) {
+            let Reverse(d) = self.heap.pop()?;
+            self.bytes -= d.d.len() as u64;
+            Some((d.to, d.d, d.media))
+        } else {
+            None
+        }
+    }
+    /// When the next datagram is due.
+    pub fn next_at(&self) -> Option<Time> {
+        self.heap.peek().map(|d| d.0.at)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+    /// Payload bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
 /// Upload pacer with control-before-media queues, loss and delay.
 pub struct Uplink {
     pub up_bps: u64,
@@ -72,10 +113,8 @@ pub struct Uplink {
     /// End of serialization of the datagram in service.
     busy_until: Option<Time>,
     max_queued_bytes: u64,
-    /// Datagrams waiting out their one-way delay (earliest release first;
-    /// with per-pair delays a later datagram may be released first).
-    delayed: BinaryHeap<Reverse<Delayed>>,
-    delayed_seq: u64,
+    /// Datagrams waiting out their one-way delay.
+    delayed: DelayLine,
     /// Counters: datagrams lost by impairment, messages refused (queue full).
     pub lost_datagrams: u64,
     pub overflow_msgs: u64,
@@ -85,9 +124,10 @@ pub struct Uplink {
     pub sent_media: u64,
     pub sent_control: u64,
     /// Kernel shaping (`swarmlab validate --netns`): a `tc tbf` qdisc paces
-    /// and nftables drops, so a message goes straight to the delay line (no
-    /// pacing, no loss); `up_bps` only drives a shadow of the kernel queue for
-    /// [`Uplink::backlog`] and the queue bound.
+    /// and nftables drops, so a message goes straight to the socket (no
+    /// pacing, no loss, no delay: the receiving host delays); `up_bps` only
+    /// drives a shadow of the kernel queue for [`Uplink::backlog`] and the
+    /// queue bound.
     pub kernel: bool,
     /// Kernel mode: when the shadow queue at `up_bps` would be empty.
     shadow_free: Time,
@@ -110,8 +150,7 @@ impl Uplink {
             queued_bytes: 0,
             busy_until: None,
             max_queued_bytes,
-            delayed: BinaryHeap::new(),
-            delayed_seq: 0,
+            delayed: DelayLine::default(),
             lost_datagrams: 0,
             overflow_msgs: 0,
             discarded: 0,
@@ -122,7 +161,13 @@ impl Uplink {
         }
     }
 
-    /// Kernel mode: the message's datagrams go to the delay line at once.
+    /// Kernel mode: the message's datagrams go to the socket at once, in
+    /// order. The one-way delay is the receiver's to apply (the host holds
+    /// what it reads for the sender's delay): held here, before the
+    /// kernel's queue, per-pair delays would reorder that queue, and a
+    /// node's pushes would leave in the order of their delays instead of
+    /// the order the protocol sent them (the simulator serializes first,
+    /// then delays).
     fn push_kernel(&mut self, tx: Tx, now: Time) -> bool {
         if Time::transmit(tx.bytes, self.up_bps) + self.backlog(now)
             > Time::transmit(self.max_queued_bytes, self.up_bps)
@@ -136,16 +181,14 @@ impl Uplink {
         } else {
             self.sent_control += tx.bytes;
         }
-        let at = now + tx.delay.unwrap_or(self.delay);
         for d in tx.datagrams {
-            self.hold(at, tx.to, d, tx.media);
+            self.hold(now, tx.to, d, tx.media);
         }
         true
     }
 
     fn hold(&mut self, at: Time, to: SocketAddrV4, d: Vec<u8>, media: bool) {
-        self.delayed_seq += 1;
-        self.delayed.push(Reverse(Delayed { at, seq: self.delayed_seq, to, d, media }));
+        self.delayed.hold(at, to, d, media);
     }
 
     /// Changes the upload rate at `now` (a bandwidth change of the scenario):
@@ -252,17 +295,13 @@ impl Uplink {
 
     /// The next datagram whose delay is over by `now` (destination, bytes, media or control).
     pub fn pop_due(&mut self, now: Time) -> Option<(SocketAddrV4, Vec<u8>, bool)> {
-        if self.delayed.peek().is_some_and(|d| d.0.at <= now) {
-            self.delayed.pop().map(|Reverse(d)| (d.to, d.d, d.media))
-        } else {
-            None
-        }
+        self.delayed.pop_due(now)
     }
 
     /// Earliest instant something changes (serialization end or delay release).
     pub fn next_event(&self) -> Option<Time> {
         let a = self.busy_until;
-        let b = self.delayed.peek().map(|d| d.0.at);
+        let b = self.delayed.next_at();
         match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
@@ -405,5 +444,23 @@ mod tests {
         assert!(d.pop_due(Time::from_micros(999)).is_none());
         assert!(d.pop_due(Time::from_millis(1)).is_some());
         assert_eq!(d.next_event(), Some(Time::from_millis(2)));
+    }
+
+    #[test]
+    fn kernel_mode_hands_datagrams_over_at_once_in_send_order_whatever_their_delays() {
+        let (a, b): (SocketAddrV4, SocketAddrV4) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
+        let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
+        u.kernel = true;
+        let mut far = tx(a, 2, 972, true);
+        far.delay = Some(Time::from_millis(50));
+        let mut near = tx(b, 1, 972, true);
+        near.delay = Some(Time::from_millis(5));
+        u.push(far, Time::ZERO);
+        u.push(near, Time::ZERO);
+        // The kernel's queue serializes; the shadow says how long.
+        assert_eq!(u.backlog(Time::ZERO), Time::from_millis(3));
+        let order: Vec<SocketAddrV4> = std::iter::from_fn(|| u.pop_due(Time::ZERO).map(|d| d.0)).collect();
+        assert_eq!(order, [a, a, b], "the order sent, not the order of the delays");
+        assert!(u.idle());
     }
 }
