@@ -295,7 +295,8 @@ if has netns-seed-trace; then
     # SWARMLAB_TRACE=1, records kept (netns-dyn-50-splitstream-seed<SEED>-trace/records/;
     # about 70 s, root): the real swarm's later start under --netns.
     if [ "$(id -u)" = 0 ]; then
-        SWARMLAB_TRACE=1 KEEP_RECORDS=1 run "netns-dyn-50-splitstream-seed${SEED:-25}-trace" \
+        # TAG=rx names the runs after the receiver took over the delay (session 21).
+        SWARMLAB_TRACE=1 KEEP_RECORDS=1 run "netns${TAG:-}-dyn-50-splitstream-seed${SEED:-25}-trace" \
             scenarios/validate/dyn-50-splitstream.toml --netns --seed "${SEED:-25}"
     else
         echo "== netns-seed-trace: SKIPPED (not root)" | tee -a $R/runs.log
