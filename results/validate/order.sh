@@ -7,13 +7,15 @@
 # protocol draw 18446744073709551615 = sim::rngs::host_draw(0); under
 # --netns with network.control_priority = "datagram", as validate judges),
 # and order.py's per-hop delays, delivery delays, gaps between a parent's
-# children and the forwarders' rank among them -> order.txt. Simulator only,
-# seconds; needs `cargo build --release -p tree-trace` and python3.
+# children and the forwarders' rank among them -> order.txt; before them,
+# every run's delivery_delay_p50 real / simulated per rep (its rep.txt files)
+# and the simulator's delivery delay by control discipline. Simulator only,
+# seconds; needs `cargo build --release --workspace` and python3.
 set -eu
 cd "$(dirname "$0")/../.."
 R=results/validate
 T=target/release/tree-trace
-[ -x "$T" ] || { echo "build first: cargo build --release -p tree-trace" >&2; exit 2; }
+[ -x "$T" ] && [ -x target/release/swarmlab ] || { echo "build first: cargo build --release --workspace" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sed 's/^loss = 0.005$/loss = 0.005\ncontrol_priority = "datagram"/' scenarios/validate/dyn-50-splitstream.toml > "$tmp/datagram.toml"
@@ -28,6 +30,13 @@ grep -q '^control_priority = "datagram"' "$tmp/datagram.toml"
         [ -d "$d/rep-8" ] || continue
         awk -v d="$(basename "$d")" '$1=="delivery_delay_p50" && $2 > 0 { r += $3 / $2; n++; if ($3 > $2) up++ }
             END { if (n) printf "%-34s reps %2d  mean ratio %.3f  real above in %d\n", d, n, r / n, up }' "$d"/rep-*/rep.txt
+    done
+    echo
+    echo "## the simulator alone, dyn-50-splitstream, seeds 1-20, draw 0: delivery_delay_p50 by control discipline (mean over seeds)"
+    for disc in message datagram; do
+        if [ $disc = datagram ]; then sc=$tmp/datagram.toml; else sc=scenarios/validate/dyn-50-splitstream.toml; fi
+        target/release/swarmlab run "$sc" --seed 1 --reps 20 --out "$tmp/$disc" > /dev/null 2>&1
+        awk -F, -v d=$disc '$4=="delivery_delay_p50" { printf "%-9s %.3f s (sd %.3f over %d seeds)\n", d, $6, $7, $5 }' "$tmp/$disc/replications.csv"
     done
     echo
     echo "## traced SplitStream runs"

@@ -29,7 +29,8 @@
 # root, about 22 min), seed6-trace
 # (seed 6 of dyn-50-splitstream with SWARMLAB_TRACE=1, records kept, 70 s),
 # netns-seed-trace (seed $SEED, default 25, of it under --netns, the same),
-# netns-rx20 and netns-rx8 ($FAMILIES under --netns, seeds 1-20 / 1-8, after
+# netns-rx20, netns-rx20b and netns-rx8 ($FAMILIES under --netns, seeds 1-20 /
+# 21-40 / 1-8, after
 # the receiver took over the one-way delay: netns20rx-* / netns8rx-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
@@ -50,7 +51,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx8 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -280,6 +281,14 @@ if has netns-rx20; then
         families netns20rx-dyn-50 --netns --reps 20
     else
         echo "== netns-rx20: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+fi
+if has netns-rx20b; then
+    # The same with seeds 21-40: netns20brx-dyn-50-<family>/ (about 22 minutes each).
+    if [ "$(id -u)" = 0 ]; then
+        families netns20brx-dyn-50 --netns --reps 20 --seed 21
+    else
+        echo "== netns-rx20b: SKIPPED (not root)" | tee -a $R/runs.log
     fi
 fi
 if has netns-rx8; then
