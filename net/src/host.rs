@@ -1259,6 +1259,26 @@ fn spawn_reader(socket: UdpSocket, tx: SyncSender<Rx>, stop: Arc<AtomicBool>) ->
 mod tests {
     use super::*;
 
+    /// A socket on 127.0.0.1 and the config of node 0 of a five-node plan
+    /// on 127.0.0.x at the socket's port.
+    fn node_0_of_five() -> (UdpSocket, NodePlan, HostConfig) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
+        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
+        let mut cfg = HostConfig::new(
+            Role::Peer,
+            plan.addr(0),
+            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
+            1_000_000,
+        );
+        cfg.nodes = Some(plan);
+        (socket, plan, cfg)
+    }
+
+    fn tracker() -> Node<protocols::mesh::MeshPeer> {
+        Node::Tracker(protocols::tracker::Tracker::new(Default::default()))
+    }
+
     #[test]
     fn the_address_plan_maps_nodes_to_addresses_and_back() {
         let plan = NodePlan { base: Ipv4Addr::new(127, 120, 0, 0), port: 4242, count: 1001 };
@@ -1272,19 +1292,9 @@ mod tests {
         assert_eq!(plan.index("127.119.255.255:4242".parse().unwrap()), None);
         assert_eq!(plan.index(plan.addr(1001)), None, "beyond the plan");
         // A planned host's ids are the node numbers, its own included.
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
-        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
-        let mut cfg = HostConfig::new(
-            Role::Peer,
-            plan.addr(0),
-            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
-            1_000_000,
-        );
+        let (socket, plan, mut cfg) = node_0_of_five();
         cfg.source = Some(plan.addr(1));
-        cfg.nodes = Some(plan);
-        let node: Node<protocols::mesh::MeshPeer> = Node::Tracker(protocols::tracker::Tracker::new(Default::default()));
-        let h = Host::new(cfg, node, socket, Sinks::default()).unwrap();
+        let h = Host::new(cfg, tracker(), socket, Sinks::default()).unwrap();
         assert_eq!(h.me, PeerId(0), "127.0.0.1 is node 0 of this plan");
         for i in 0..5 {
             assert_eq!(h.book().lookup(plan.addr(i)), Some(PeerId(i)));
@@ -1293,21 +1303,11 @@ mod tests {
 
     #[test]
     fn kernel_shaping_delays_what_arrives_by_the_senders_one_way_delay() {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let SocketAddr::V4(me) = socket.local_addr().unwrap() else { panic!() };
-        let plan = NodePlan { base: Ipv4Addr::new(127, 0, 0, 0), port: me.port(), count: 5 };
-        let mut cfg = HostConfig::new(
-            Role::Peer,
-            plan.addr(0),
-            StreamParams { rate_bps: 64_000, chunk_duration: Time::from_millis(200) },
-            1_000_000,
-        );
-        cfg.nodes = Some(plan);
+        let (socket, plan, mut cfg) = node_0_of_five();
         cfg.kernel_shaping = true;
         let ms = Time::from_millis;
         cfg.pair_delay = vec![ms(0), ms(0), ms(40), ms(10), ms(0)];
-        let node: Node<protocols::mesh::MeshPeer> = Node::Tracker(protocols::tracker::Tracker::new(Default::default()));
-        let mut h = Host::new(cfg, node, socket, Sinks::default()).unwrap();
+        let mut h = Host::new(cfg, tracker(), socket, Sinks::default()).unwrap();
         // Too short to be a frame: the checks after the delay count it.
         let seen = |h: &Host<protocols::mesh::MeshPeer>| h.stats.drop_truncated;
         h.on_datagram(SocketAddr::V4(plan.addr(2)), vec![1, 2, 3], Time::ZERO);
