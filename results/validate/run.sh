@@ -75,6 +75,17 @@ run() { # name, validate args...
     fi
 }
 
+# as_root SECTION COMMAND...: runs the command as root only (namespaces,
+# tc, nftables); otherwise says in runs.log that the section was skipped.
+as_root() {
+    local section=$1; shift
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    else
+        echo "== $section: SKIPPED (not root)" | tee -a $R/runs.log
+    fi
+}
+
 # FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all eight).
 FAMILIES=${FAMILIES:-mesh-pull tree-push splitstream treebone pull-push client-server random-push cdn-p2p}
 want() { [[ " $FAMILIES " == *" $1 "* ]]; }
@@ -129,27 +140,15 @@ if has scale; then
 fi
 if has netns-mesh; then
     # Only mesh-50-netns of the netns section (rerun without ARP, after 9951094).
-    if [ "$(id -u)" = 0 ]; then
-        run mesh-50-netns scenarios/validate/mesh-50.toml --netns --reps "$REPS"
-    else
-        echo "== netns-mesh: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-mesh run mesh-50-netns scenarios/validate/mesh-50.toml --netns --reps "$REPS"
 fi
 if has scale-netns; then
     # Only mesh-100-netns of the scale section (rerun without ARP, after 9951094).
-    if [ "$(id -u)" = 0 ]; then
-        run mesh-100-netns scenarios/validate/mesh-100.toml --netns
-    else
-        echo "== scale-netns: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root scale-netns run mesh-100-netns scenarios/validate/mesh-100.toml --netns
 fi
 if has netns8; then
     # mesh-50 under kernel shaping with 8 reps: the independent witness, decisively.
-    if [ "$(id -u)" = 0 ]; then
-        run mesh-50-netns-8reps scenarios/validate/mesh-50.toml --netns --reps 8
-    else
-        echo "== netns8: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns8 run mesh-50-netns-8reps scenarios/validate/mesh-50.toml --netns --reps 8
 fi
 if has uniform8; then
     # Diagnostic: mesh-50 with per-pair uniform latency (20-60 ms) instead of a
@@ -161,11 +160,7 @@ if has netns-dyn8; then
     # Every family on dyn-50 under kernel shaping with 8 paired reps (about 9-13
     # min each): netns8-dyn-50-<family>/. The netns section's single runs
     # (netns-dyn-50-<family>/) are left as they are.
-    if [ "$(id -u)" = 0 ]; then
-        families netns8-dyn-50 --netns --reps 8
-    else
-        echo "== netns-dyn8: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-dyn8 families netns8-dyn-50 --netns --reps 8
 fi
 if has dyn20; then
     # Seeds 1-20 on loopback: enough for a PASS where 8 reps left the
@@ -180,29 +175,17 @@ if has dyn20b; then
 fi
 if has netns-dyn20; then
     # The same under kernel shaping.
-    if [ "$(id -u)" = 0 ]; then
-        families netns20-dyn-50 --netns --reps 20
-    else
-        echo "== netns-dyn20: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-dyn20 families netns20-dyn-50 --netns --reps 20
 fi
 if has netns-dyn20b; then
     # Seeds 21-40 under kernel shaping (netns20b-dyn-50-<family>/), as dyn20b.
-    if [ "$(id -u)" = 0 ]; then
-        families netns20b-dyn-50 --netns --seed 21 --reps 20
-    else
-        echo "== netns-dyn20b: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-dyn20b families netns20b-dyn-50 --netns --seed 21 --reps 20
 fi
 if has netns-treebone-repeat; then
     # Treebone on dyn-50 under kernel shaping, seeds 1-8 again (about 9 min):
     # the real side's repeatability, and 16 reps against the simulator's
     # draws (draws.sh). netns8-dyn-50-treebone-repeat/.
-    if [ "$(id -u)" = 0 ]; then
-        run netns8-dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --netns --reps 8
-    else
-        echo "== netns-treebone-repeat: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-treebone-repeat run netns8-dyn-50-treebone-repeat scenarios/validate/dyn-50.toml --protocol hybrid --netns --reps 8
 fi
 if has treebone-repeat; then
     # Treebone on dyn-50 on loopback, seeds 1-8 again (about 9 min):
@@ -255,11 +238,7 @@ fi
 if has netns-splitstream20; then
     # SplitStream on dyn-50 under --netns with 20 seeds (1-20): does an
     # interval over more seeds fit the ±0.02 tolerance? (root only)
-    if [ "$(id -u)" = 0 ]; then
-        run netns20-dyn-50-splitstream scenarios/validate/dyn-50-splitstream.toml --netns --reps 20
-    else
-        echo "== netns-splitstream20: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-splitstream20 run netns20-dyn-50-splitstream scenarios/validate/dyn-50-splitstream.toml --netns --reps 20
 fi
 if has real-draw2; then
     # SplitStream on dyn-50 on loopback, seeds 1-8 with --real-draw 2: a
@@ -277,27 +256,15 @@ if has netns-rx20; then
     # The families of $FAMILIES on dyn-50 under --netns, seeds 1-20, after the
     # receiver took over the one-way delay (net, session 21):
     # netns20rx-dyn-50-<family>/ (about 22 minutes each, root).
-    if [ "$(id -u)" = 0 ]; then
-        families netns20rx-dyn-50 --netns --reps 20
-    else
-        echo "== netns-rx20: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-rx20 families netns20rx-dyn-50 --netns --reps 20
 fi
 if has netns-rx20b; then
     # The same with seeds 21-40: netns20brx-dyn-50-<family>/ (about 22 minutes each).
-    if [ "$(id -u)" = 0 ]; then
-        families netns20brx-dyn-50 --netns --reps 20 --seed 21
-    else
-        echo "== netns-rx20b: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-rx20b families netns20brx-dyn-50 --netns --reps 20 --seed 21
 fi
 if has netns-rx8; then
     # The same with seeds 1-8: netns8rx-dyn-50-<family>/ (about 9 minutes each).
-    if [ "$(id -u)" = 0 ]; then
-        families netns8rx-dyn-50 --netns --reps 8
-    else
-        echo "== netns-rx8: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    as_root netns-rx8 families netns8rx-dyn-50 --netns --reps 8
 fi
 if has netns-seed-trace; then
     # SplitStream on dyn-50 under --netns, one seed (SEED, default 25) with
