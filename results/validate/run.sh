@@ -87,19 +87,21 @@ as_root() {
 }
 
 # FAMILIES="mesh-pull tree-push ..." limits families() to those (default: all eight).
+FAMILIES_GIVEN=${FAMILIES:-}
 FAMILIES=${FAMILIES:-mesh-pull tree-push splitstream treebone pull-push client-server random-push cdn-p2p}
 want() { [[ " $FAMILIES " == *" $1 "* ]]; }
 families() { # prefix, scenario dir args...: every family (of $FAMILIES) on dyn-50
+    # (directories <prefix>-<family><NAME_SUFFIX>)
     local p=$1; shift
-    want mesh-pull && run "$p-mesh-pull" scenarios/validate/dyn-50.toml --protocol mesh-pull "$@"
-    want tree-push && run "$p-tree-push" scenarios/validate/dyn-50.toml --protocol tree-push "$@"
-    want splitstream && run "$p-splitstream" scenarios/validate/dyn-50-splitstream.toml "$@"
-    want treebone && run "$p-treebone" scenarios/validate/dyn-50.toml --protocol hybrid "$@"
-    want pull-push && run "$p-pull-push" scenarios/validate/dyn-50-pull-push.toml "$@"
-    want client-server && run "$p-client-server" scenarios/validate/dyn-50.toml --protocol client-server "$@"
-    want random-push && run "$p-random-push" scenarios/validate/dyn-50.toml --protocol random-push "$@"
+    want mesh-pull && run "$p-mesh-pull${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol mesh-pull "$@"
+    want tree-push && run "$p-tree-push${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol tree-push "$@"
+    want splitstream && run "$p-splitstream${NAME_SUFFIX:-}" scenarios/validate/dyn-50-splitstream.toml "$@"
+    want treebone && run "$p-treebone${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol hybrid "$@"
+    want pull-push && run "$p-pull-push${NAME_SUFFIX:-}" scenarios/validate/dyn-50-pull-push.toml "$@"
+    want client-server && run "$p-client-server${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol client-server "$@"
+    want random-push && run "$p-random-push${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol random-push "$@"
     # The CDN edge (node 2, [cdn] defaults: 1 Gbps, 10 ms) is a real process of its own.
-    want cdn-p2p && run "$p-cdn-p2p" scenarios/validate/dyn-50.toml --protocol cdn-p2p "$@"
+    want cdn-p2p && run "$p-cdn-p2p${NAME_SUFFIX:-}" scenarios/validate/dyn-50.toml --protocol cdn-p2p "$@"
     return 0
 }
 
@@ -267,13 +269,15 @@ if has netns-rx8; then
     as_root netns-rx8 families netns8rx-dyn-50 --netns --reps 8
 fi
 if has netns-seed-trace; then
-    # SplitStream on dyn-50 under --netns, one seed (SEED, default 25) with
-    # SWARMLAB_TRACE=1, records kept (netns-dyn-50-splitstream-seed<SEED>-trace/records/;
-    # about 70 s, root): the real swarm's later start under --netns.
+    # The families of $FAMILIES (default here: SplitStream only) on dyn-50 under
+    # --netns, one seed (SEED, default 25) with SWARMLAB_TRACE=1, records kept
+    # (netns<TAG>-dyn-50-<family>-seed<SEED>-trace/records/; about 70 s each,
+    # root): first the real SplitStream swarm's later start under --netns, then
+    # pull-push's reps whose peers started at the startup timeout (session 22).
+    # TAG=rx names the runs after the receiver took over the delay (session 21).
     if [ "$(id -u)" = 0 ]; then
-        # TAG=rx names the runs after the receiver took over the delay (session 21).
-        SWARMLAB_TRACE=1 KEEP_RECORDS=1 run "netns${TAG:-}-dyn-50-splitstream-seed${SEED:-25}-trace" \
-            scenarios/validate/dyn-50-splitstream.toml --netns --seed "${SEED:-25}"
+        SWARMLAB_TRACE=1 KEEP_RECORDS=1 NAME_SUFFIX="-seed${SEED:-25}-trace" \
+            FAMILIES=${FAMILIES_GIVEN:-splitstream} families "netns${TAG:-}-dyn-50" --netns --seed "${SEED:-25}"
     else
         echo "== netns-seed-trace: SKIPPED (not root)" | tee -a $R/runs.log
     fi
