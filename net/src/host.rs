@@ -1143,9 +1143,11 @@ impl<P: Peer> Host<P> {
     pub fn run(&mut self, clock: &Clock, term: &AtomicBool) -> std::io::Result<()> {
         // Before the join time: wait (a SIGTERM now just exits). The node starts
         // up to START_EARLY before `join_at`: the clock reads zero before the
-        // epoch, so a source joining at the epoch starts at time zero exactly
-        // and emits chunk 0, as in the simulator (a source that starts even
-        // 1 ms late skips chunk 0 and every peer starting at 0 stalls).
+        // epoch, so a source joining at the epoch usually starts at time zero
+        // exactly and emits chunk 0 on time, as in the simulator. One
+        // scheduled late all the same (the sleep overran) emits chunk 0 as
+        // soon as it starts (`Media::start_source`; it used to skip it, and
+        // every peer starting at chunk 0 waited for its startup timeout).
         while let Some(wait) = clock.until(self.cfg.join_at) {
             if term.load(Ordering::Relaxed) {
                 return Ok(());
