@@ -286,12 +286,9 @@ if has netns-seed-trace; then
     # root): first the real SplitStream swarm's later start under --netns, then
     # pull-push's reps whose peers started at the startup timeout (session 22).
     # TAG=rx names the runs after the receiver took over the delay (session 21).
-    if [ "$(id -u)" = 0 ]; then
-        SWARMLAB_TRACE=1 KEEP_RECORDS=1 NAME_SUFFIX="-seed${SEED:-25}-trace" \
-            FAMILIES=${FAMILIES_GIVEN:-splitstream} families "netns${TAG:-}-dyn-50" --netns --seed "${SEED:-25}"
-    else
-        echo "== netns-seed-trace: SKIPPED (not root)" | tee -a $R/runs.log
-    fi
+    # (Assignments before a function call hold for everything it calls.)
+    SWARMLAB_TRACE=1 KEEP_RECORDS=1 NAME_SUFFIX="-seed${SEED:-25}-trace" FAMILIES=${FAMILIES_GIVEN:-splitstream} \
+        as_root netns-seed-trace families "netns${TAG:-}-dyn-50" --netns --seed "${SEED:-25}"
 fi
 if has scale200; then
     run mesh-200 scenarios/validate/mesh-200.toml
