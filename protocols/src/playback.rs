@@ -221,6 +221,18 @@ impl Player {
         self.state = PlayerState::Buffering { first, since: now };
         PlayerAction::ArmStartupTimeout(now + self.params.startup_timeout)
     }
+    /// While buffering, moves the start position forward to `first` (a
+    /// startup buffer with a hole that will not be filled). The startup
+    /// timeout still counts from the first choice of a start: moving the
+    /// buffer does not make the peer wait longer than `startup_timeout` in
+    /// all. Does nothing in any other state or if `first` is not ahead.
+    pub fn move_start(&mut self, first: Seq) {
+        if let PlayerState::Buffering { first: old, since } = self.state
+            && first > old
+        {
+            self.state = PlayerState::Buffering { first, since };
+        }
+    }
     /// Call after chunks arrive: starts playback once the startup buffer is
     /// full, or resumes a stall once the re-buffer is.
     pub fn check_startup<T>(&mut self, have: &SeqRing, cx: &mut Ctx<'_, T>) -> PlayerAction {
@@ -401,6 +413,32 @@ mod tests {
                 Record::Missed { seq: 12 },
             ]
         );
+    }
+
+    #[test]
+    fn moving_the_start_keeps_the_startup_timeout_of_the_first_choice() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out: Outbox<()> = Outbox::default();
+        let mut p =
+            Player::new(PlayerParams { startup_chunks: 3, startup_timeout: Time::from_secs(4), rebuffer_chunks: None });
+        p.move_start(9);
+        assert!(p.is_idle(), "an idle player has no start to move");
+        assert_eq!(p.choose_start(4, Time::from_secs(1)), PlayerAction::ArmStartupTimeout(Time::from_secs(5)));
+        assert_eq!(p.needed_from(), Some(2));
+        p.move_start(1);
+        assert_eq!(p.needed_from(), Some(2), "never backwards");
+        p.move_start(6);
+        assert_eq!(p.needed_from(), Some(6));
+        let mut have = SeqRing::default();
+        have.insert(6);
+        // Still the timeout of the choice at 1 s: not before 5 s, then start at 6.
+        let mut cx = Ctx::new(Time::from_secs(4), PeerId(1), &mut rng, Time::ZERO, &mut out);
+        assert_eq!(p.on_startup_timeout(&have, &mut cx), PlayerAction::Nothing);
+        let mut cx = Ctx::new(Time::from_secs(5), PeerId(1), &mut rng, Time::ZERO, &mut out);
+        assert_eq!(p.on_startup_timeout(&have, &mut cx), PlayerAction::ArmPlay(Time::from_secs(5)));
+        assert_eq!(out.records, vec![Record::PlayStart { first: 6 }]);
+        p.move_start(20);
+        assert_eq!(p.needed_from(), Some(6), "a playing player keeps its position");
     }
 
     #[test]

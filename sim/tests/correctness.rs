@@ -69,7 +69,13 @@ fn late_joiners_start_within_seconds() {
 /// One lost datagram loses a whole chunk (a 500 kbps chunk of 1 s is 43
 /// datagrams here): at 0.1% datagram loss a pure push tree loses about 4% of
 /// the chunks per hop and never gets them back. Recovery from the parent
-/// (`recover`, the default) must get most of them back.
+/// (`recover`, the default) must get most of them back: the share of chunks
+/// missed must fall by more than half. (Until session 23 recovery read 1.0000
+/// here and the bound was 0.97: a peer that found a hole in every startup
+/// buffer buffered afresh, past its startup timeout, and 5 of the 100 peers
+/// never played, so they were not counted. Since the startup timeout counts
+/// from the first start position, every peer plays: with recovery 0.9565,
+/// every miss at a peer that started at its timeout.)
 #[test]
 fn push_trees_recover_chunks_lost_on_the_way() {
     let text = "duration_s = 150\n[stream]\nrate_kbps = 500\n[source]\nup_kbps = 3000\n\
@@ -85,7 +91,7 @@ fn push_trees_recover_chunks_lost_on_the_way() {
     let (off, on) = (c(false), c(true));
     println!("continuity without recovery {off:.4}, with {on:.4}");
     assert!(off < 0.95, "the loss does hurt a pure push tree: {off}");
-    assert!(on > off + 0.03 && on > 0.97, "recovery: {on} vs {off} without");
+    assert!(on > off + 0.03 && 1.0 - on < 0.5 * (1.0 - off), "recovery: {on} vs {off} without");
 }
 
 /// A peer that never starts playing used to vanish from every continuity
