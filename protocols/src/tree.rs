@@ -900,7 +900,6 @@ mod tests {
         msg(&mut p, 5, Time::ZERO, 1, Msg::JoinAck { stripe: 0, accept: true, path: vec![PeerId(1)] });
         // Chunk n at n s (on time), every third one lost on the way.
         let mut armed = Vec::new();
-        let mut seq = 1;
         for s in 1..(timeout.0 / Time::from_secs(1).0 + 10) {
             let now = Time::from_secs(s);
             for (at, t) in call(&mut p, 5, now, |p, cx| p.on_timer(TreeTimer::Lane(LaneTimer::Tick), cx)).timers {
@@ -913,10 +912,10 @@ mod tests {
                     armed.extend(call(&mut p, 5, now, |p, cx| p.on_timer(t, cx)).timers);
                 }
             }
-            if seq % 3 != 0 {
+            let seq = s as Seq;
+            if !seq.is_multiple_of(3) {
                 armed.extend(call(&mut p, 5, now, |p, cx| p.on_message(PeerId(1), chunk(seq), cx)).timers);
             }
-            seq += 1;
             if now < Time::from_secs(1) + timeout {
                 assert!(!p.is_playing(), "no startup buffer is ever complete, so it waits for the timeout ({s} s)");
             }
