@@ -34,6 +34,8 @@
 # the receiver took over the one-way delay: netns20rx-* / netns8rx-*),
 # netns-src8 and netns-src20 (the same as netns-rx8 / seeds 1-20 after the
 # source stopped skipping chunk 0: netns8src-* / netns20src-*),
+# netns-ts20 and loop-ts20 ($FAMILIES, seeds 1-20, --netns / loopback, after
+# tree-push's startup timeout stopped being reset: netns20ts-* / loop20ts-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
 # netns20-dyn-50-<family>/, about 21 minutes each), dyn20b (seeds 21-40 on
@@ -53,7 +55,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 loop-ts20 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -278,6 +280,16 @@ fi
 if has netns-src20; then
     # The same with seeds 1-20: netns20src-dyn-50-<family>/ (about 22 minutes each).
     as_root netns-src20 families netns20src-dyn-50 --netns --reps 20
+fi
+if has netns-ts20; then
+    # The same after tree-push's startup timeout stopped being reset at every
+    # hole of the startup buffer (session 23; only tree-push and SplitStream
+    # changed): netns20ts-dyn-50-<family>/ (about 22 minutes each, root).
+    as_root netns-ts20 families netns20ts-dyn-50 --netns --reps 20
+fi
+if has loop-ts20; then
+    # The same on loopback: loop20ts-dyn-50-<family>/ (about 22 minutes each).
+    families loop20ts-dyn-50 --reps 20
 fi
 if has netns-seed-trace; then
     # The families of $FAMILIES (default here: SplitStream only) on dyn-50 under
