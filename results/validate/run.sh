@@ -36,6 +36,7 @@
 # source stopped skipping chunk 0: netns8src-* / netns20src-*),
 # netns-ts20 and loop-ts20 ($FAMILIES, seeds 1-20, --netns / loopback, after
 # tree-push's startup timeout stopped being reset: netns20ts-* / loop20ts-*),
+# netns-ts20b (netns-ts20 with seeds 21-40: netns20bts-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
 # 1-20, loopback / --netns (root): loop20-dyn-50-<family>/ and
 # netns20-dyn-50-<family>/, about 21 minutes each), dyn20b (seeds 21-40 on
@@ -55,7 +56,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 loop-ts20 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b loop-ts20 dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -286,6 +287,11 @@ if has netns-ts20; then
     # hole of the startup buffer (session 23; only tree-push and SplitStream
     # changed): netns20ts-dyn-50-<family>/ (about 22 minutes each, root).
     as_root netns-ts20 families netns20ts-dyn-50 --netns --reps 20
+fi
+if has netns-ts20b; then
+    # The same with seeds 21-40: netns20bts-dyn-50-<family>/ (about 22
+    # minutes each, root); pool.sh judges the 40 seeds together.
+    as_root netns-ts20b families netns20bts-dyn-50 --netns --reps 20 --seed 21
 fi
 if has loop-ts20; then
     # The same on loopback: loop20ts-dyn-50-<family>/ (about 22 minutes each).
