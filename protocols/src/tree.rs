@@ -502,7 +502,7 @@ impl TreePeer {
     /// (waiting for holes to be recovered was measured to raise lag p95 from
     /// 15 s to 34 s on churn-300, 3 seeds). The startup timeout keeps
     /// counting from the first start position: until session 23 a hole
-    /// started buffering afresh, timeout included, so with about 14% of
+    /// started buffering afresh, timeout included, so with about 15% of
     /// chunks lost per hop (0.5% datagram loss) a peer deep in the tree could
     /// find a hole in every buffer and never play (on `dyn-50`, seeds 1-20,
     /// 47% of the peers that joined never started; 19% with the fix).
