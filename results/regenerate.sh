@@ -113,33 +113,50 @@ regen_scale() { # results/scale/README.md's command, at the --scale-peers popula
 }
 # The simulator side of each committed `swarmlab validate` run: the same
 # scenario, seed and protocol through `swarmlab run` (validate's simulator half
-# is runner::run + write_run, as `run` is). The scenario, seed and --protocol
-# come from the directory's manifest.toml. --protocol is applied by rewriting
-# the [protocol] name of a copy of the scenario (the scenario's `name` stays).
+# is runner::run + write_run, as `run` is). The scenario, seeds, --protocol and
+# the reference's link discipline come from the directory's manifest.toml.
+# --protocol is applied by rewriting the [protocol] name of a copy of the
+# scenario (the scenario's `name` stays); `validate_sim_control = "datagram"`
+# (the reference of a --netns run since session 19) by setting
+# network.control_priority in that copy. A run of one seed has its simulator
+# side in sim/, a run with --reps N in rep-K/sim/ (K = 1..N, the manifest's
+# seeds in order).
 regen_validate() {
-    local m dir name cmd scen proto seed sc
+    local m dir name cmd scen proto seeds control sc k s
     for m in results/validate/*/manifest.toml; do
         dir=$(dirname "$m"); name=$(basename "$dir")
         cmd=$(sed -n 's/^command = \[\(.*\)\]$/\1/p' "$m" | tr -d '"' | sed 's/, /\n/g')
         scen=$(echo "$cmd" | awk 'prev == "validate" { print; exit } { prev = $0 }')
         proto=$(echo "$cmd" | awk 'prev == "--protocol" { print; exit } { prev = $0 }')
-        seed=$(sed -n 's/^seeds = \[\([0-9]*\)\]$/\1/p' "$m")
-        if [ -z "$scen" ] || [ -z "$seed" ]; then
-            echo "error: cannot read the scenario and seed from $m"; return 1
+        seeds=$(sed -n 's/^seeds = \[\([0-9, ]*\)\]$/\1/p' "$m" | tr -d ,)
+        control=$(sed -n 's/^validate_sim_control = "\(.*\)"$/\1/p' "$m")
+        if [ -z "$scen" ] || [ -z "$seeds" ]; then
+            echo "error: cannot read the scenario and seeds from $m"; return 1
         fi
         mkdir -p "$NEW/validate/$name"
         sc=$scen
-        if [ -n "$proto" ]; then
+        if [ -n "$proto" ] || [ "$control" = datagram ]; then
             sc=$NEW/validate/$name/scenario.toml
-            awk -v p="$proto" '
+            awk -v p="$proto" -v c="$control" '
                 /^\[/ { inproto = ($0 ~ /^\[protocol\][ \t]*(#.*)?$/) }
-                inproto && /^name[ \t]*=/ { print "name = \"" p "\""; done = 1; next }
+                p != "" && inproto && /^name[ \t]*=/ { print "name = \"" p "\""; done = 1; next }
                 { print }
-                END { if (!done) exit 1 }' "$scen" > "$sc" \
+                c == "datagram" && /^\[network\][ \t]*(#.*)?$/ { print "control_priority = \"datagram\""; net = 1 }
+                END { if (c == "datagram" && !net) print "[network]\ncontrol_priority = \"datagram\""
+                      if (p != "" && !done) exit 1 }' "$scen" > "$sc" \
                 || { echo "error: no [protocol] name in $scen to override"; return 1; }
         fi
-        echo "== $name: $scen seed $seed${proto:+ protocol $proto}"
-        "$BIN" run "$sc" --seed "$seed" --reps 1 --quiet --out "$NEW/validate/$name/sim" || return 1
+        set -- $seeds
+        echo "== $name: $scen seeds $*${proto:+ protocol $proto}${control:+ control $control}"
+        if [ -d "$dir/sim" ]; then
+            "$BIN" run "$sc" --seed "$1" --reps 1 --quiet --out "$NEW/validate/$name/sim" || return 1
+        else
+            k=0
+            for s in "$@"; do
+                k=$((k + 1))
+                "$BIN" run "$sc" --seed "$s" --reps 1 --quiet --out "$NEW/validate/$name/rep-$k/sim" || return 1
+            done
+        fi
     done
 }
 regen_perf() { echo "perf: nothing to regenerate (timings and instruction counts)"; }
@@ -199,6 +216,14 @@ rule_for() {
         validate/*/real/*) echo "skip:real UDP run (not deterministic)" ;;
         validate/*/records/*) echo "skip:raw record files of a real UDP run (not deterministic)" ;;
         validate/runs.log|validate/*/run.log) echo "skip:console log of real UDP runs (wall times, load)" ;;
+        validate/*/rep-*/rep.txt|validate/*/rep.txt)
+            echo "skip:one rep's table beside the real run, host counters and load (its simulator column is validate.csv's; compared there)" ;;
+        validate/*/sim-draws.csv|validate/*/rejudge.txt)
+            echo "skip:the simulator's draws 1..=20 of each seed and the verdict against their mean (validate --rejudge: bash results/validate/run.sh rejudge; not rerun here)" ;;
+        validate/*/paired.txt) echo "skip:paired.sh's pairing of committed real runs with simulator draws (rerun: bash results/validate/paired.sh)" ;;
+        validate/*.txt|validate/*.csv|validate/summary.md)
+            echo "skip:analysis of committed real runs by the script beside it (results/validate/README.md names each script)" ;;
+        *.py) echo none ;;
         *) echo "none-rule" ;;
     esac
 }
@@ -287,12 +312,28 @@ compare_file() { # group, rel path, committed file, regenerated file
     mkdir -p "$(dirname "$a")" "$(dirname "$b")"
     if [ "$rule" = validate-csv ]; then
         # validate.csv's simulator column against the regenerated sim/summary.csv.
-        new=$NEW/validate/${rel#validate/}; new=${new%/validate.csv}/sim/summary.csv
-        [ -f "$new" ] || { note_missing "$g" "$rel" "sim side not regenerated: $new missing"; return; }
-        cut -d, -f1,2 "$old" > "$a"
-        awk -F, 'NR == FNR { if (FNR > 1) v[$4] = $5; next }
-                 FNR == 1 { print "metric,simulator"; next }
-                 { print $1 "," (($1 in v) ? v[$1] : "") }' "$new" "$old" > "$b"
+        # With --reps, one row per rep and metric (rep,seed,metric,simulator,...)
+        # against rep-K/sim/summary.csv.
+        new=$NEW/validate/${rel#validate/}; new=${new%/validate.csv}
+        if head -1 "$old" | grep -q '^rep,seed,'; then
+            # A run of one seed has its simulator side in sim/, not rep-1/sim/.
+            local k one=""; [ -d "$new/rep-1" ] || one=$new/sim/summary.csv
+            for k in $(tail -n +2 "$old" | cut -d, -f1 | sort -un); do
+                [ -f "${one:-$new/rep-$k/sim/summary.csv}" ] || { note_missing "$g" "$rel" "sim side not regenerated: ${one:-$new/rep-$k/sim/summary.csv} missing"; return; }
+            done
+            cut -d, -f1-4 "$old" > "$a"
+            awk -F, -v d="$new" -v one="$one" 'FNR == 1 { print "rep,seed,metric,simulator"; next }
+                 { f = one != "" ? one : d "/rep-" $1 "/sim/summary.csv"
+                   if (!(f in read)) { read[f] = 1; while ((getline l < f) > 0) { split(l, x, ","); v[f, x[4]] = x[5] } close(f) }
+                   print $1 "," $2 "," $3 "," (((f, $3) in v) ? v[f, $3] : "") }' "$old" > "$b"
+        else
+            new=$new/sim/summary.csv
+            [ -f "$new" ] || { note_missing "$g" "$rel" "sim side not regenerated: $new missing"; return; }
+            cut -d, -f1,2 "$old" > "$a"
+            awk -F, 'NR == FNR { if (FNR > 1) v[$4] = $5; next }
+                     FNR == 1 { print "metric,simulator"; next }
+                     { print $1 "," (($1 in v) ? v[$1] : "") }' "$new" "$old" > "$b"
+        fi
         if cmp -s "$a" "$b"; then note_same "$g" "$rel" "simulator column only"; else note_diff "$g" "$rel" "$a" "$b" "simulator column only"; fi
         note_skip "$g" "$rel [real, abs_diff, rel_diff columns]" "real UDP run (not deterministic)"
         return
