@@ -396,6 +396,9 @@ impl<P: Peer> Peer for Guarded<P> {
     fn prefetch(&self) {
         self.inner.prefetch();
     }
+    fn prefetch_from(&self, from: PeerId) {
+        self.inner.prefetch_from(from);
+    }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, P::Timer>) {
         self.next_check = cx.now;

@@ -49,7 +49,6 @@ use crate::media::{HasMedia, Media, MediaTimer, Uplink};
 use crate::mesh::{Donet, MeshConfig};
 use crate::meshcore::{MeshEnv, MeshTimer, Partner, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer};
-use crate::prefetch::prefetch_slice;
 use crate::time::Time;
 use crate::wire::Msg;
 
@@ -155,7 +154,7 @@ impl AssistPeer {
 
     /// Current mesh partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.mesh.partners.iter().map(|p| p.id)
+        self.mesh.partners().iter().map(|p| p.id)
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, AssistTimer>) {
@@ -235,8 +234,11 @@ impl Peer for AssistPeer {
     type Timer = AssistTimer;
 
     fn prefetch(&self) {
-        prefetch_slice(&self.mesh.partners, 3);
-        prefetch_slice(&self.mesh.pending, 2);
+        self.mesh.prefetch();
+    }
+    /// A message's sender is usually a partner: its record.
+    fn prefetch_from(&self, from: PeerId) {
+        self.mesh.prefetch_from(from);
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, AssistTimer>) {

@@ -645,7 +645,7 @@ impl HybridPeer {
     }
     /// Current mesh partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.mesh.partners.iter().map(|p| p.id)
+        self.mesh.partners().iter().map(|p| p.id)
     }
     pub fn stats(&self) -> HybridStats {
         self.st.stats
@@ -757,7 +757,7 @@ impl HybridPeer {
                 if lane.attached_at + patience > now {
                     continue;
                 }
-                let best = self.mesh.partners.iter().filter_map(|q| lane_head(&q.map, l as u32, k)).max();
+                let best = self.mesh.partners().iter().filter_map(|q| lane_head(&q.map, l as u32, k)).max();
                 let lagging = match (best, lane.last_push) {
                     // Cut off from the source for longer than a parent may be silent.
                     _ if lane.path.is_empty() => lane.cut_since.is_some_and(|t| t + patience <= now),
@@ -781,7 +781,7 @@ impl HybridPeer {
             let cooldown = &self.st.cooldown[l];
             let best = self
                 .mesh
-                .partners
+                .partners()
                 .iter()
                 .filter(|q| !cooldown.iter().any(|&(c, _)| c == q.id) && !lane.children.iter().any(|c| c.id == q.id))
                 .filter_map(|q| lane_head(&q.map, l as u32, k).map(|h| ((q.ext[l], h), q.id)))
@@ -806,8 +806,12 @@ impl Peer for HybridPeer {
 
     /// As mesh-pull's partner list, plus the push lanes.
     fn prefetch(&self) {
-        prefetch_slice(&self.mesh.partners, 3);
-        prefetch_slice(&self.mesh.pending, 2);
+        self.mesh.prefetch();
+        prefetch_slice(&self.tree.lanes, 2);
+    }
+    /// The sender's partner record instead of the first partners.
+    fn prefetch_from(&self, from: PeerId) {
+        self.mesh.prefetch_from(from);
         prefetch_slice(&self.tree.lanes, 2);
     }
 

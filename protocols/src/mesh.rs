@@ -63,7 +63,6 @@ use crate::media::{HasMedia, Media, MediaTimer};
 use crate::meshcore::{MeshEnv, MeshTimer, PartnerMesh, PullPolicy};
 use crate::peer::{Command, Ctx, Peer, StreamParams};
 use crate::playback::PlayerParams;
-use crate::prefetch::prefetch_slice;
 use crate::sched::SchedulerSpec;
 use crate::time::Time;
 use crate::wire::Msg;
@@ -182,7 +181,7 @@ impl MeshPeer {
 
     /// Current partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.mesh.partners.iter().map(|p| p.id)
+        self.mesh.partners().iter().map(|p| p.id)
     }
 
     fn on_chunk(&mut self, from: PeerId, seq: Seq, len: u32, polluted: bool, cx: &mut Ctx<'_, MeshPullTimer>) {
@@ -202,8 +201,11 @@ impl Peer for MeshPeer {
 
     /// Every message and most timers search or scan the partner list first.
     fn prefetch(&self) {
-        prefetch_slice(&self.mesh.partners, 3);
-        prefetch_slice(&self.mesh.pending, 2);
+        self.mesh.prefetch();
+    }
+    /// A message's sender is usually a partner: its record.
+    fn prefetch_from(&self, from: PeerId) {
+        self.mesh.prefetch_from(from);
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, MeshPullTimer>) {

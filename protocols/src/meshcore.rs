@@ -166,6 +166,10 @@ pub trait PullPolicy<T> {
     fn on_refresh(&self, _ext: &mut Self::Ext) {}
 }
 
+/// Partner ids kept inline in [`PartnerMesh`] (the default `partners_max`
+/// is 10; a longer list searches the records past these).
+pub const INLINE_IDS: usize = 12;
+
 thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
@@ -181,8 +185,13 @@ struct Scratch {
 /// first comes first (a simulator prefetches the first lines of a node).
 #[repr(C)]
 pub struct PartnerMesh<X> {
-    pub partners: Vec<Partner<X>>,
+    /// The partners, in the order they were added ([`PartnerMesh::partners`]).
+    partners: Vec<Partner<X>>,
     pub pending: Vec<Pending>,
+    /// The ids of the first [`INLINE_IDS`] partners, in `partners` order:
+    /// a search by id (every buffer map, chunk and request) reads this one
+    /// line of the node's own state instead of a line per partner record.
+    ids: [PeerId; INLINE_IDS],
     /// `media.newest` at the previous partner refresh (starvation detection).
     newest_at_refresh: Option<Seq>,
     pub up_kbps: u32,
@@ -205,6 +214,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         PartnerMesh {
             partners: Vec::new(),
             pending: Vec::new(),
+            ids: [PeerId(0); INLINE_IDS],
             newest_at_refresh: None,
             up_kbps,
             is_source,
@@ -242,14 +252,60 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
         self.degree.map_or(m.partners_max, |d| d.1)
     }
 
+    /// The partners, in the order they were added.
+    pub fn partners(&self) -> &[Partner<X>] {
+        &self.partners
+    }
+    /// The partners, to update what the core keeps of them (a partner's
+    /// `id` must not be changed: add and remove partners through the core).
+    pub fn partners_mut(&mut self) -> &mut [Partner<X>] {
+        &mut self.partners
+    }
+    /// Index of partner `id` in [`PartnerMesh::partners`].
+    pub fn position(&self, id: PeerId) -> Option<usize> {
+        let n = self.partners.len();
+        let inline = n.min(INLINE_IDS);
+        let found = match self.ids[..inline].iter().position(|&p| p == id) {
+            Some(i) => Some(i),
+            None => self.partners[inline..].iter().position(|p| p.id == id).map(|i| i + inline),
+        };
+        debug_assert_eq!(found, self.partners.iter().position(|p| p.id == id), "partner ids out of step");
+        found
+    }
     pub fn partner(&self, id: PeerId) -> Option<&Partner<X>> {
-        self.partners.iter().find(|p| p.id == id)
+        self.position(id).map(|i| &self.partners[i])
     }
     pub fn partner_mut(&mut self, id: PeerId) -> Option<&mut Partner<X>> {
-        self.partners.iter_mut().find(|p| p.id == id)
+        self.position(id).map(|i| &mut self.partners[i])
     }
     pub fn is_partner(&self, id: PeerId) -> bool {
-        self.partners.iter().any(|p| p.id == id)
+        self.position(id).is_some()
+    }
+    /// Cache hint for a message from `from` (a simulator's lookahead): the
+    /// partner record the handler will touch, found through the inline ids,
+    /// else the first partners; and the first pending requests.
+    pub fn prefetch_from(&self, from: PeerId) {
+        self.prefetch_partner(from);
+        crate::prefetch::prefetch_slice(&self.pending, 2);
+    }
+    /// Cache hint: partner `from`'s record (found through the inline ids),
+    /// else the first partners.
+    pub fn prefetch_partner(&self, from: PeerId) {
+        match self.position(from) {
+            Some(i) => crate::prefetch::prefetch(&self.partners[i], std::mem::size_of::<Partner<X>>()),
+            None => crate::prefetch::prefetch_slice(&self.partners, 3),
+        }
+    }
+    /// Cache hint for a timer: the first partners and pending requests.
+    pub fn prefetch(&self) {
+        crate::prefetch::prefetch_slice(&self.partners, 3);
+        crate::prefetch::prefetch_slice(&self.pending, 2);
+    }
+    /// Refreshes the inline ids from index `from` on (after a change there).
+    fn sync_ids(&mut self, from: usize) {
+        for i in from..self.partners.len().min(INLINE_IDS) {
+            self.ids[i] = self.partners[i].id;
+        }
     }
 
     /// Arms the core's periodic timers with random phases (start of a node).
@@ -325,6 +381,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
             last_rx: Time::ZERO,
             ext: pol.new_ext(),
         });
+        self.sync_ids(self.partners.len() - 1);
         cx.record(Record::NeighbourAdded { peer: id });
         cx.send(id, Msg::BufferMap(map));
     }
@@ -332,10 +389,11 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     /// Ends the partnership with `id` (no message sent): its outstanding
     /// requests are dropped, then the policy is told.
     pub fn remove_partner<T, P: PullPolicy<T, Ext = X>>(&mut self, id: PeerId, pol: &mut P, cx: &mut Ctx<'_, T>) {
-        let Some(i) = self.partners.iter().position(|p| p.id == id) else {
+        let Some(i) = self.position(id) else {
             return;
         };
         self.partners.remove(i);
+        self.sync_ids(i);
         self.sched.on_partner_removed(id);
         cx.record(Record::NeighbourRemoved { peer: id });
         let requested = &mut self.requested;
@@ -446,7 +504,7 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
                 let p = self.pending.swap_remove(i);
                 self.requested.remove(p.seq);
                 self.sched.on_expired(p.from, p.seq, now);
-                if let Some(pt) = self.partners.iter_mut().find(|x| x.id == p.from) {
+                if let Some(pt) = self.partner_mut(p.from) {
                     pt.rate_bps = (pt.rate_bps / 2).max(1);
                 }
             } else {
@@ -858,7 +916,46 @@ fn grow_capped<T>(v: &mut Vec<T>, max: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::grow_capped;
+    use super::*;
+    use crate::peer::Outbox;
+    use proptest::prelude::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    struct NoPolicy;
+    impl PullPolicy<()> for NoPolicy {
+        type Ext = ();
+        fn new_ext(&self) {}
+        fn ask_tracker(&mut self, _starving: bool, _cx: &mut Ctx<'_, ()>) {}
+        fn before_schedule(&mut self, _: &[Partner<()>], _: Option<Seq>, _: &mut Media, _: &mut Ctx<'_, ()>) {}
+    }
+
+    proptest! {
+        /// The inline ids find every partner where a search of the records
+        /// does, past [`INLINE_IDS`] partners too, through any sequence of
+        /// additions and removals (`Some(id)`: add, `None` + index: remove).
+        #[test]
+        fn a_partner_is_found_where_the_records_hold_it(
+            ops in proptest::collection::vec((any::<bool>(), 1u32..40), 0..200),
+        ) {
+            let mut mesh: PartnerMesh<()> = PartnerMesh::new(crate::sched::default_spec().build(), false, 1000, PeerId(0));
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let mut out = Outbox::default();
+            let mut cx = Ctx::new(Time::ZERO, PeerId(99), &mut rng, Time::ZERO, &mut out);
+            for (add, id) in ops {
+                if add {
+                    mesh.add_partner(PeerId(id), 30, 1000, ChunkMap::default(), &NoPolicy, &mut cx);
+                } else {
+                    mesh.remove_partner(PeerId(id), &mut NoPolicy, &mut cx);
+                }
+                for q in 0..41 {
+                    let naive = mesh.partners().iter().position(|p| p.id == PeerId(q));
+                    prop_assert_eq!(mesh.position(PeerId(q)), naive);
+                    prop_assert_eq!(mesh.partner(PeerId(q)).map(|p| p.id), naive.map(|_| PeerId(q)));
+                }
+            }
+        }
+    }
 
     #[test]
     fn capacity_doubles_from_four_and_stops_at_the_maximum() {

@@ -39,6 +39,11 @@ impl<P: Peer> Peer for Node<P> {
             p.prefetch();
         }
     }
+    fn prefetch_from(&self, from: PeerId) {
+        if let Node::Member(p) = self {
+            p.prefetch_from(from);
+        }
+    }
     fn on_command(&mut self, cmd: Command, cx: &mut Ctx<'_, P::Timer>) {
         match self {
             Node::Tracker(t) => match cmd {

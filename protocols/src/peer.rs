@@ -222,6 +222,12 @@ pub trait Peer {
     /// the heap data the next call will read first ([`crate::prefetch`]).
     /// Must not change any state; the default does nothing.
     fn prefetch(&self) {}
+    /// Cache hint from a simulator about to hand this node a message from
+    /// `from`: what that call will read (e.g. the sender's partner record).
+    /// Must not change any state; the default is [`Peer::prefetch`].
+    fn prefetch_from(&self, _from: PeerId) {
+        self.prefetch();
+    }
 }
 
 #[cfg(test)]

@@ -266,7 +266,7 @@ impl PushPeer {
 
     /// Current partners, in the order they were added.
     pub fn partners(&self) -> impl Iterator<Item = PeerId> + '_ {
-        self.mesh.partners.iter().map(|p| p.id)
+        self.mesh.partners().iter().map(|p| p.id)
     }
 
     /// Time one chunk takes to leave at this node's upload rate.
@@ -286,7 +286,7 @@ impl PushPeer {
     /// Sends `seq` to partner `i` and remembers that it holds it.
     fn push_to(&mut self, i: usize, seq: Seq, cx: &mut Ctx<'_, PushTimer>) {
         let len = self.cfg.stream.chunk_bytes();
-        let p = &mut self.mesh.partners[i];
+        let p = &mut self.mesh.partners_mut()[i];
         p.ext.0.insert(seq);
         p.bytes_to += len as u64;
         cx.send(p.id, Msg::Chunk { seq, len, polluted: self.media.polluted.contains(seq) });
@@ -304,7 +304,7 @@ impl PushPeer {
             return;
         }
         let cfg = &*self.cfg;
-        match select(&cfg.push, &self.mesh.partners, &self.media, cfg.mesh.window, cx.rng) {
+        match select(&cfg.push, self.mesh.partners(), &self.media, cfg.mesh.window, cx.rng) {
             // Nobody needs anything: sleep until a chunk or a buffer map arrives.
             Decision::Idle => {}
             d => {
@@ -325,7 +325,7 @@ impl PushPeer {
     /// that finds a partner, as long as they are within the buffer-map
     /// window; otherwise no copy of them would ever exist.
     fn push_fresh(&mut self, seq: Seq, cx: &mut Ctx<'_, PushTimer>) {
-        let n = self.mesh.partners.len();
+        let n = self.mesh.partners().len();
         let oldest = (seq + 1).saturating_sub(self.cfg.mesh.window as u32);
         self.unsent.retain(|&s| s >= oldest);
         self.unsent.push(seq);
@@ -359,7 +359,7 @@ impl PushPeer {
         self.media.store(seq, polluted);
         if self.cfg.push.have {
             let have = Msg::Ext(Have { seq }.to_ext());
-            for p in &self.mesh.partners {
+            for p in self.mesh.partners() {
                 if p.id != from {
                     cx.send(p.id, have.clone());
                 }
@@ -416,7 +416,11 @@ impl Peer for PushPeer {
     type Timer = PushTimer;
 
     fn prefetch(&self) {
-        prefetch_slice(&self.mesh.partners, 3);
+        prefetch_slice(self.mesh.partners(), 3);
+    }
+    /// A message's sender is usually a partner: its record.
+    fn prefetch_from(&self, from: PeerId) {
+        self.mesh.prefetch_partner(from);
     }
 
     fn on_start(&mut self, cx: &mut Ctx<'_, PushTimer>) {
@@ -588,7 +592,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let rule = |chunk, peer| PushParams { peer, chunk, ..PushParams::default() };
         let p = peer_with_partners(rule(ChunkRule::LatestBlind, PeerRule::Random));
-        let partners = &p.mesh.partners;
+        let partners = p.mesh.partners();
         // Latest blind to a random peer: always 20, to 8 (which has it) too.
         let mut to = Vec::new();
         for _ in 0..40 {

@@ -1145,7 +1145,7 @@ impl<F: Protocol> Part<F> {
             }
             Ev::Deliver { from, to, .. } => {
                 if let Some(n) = node(*to) {
-                    n.prefetch();
+                    n.prefetch_from(PeerId(*from));
                 }
                 self.collector.prefetch_delivery(PeerId(*to), PeerId(*from));
             }

@@ -193,6 +193,9 @@ impl<P: Peer> Peer for InjectedPeer<P> {
     fn prefetch(&self) {
         self.inner.prefetch();
     }
+    fn prefetch_from(&self, from: PeerId) {
+        self.inner.prefetch_from(from);
+    }
 }
 
 /// swarmlab's built-in registry with every family wrapped in [`Injected`]
