@@ -209,6 +209,10 @@ rule_for() {
         perf/callgrind.csv|perf/phold_instructions.csv)
             echo "skip:callgrind instruction counts of past commits' binaries (needs valgrind; depends on compiler and commit)" ;;
         perf/*.csv) echo "skip:wall-clock benchmark timings (criterion / before-after runs)" ;;
+        perf/scaling.md) echo "skip:notes: the scaling model for 16-128 cores" ;;
+        perf/*.txt|perf/*.log)
+            echo "skip:measurements of past binaries: alternated CPU times, heaptrack and perf profiles, RSS logs (results/perf/README.md names the script and command of each)" ;;
+        perf/*.patch) echo "skip:diagnostic patches of measurements (results/perf/README.md)" ;;
         validate/*/sim/*.csv) echo exact ;;
         validate/*/validate.csv) echo validate-csv ;;
         validate/*/validate.txt) echo "skip:table beside the real run (its simulator column is validate.csv's, rounded; compared there)" ;;
