@@ -265,10 +265,10 @@ impl<X: Clone + std::fmt::Debug> PartnerMesh<X> {
     pub fn position(&self, id: PeerId) -> Option<usize> {
         let n = self.partners.len();
         let inline = n.min(INLINE_IDS);
-        let found = match self.ids[..inline].iter().position(|&p| p == id) {
-            Some(i) => Some(i),
-            None => self.partners[inline..].iter().position(|p| p.id == id).map(|i| i + inline),
-        };
+        let found = self.ids[..inline]
+            .iter()
+            .position(|&p| p == id)
+            .or_else(|| self.partners[inline..].iter().position(|p| p.id == id).map(|i| i + inline));
         debug_assert_eq!(found, self.partners.iter().position(|p| p.id == id), "partner ids out of step");
         found
     }
@@ -933,7 +933,8 @@ mod tests {
     proptest! {
         /// The inline ids find every partner where a search of the records
         /// does, past [`INLINE_IDS`] partners too, through any sequence of
-        /// additions and removals (`Some(id)`: add, `None` + index: remove).
+        /// additions and removals (`(true, id)`: add `id`, `(false, id)`:
+        /// remove it).
         #[test]
         fn a_partner_is_found_where_the_records_hold_it(
             ops in proptest::collection::vec((any::<bool>(), 1u32..40), 0..200),
