@@ -13,10 +13,32 @@
 //! is band 1. The priority does not survive the veth crossing into the hub,
 //! so an nftables rule on the hub's bridge sets it again from the TOS. A datagram in service is not preempted
 //! (the simulator never preempts a message either, but it serializes whole
-//! messages; the kernel interleaves at datagram granularity). Its
-//! per-datagram loss is an nftables rule on the namespace's output hook
-//! (`numgen random mod 1000000 < loss x 1e6 drop`). The one-way delay stays in
-//! the user-space host (this kernel has no netem).
+//! messages; the kernel interleaves at datagram granularity). The one-way
+//! delay stays in the user-space host (this kernel has no netem).
+//!
+//! **The simulator's link physics, not the kernel's defaults** (session 25):
+//! - *Bytes charged.* A qdisc on a veth counts the Ethernet header (14 bytes)
+//!   that the simulator does not charge ([`protocols::wire::wire_bytes`]:
+//!   payload, fragmentation header, IP and UDP); every `tbf` gets a size
+//!   table `stab overhead -14` ([`ETH_HEADER`]), so a datagram costs the
+//!   same bytes in both (measured by `results/validate/l2-overhead.sh`:
+//!   1,241 bytes per 1,200-byte payload without it, 1,227 with it).
+//! - *Where a loss happens.* The per-datagram loss is an nftables rule on the
+//!   receiving namespace's input hook (`numgen random mod 1000000 < loss x 1e6
+//!   drop`), after both shaped links, as the simulator's lost messages
+//!   occupy both links. (On the sender's output hook, as before session 25,
+//!   a lost datagram took neither link.)
+//! - *A departure.* The simulator discards a leaving node's upload queue but
+//!   for the message in service; the kernel keeps sending what a dead
+//!   process queued. [`Net::purge_upload`] drops the queue of the node's
+//!   `tbf` when it leaves (validate: after SIGKILL for a crash; for a
+//!   graceful leave with the process stopped, then a fresh qdisc for its
+//!   goodbyes). Only the datagram in service survives, not the rest of its
+//!   message.
+//! - *Nothing else on the links.* IPv6 is off in every namespace and the
+//!   bridge does no multicast snooping: otherwise link-ups send listener
+//!   reports, duplicate address detection, router solicitations and an
+//!   IGMP report through the shaped queues (a few hundred bytes per node).
 //!
 //! **No ARP.** Every node's MAC address is fixed ([`mac`]) and every
 //! namespace gets a permanent neighbour entry for every other node, the
@@ -122,6 +144,8 @@ pub struct Net {
     prefix: String,
     hub: String,
     nodes: Vec<String>,
+    /// Each node's upload rate now (bps), for [`Net::purge_upload`].
+    up_bps: Vec<std::cell::Cell<u64>>,
 }
 
 /// The address of node `i`: 10.77.0.1, 10.77.0.2, ...
@@ -204,6 +228,10 @@ fn queue_frames(limit_bytes: u64) -> u64 {
     (limit_bytes / 1242).clamp(64, MAX_QUEUE_FRAMES)
 }
 
+/// Bytes a veth's qdisc counts per datagram beyond the simulator's charge
+/// (the Ethernet header); taken off by each `tbf`'s size table.
+pub const ETH_HEADER: u32 = 14;
+
 /// tbf burst (bytes): one millisecond of the rate, at least one full frame.
 fn burst(bps: u64) -> u64 {
     (bps / 8 / 1000).max(2000)
@@ -218,14 +246,17 @@ fn down_limit(bps: u64) -> String {
     (bps / 8).max(4 << 20).to_string()
 }
 
-/// `tc qdisc add|change dev DEV root handle 1: tbf rate .. burst .. limit ..` in `ns`.
+/// `tc qdisc add|change dev DEV root handle 1: stab overhead -14 tbf rate ..
+/// burst .. limit ..` in `ns`. The size table goes with every verb: a
+/// `change` without one would drop it.
 fn tbf(ns: &str, dev: &str, bps: u64, limit: &str, verb: &str) -> Result<String, String> {
     let (rate, burst) = (format!("{}bit", bps.max(8)), burst(bps).to_string());
+    let overhead = format!("-{ETH_HEADER}");
     run(
         "tc",
         &[
-            "-n", ns, "qdisc", verb, "dev", dev, "root", "handle", "1:", "tbf", "rate", &rate, "burst", &burst,
-            "limit", limit,
+            "-n", ns, "qdisc", verb, "dev", dev, "root", "handle", "1:", "stab", "overhead", &overhead, "tbf", "rate",
+            &rate, "burst", &burst, "limit", limit,
         ],
         None,
     )
@@ -245,6 +276,16 @@ fn control_first(ns: &str, dev: &str, limit: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Turns IPv6 off for the interfaces `ns` creates from now on: otherwise
+/// each link-up sends multicast listener reports, duplicate address
+/// detection and router solicitations (measured: 6 datagrams, 516 bytes, in
+/// the first two seconds of a shaped veth) through the shaped queues, which
+/// the simulator does not have. A kernel without IPv6 has nothing to turn off.
+fn no_ipv6(ns: &str) -> Result<(), String> {
+    let script = "f=/proc/sys/net/ipv6/conf/default/disable_ipv6; if [ -e $f ]; then echo 1 > $f; fi";
+    run("ip", &["netns", "exec", ns, "sh", "-c", script], None).map(|_| ())
+}
+
 impl Net {
     /// Creates the hub and one shaped namespace per link.
     pub fn setup(links: &[Link]) -> Result<Net, String> {
@@ -252,10 +293,18 @@ impl Net {
             return Err("too many nodes for 10.77.0.0/16".into());
         }
         let prefix = format!("swl{}-", std::process::id());
-        let mut net = Net { hub: format!("{prefix}hub"), prefix, nodes: Vec::new() };
+        let mut net = Net {
+            hub: format!("{prefix}hub"),
+            prefix,
+            nodes: Vec::new(),
+            up_bps: links.iter().map(|l| std::cell::Cell::new(l.up_bps)).collect(),
+        };
         let hub = net.hub.clone();
         run("ip", &["netns", "add", &hub], None)?;
-        run("ip", &["-n", &hub, "link", "add", "br0", "type", "bridge"], None)?;
+        no_ipv6(&hub)?;
+        // No multicast snooping: with it the bridge joins 224.0.0.106 when it
+        // comes up and floods an IGMP report through every download qdisc.
+        run("ip", &["-n", &hub, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"], None)?;
         run("ip", &["-n", &hub, "link", "set", "br0", "up"], None)?;
         // Packet priority does not survive the veth crossing into the hub
         // (measured: 0 of 996 control datagrams still had priority 6 in the
@@ -271,6 +320,7 @@ impl Net {
             let ns = format!("{}{i}", net.prefix);
             run("ip", &["netns", "add", &ns], None)?;
             net.nodes.push(ns.clone());
+            no_ipv6(&ns)?;
             let port = format!("v{i}");
             run(
                 "ip",
@@ -303,9 +353,12 @@ impl Net {
             control_first(&hub, &port, &down_limit(l.down_bps))?;
             if l.loss > 0.0 {
                 let n = (l.loss * 1e6).round().min(1e6) as u64;
+                // nft refuses `< 1000000` (the range is 0-999999): loss 1 drops every datagram.
+                let draw = if n >= 1_000_000 { String::new() } else { format!("numgen random mod 1000000 < {n} ") };
+                // At the receiver, after both links (module doc).
                 let rules = format!(
-                    "table inet swl {{\n chain out {{\n  type filter hook output priority 0; policy accept;\n  \
-                     meta l4proto udp numgen random mod 1000000 < {n} counter drop\n }}\n}}\n"
+                    "table inet swl {{\n chain in {{\n  type filter hook input priority 0; policy accept;\n  \
+                     meta l4proto udp {draw}counter drop\n }}\n}}\n"
                 );
                 run("ip", &["netns", "exec", &ns, "nft", "-f", "-"], Some(&rules))?;
             }
@@ -323,7 +376,24 @@ impl Net {
     pub fn set_rate(&self, i: usize, up_bps: u64, down_bps: u64) -> Result<(), String> {
         let ns = self.nodes.get(i).ok_or_else(|| format!("no node {i}"))?;
         tbf(ns, "eth0", up_bps, &up_limit(up_bps), "change")?;
+        self.up_bps[i].set(up_bps);
         tbf(&self.hub, &format!("v{i}"), down_bps, &down_limit(down_bps), "change").map(|_| ())
+    }
+
+    /// Drops every datagram node `i`'s upload qdisc holds (it departs; module
+    /// doc): deleting the root qdisc frees its queue. With `reopen` the
+    /// shaping is set up again at the node's current rate, empty, for the
+    /// goodbyes of a graceful leaver (stop the process meanwhile, or what it
+    /// sends in between goes out unshaped).
+    pub fn purge_upload(&self, i: usize, reopen: bool) -> Result<(), String> {
+        let ns = self.nodes.get(i).ok_or_else(|| format!("no node {i}"))?;
+        run("tc", &["-n", ns, "qdisc", "del", "dev", "eth0", "root"], None)?;
+        if reopen {
+            let up = self.up_bps[i].get();
+            tbf(ns, "eth0", up, &up_limit(up), "add")?;
+            control_first(ns, "eth0", &up_limit(up))?;
+        }
+        Ok(())
     }
 
     /// The namespace of node `i`.
@@ -393,6 +463,63 @@ mod tests {
             fdb_batch(2),
             "fdb replace 02:77:00:00:00:01 dev v0 master static\nfdb replace 02:77:00:00:00:02 dev v1 master static\n"
         );
+    }
+
+    /// `Sent B bytes P pkt` and `backlog Xb Yp` of the root qdisc of `dev` in `ns`.
+    fn root_counters(ns: &str, dev: &str) -> (u64, u64, u64, u64) {
+        let t = run("tc", &["-s", "-n", ns, "qdisc", "show", "dev", dev, "root"], None).expect("tc -s qdisc show");
+        let w: Vec<&str> = t.split_whitespace().collect();
+        let after = |key: &str, k: usize| -> &str { w[w.iter().position(|x| *x == key).expect(key) + k] };
+        let num = |x: &str| x.trim_end_matches(['b', 'p']).parse::<u64>().expect("a number");
+        (num(after("Sent", 1)), num(after("Sent", 3)), num(after("backlog", 1)), num(after("backlog", 2)))
+    }
+
+    /// Sends `n` UDP datagrams of 1,200 bytes from node 0 to node 1 (bash's /dev/udp).
+    fn send(net: &Net, n: usize) {
+        let script = format!("for i in $(seq {n}); do printf '%1200s' x > /dev/udp/{}/9; done", addr(1));
+        run("ip", &["netns", "exec", net.ns(0), "bash", "-c", &script], None).expect("send datagrams");
+    }
+
+    #[test]
+    #[ignore = "needs root and ip, tc, bridge, nft: cargo test --lib netns:: -- --ignored (.ci/run does, as root)"]
+    fn a_datagram_costs_the_simulators_bytes_and_a_departure_empties_the_queue() {
+        available().expect("this test needs root and ip, tc, bridge, nft");
+        // 100 kbps: a 1,200-byte datagram takes about 0.1 s, so most of 20
+        // wait. Every datagram is lost, at the receiver: after both links.
+        let link = |up_bps| Link { up_bps, down_bps: 10_000_000, loss: 1.0 };
+        let net = Net::setup(&[link(100_000), link(100_000)]).expect("namespaces");
+        send(&net, 1);
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_eq!(root_counters(net.ns(0), "eth0").1, 1, "the lost datagram took the sender's link");
+        let (v1, v0) = (root_counters(&net.hub, "v1"), root_counters(&net.hub, "v0"));
+        assert_eq!((v1.1, v0.1), (1, 0), "and the receiver's, and nothing else went to either (v1 {v1:?}, v0 {v0:?})");
+        assert_eq!(net.lost(), 1, "and was dropped there");
+        let (bytes0, pkts0) = (root_counters(net.ns(0), "eth0").0, 1);
+        send(&net, 20);
+        let (bytes, pkts, queued_bytes, queued) = root_counters(net.ns(0), "eth0");
+        let (bytes, pkts) = (bytes - bytes0, pkts - pkts0);
+        // What the simulator charges: payload, IP and UDP (no fragmentation
+        // header here: these are raw datagrams, not the host's frames).
+        let charge = (1200 + protocols::wire::IP_UDP_HEADER) as u64;
+        assert!(pkts >= 1 && queued >= 10, "sent {pkts}, queued {queued}");
+        assert_eq!(bytes, pkts * charge, "bytes counted per datagram sent: {}", bytes as f64 / pkts as f64);
+        assert_eq!(queued_bytes, queued * charge);
+        // A scheduled rate change keeps the size table.
+        net.set_rate(0, 120_000, 10_000_000).expect("tc qdisc change");
+        // The graceful leaver's purge: nothing queued, shaping as before.
+        net.purge_upload(0, true).expect("purge");
+        let (bytes, pkts, queued_bytes, queued) = root_counters(net.ns(0), "eth0");
+        assert_eq!((bytes, pkts, queued_bytes, queued), (0, 0, 0, 0), "a fresh qdisc");
+        send(&net, 5);
+        let (bytes, pkts, _, queued) = root_counters(net.ns(0), "eth0");
+        assert!(pkts >= 1 && queued >= 1, "sent {pkts}, queued {queued}: still shaped");
+        assert_eq!(bytes, pkts * charge);
+        let shown = run("tc", &["-n", net.ns(0), "qdisc", "show", "dev", "eth0"], None).unwrap();
+        assert!(shown.contains("rate 120Kbit") && shown.contains("pfifo_fast"), "{shown}");
+        // The crash's purge: the queue is gone with the qdisc.
+        net.purge_upload(0, false).expect("purge");
+        let shown = run("tc", &["-s", "-n", net.ns(0), "qdisc", "show", "dev", "eth0"], None).unwrap();
+        assert!(!shown.contains("tbf"), "{shown}");
     }
 
     #[test]

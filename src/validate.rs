@@ -44,11 +44,13 @@
 //! protocol generators instead (`rejudge::Run::paired`, a diagnostic).
 //!
 //! `--netns` (Linux, root): each process runs in its own network namespace
-//! on a bridge, its rates shaped by the kernel (`tc tbf`, with a `pfifo_fast`
-//! child that sends control datagrams before media), its loss by nftables
-//! and its neighbours permanent (no ARP); the delays, outages and partitions
-//! stay in user space (see `src/netns.rs`). Scheduled rate changes are
-//! applied with `tc qdisc change`.
+//! on a bridge, its rates shaped by the kernel (`tc tbf` charging the
+//! simulator's bytes, with a `pfifo_fast` child that sends control datagrams
+//! before media), its loss by nftables at the receiver and its neighbours
+//! permanent (no ARP); a departing node's upload queue is dropped, as the
+//! simulator discards it; the delays, outages and partitions stay in user
+//! space (see `src/netns.rs`). Scheduled rate changes are applied with `tc
+//! qdisc change`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -490,14 +492,29 @@ fn run_real(
                     .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
                 procs[i] = Some(Proc { child });
             }
+            // Under --netns the kernel would go on sending what the node
+            // queued; the simulator discards it (crate::netns, "A departure").
             Action::Leave => {
                 if let Some(p) = &procs[i] {
+                    if let Some(n) = net {
+                        signal(p.child.id(), "STOP");
+                        if let Err(e) = n.purge_upload(i, true) {
+                            eprintln!("warning: node {i}: {e}");
+                        }
+                        signal(p.child.id(), "CONT");
+                    }
                     signal(p.child.id(), "TERM");
                 }
             }
             Action::Crash => {
                 if let Some(p) = procs[i].as_mut() {
                     let _ = p.child.kill();
+                    if let Some(n) = net {
+                        let _ = p.child.wait();
+                        if let Err(e) = n.purge_upload(i, false) {
+                            eprintln!("warning: node {i}: {e}");
+                        }
+                    }
                 }
             }
             Action::Rate(up, down) => {
@@ -907,7 +924,7 @@ fn one_rep(
     };
     let mode = match &net {
         Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf with control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables, delay (at the receiver), outages and partitions in user space)",
+            "netns (one network namespace per process, {}*; rates by tc tbf without the Ethernet header, control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables at the receiver, a departed node's queue dropped, delay (at the receiver), outages and partitions in user space)",
             n.prefix()
         ),
         None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),
