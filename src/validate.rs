@@ -359,6 +359,14 @@ fn sleep_until(unix_ns: u64, term: &AtomicBool) -> bool {
     }
 }
 
+/// Empties node `i`'s upload qdisc as it departs (`Net::purge_upload`); a
+/// failure is a warning, the run goes on.
+fn purge_upload(net: &crate::netns::Net, i: usize, reopen: bool) {
+    if let Err(e) = net.purge_upload(i, reopen) {
+        eprintln!("warning: node {i}: {e}");
+    }
+}
+
 /// SIGKILLs every process still running (validate itself was interrupted).
 fn kill_all(procs: &mut [Option<Proc>]) {
     for p in procs.iter_mut().flatten() {
@@ -498,9 +506,7 @@ fn run_real(
                 if let Some(p) = &procs[i] {
                     if let Some(n) = net {
                         signal(p.child.id(), "STOP");
-                        if let Err(e) = n.purge_upload(i, true) {
-                            eprintln!("warning: node {i}: {e}");
-                        }
+                        purge_upload(n, i, true);
                         signal(p.child.id(), "CONT");
                     }
                     signal(p.child.id(), "TERM");
@@ -511,9 +517,7 @@ fn run_real(
                     let _ = p.child.kill();
                     if let Some(n) = net {
                         let _ = p.child.wait();
-                        if let Err(e) = n.purge_upload(i, false) {
-                            eprintln!("warning: node {i}: {e}");
-                        }
+                        purge_upload(n, i, false);
                     }
                 }
             }
