@@ -30,12 +30,16 @@
 //!   occupy both links. (On the sender's output hook, as before session 25,
 //!   a lost datagram took neither link.)
 //! - *A departure.* The simulator discards a leaving node's upload queue but
-//!   for the message in service; the kernel keeps sending what a dead
-//!   process queued. [`Net::purge_upload`] drops the queue of the node's
-//!   `tbf` when it leaves (validate: after SIGKILL for a crash; for a
-//!   graceful leave with the process stopped, then a fresh qdisc for its
-//!   goodbyes). Only the datagram in service survives, not the rest of its
-//!   message.
+//!   for the message in service, which still goes out. The kernel keeps
+//!   sending whatever a dead process gave it, so the host gives the kernel
+//!   one media message at a time, the next when the kernel has sent the
+//!   one before (by the shadow of its queue; control at once:
+//!   `net::link::Uplink`, kernel mode). What the kernel holds when a node
+//!   leaves is then the message in service and the control before it, as
+//!   in the simulator. (Session 25 deleted the node's qdisc at a departure
+//!   instead, with all the media the host had handed over at once in it:
+//!   that dropped the rest of the message in service too, which the
+//!   simulator sends; session 26.)
 //! - *Nothing else on the links.* IPv6 is off in every namespace and the
 //!   bridge does no multicast snooping: otherwise link-ups send listener
 //!   reports, duplicate address detection, router solicitations and an
@@ -145,8 +149,6 @@ pub struct Net {
     prefix: String,
     hub: String,
     nodes: Vec<String>,
-    /// Each node's upload rate now (bps), for [`Net::purge_upload`].
-    up_bps: Vec<std::cell::Cell<u64>>,
 }
 
 /// The address of node `i`: 10.77.0.1, 10.77.0.2, ...
@@ -298,7 +300,6 @@ impl Net {
             hub: format!("{prefix}hub"),
             prefix,
             nodes: Vec::new(),
-            up_bps: links.iter().map(|l| std::cell::Cell::new(l.up_bps)).collect(),
         };
         let hub = net.hub.clone();
         run("ip", &["netns", "add", &hub], None)?;
@@ -377,24 +378,7 @@ impl Net {
     pub fn set_rate(&self, i: usize, up_bps: u64, down_bps: u64) -> Result<(), String> {
         let ns = self.nodes.get(i).ok_or_else(|| format!("no node {i}"))?;
         tbf(ns, "eth0", up_bps, &up_limit(up_bps), "change")?;
-        self.up_bps[i].set(up_bps);
         tbf(&self.hub, &format!("v{i}"), down_bps, &down_limit(down_bps), "change").map(|_| ())
-    }
-
-    /// Drops every datagram node `i`'s upload qdisc holds (it departs; module
-    /// doc): deleting the root qdisc frees its queue. With `reopen` the
-    /// shaping is set up again at the node's current rate, empty, for the
-    /// goodbyes of a graceful leaver (stop the process meanwhile, or what it
-    /// sends in between goes out unshaped).
-    pub fn purge_upload(&self, i: usize, reopen: bool) -> Result<(), String> {
-        let ns = self.nodes.get(i).ok_or_else(|| format!("no node {i}"))?;
-        run("tc", &["-n", ns, "qdisc", "del", "dev", "eth0", "root"], None)?;
-        if reopen {
-            let up = self.up_bps[i].get();
-            tbf(ns, "eth0", up, &up_limit(up), "add")?;
-            control_first(ns, "eth0", &up_limit(up))?;
-        }
-        Ok(())
     }
 
     /// The namespace of node `i`.
@@ -483,7 +467,7 @@ mod tests {
 
     #[test]
     #[ignore = "needs root and ip, tc, bridge, nft: cargo test --lib netns:: -- --ignored (.ci/run does, as root)"]
-    fn a_datagram_costs_the_simulators_bytes_and_a_departure_empties_the_queue() {
+    fn a_datagram_costs_the_simulators_bytes_and_a_rate_change_keeps_the_size_table() {
         available().expect("this test needs root and ip, tc, bridge, nft");
         // 100 kbps: a 1,200-byte datagram takes about 0.1 s, so most of 20
         // wait. Every datagram is lost, at the receiver: after both links.
@@ -505,22 +489,16 @@ mod tests {
         assert!(pkts >= 1 && queued >= 10, "sent {pkts}, queued {queued}");
         assert_eq!(bytes, pkts * charge, "bytes counted per datagram sent: {}", bytes as f64 / pkts as f64);
         assert_eq!(queued_bytes, queued * charge);
-        // A scheduled rate change keeps the size table.
+        // A scheduled rate change keeps the size table (and the queue).
         net.set_rate(0, 120_000, 10_000_000).expect("tc qdisc change");
-        // The graceful leaver's purge: nothing queued, shaping as before.
-        net.purge_upload(0, true).expect("purge");
-        let (bytes, pkts, queued_bytes, queued) = root_counters(net.ns(0), "eth0");
-        assert_eq!((bytes, pkts, queued_bytes, queued), (0, 0, 0, 0), "a fresh qdisc");
-        send(&net, 5);
-        let (bytes, pkts, _, queued) = root_counters(net.ns(0), "eth0");
-        assert!(pkts >= 1 && queued >= 1, "sent {pkts}, queued {queued}: still shaped");
-        assert_eq!(bytes, pkts * charge);
         let shown = run("tc", &["-n", net.ns(0), "qdisc", "show", "dev", "eth0"], None).unwrap();
         assert!(shown.contains("rate 120Kbit") && shown.contains("pfifo_fast"), "{shown}");
-        // The crash's purge: the queue is gone with the qdisc.
-        net.purge_upload(0, false).expect("purge");
-        let shown = run("tc", &["-s", "-n", net.ns(0), "qdisc", "show", "dev", "eth0"], None).unwrap();
-        assert!(!shown.contains("tbf"), "{shown}");
+        let (bytes0, pkts0, _, _) = root_counters(net.ns(0), "eth0");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (bytes, pkts, queued_bytes, queued) = root_counters(net.ns(0), "eth0");
+        assert!(pkts > pkts0 && queued >= 1, "sent {pkts} (before the change {pkts0}), queued {queued}");
+        assert_eq!(bytes - bytes0, (pkts - pkts0) * charge, "charged as before the change");
+        assert_eq!(queued_bytes, queued * charge);
     }
 
     #[test]

@@ -47,9 +47,10 @@
 //! on a bridge, its rates shaped by the kernel (`tc tbf` charging the
 //! simulator's bytes, with a `pfifo_fast` child that sends control datagrams
 //! before media), its loss by nftables at the receiver and its neighbours
-//! permanent (no ARP); a departing node's upload queue is dropped, as the
-//! simulator discards it; the delays, outages and partitions stay in user
-//! space (see `src/netns.rs`). Scheduled rate changes are applied with `tc
+//! permanent (no ARP); the host gives the kernel one media message at a
+//! time, so a departing node's kernel queue holds the message in service
+//! and not the ones behind it, as the simulator's link; the delays, outages
+//! and partitions stay in user space (see `src/netns.rs`). Scheduled rate changes are applied with `tc
 //! qdisc change`.
 
 use std::fs::File;
@@ -359,14 +360,6 @@ fn sleep_until(unix_ns: u64, term: &AtomicBool) -> bool {
     }
 }
 
-/// Empties node `i`'s upload qdisc as it departs (`Net::purge_upload`); a
-/// failure is a warning, the run goes on.
-fn purge_upload(net: &crate::netns::Net, i: usize, reopen: bool) {
-    if let Err(e) = net.purge_upload(i, reopen) {
-        eprintln!("warning: node {i}: {e}");
-    }
-}
-
 /// SIGKILLs every process still running (validate itself was interrupted).
 fn kill_all(procs: &mut [Option<Proc>]) {
     for p in procs.iter_mut().flatten() {
@@ -500,25 +493,16 @@ fn run_real(
                     .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
                 procs[i] = Some(Proc { child });
             }
-            // Under --netns the kernel would go on sending what the node
-            // queued; the simulator discards it (crate::netns, "A departure").
+            // Under --netns the kernel goes on sending what the node gave
+            // it, which is the message in service (crate::netns, "A departure").
             Action::Leave => {
                 if let Some(p) = &procs[i] {
-                    if let Some(n) = net {
-                        signal(p.child.id(), "STOP");
-                        purge_upload(n, i, true);
-                        signal(p.child.id(), "CONT");
-                    }
                     signal(p.child.id(), "TERM");
                 }
             }
             Action::Crash => {
                 if let Some(p) = procs[i].as_mut() {
                     let _ = p.child.kill();
-                    if let Some(n) = net {
-                        let _ = p.child.wait();
-                        purge_upload(n, i, false);
-                    }
                 }
             }
             Action::Rate(up, down) => {
@@ -928,7 +912,7 @@ fn one_rep(
     };
     let mode = match &net {
         Some(n) => format!(
-            "netns (one network namespace per process, {}*; rates by tc tbf without the Ethernet header, control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables at the receiver, a departed node's queue dropped, delay (at the receiver), outages and partitions in user space)",
+            "netns (one network namespace per process, {}*; rates by tc tbf without the Ethernet header, control first (pfifo_fast), permanent neighbours (no ARP), loss by nftables at the receiver, media handed to the kernel a message at a time, delay (at the receiver), outages and partitions in user space)",
             n.prefix()
         ),
         None => format!("loopback ({}.x; rates, loss, delay, outages and partitions in user space)", plan.base),

@@ -124,12 +124,15 @@ pub struct Uplink {
     pub sent_media: u64,
     pub sent_control: u64,
     /// Kernel shaping (`swarmlab validate --netns`): a `tc tbf` qdisc paces
-    /// and nftables drops, so a message goes straight to the socket (no
-    /// pacing, no loss, no delay: the receiving host delays); `up_bps` only
-    /// drives a shadow of the kernel queue for [`Uplink::backlog`] and the
-    /// queue bound.
+    /// and nftables drops, so a message goes to the socket whole (no
+    /// pacing of its datagrams, no loss, no delay: the receiving host
+    /// delays); control at once, media one message at a time, when the
+    /// kernel has sent what it was given before ([`Uplink::push`]).
+    /// `up_bps` drives a shadow of the kernel queue for those hand-overs,
+    /// [`Uplink::backlog`] and the queue bound.
     pub kernel: bool,
-    /// Kernel mode: when the shadow queue at `up_bps` would be empty.
+    /// Kernel mode: when the kernel will have sent everything handed to it
+    /// (the shadow of its queue at `up_bps`).
     shadow_free: Time,
 }
 
@@ -161,9 +164,17 @@ impl Uplink {
         }
     }
 
-    /// Kernel mode: the message's datagrams go to the socket at once, in
-    /// order. The one-way delay is the receiver's to apply (the host holds
-    /// what it reads for the sender's delay): held here, before the
+    /// Kernel mode: a control message's datagrams go to the socket at once,
+    /// in order (the `tbf`'s control band sends them before media, as the
+    /// simulator's control goes between a chunk's datagrams); a media
+    /// message waits here until the kernel, by the shadow, has sent
+    /// everything handed to it before ([`Uplink::advance`]). So the kernel
+    /// holds the media message in service and nothing queued behind it, as
+    /// the simulator's link does when a node leaves: the message in service
+    /// still goes out from the kernel after the process is gone, the ones
+    /// queued behind it die with the process (or [`Uplink::discard_queued`]
+    /// drops them). The one-way delay is the receiver's to apply (the host
+    /// holds what it reads for the sender's delay): held here, before the
     /// kernel's queue, per-pair delays would reorder that queue, and a
     /// node's pushes would leave in the order of their delays instead of
     /// the order the protocol sent them (the simulator serializes first,
@@ -175,7 +186,20 @@ impl Uplink {
             self.overflow_msgs += 1;
             return false;
         }
-        self.shadow_free = self.shadow_free.max(now) + Time::transmit(tx.bytes, self.up_bps);
+        if tx.media && (!self.media.is_empty() || self.shadow_free > now) {
+            self.queued_bytes += tx.bytes;
+            self.media.push_back(tx);
+            return true;
+        }
+        let start = self.shadow_free.max(now);
+        self.hand_over(tx, start, now);
+        true
+    }
+
+    /// Kernel mode: `tx` goes to the socket now; the shadow serializes it
+    /// from `start`.
+    fn hand_over(&mut self, tx: Tx, start: Time, now: Time) {
+        self.shadow_free = start + Time::transmit(tx.bytes, self.up_bps);
         if tx.media {
             self.sent_media += tx.bytes;
         } else {
@@ -184,7 +208,6 @@ impl Uplink {
         for d in tx.datagrams {
             self.hold(now, tx.to, d, tx.media);
         }
-        true
     }
 
     fn hold(&mut self, at: Time, to: SocketAddrV4, d: Vec<u8>, media: bool) {
@@ -251,7 +274,7 @@ impl Uplink {
     /// Time until everything queued has been serialized.
     pub fn backlog(&self, now: Time) -> Time {
         if self.kernel {
-            return self.shadow_free.saturating_sub(now);
+            return self.shadow_free.saturating_sub(now) + Time::transmit(self.queued_bytes, self.up_bps);
         }
         match self.busy_until {
             None => Time::ZERO,
@@ -263,8 +286,17 @@ impl Uplink {
     }
 
     /// Moves every datagram whose serialization ended by `now` to the delay
-    /// line (or loses it); datagrams follow back to back.
+    /// line (or loses it); datagrams follow back to back. Kernel mode: hands
+    /// over the media messages whose turn came by `now`, each from the
+    /// shadow's end of the one before (a late wake-up does not delay the
+    /// shadow: the `tbf`'s burst catches up).
     pub fn advance(&mut self, now: Time) {
+        while self.kernel && self.shadow_free <= now {
+            let Some(tx) = self.media.pop_front() else { break };
+            self.queued_bytes -= tx.bytes;
+            let start = self.shadow_free;
+            self.hand_over(tx, start, now);
+        }
         while let Some(end) = self.busy_until {
             if end > now {
                 break;
@@ -298,9 +330,10 @@ impl Uplink {
         self.delayed.pop_due(now)
     }
 
-    /// Earliest instant something changes (serialization end or delay release).
+    /// Earliest instant something changes (serialization end, a kernel-mode
+    /// hand-over or delay release).
     pub fn next_event(&self) -> Option<Time> {
-        let a = self.busy_until;
+        let a = if self.kernel && !self.media.is_empty() { Some(self.shadow_free) } else { self.busy_until };
         let b = self.delayed.next_at();
         match (a, b) {
             (Some(x), Some(y)) => Some(x.min(y)),
@@ -308,9 +341,10 @@ impl Uplink {
         }
     }
 
-    /// Nothing queued, in service or delayed.
+    /// Nothing queued, in service or delayed (kernel mode: nothing left to
+    /// hand to the kernel).
     pub fn idle(&self) -> bool {
-        self.busy_until.is_none() && self.delayed.is_empty()
+        self.busy_until.is_none() && self.delayed.is_empty() && self.media.is_empty()
     }
 }
 
@@ -447,13 +481,13 @@ mod tests {
     }
 
     #[test]
-    fn kernel_mode_hands_datagrams_over_at_once_in_send_order_whatever_their_delays() {
+    fn kernel_mode_hands_a_message_over_whole_in_send_order_whatever_its_delay() {
         let (a, b): (SocketAddrV4, SocketAddrV4) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap());
         let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
         u.kernel = true;
-        let mut far = tx(a, 2, 972, true);
+        let mut far = tx(a, 2, 972, false);
         far.delay = Some(Time::from_millis(50));
-        let mut near = tx(b, 1, 972, true);
+        let mut near = tx(b, 1, 972, false);
         near.delay = Some(Time::from_millis(5));
         u.push(far, Time::ZERO);
         u.push(near, Time::ZERO);
@@ -462,5 +496,54 @@ mod tests {
         let order: Vec<SocketAddrV4> = std::iter::from_fn(|| u.pop_due(Time::ZERO).map(|d| d.0)).collect();
         assert_eq!(order, [a, a, b], "the order sent, not the order of the delays");
         assert!(u.idle());
+    }
+
+    #[test]
+    fn kernel_mode_gives_the_kernel_one_media_message_at_a_time_and_a_leaver_keeps_only_it() {
+        let (a, b, c): (SocketAddrV4, SocketAddrV4, SocketAddrV4) =
+            ("127.0.0.1:1".parse().unwrap(), "127.0.0.1:2".parse().unwrap(), "127.0.0.1:3".parse().unwrap());
+        let mut u = Uplink::new(8_000_000, Time::from_millis(10), 0.0, ChaCha8Rng::seed_from_u64(1), 1 << 20);
+        u.kernel = true;
+        let drain = |u: &mut Uplink, now: Time| -> Vec<SocketAddrV4> {
+            u.advance(now);
+            std::iter::from_fn(|| u.pop_due(now).map(|d| d.0)).collect()
+        };
+        // 1 ms per datagram: media to a (3 ms), media to b (2 ms), control to c (1 ms).
+        u.push(tx(a, 3, 972, true), Time::ZERO);
+        u.push(tx(b, 2, 972, true), Time::ZERO);
+        u.push(tx(c, 1, 972, false), Time::ZERO);
+        assert_eq!(u.backlog(Time::ZERO), Time::from_millis(6));
+        // The first media message and the control go to the kernel now; b's
+        // waits until the kernel has sent them (4 ms by the shadow).
+        assert_eq!(drain(&mut u, Time::ZERO), [a, a, a, c]);
+        assert_eq!(u.next_event(), Some(Time::from_millis(4)));
+        assert!(!u.idle());
+        assert!(drain(&mut u, Time::from_micros(3_999)).is_empty());
+        assert_eq!(drain(&mut u, Time::from_millis(4)), [b, b]);
+        assert_eq!((u.sent_media, u.sent_control), (5000, 1000));
+        // A leaver: the message handed over (in service in the kernel) is
+        // not taken back, the two behind it are dropped.
+        u.push(tx(a, 2, 972, true), Time::from_millis(10));
+        u.push(tx(b, 1, 972, true), Time::from_millis(10));
+        u.push(tx(c, 1, 972, true), Time::from_millis(10));
+        assert_eq!(drain(&mut u, Time::from_millis(10)), [a, a]);
+        assert_eq!(u.discard_queued(), 2000);
+        assert_eq!(u.backlog(Time::from_millis(11)), Time::from_millis(1));
+        assert!(u.idle());
+        assert_eq!(u.next_event(), None);
+        // A rate change moves the next hand-over with the shadow: half of a
+        // 2 ms message is left at 8 Mbps, 2 ms of it at 4 Mbps.
+        u.push(tx(a, 2, 972, true), Time::from_millis(100));
+        u.push(tx(b, 1, 972, true), Time::from_millis(100));
+        assert_eq!(drain(&mut u, Time::from_millis(100)), [a, a]);
+        u.set_rate(4_000_000, Time::from_millis(101));
+        assert_eq!(u.next_event(), Some(Time::from_millis(103)));
+        assert_eq!(u.backlog(Time::from_millis(101)), Time::from_millis(4));
+        // Woken late, the shadow keeps its own time: b's message went from
+        // 103 ms by the shadow, so the next one waits only until 105 ms.
+        assert_eq!(drain(&mut u, Time::from_micros(104_500)), [b]);
+        u.push(tx(c, 1, 972, true), Time::from_micros(104_500));
+        assert!(drain(&mut u, Time::from_micros(104_999)).is_empty());
+        assert_eq!(drain(&mut u, Time::from_millis(105)), [c]);
     }
 }
