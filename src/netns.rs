@@ -296,11 +296,7 @@ impl Net {
             return Err("too many nodes for 10.77.0.0/16".into());
         }
         let prefix = format!("swl{}-", std::process::id());
-        let mut net = Net {
-            hub: format!("{prefix}hub"),
-            prefix,
-            nodes: Vec::new(),
-        };
+        let mut net = Net { hub: format!("{prefix}hub"), prefix, nodes: Vec::new() };
         let hub = net.hub.clone();
         run("ip", &["netns", "add", &hub], None)?;
         no_ipv6(&hub)?;
