@@ -41,6 +41,7 @@
 # physics fixes of session 25: netns20ph-*), netns-ph20b (the same with
 # seeds 21-40: netns20bph-*), netns-ho20 (seeds 1-20 with the host handing
 # the kernel one media message at a time, session 26: netns20ho-*),
+# netns-ho28 (seeds 21-28 on that path: netns8bho-*),
 # loop-ts20b (loop-ts20 with seeds 21-40: loop20bts-*), loop-ts25c (seeds
 # 41-65: loop25cts-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
@@ -62,7 +63,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 netns-ho28 loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -321,6 +322,12 @@ if has netns-ho20; then
     # service, as the simulator's link; no qdisc purge), seeds 1-20:
     # netns20ho-dyn-50-<family>/ (about 22 minutes each, root).
     as_root netns-ho20 families netns20ho-dyn-50 --netns --reps 20
+fi
+if has netns-ho28; then
+    # Random-push's planned completion on that path (session 26): seeds
+    # 21-28, so that the pool with netns20ho- holds the 28 seeds power.txt
+    # asked for (netns8bho-dyn-50-<family>/, about 9 minutes, root).
+    as_root netns-ho28 families netns8bho-dyn-50 --netns --reps 8 --seed 21
 fi
 if has loop-ts20; then
     # The same on loopback: loop20ts-dyn-50-<family>/ (about 22 minutes each).
