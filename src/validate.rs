@@ -50,8 +50,8 @@
 //! permanent (no ARP); the host gives the kernel one media message at a
 //! time, so a departing node's kernel queue holds the message in service
 //! and not the ones behind it, as the simulator's link; the delays, outages
-//! and partitions stay in user space (see `src/netns.rs`). Scheduled rate changes are applied with `tc
-//! qdisc change`.
+//! and partitions stay in user space (see `src/netns.rs`). Scheduled rate
+//! changes are applied with `tc qdisc change`.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

@@ -358,7 +358,8 @@ pub struct Host<P: Peer> {
     up: Uplink,
     down: Downlink,
     /// Kernel shaping: datagrams read from the socket, waiting out the
-    /// sender's one-way delay (the sender hands them to the kernel as soon as it sends them).
+    /// sender's one-way delay (the sender hands them to the kernel as soon
+    /// as it sends them).
     inbound: DelayLine,
     reasm: Reassembler,
     store: ChunkStore,

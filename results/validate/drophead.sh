@@ -27,7 +27,8 @@ B=$wt/target/release/swarmlab
         for mode in as-is head-dropped; do
             out=$(mktemp -d)
             if [ $mode = head-dropped ]; then export SWARMLAB_DROP_HEAD=1; else unset SWARMLAB_DROP_HEAD; fi
-            $B validate --rejudge "$d" --sim-draws 20 --out "$out" > "$out/stdout" 2>/dev/null || true
+            # Exit 0/1/3 is the verdict; rejudge.txt holds it.
+            $B validate --rejudge "$d" --sim-draws 20 --out "$out" > /dev/null 2>&1 || true
             echo "== $(basename "$d"), $mode"
             grep -E '^  (continuity|lag)|^  =>' "$out/rejudge.txt" | sed 's/per rep \[[^]]*\], //'
             rm -rf "$out"
