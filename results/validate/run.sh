@@ -41,8 +41,9 @@
 # physics fixes of session 25: netns20ph-*), netns-ph20b (the same with
 # seeds 21-40: netns20bph-*), netns-ho20 (seeds 1-20 with the host handing
 # the kernel one media message at a time, session 26: netns20ho-*),
-# netns-ho28 (seeds 21-28 on that path: netns8bho-*), netns-ho20b (seeds
-# 21-40 on it: netns20bho-*), netns-ho41 (seeds 29-41 on it: netns13cho-*),
+# netns-ho28 (seeds 21-28 on that path: netns8bho-*), netns-ho20b and
+# netns-ho20c (seeds 21-40 / 41-60 on it: netns20bho-* / netns20cho-*),
+# netns-ho60 (seeds 29-60 on it: netns32cho-*),
 # loop-ts20b (loop-ts20 with seeds 21-40: loop20bts-*), loop-ts25c (seeds
 # 41-65: loop25cts-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
@@ -64,7 +65,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 netns-ho28 netns-ho20b netns-ho41 loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 netns-ho28 netns-ho20b netns-ho20c netns-ho60 loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -331,21 +332,27 @@ if has netns-ho28; then
     as_root netns-ho28 families netns8bho-dyn-50 --netns --reps 8 --seed 21
 fi
 if has netns-ho20b; then
-    # Seeds 21-40 on that path (session 27; planned for tree-push in
-    # session 26's note): netns20bho-dyn-50-<family>/ (about 22 minutes
-    # each, root). Pooled with netns20ho- over seeds 1-40 and judged once.
+    # Seeds 21-40 on that path (session 27): netns20bho-dyn-50-<family>/
+    # (about 22 minutes each, root). How many seeds each family gets was
+    # fixed before these ran, from placebo.txt's n80 (the seeds at which a
+    # simulator draw standing in for the real run passes continuity 4 times
+    # in 5): SplitStream 40 (netns20ho- + netns20bho-), tree-push 60 (+
+    # netns20cho-), each pool judged once at that count.
     as_root netns-ho20b families netns20bho-dyn-50 --netns --reps 20 --seed 21
 fi
-if has netns-ho41; then
-    # Random-push's second planned stage on that path (session 27): its pool
-    # of 28 seeds read +0.0064 [-0.0100, +0.0227] (sd of the per-seed
-    # difference 0.051); at that mean and sd a 90% interval inside +-0.02
-    # needs (1.69 * 0.051 / (0.02 - 0.0064))^2 = 41 seeds, so seeds 29-41
-    # (netns13cho-dyn-50-<family>/, about 15 minutes, root), pooled with
-    # netns20ho- and netns8bho- and judged once. This is the pool's second
-    # look (the first, at 28 seeds, was INCONCLUSIVE): two looks at a 5%
-    # test each give a false PASS at most 10% of the time, not 5%.
-    as_root netns-ho41 families netns13cho-dyn-50 --netns --reps 13 --seed 29
+if has netns-ho20c; then
+    # Seeds 41-60 on that path (session 27, tree-push's planned 60):
+    # netns20cho-dyn-50-<family>/ (about 22 minutes each, root).
+    as_root netns-ho20c families netns20cho-dyn-50 --netns --reps 20 --seed 41
+fi
+if has netns-ho60; then
+    # Random-push's second planned stage on that path (session 27): seeds
+    # 29-60 (netns32cho-dyn-50-<family>/, about 35 minutes, root), so that
+    # the pool with netns20ho- and netns8bho- holds the 60 seeds of
+    # placebo.txt's n80 for random-push, judged once. This is the pool's
+    # second look (the first, at 28 seeds, was INCONCLUSIVE): two looks at
+    # a 5% test each give a false PASS at most 10% of the time, not 5%.
+    as_root netns-ho60 families netns32cho-dyn-50 --netns --reps 32 --seed 29
 fi
 if has loop-ts20; then
     # The same on loopback: loop20ts-dyn-50-<family>/ (about 22 minutes each).
