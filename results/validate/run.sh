@@ -43,8 +43,9 @@
 # the kernel one media message at a time, session 26: netns20ho-*),
 # netns-ho28 (seeds 21-28 on that path: netns8bho-*), netns-ho20b and
 # netns-ho20c (seeds 21-40 / 41-60 on it: netns20bho-* / netns20cho-*),
-# netns-ho60 (seeds 29-60 on it: netns32cho-*), loop-cur20 (seeds 1-20 on
-# loopback with the code of session 27: loop20cur-*),
+# netns-ho60 (seeds 29-60 on it: netns32cho-*), loop-cur20, loop-cur20b and
+# loop-cur20c (seeds 1-20 / 21-40 / 41-60 on loopback with the code of
+# session 27: loop20cur-* / loop20bcur-* / loop20ccur-*),
 # loop-ts20b (loop-ts20 with seeds 21-40: loop20bts-*), loop-ts25c (seeds
 # 41-65: loop25cts-*),
 # dyn20 and netns-dyn20 (the families of $FAMILIES on dyn-50 with seeds
@@ -66,7 +67,7 @@ R=results/validate
 B=target/release/swarmlab
 REPS=${REPS:-3}
 [ -x "$B" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 netns-ho28 netns-ho20b netns-ho20c netns-ho60 loop-cur20 loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
+sections=${*:-headline dynamics outage netns scale sensitivity}  # + headline8 netns8 uniform8 netns-dyn8 scale200 netns-mesh scale-netns netns-treebone-repeat treebone-repeat mesh-repeat seed2-repeat seed2-trace real-draw1 real-draw2 netns-real-draw1 netns-splitstream20 seed6-trace netns-seed-trace netns-rx20 netns-rx20b netns-rx8 netns-src8 netns-src20 netns-ts20 netns-ts20b netns-ts20c netns-ph20 netns-ph20b netns-ho20 netns-ho28 netns-ho20b netns-ho20c netns-ho60 loop-cur20 loop-cur20b loop-cur20c loop-ts20 loop-ts20b loop-ts25c dyn20 dyn20b netns-dyn20 netns-dyn20b rejudge
 has() { [[ " $sections " == *" $1 "* ]]; }
 
 run() { # name, validate args...
@@ -363,6 +364,15 @@ if has loop-cur20; then
     # or above placebo.txt's n80 for treebone, pull-push, client-server,
     # cdn-p2p and mesh-pull.
     families loop20cur-dyn-50 --reps 20
+fi
+if has loop-cur20b; then
+    # The same with seeds 21-40 (loop20bcur-dyn-50-<family>/) and 41-60
+    # (loop20ccur-dyn-50-<family>/), for random-push, whose n80 on loopback
+    # is 54 (placebo.txt): planned at 60 seeds, the pool judged once.
+    families loop20bcur-dyn-50 --reps 20 --seed 21
+fi
+if has loop-cur20c; then
+    families loop20ccur-dyn-50 --reps 20 --seed 41
 fi
 if has loop-ts20; then
     # The same on loopback: loop20ts-dyn-50-<family>/ (about 22 minutes each).
