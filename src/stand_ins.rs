@@ -109,7 +109,9 @@ pub fn block(seeds: &[u64], draws: &[SeedDraws], real: &[Option<f64>]) -> String
     ));
     if let Some(r) = real_mean {
         let further = means.iter().flatten().filter(|x| x.abs() > r.abs()).count();
-        v.push_str(&format!("  {further} of {k} stand-ins further from 0 than the real run's mean difference ({r:+.4})\n"));
+        v.push_str(&format!(
+            "  {further} of {k} stand-ins further from 0 than the real run's mean difference ({r:+.4})\n"
+        ));
     }
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.4}"));
     v.push_str(&format!(
@@ -181,8 +183,7 @@ mod tests {
         assert!((55..=65).contains(&n), "{n}");
         // Check the definition at n and n - 1.
         let hw = |n: u64, sd: f64| {
-            (crate::check::paired::t_quantile(0.95, (n - 1) as f64) + crate::check::paired::normal_quantile(0.9))
-                * sd
+            (crate::check::paired::t_quantile(0.95, (n - 1) as f64) + crate::check::paired::normal_quantile(0.9)) * sd
                 / (n as f64).sqrt()
         };
         assert!(hw(n, 0.052) <= CONTINUITY_TOL && hw(n - 1, 0.052) > CONTINUITY_TOL);
