@@ -162,9 +162,9 @@ mod tests {
         let d: Vec<SeedDraws> = seeds.iter().map(|&s| draws(s, 0.5, 0.05, 20)).collect();
         let si = stand_ins(&seeds, &d);
         // A real run 0.5 off: no stand-in further; one at 0: all of them.
-        let far = block(&seeds, &d, &vec![Some(0.5); 10]);
+        let far = block(&seeds, &d, &[Some(0.5); 10]);
         assert!(far.contains("  0 of 20 stand-ins further from 0"), "{far}");
-        let at0 = block(&seeds, &d, &vec![Some(0.0); 10]);
+        let at0 = block(&seeds, &d, &[Some(0.0); 10]);
         let nonzero = si.iter().filter(|s| s.continuity.abs() > 0.0).count();
         assert!(at0.contains(&format!("  {nonzero} of 20 stand-ins further from 0")), "{at0}");
         let pass = si.iter().filter(|s| s.outcome == Outcome::Pass).count();
@@ -173,7 +173,7 @@ mod tests {
         assert_eq!(block(&[1], &d, &[Some(0.0)]), "");
         assert_eq!(block(&[1, 1], &d, &[Some(0.0), Some(0.0)]), "");
         let two: Vec<SeedDraws> = seeds.iter().map(|&s| draws(s, 0.5, 0.05, 2)).collect();
-        assert_eq!(block(&seeds, &two, &vec![Some(0.0); 10]), "");
+        assert_eq!(block(&seeds, &two, &[Some(0.0); 10]), "");
     }
 
     #[test]
