@@ -31,6 +31,7 @@ mod plot;
 mod registry;
 mod rejudge;
 mod sim_draws;
+mod stand_ins;
 mod sweep;
 mod validate;
 

@@ -37,7 +37,9 @@
 //! inside the tolerance, FAIL when it lies entirely outside, INCONCLUSIVE
 //! otherwise. The same test against draw 0 alone (the seed's own run, the
 //! simulator column of the tables and `rep-k/sim/`) is printed beside it,
-//! not judged. Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
+//! not judged, and so is what the simulator's draws score when each stands
+//! in for the real run (`stand_ins`: the verdict's power at these seeds
+//! if the simulator were exact). Exit status 0 on PASS, 1 on FAIL, 3 when inconclusive, 2 for
 //! bad input. `--rejudge DIR` judges a written directory's real records
 //! again against the draws of the current simulator (`rejudge`); with
 //! `--paired`, against the simulator run with the real processes' own
@@ -603,8 +605,9 @@ pub fn diffs_of(sim: Judged, real: Judged) -> (Option<f64>, Option<f64>) {
 
 /// The verdict block over the reps (rep k: seed `seeds[k]`, real values
 /// `real[k]`, the simulator's draw 0 `sim0[k]`): the table of the draws'
-/// means, the judged test against them, and the test against draw 0 alone
-/// (shown, not judged). `how` says what the reps are.
+/// means, the judged test against them, the test against draw 0 alone
+/// (shown, not judged), and what the draws themselves score as stand-ins
+/// for the real run ([`crate::stand_ins`]). `how` says what the reps are.
 pub fn judge(how: &str, seeds: &[u64], real: &[Judged], sim0: &[Judged], draws: &[SeedDraws]) -> (String, Outcome) {
     let (dc, dl): (Vec<Option<f64>>, Vec<Option<f64>>) =
         seeds.iter().zip(real).map(|(&s, r)| crate::sim_draws::of(draws, s).diffs(r.0, r.1)).unzip();
@@ -650,6 +653,7 @@ pub fn judge(how: &str, seeds: &[u64], real: &[Judged], sim0: &[Judged], draws: 
         elo.name()
     ));
     v.push_str(&format!("  => {} against draw 0\n", combine(eo, elo).name()));
+    v.push_str(&crate::stand_ins::block(seeds, draws, &dc));
     (v, verdict)
 }
 
@@ -705,7 +709,9 @@ pub fn test(d: &[Option<f64>], tol: f64) -> (f64, (f64, f64), Outcome) {
         0.0
     } else {
         let var = d.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
-        let t = T95.get(n - 2).copied().unwrap_or(1.645);
+        // Beyond 31 reps: Student's t by its Cornish-Fisher expansion (t(0.95, 39)
+        // = 1.685), not the normal 1.645, which narrowed a 40-rep interval by 2.4%.
+        let t = T95.get(n - 2).copied().unwrap_or_else(|| crate::check::paired::t_quantile(0.95, (n - 1) as f64));
         t * libm::sqrt(var / n as f64)
     };
     let (lo, hi) = (mean - half, mean + half);
@@ -1026,6 +1032,11 @@ mod tests {
         assert!((hi - lo - 2.0 * 2.920 * 0.01 / 3f64.sqrt()).abs() < 1e-9);
         assert_eq!(combine(Outcome::Pass, Outcome::Inconclusive), Outcome::Inconclusive);
         assert_eq!(combine(Outcome::Inconclusive, Outcome::Fail), Outcome::Fail);
+        // Past the table (40 reps): t(0.95, 39) = 1.6849, not the normal 1.6449.
+        let d: Vec<Option<f64>> = (0..40).map(|i| Some(if i % 2 == 0 { 0.01 } else { -0.01 })).collect();
+        let sd = (40.0 * 0.0001 / 39.0f64).sqrt();
+        let (_, (lo, hi), _) = test(&d, 1.0);
+        assert!(((hi - lo) / 2.0 - 1.6849 * sd / 40f64.sqrt()).abs() < 1e-5, "half-width {}", (hi - lo) / 2.0);
     }
 
     #[test]
@@ -1056,9 +1067,24 @@ mod tests {
             text.contains("  seed 6: continuity_mean 0.7100 (sd 0.0141), lag_p50 8.0000 s (sd 0.0000 s)"),
             "{text}"
         );
+        // Two draws per seed: too few for stand-ins (each would be judged
+        // against a single other draw), so no stand-in block.
+        assert!(!text.contains("stand-ins"), "{text}");
         // --same-seed: one seed's draws serve every rep.
         let (text, _) = judge(&reps_how(&[5, 5], true), &[5, 5], &real, &sim0, &draws[..1]);
         assert!(text.contains("2 reps, all with seed 5"), "{text}");
+        assert!(!text.contains("stand-ins"), "{text}");
+        // Three draws per seed: the block follows the draw-0 test.
+        let d3 = |seed, c: [f64; 3]| SeedDraws {
+            seed,
+            continuity: c.iter().map(|&x| Some(x)).collect(),
+            lag: vec![Some(10.0); 3],
+        };
+        let draws3 = [d3(5, [0.80, 0.81, 0.82]), d3(6, [0.70, 0.70, 0.71])];
+        let (text, _) = judge(&reps_how(&[5, 6], false), &[5, 6], &real, &sim0, &draws3);
+        let at = text.find("against draw 0").and_then(|i| text[i..].find("stand-ins for the real run"));
+        assert!(at.is_some(), "{text}");
+        assert!(text.contains(" of 3 stand-ins at these 2 seeds"), "{text}");
     }
 
     #[test]
