@@ -91,8 +91,7 @@ pub fn block(seeds: &[u64], draws: &[SeedDraws], real: &[Option<f64>]) -> String
     let means: Vec<Option<f64>> = si.iter().map(|s| Some(s.continuity).filter(|x| x.is_finite())).collect();
     let spread = mean_sd(&means).map_or("-".to_string(), |(_, sd)| format!("{sd:.4}"));
     let (lo, hi) = means.iter().flatten().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-    let real_mean = mean_sd(real).map(|(m, _)| m);
-    let real_sd = mean_sd(real).map(|(_, sd)| sd);
+    let (real_mean, real_sd) = mean_sd(real).unzip();
     let sds: Vec<Option<f64>> = si.iter().map(|s| Some(s.sd).filter(|x| x.is_finite())).collect();
     let sd = mean_sd(&sds).map(|(m, _)| m);
     let mut v = format!(
